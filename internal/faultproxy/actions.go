@@ -70,3 +70,11 @@ func Delay(d time.Duration) Action {
 		}
 	}
 }
+
+// Pass passes the request on unchanged: a rule with it only counts the
+// requests it matches.
+func Pass() Action {
+	return func(w http.ResponseWriter, r *http.Request, forward http.Handler) {
+		forward.ServeHTTP(w, r)
+	}
+}

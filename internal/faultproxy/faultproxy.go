@@ -91,7 +91,8 @@ func (p *Proxy) Close() {
 	p.srv.Close()
 }
 
-// Inject adds a fault; the earliest injected matching fault wins.
+// Inject adds a fault; the earliest injected matching fault with hits left
+// wins.
 func (p *Proxy) Inject(f Fault) *Rule {
 	r := &Rule{fault: f}
 	p.mu.Lock()
