@@ -1,0 +1,120 @@
+package policy
+
+import "fmt"
+
+// check finds the problems that the file alone shows.
+func (p *Policy) check(perr *Error) {
+	s := &p.Subject
+	if s.Line == 0 {
+		perr.Add(0, "subject: section is missing (it names the account table)")
+		return
+	}
+	need := func(id Ident, key string) {
+		if id.IsZero() {
+			perr.Add(s.Line, "subject.%s is required", key)
+		}
+	}
+	need(s.Table, "table")
+	need(s.Key, "key")
+	need(s.RequestedAt, "requested_at")
+	if s.Grace <= 0 {
+		perr.Add(s.Line, "subject.grace is required and must be positive, e.g. 30d")
+	}
+	for _, c := range []struct {
+		id   Ident
+		name string
+	}{{s.Key, "key"}, {s.RequestedAt, "requested_at"}, {s.Hold, "hold"}, {s.PurgedAt, "purged_at"}} {
+		if len(c.id.Parts) > 1 {
+			perr.Add(s.Line, "subject.%s must be a column name, not %q", c.name, c.id.Raw)
+		}
+	}
+	switch s.Final {
+	case "":
+		s.Final = Delete
+	case Delete:
+		if len(s.Set) > 0 {
+			perr.Add(s.Line, "subject.set only makes sense with final: anonymize")
+		}
+	case Anonymize:
+		if len(s.Set) == 0 {
+			perr.Add(s.Line, "subject.final: anonymize needs a set: of the columns that make the tombstone")
+		}
+		if s.PurgedAt.IsZero() {
+			perr.Add(s.Line, "subject.final: anonymize needs purged_at: a timestamp column lethe sets so the tombstone is never purged again")
+		}
+	default:
+		perr.Add(s.Line, "subject.final must be delete or anonymize, not %q", s.Final)
+	}
+
+	seen := map[string]int{}
+	for i := range p.Tables {
+		p.checkRule(perr, &p.Tables[i], seen)
+	}
+	for _, ig := range p.Ignore {
+		if ig.Table.IsZero() {
+			perr.Add(ig.Line, "ignore entry needs a table")
+		}
+		if ig.Reason == "" {
+			perr.Add(ig.Line, "ignore entry for %s needs a reason", ig.Table)
+		}
+	}
+	for _, r := range p.Retention {
+		if r.Table.IsZero() || r.Column.IsZero() {
+			perr.Add(r.Line, "retention rule needs table and column")
+		}
+		if r.Keep > 0 && r.Retain > 0 {
+			perr.Add(r.Line, "retention rule for %s: give keep or retain, not both", r.Table)
+		}
+		if r.Keep <= 0 && r.Retain <= 0 {
+			perr.Add(r.Line, "retention rule for %s needs keep: (or retain:) with a positive duration", r.Table)
+		}
+		for _, w := range r.Where {
+			if w.Value.Kind == Pseudonym {
+				perr.Add(w.Line, "retention where: compares with literals or null, not a pseudonym")
+			}
+		}
+	}
+}
+
+func (p *Policy) checkRule(perr *Error, r *Rule, seen map[string]int) {
+	where := fmt.Sprintf("rule for %s", r.Table)
+	if r.Table.IsZero() {
+		perr.Add(r.Line, "a tables: rule needs table:")
+		return
+	}
+	if r.Match.IsZero() {
+		perr.Add(r.Line, "%s needs match: (the column that holds the subject's key)", where)
+	} else if len(r.Match.Parts) > 1 {
+		perr.Add(r.Line, "%s: match must be a column name, not %q", where, r.Match.Raw)
+	}
+	key := r.Table.Sanitize() + "." + r.Match.Sanitize()
+	if prev, ok := seen[key]; ok {
+		perr.Add(r.Line, "%s on %s repeats the rule at line %d", where, r.Match, prev)
+	}
+	seen[key] = r.Line
+	switch r.Action {
+	case Delete:
+		if len(r.Set) > 0 {
+			perr.Add(r.Line, "%s: set: is for anonymize and keep, the rows are deleted", where)
+		}
+	case Anonymize:
+		if len(r.Set) == 0 {
+			perr.Add(r.Line, "%s: anonymize needs set: (the columns to replace)", where)
+		}
+	case Keep:
+		if r.Basis == "" {
+			perr.Add(r.Line, "%s: keep needs basis: (the legal basis for keeping the rows)", where)
+		}
+	case "":
+		perr.Add(r.Line, "%s needs action: delete, anonymize or keep", where)
+	default:
+		perr.Add(r.Line, "%s: action must be delete, anonymize or keep, not %q", where, r.Action)
+	}
+	if !r.Via.IsZero() {
+		for _, a := range r.Set {
+			if a.Value.Kind == Pseudonym {
+				perr.Add(a.Line, "%s: a pseudonym needs a direct match on the subject's key, not via", where)
+			}
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package policy
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Problem is one thing wrong with a policy, at a line of the file when known.
+type Problem struct {
+	// Line is the 1-based line in the policy file, or 0 when unknown.
+	Line int
+	// Msg says what is wrong.
+	Msg string
+}
+
+// Error is every problem found in a policy. Jobs turn it into exit code 2.
+type Error struct {
+	// Path is the policy file.
+	Path string
+	// Problems lists what is wrong, in file order.
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "policy %s: %d problem", e.Path, len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteString("s")
+	}
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		if p.Line > 0 {
+			fmt.Fprintf(&b, "line %d: ", p.Line)
+		}
+		b.WriteString(p.Msg)
+	}
+	return b.String()
+}
+
+// Add records a problem.
+func (e *Error) Add(line int, format string, args ...any) {
+	e.Problems = append(e.Problems, Problem{Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Err returns e when it holds problems and nil otherwise.
+func (e *Error) Err() error {
+	if len(e.Problems) == 0 {
+		return nil
+	}
+	return e
+}
+
+// Load reads and checks the policy file at path.
+func Load(path string) (*Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Path: path, Problems: []Problem{{Msg: err.Error()}}}
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes and checks a policy. Every error is an *Error.
+func Parse(data []byte, path string) (*Policy, error) {
+	perr := &Error{Path: path}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			perr.Add(0, "the file is empty")
+		} else {
+			addYAMLError(perr, err)
+		}
+		return nil, perr
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		perr.Add(extra.Line, "the file holds more than one YAML document")
+		return nil, perr
+	}
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		perr.Add(root.Line, "the policy must be a mapping with a subject: section")
+		return nil, perr
+	}
+	p := &Policy{Path: path}
+	strict := yaml.NewDecoder(bytes.NewReader(data))
+	strict.KnownFields(true)
+	if err := strict.Decode(p); err != nil {
+		addYAMLError(perr, err)
+		return nil, perr
+	}
+	sum := sha256.Sum256(data)
+	p.Digest = hex.EncodeToString(sum[:])
+	setLines(p, root.Content[0])
+	p.check(perr)
+	if err := perr.Err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func addYAMLError(perr *Error, err error) {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		for _, msg := range te.Errors {
+			line := 0
+			if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
+				msg = strings.TrimSpace(msg[strings.IndexByte(msg, ':')+1:])
+			}
+			perr.Add(line, "%s", friendlyYAML(msg))
+		}
+		return
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
+		msg = strings.TrimSpace(msg[strings.IndexByte(msg, ':')+1:])
+	}
+	perr.Add(line, "%s", msg)
+}
+
+// friendlyYAML rewords the decoder's messages in the policy's terms.
+func friendlyYAML(msg string) string {
+	if strings.HasPrefix(msg, "field ") && strings.Contains(msg, " not found in type ") {
+		name := strings.TrimPrefix(msg, "field ")
+		name = name[:strings.Index(name, " not found")]
+		typ := msg[strings.LastIndex(msg, ".")+1:]
+		return fmt.Sprintf("unknown key %q in %s", name, sectionName(typ))
+	}
+	return msg
+}
+
+func sectionName(typ string) string {
+	switch typ {
+	case "Policy":
+		return "the top level (want subject, tables, ignore, retention)"
+	case "Subject":
+		return "subject"
+	case "Rule":
+		return "a tables: rule"
+	case "Ignore":
+		return "an ignore: entry"
+	case "RetentionRule":
+		return "a retention: rule"
+	}
+	return typ
+}
+
+// setLines copies the line numbers of sections and list items from the
+// document tree into the decoded policy.
+func setLines(p *Policy, top *yaml.Node) {
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		key, val := top.Content[i], top.Content[i+1]
+		switch key.Value {
+		case "subject":
+			p.Subject.Line = key.Line
+		case "tables":
+			for j, item := range val.Content {
+				if j < len(p.Tables) {
+					p.Tables[j].Line = item.Line
+				}
+			}
+		case "ignore":
+			for j, item := range val.Content {
+				if j < len(p.Ignore) {
+					p.Ignore[j].Line = item.Line
+				}
+			}
+		case "retention":
+			for j, item := range val.Content {
+				if j < len(p.Retention) {
+					p.Retention[j].Line = item.Line
+				}
+			}
+		}
+	}
+}
