@@ -34,7 +34,9 @@ if [ -x "$gobin/helm" ]; then
 else
 	log "building helm ${HELM_VERSION} with go install (a few minutes)"
 	# Build outside any module so the project's go.mod is neither read nor changed.
-	(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}")
+	tmp="$(mktemp -d)"
+	(cd "$tmp" && go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}")
+	rmdir "$tmp"
 	log "installed $gobin/helm ($("$gobin/helm" version --short))"
 fi
 
