@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Config is lethe's whole configuration: the environment first, then flags.
+// Secrets (the database URL's password, the hash key) come only from the
+// environment, never from flags or the policy file.
+type Config struct {
+	Job            string        `env:"LETHE_JOB"`
+	DatabaseURL    string        `env:"LETHE_DATABASE_URL"`
+	DatabaseURLAlt string        `env:"DATABASE_URL"`
+	Policy         string        `env:"LETHE_POLICY, default=policy.yaml"`
+	BatchSize      int           `env:"LETHE_BATCH_SIZE, default=500"`
+	Workers        int           `env:"LETHE_WORKERS, default=2"`
+	TimeBudget     time.Duration `env:"LETHE_TIME_BUDGET, default=10m"`
+	MaxSubjects    int           `env:"LETHE_MAX_SUBJECTS, default=10000"`
+	MaxShare       float64       `env:"LETHE_MAX_SHARE, default=0.25"`
+	SubjectHashKey string        `env:"LETHE_SUBJECT_HASH_KEY"`
+	LogFormat      string        `env:"LETHE_LOG_FORMAT"`
+	LogLevel       string        `env:"LETHE_LOG_LEVEL, default=info"`
+	StmtTimeout    time.Duration `env:"LETHE_STATEMENT_TIMEOUT, default=30s"`
+	LockTimeout    time.Duration `env:"LETHE_LOCK_TIMEOUT, default=5s"`
+	DryRun         bool          `env:"LETHE_DRY_RUN"`
+	PushgatewayURL string        `env:"LETHE_PUSHGATEWAY_URL"`
+	S3Endpoint     string        `env:"LETHE_S3_ENDPOINT"`
+	S3PathStyle    bool          `env:"LETHE_S3_PATH_STYLE"`
+
+	AllowLarge bool
+	Summary    bool
+	Subject    string
+	Confirm    bool
+}
+
+// envVars documents every variable for --help, in order.
+var envVars = [][2]string{
+	{"LETHE_JOB", "job to run when --job is not given"},
+	{"LETHE_DATABASE_URL", "PostgreSQL connection URL (falls back to DATABASE_URL)"},
+	{"LETHE_POLICY", "path of the policy file (default policy.yaml)"},
+	{"LETHE_BATCH_SIZE", "subjects (or rows) per transaction (default 500)"},
+	{"LETHE_WORKERS", "batches in flight at once (default 2)"},
+	{"LETHE_TIME_BUDGET", "stop starting batches after this long, e.g. 10m (default 10m)"},
+	{"LETHE_MAX_SUBJECTS", "refuse a purge with more eligible subjects than this (default 10000)"},
+	{"LETHE_MAX_SHARE", "refuse a purge whose eligible subjects exceed this share of all (default 0.25)"},
+	{"LETHE_SUBJECT_HASH_KEY", "secret for the keyed hash that names subjects in logs and receipts (required for real runs)"},
+	{"LETHE_LOG_FORMAT", "json or text (default json; text on a terminal)"},
+	{"LETHE_LOG_LEVEL", "debug, info, warn or error (default info)"},
+	{"LETHE_STATEMENT_TIMEOUT", "statement_timeout of each batch (default 30s)"},
+	{"LETHE_LOCK_TIMEOUT", "lock_timeout of each batch (default 5s)"},
+	{"LETHE_DRY_RUN", "true: change nothing, report what would be done"},
+	{"LETHE_PUSHGATEWAY_URL", "push run metrics to this Prometheus Pushgateway"},
+	{"LETHE_S3_ENDPOINT", "S3-compatible endpoint (MinIO, Ceph, R2); AWS settings otherwise"},
+	{"LETHE_S3_PATH_STYLE", "true: path-style S3 addressing"},
+}
+
+// jobNames lists the jobs --job accepts, with what they do.
+var jobNames = [][2]string{
+	{"purge", "erase subjects whose deletion request is older than the grace period"},
+	{"retention", "delete rows older than the policy's retention rules"},
+	{"inactivity", "warn inactive subjects, then request their deletion"},
+	{"orphans", "remove organizations, invites and files that lost their owner"},
+}
+
+// parseConfig reads the environment, then the flags of the command in args.
+// It returns flag.ErrHelp for -h/--help.
+func parseConfig(ctx context.Context, cmd string, args []string, lookup envconfig.Lookuper, stderr io.Writer) (*Config, error) {
+	cfg := &Config{}
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: cfg, Lookuper: lookup}); err != nil {
+		return nil, fmt.Errorf("environment: %w", err)
+	}
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = cfg.DatabaseURLAlt
+	}
+	fs := flag.NewFlagSet("lethe "+cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cfg.Job, "job", cfg.Job, "job to run: purge, retention, inactivity or orphans")
+	fs.StringVar(&cfg.Policy, "policy", cfg.Policy, "path of the policy file")
+	fs.BoolVar(&cfg.DryRun, "dry-run", cfg.DryRun, "change nothing; report what a real run would do")
+	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "subjects (or rows) per transaction")
+	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "batches in flight at once")
+	fs.DurationVar(&cfg.TimeBudget, "time-budget", cfg.TimeBudget, "stop starting batches after this long")
+	fs.IntVar(&cfg.MaxSubjects, "max-subjects", cfg.MaxSubjects, "blast-radius guard: most eligible subjects a purge may erase")
+	fs.Float64Var(&cfg.MaxShare, "max-share", cfg.MaxShare, "blast-radius guard: largest share of all subjects a purge may erase")
+	fs.BoolVar(&cfg.AllowLarge, "allow-large", false, "run even when the blast-radius guard would refuse")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or text")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.BoolVar(&cfg.Summary, "summary", false, "print the summary table even when stdout is not a terminal")
+	if cmd == "erase" || cmd == "receipt" {
+		fs.StringVar(&cfg.Subject, "subject", "", "the subject's key (as the application stores it)")
+	}
+	if cmd == "erase" {
+		fs.BoolVar(&cfg.Confirm, "confirm", false, "really erase; without it, show what would happen")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError{fmt.Errorf("%v (see lethe --help)", err)}
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError{fmt.Errorf("unexpected argument %q (see lethe --help)", fs.Arg(0))}
+	}
+	return cfg, cfg.validate(cmd)
+}
+
+type usageError struct{ error }
+
+func (c *Config) validate(cmd string) error {
+	var errs []string
+	if cmd == "run" {
+		if c.Job == "" {
+			errs = append(errs, "no job selected: use --job NAME or LETHE_JOB (purge, retention, inactivity, orphans)")
+		} else if !knownJob(c.Job) {
+			errs = append(errs, fmt.Sprintf("unknown job %q: want one of purge, retention, inactivity, orphans", c.Job))
+		}
+	}
+	if (cmd == "erase" || cmd == "receipt") && c.Subject == "" {
+		errs = append(errs, "--subject KEY is required")
+	}
+	if c.BatchSize < 1 {
+		errs = append(errs, "batch size must be at least 1")
+	}
+	if c.Workers < 1 || c.Workers > 64 {
+		errs = append(errs, "workers must be between 1 and 64")
+	}
+	if c.MaxShare <= 0 || c.MaxShare > 1 {
+		errs = append(errs, "max share must be in (0, 1]")
+	}
+	if c.TimeBudget <= 0 {
+		errs = append(errs, "time budget must be positive")
+	}
+	switch c.LogFormat {
+	case "", "json", "text":
+	default:
+		errs = append(errs, fmt.Sprintf("log format %q: want json or text", c.LogFormat))
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Sprintf("log level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if cmd != "version" && c.DatabaseURL == "" {
+		errs = append(errs, "LETHE_DATABASE_URL (or DATABASE_URL) is not set")
+	}
+	if len(errs) > 0 {
+		return usageError{errors.New(strings.Join(errs, "; "))}
+	}
+	return nil
+}
+
+func knownJob(name string) bool {
+	for _, j := range jobNames {
+		if j[0] == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,172 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/lethe-project/lethe/policy"
+)
+
+// Job is one named lethe job.
+type Job interface {
+	// Name is the job's name as selected with --job.
+	Name() string
+	// Run does the job's work and fills r. What it committed before an
+	// error stays committed.
+	Run(ctx context.Context, r *Report) error
+}
+
+// Exit codes, documented in the README.
+const (
+	// ExitOK means the job did all it had to do.
+	ExitOK = 0
+	// ExitFailed means the job failed part way; what was committed is
+	// correct and the next run continues.
+	ExitFailed = 1
+	// ExitConfig means the configuration or policy is wrong; nothing was
+	// changed.
+	ExitConfig = 2
+	// ExitGuard means a safety guard refused the run; nothing was changed.
+	ExitGuard = 3
+)
+
+// ConfigError is a configuration or policy problem found before any change.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// GuardError is a refusal by a safety guard, before any change.
+type GuardError struct{ Reason string }
+
+func (e *GuardError) Error() string { return "refused: " + e.Reason }
+
+// ExitCode maps a run's error to the process exit code.
+func ExitCode(err error) int {
+	var ce *ConfigError
+	var ge *GuardError
+	var pe *policy.Error
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ge):
+		return ExitGuard
+	case errors.As(err, &ce), errors.As(err, &pe):
+		return ExitConfig
+	}
+	return ExitFailed
+}
+
+// Report is what a run did. It is safe for concurrent use by a job's
+// workers; it never holds personal data.
+type Report struct {
+	mu sync.Mutex
+
+	// Job is the job's name.
+	Job string `json:"job"`
+	// DryRun is true when nothing was changed on purpose.
+	DryRun bool `json:"dry_run"`
+	// Started is when the run began.
+	Started time.Time `json:"started"`
+	// Duration is how long it ran.
+	Duration time.Duration `json:"duration_ns"`
+	// Rows counts rows per table and action.
+	Rows map[string]int64 `json:"rows"`
+	// Counters holds the job's own numbers: subjects_done, subjects_left,
+	// batches, and so on.
+	Counters map[string]int64 `json:"counters"`
+	// Gauges holds point-in-time values such as the age of the oldest
+	// pending request.
+	Gauges map[string]float64 `json:"gauges,omitempty"`
+}
+
+// NewReport returns an empty report for job.
+func NewReport(job string, dryRun bool) *Report {
+	return &Report{Job: job, DryRun: dryRun, Started: time.Now(), Rows: map[string]int64{}, Counters: map[string]int64{}, Gauges: map[string]float64{}}
+}
+
+// RowKey joins a table and an action as the key of Rows.
+func RowKey(table, action string) string { return table + " " + action }
+
+// AddRows adds n rows for table and action.
+func (r *Report) AddRows(table, action string, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Rows[RowKey(table, action)] += n
+}
+
+// Add adds n to a counter.
+func (r *Report) Add(counter string, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Counters[counter] += n
+}
+
+// Set sets a counter.
+func (r *Report) Set(counter string, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Counters[counter] = n
+}
+
+// Max raises a counter to n if n is larger.
+func (r *Report) Max(counter string, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n > r.Counters[counter] {
+		r.Counters[counter] = n
+	}
+}
+
+// SetGauge sets a gauge.
+func (r *Report) SetGauge(name string, v float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Gauges[name] = v
+}
+
+// Counter returns a counter's value.
+func (r *Report) Counter(name string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Counters[name]
+}
+
+// RowCount is one entry of Rows, split back into table and action.
+type RowCount struct {
+	Table, Action string
+	Rows          int64
+}
+
+// RowCounts returns Rows sorted by table then action.
+func (r *Report) RowCounts() []RowCount {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]RowCount, 0, len(r.Rows))
+	for k, n := range r.Rows {
+		var rc RowCount
+		for i := len(k) - 1; i >= 0; i-- {
+			if k[i] == ' ' {
+				rc = RowCount{Table: k[:i], Action: k[i+1:], Rows: n}
+				break
+			}
+		}
+		out = append(out, rc)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Table != out[j].Table {
+			return out[i].Table < out[j].Table
+		}
+		return out[i].Action < out[j].Action
+	})
+	return out
+}
+
+// String is a one-line description for errors.
+func (r *Report) String() string {
+	return fmt.Sprintf("%s: %d row groups", r.Job, len(r.Rows))
+}

@@ -1,0 +1,105 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Hook is called once when a run ends, whatever its outcome; the metrics
+// push is one.
+type Hook func(ctx context.Context, r *Report, err error)
+
+// Runner runs one job and reports on it.
+type Runner struct {
+	// Logger receives the summary line.
+	Logger *slog.Logger
+	// Table, when not nil, receives a readable summary table (a terminal).
+	Table io.Writer
+	// Hooks run after the job, in order.
+	Hooks []Hook
+}
+
+// Run runs job, logs its summary and returns the report and the exit code.
+func (rn *Runner) Run(ctx context.Context, job Job, dryRun bool) (*Report, int) {
+	r := NewReport(job.Name(), dryRun)
+	err := job.Run(ctx, r)
+	r.Duration = time.Since(r.Started)
+	code := ExitCode(err)
+	rn.summary(r, err, code)
+	if rn.Table != nil {
+		WriteTable(rn.Table, r, err)
+	}
+	for _, h := range rn.Hooks {
+		h(ctx, r, err)
+	}
+	return r, code
+}
+
+func (rn *Runner) summary(r *Report, err error, code int) {
+	attrs := []any{
+		slog.String("job", r.Job),
+		slog.Bool("dry_run", r.DryRun),
+		slog.Float64("duration_seconds", r.Duration.Seconds()),
+		slog.Int("exit_code", code),
+	}
+	type row struct {
+		Table  string `json:"table"`
+		Action string `json:"action"`
+		Rows   int64  `json:"rows"`
+	}
+	rows := []row{}
+	for _, rc := range r.RowCounts() {
+		rows = append(rows, row{rc.Table, rc.Action, rc.Rows})
+	}
+	attrs = append(attrs, slog.Any("rows", rows))
+	var counters []string
+	for k := range r.Counters {
+		counters = append(counters, k)
+	}
+	sort.Strings(counters)
+	for _, k := range counters {
+		attrs = append(attrs, slog.Int64(k, r.Counter(k)))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+		rn.Logger.Error("run failed", attrs...)
+		return
+	}
+	rn.Logger.Info("run finished", attrs...)
+}
+
+// WriteTable prints a report as an aligned table for people.
+func WriteTable(w io.Writer, r *Report, err error) {
+	mode := ""
+	if r.DryRun {
+		mode = " (dry run: nothing was changed)"
+	}
+	fmt.Fprintf(w, "\nlethe %s%s, %s\n", r.Job, mode, r.Duration.Round(time.Millisecond))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	verb := "rows"
+	if r.DryRun {
+		verb = "rows (would be)"
+	}
+	fmt.Fprintf(tw, "  TABLE\tACTION\t%s\n", strings.ToUpper(verb))
+	for _, rc := range r.RowCounts() {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\n", rc.Table, rc.Action, rc.Rows)
+	}
+	tw.Flush()
+	var counters []string
+	for k := range r.Counters {
+		counters = append(counters, k)
+	}
+	sort.Strings(counters)
+	for _, k := range counters {
+		fmt.Fprintf(w, "  %s: %d\n", strings.ReplaceAll(k, "_", " "), r.Counter(k))
+	}
+	if err != nil {
+		fmt.Fprintf(w, "  FAILED (exit %d): %v\n", ExitCode(err), err)
+	}
+}

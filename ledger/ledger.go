@@ -1,0 +1,120 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// StartRun records that a job started and returns the run's id.
+func StartRun(ctx context.Context, pool *pgxpool.Pool, job string, dryRun bool) (int64, error) {
+	var id int64
+	err := pool.QueryRow(ctx, "INSERT INTO lethe.runs (job, dry_run) VALUES ($1, $2) RETURNING id", job, dryRun).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("record run: %w", err)
+	}
+	return id, nil
+}
+
+// FinishRun records how a run ended and its report.
+func FinishRun(ctx context.Context, pool *pgxpool.Pool, id int64, status string, report any) error {
+	b, err := json.Marshal(report)
+	if err != nil {
+		return err
+	}
+	_, err = pool.Exec(ctx, "UPDATE lethe.runs SET finished_at = now(), status = $2, report = $3 WHERE id = $1", id, status, b)
+	if err != nil {
+		return fmt.Errorf("record run end: %w", err)
+	}
+	return nil
+}
+
+// Receipt shows that one subject was erased. It holds no personal data.
+type Receipt struct {
+	// SubjectHash is the keyed hash of the subject's key.
+	SubjectHash string `json:"subject_hash"`
+	// RunID is the run that erased the subject.
+	RunID int64 `json:"run_id,omitempty"`
+	// RequestedAt is when deletion was requested (nil for a one-off
+	// erasure of a subject that never asked).
+	RequestedAt *time.Time `json:"requested_at,omitempty"`
+	// PurgedAt is when the erasure committed.
+	PurgedAt time.Time `json:"purged_at"`
+	// PolicyDigest is the SHA-256 of the policy file used.
+	PolicyDigest string `json:"policy_digest"`
+	// Rows lists per table and action the rows touched.
+	Rows []RowCount `json:"rows"`
+	// Objects lists per location the objects removed.
+	Objects []ObjectCount `json:"objects"`
+	// Processors lists the external processors that confirmed.
+	Processors []string `json:"processors"`
+	// Verification is pending, passed, or failed: with the reason.
+	Verification string `json:"verification"`
+	// VerifiedAt is when verification ran.
+	VerifiedAt *time.Time `json:"verified_at,omitempty"`
+}
+
+// RowCount is the number of rows one step touched.
+type RowCount struct {
+	// Table is the table's name.
+	Table string `json:"table"`
+	// Action is delete, anonymize, keep or cascade.
+	Action string `json:"action"`
+	// Rows is the count.
+	Rows int64 `json:"rows"`
+}
+
+// ObjectCount is the number of objects removed at one location.
+type ObjectCount struct {
+	// Location is the location template (no key in it).
+	Location string `json:"location"`
+	// Objects counts object versions and delete markers removed.
+	Objects int64 `json:"objects"`
+	// Bytes is their total size.
+	Bytes int64 `json:"bytes"`
+}
+
+// InsertReceiptsSQL writes receipts from parallel arrays; it runs inside
+// the batch's transaction so that a receipt exists exactly when the erasure
+// committed.
+const InsertReceiptsSQL = `INSERT INTO lethe.receipts
+	(subject_hash, run_id, requested_at, policy_digest, rows, objects, processors)
+SELECT h, $2, r, $3, rw, o, p
+FROM unnest($1::text[], $4::timestamptz[], $5::jsonb[], $6::jsonb[], $7::jsonb[]) AS x(h, r, rw, o, p)`
+
+// SetVerification records the verification result of receipts.
+func SetVerification(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconnCommandTag, error)
+}, hashes []string, runID int64, result string) error {
+	_, err := q.Exec(ctx, `UPDATE lethe.receipts SET verification = $3, verified_at = now()
+		WHERE subject_hash = ANY($1) AND run_id = $2`, hashes, runID, result)
+	return err
+}
+
+// ReceiptsFor returns the receipts of a subject by its keyed hash, newest
+// first. It returns no error and no receipts when the lethe schema does not
+// exist yet.
+func ReceiptsFor(ctx context.Context, pool *pgxpool.Pool, hash string) ([]Receipt, error) {
+	rows, err := pool.Query(ctx, `SELECT subject_hash, COALESCE(run_id, 0), requested_at, purged_at, policy_digest,
+		rows, objects, processors, verification, verified_at
+		FROM lethe.receipts WHERE subject_hash = $1 ORDER BY purged_at DESC, id DESC`, hash)
+	if err != nil {
+		if isUndefinedTable(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read receipts: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Receipt, error) {
+		var r Receipt
+		var rws, objs, procs []byte
+		if err := row.Scan(&r.SubjectHash, &r.RunID, &r.RequestedAt, &r.PurgedAt, &r.PolicyDigest, &rws, &objs, &procs, &r.Verification, &r.VerifiedAt); err != nil {
+			return r, err
+		}
+		return r, errors.Join(json.Unmarshal(rws, &r.Rows), json.Unmarshal(objs, &r.Objects), json.Unmarshal(procs, &r.Processors))
+	})
+}

@@ -1,0 +1,77 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrations are applied in order, each once, each in its own transaction.
+// Never edit one that has shipped: add a new one.
+var migrations = []string{
+	// 1: runs and receipts.
+	`CREATE TABLE lethe.runs (
+		id          bigserial PRIMARY KEY,
+		job         text NOT NULL,
+		dry_run     boolean NOT NULL,
+		started_at  timestamptz NOT NULL DEFAULT now(),
+		finished_at timestamptz,
+		status      text NOT NULL DEFAULT 'running',
+		report      jsonb
+	);
+	CREATE TABLE lethe.receipts (
+		id            bigserial PRIMARY KEY,
+		subject_hash  text NOT NULL,
+		run_id        bigint REFERENCES lethe.runs (id),
+		requested_at  timestamptz,
+		purged_at     timestamptz NOT NULL DEFAULT now(),
+		policy_digest text NOT NULL,
+		rows          jsonb NOT NULL,
+		objects       jsonb NOT NULL DEFAULT '[]',
+		processors    jsonb NOT NULL DEFAULT '[]',
+		verification  text NOT NULL DEFAULT 'pending',
+		verified_at   timestamptz
+	);
+	CREATE INDEX receipts_subject_hash_idx ON lethe.receipts (subject_hash);
+	COMMENT ON TABLE lethe.receipts IS 'One row per erased subject. No personal data: subject_hash is an HMAC of the key.';`,
+}
+
+// migrateLockKey is the advisory lock that serializes migrations.
+const migrateLockKey = 0x6c65746865 // "lethe"
+
+// Migrate creates the lethe schema on first use and applies the migrations
+// it lacks. Concurrent callers wait for each other.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS lethe;
+			CREATE TABLE IF NOT EXISTS lethe.schema_migrations (
+				version    integer PRIMARY KEY,
+				applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return fmt.Errorf("migrate: create schema: %w", err)
+		}
+		var have int
+		if err := tx.QueryRow(ctx, "SELECT COALESCE(max(version), 0) FROM lethe.schema_migrations").Scan(&have); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if have > len(migrations) {
+			return fmt.Errorf("migrate: the lethe schema is at version %d, newer than this binary knows (%d): upgrade lethe", have, len(migrations))
+		}
+		for v := have + 1; v <= len(migrations); v++ {
+			if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
+				return fmt.Errorf("migrate: version %d: %w", v, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO lethe.schema_migrations (version) VALUES ($1)", v); err != nil {
+				return fmt.Errorf("migrate: version %d: %w", v, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Version returns the number of migrations this binary knows.
+func Version() int { return len(migrations) }

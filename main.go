@@ -1,0 +1,286 @@
+// Command lethe erases personal data from a PostgreSQL application once it is
+// due: the grace-period purge of deleted accounts, time-based retention,
+// inactivity notices and orphan cleanup, each a named job driven by one
+// policy file. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/ledger"
+	"github.com/lethe-project/lethe/plan"
+	"github.com/lethe-project/lethe/policy"
+	"github.com/lethe-project/lethe/purge"
+	"github.com/lethe-project/lethe/subject"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "none"
+)
+
+func main() {
+	ctx, stop, cancel := signalContexts()
+	defer cancel()
+	os.Exit(run(ctx, stop, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
+}
+
+// signalContexts returns a context cancelled by the second SIGINT/SIGTERM
+// and a stop context done at the first: the first signal lets the batch in
+// flight commit and starts no new one; the second aborts it (it rolls back).
+func signalContexts() (ctx, stop context.Context, cancel func()) {
+	ctx, cancelCtx := context.WithCancel(context.Background())
+	stop, cancelStop := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-ch
+		cancelStop()
+		<-ch
+		cancelCtx()
+	}()
+	return ctx, stop, func() { signal.Stop(ch); cancelStop(); cancelCtx() }
+}
+
+var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true}
+
+// run is the whole program; it returns the exit code.
+func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
+	cmd := "run"
+	if len(args) > 0 && commands[args[0]] {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "help":
+		usage(stdout)
+		return 0
+	case "version":
+		fmt.Fprintf(stdout, "lethe %s (commit %s, %s)\n", version, commit, runtime.Version())
+		return 0
+	}
+	cfg, err := parseConfig(ctx, cmd, args, envLookup(lookup), stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		usage(stdout)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitConfig
+	}
+	logger := newLogger(cfg, stderr)
+
+	switch cmd {
+	case "receipt":
+		return receipt(ctx, cfg, stdout, stderr)
+	}
+	pol, err := policy.Load(cfg.Policy)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitConfig
+	}
+	pool, err := connect(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitCode(err)
+	}
+	defer pool.Close()
+
+	if cmd == "check" {
+		return check(ctx, pool, pol, stdout, stderr)
+	}
+	job, err := buildJob(cmd, cfg, pool, pol, logger, stop)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitConfig
+	}
+	runner := &jobs.Runner{Logger: logger}
+	if cfg.Summary || isTerminal(stdout) || cmd == "erase" {
+		runner.Table = stdout
+	}
+	_, code := runner.Run(ctx, job, cfg.DryRun)
+	return code
+}
+
+func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, logger *slog.Logger, stop context.Context) (jobs.Job, error) {
+	var hasher *subject.Hasher
+	if cfg.SubjectHashKey != "" {
+		hasher = subject.NewHasher(cfg.SubjectHashKey)
+	}
+	pc := purge.Config{
+		Pool: pool, Policy: pol, Hasher: hasher, Logger: logger.With("job", cfg.Job),
+		BatchSize: cfg.BatchSize, Workers: cfg.Workers, TimeBudget: cfg.TimeBudget,
+		MaxSubjects: cfg.MaxSubjects, MaxShare: cfg.MaxShare, AllowLarge: cfg.AllowLarge,
+		StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout, DryRun: cfg.DryRun, Stop: stop,
+	}
+	if cmd == "erase" {
+		cfg.DryRun = !cfg.Confirm
+		pc.DryRun = cfg.DryRun
+		pc.Logger = logger.With("job", "erase")
+		return purge.NewErase(pc, cfg.Subject)
+	}
+	switch cfg.Job {
+	case "purge":
+		return purge.New(pc)
+	}
+	return nil, fmt.Errorf("job %q is not available in this build yet", cfg.Job)
+}
+
+func connect(ctx context.Context, cfg *Config) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		// The URL holds a password: never echo it.
+		return nil, &jobs.ConfigError{Err: errors.New("LETHE_DATABASE_URL is not a valid connection string")}
+	}
+	pc.MaxConns = int32(cfg.Workers + 2)
+	pc.ConnConfig.RuntimeParams["application_name"] = "lethe"
+	// timestamp columns without a time zone are read as UTC.
+	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to the database: %w", err)
+	}
+	return pool, nil
+}
+
+func check(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, stdout, stderr io.Writer) int {
+	pl, err := plan.Build(ctx, pool, pol)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitCode(err)
+	}
+	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", pol.Path, pol.Digest[:12])
+	pl.Describe(stdout)
+	return 0
+}
+
+func receipt(ctx context.Context, cfg *Config, stdout, stderr io.Writer) int {
+	if cfg.SubjectHashKey == "" {
+		fmt.Fprintln(stderr, "lethe: LETHE_SUBJECT_HASH_KEY is not set: receipts are found by the keyed hash of the subject")
+		return jobs.ExitConfig
+	}
+	pool, err := connect(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitCode(err)
+	}
+	defer pool.Close()
+	hash := subject.NewHasher(cfg.SubjectHashKey).Hash(cfg.Subject)
+	rs, err := ledger.ReceiptsFor(ctx, pool, hash)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitFailed
+	}
+	if len(rs) == 0 {
+		fmt.Fprintf(stdout, "no receipt for subject %s: lethe has not erased it\n", hash)
+		return jobs.ExitFailed
+	}
+	for _, r := range rs {
+		writeReceipt(stdout, r)
+	}
+	return 0
+}
+
+func writeReceipt(w io.Writer, r ledger.Receipt) {
+	fmt.Fprintf(w, "subject %s erased at %s (run %d)\n", r.SubjectHash, r.PurgedAt.UTC().Format("2006-01-02 15:04:05Z"), r.RunID)
+	if r.RequestedAt != nil {
+		fmt.Fprintf(w, "  deletion requested: %s\n", r.RequestedAt.UTC().Format("2006-01-02 15:04:05Z"))
+	}
+	fmt.Fprintf(w, "  policy sha256: %s\n", r.PolicyDigest)
+	for _, rc := range r.Rows {
+		fmt.Fprintf(w, "  %-40s %-10s %d row(s)\n", rc.Table, rc.Action, rc.Rows)
+	}
+	for _, o := range r.Objects {
+		fmt.Fprintf(w, "  %-40s %-10s %d object version(s), %d bytes\n", o.Location, "removed", o.Objects, o.Bytes)
+	}
+	if len(r.Processors) > 0 {
+		fmt.Fprintf(w, "  processors confirmed: %s\n", strings.Join(r.Processors, ", "))
+	}
+	fmt.Fprintf(w, "  verification: %s\n", r.Verification)
+}
+
+func newLogger(cfg *Config, stderr io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if isTerminal(stderr) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(stderr, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `lethe erases personal data from a PostgreSQL application when it is due.
+
+Usage:
+  lethe --job NAME [--dry-run] [flags]   run a job
+  lethe check [--policy FILE]            check the policy against the database and print the plan
+  lethe erase --subject KEY [--confirm]  erase one subject now (no grace period, never a hold)
+  lethe receipt --subject KEY            show the receipt that proves a subject was erased
+  lethe version                          print version, commit and Go version
+
+Jobs:
+`)
+	for _, j := range jobNames {
+		fmt.Fprintf(w, "  %-12s %s\n", j[0], j[1])
+	}
+	fmt.Fprint(w, `
+Flags (override the environment):
+  --job NAME            job to run
+  --policy FILE         policy file
+  --dry-run             change nothing; report what a real run would do
+  --batch-size N        subjects (or rows) per transaction
+  --workers N           batches in flight at once
+  --time-budget D       stop starting batches after D (e.g. 10m)
+  --max-subjects N      blast-radius guard: most subjects one purge may erase
+  --max-share F         blast-radius guard: largest share of all subjects (0-1)
+  --allow-large         run even when the blast-radius guard would refuse
+  --log-format F        json or text
+  --log-level L         debug, info, warn or error
+  --summary             print the summary table even when stdout is not a terminal
+
+Environment:
+`)
+	for _, e := range envVars {
+		fmt.Fprintf(w, "  %-24s %s\n", e[0], e[1])
+	}
+	fmt.Fprint(w, `
+Exit codes:
+  0  done
+  1  the job failed; what was committed stays committed and is correct, the next run continues
+  2  configuration or policy is wrong; nothing was changed
+  3  refused by a safety guard (blast radius); nothing was changed
+`)
+}

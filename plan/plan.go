@@ -1,0 +1,418 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lethe-project/lethe/policy"
+)
+
+// Plan is a policy checked against the catalog and put in execution order.
+type Plan struct {
+	// Policy is the policy the plan was built from.
+	Policy *policy.Policy
+	// Catalog is the catalog it was checked against.
+	Catalog *Catalog
+	// Subject describes the account table.
+	Subject Subject
+	// Steps are the table steps in execution order; the subject step is
+	// not among them.
+	Steps []*Step
+	// Final is the step that removes or tombstones the subject row, last.
+	Final *Step
+}
+
+// Subject is the resolved subject section.
+type Subject struct {
+	// Table is the account table.
+	Table *Table
+	// Key, RequestedAt, Hold and PurgedAt are its columns; Hold and
+	// PurgedAt may be nil.
+	Key, RequestedAt, Hold, PurgedAt *Column
+	// Grace is the grace period.
+	Grace time.Duration
+}
+
+// Step is one set-based statement on one table for a batch of subjects.
+type Step struct {
+	// Table is the table the step acts on.
+	Table *Table
+	// Action is delete, anonymize, keep or cascade.
+	Action policy.Action
+	// Match is the column compared with the subject's key, or with Ref of
+	// the Via step.
+	Match *Column
+	// Via is the step through which the rows reach the subject; nil for a
+	// direct match.
+	Via *Step
+	// Ref is the column of Via's table that Match refers to.
+	Ref *Column
+	// Set lists the columns the step replaces.
+	Set []SetColumn
+	// Rule is the policy rule, nil for cascade and subject steps.
+	Rule *policy.Rule
+	// FK is the foreign key a cascade step follows.
+	FK *FK
+	// After lists why the step runs where it does: the foreign keys and
+	// via links that order it.
+	After []string
+	// Line is the policy line the step comes from.
+	Line int
+}
+
+// SetColumn is one resolved assignment.
+type SetColumn struct {
+	// Column is the column replaced.
+	Column *Column
+	// Value is the policy value.
+	Value policy.Value
+}
+
+// String names the step for reports: table and action.
+func (s *Step) String() string { return s.Table.String() + " " + string(s.Action) }
+
+// Build checks p against the database and orders its steps. Every error is a
+// *policy.Error naming each problem.
+func Build(ctx context.Context, q Querier, p *policy.Policy) (*Plan, error) {
+	cat, err := LoadCatalog(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{pol: p, cat: cat, perr: &policy.Error{Path: p.Path}, ctx: ctx, q: q}
+	pl := b.build()
+	if err := b.perr.Err(); err != nil {
+		return nil, err
+	}
+	if err := b.checkValues(pl); err != nil {
+		return nil, err
+	}
+	if err := b.perr.Err(); err != nil {
+		return nil, err
+	}
+	return pl, nil
+}
+
+type builder struct {
+	ctx  context.Context
+	q    Querier
+	pol  *policy.Policy
+	cat  *Catalog
+	perr *policy.Error
+}
+
+func (b *builder) table(id policy.Ident, line int, what string) *Table {
+	t, ok := b.cat.Lookup(id)
+	if !ok {
+		b.perr.Add(line, "%s: table %s does not exist", what, id)
+		return nil
+	}
+	return t
+}
+
+func (b *builder) column(t *Table, id policy.Ident, line int, what string) *Column {
+	c, ok := t.Columns[id.Column()]
+	if !ok {
+		b.perr.Add(line, "%s: column %s does not exist in table %s", what, id, t)
+		return nil
+	}
+	return c
+}
+
+func (b *builder) build() *Plan {
+	ps := b.pol.Subject
+	pl := &Plan{Policy: b.pol, Catalog: b.cat}
+	st := b.table(ps.Table, ps.Line, "subject")
+	if st == nil {
+		return pl
+	}
+	sub := Subject{Table: st, Grace: time.Duration(ps.Grace)}
+	sub.Key = b.column(st, ps.Key, ps.Line, "subject.key")
+	sub.RequestedAt = b.column(st, ps.RequestedAt, ps.Line, "subject.requested_at")
+	if !ps.Hold.IsZero() {
+		sub.Hold = b.column(st, ps.Hold, ps.Line, "subject.hold")
+	}
+	if !ps.PurgedAt.IsZero() {
+		sub.PurgedAt = b.column(st, ps.PurgedAt, ps.Line, "subject.purged_at")
+	}
+	if c := sub.Key; c != nil && c.Category != "S" && c.Category != "N" && c.Type != "uuid" {
+		b.perr.Add(ps.Line, "subject.key %s is %s: lethe supports uuid, integer and text keys", c.Name, c.Type)
+	}
+	for _, c := range []*Column{sub.RequestedAt, sub.PurgedAt} {
+		if c != nil && !strings.HasPrefix(c.Type, "timestamp") {
+			b.perr.Add(ps.Line, "subject column %s is %s, want timestamp or timestamptz", c.Name, c.Type)
+		}
+	}
+	if c := sub.Hold; c != nil && c.Type != "boolean" {
+		b.perr.Add(ps.Line, "subject.hold %s is %s, want boolean", c.Name, c.Type)
+	}
+	pl.Subject = sub
+	if sub.Key == nil {
+		return pl
+	}
+	final := &Step{Table: st, Action: ps.Final, Match: sub.Key, Line: ps.Line}
+	final.Set = b.setColumns(st, ps.Set, ps.Line, "subject")
+	pl.Final = final
+
+	steps := b.ruleSteps(pl)
+	b.linkVia(steps)
+	deleted := b.deletedTables(pl, steps)
+	steps = append(steps, b.coverage(pl, steps, deleted)...)
+	pl.Steps = b.order(pl, steps, deleted)
+	return pl
+}
+
+func (b *builder) ruleSteps(pl *Plan) []*Step {
+	var steps []*Step
+	for i := range b.pol.Tables {
+		r := &b.pol.Tables[i]
+		what := fmt.Sprintf("rule for %s", r.Table)
+		t := b.table(r.Table, r.Line, what)
+		if t == nil {
+			continue
+		}
+		m := b.column(t, r.Match, r.Line, what)
+		if m == nil {
+			continue
+		}
+		if t == pl.Subject.Table && m == pl.Subject.Key {
+			b.perr.Add(r.Line, "%s matches the subject's own key: use subject.final for the subject row", what)
+			continue
+		}
+		s := &Step{Table: t, Action: r.Action, Match: m, Rule: r, Line: r.Line}
+		s.Set = b.setColumns(t, r.Set, r.Line, what)
+		steps = append(steps, s)
+	}
+	return steps
+}
+
+func (b *builder) setColumns(t *Table, set policy.Assignments, line int, what string) []SetColumn {
+	var out []SetColumn
+	for _, a := range set {
+		c := b.column(t, a.Column, a.Line, what+" set")
+		if c == nil {
+			continue
+		}
+		switch {
+		case a.Value.Kind == policy.Null && c.NotNull:
+			b.perr.Add(a.Line, "%s sets %s to null, but the column is NOT NULL", what, c.Name)
+		case a.Value.Kind == policy.Pseudonym && !c.textual():
+			b.perr.Add(a.Line, "%s sets %s to a pseudonym, but the column is %s (pseudonyms are text)", what, c.Name, c.Type)
+		}
+		out = append(out, SetColumn{Column: c, Value: a.Value})
+	}
+	return out
+}
+
+// compatible reports whether values of col can be compared with values of
+// ref: the same type, or col holds text (compared as text).
+func compatible(col, ref *Column) bool {
+	return col.Type == ref.Type || col.textual() || (col.Category == "N" && ref.Category == "N")
+}
+
+func (b *builder) linkVia(steps []*Step) {
+	for _, s := range steps {
+		r := s.Rule
+		what := fmt.Sprintf("rule for %s", r.Table)
+		if r.Via.IsZero() {
+			if key := b.subjectKey(); key != nil && !compatible(s.Match, key) {
+				b.perr.Add(r.Line, "%s: match column %s is %s, but the subject key is %s", what, s.Match.Name, s.Match.Type, key.Type)
+			}
+			continue
+		}
+		vt := b.table(r.Via, r.Line, what+" via")
+		if vt == nil {
+			continue
+		}
+		var via []*Step
+		for _, o := range steps {
+			if o.Table == vt && o != s {
+				via = append(via, o)
+			}
+		}
+		switch {
+		case vt == s.Table:
+			b.perr.Add(r.Line, "%s: via names the rule's own table", what)
+			continue
+		case len(via) == 0:
+			b.perr.Add(r.Line, "%s: via %s, but no rule covers %s (it must say how %s reaches the subject)", what, vt, vt, vt)
+			continue
+		case len(via) > 1:
+			b.perr.Add(r.Line, "%s: via %s is ambiguous, %d rules cover %s", what, vt, len(via), vt)
+			continue
+		}
+		s.Via = via[0]
+		s.Ref = b.viaRef(s, vt)
+		if s.Ref == nil {
+			b.perr.Add(r.Line, "%s: via %s does not link: no foreign key from %s.%s to %s and %s has no single-column primary key",
+				what, vt, s.Table, s.Match.Name, vt, vt)
+			continue
+		}
+		if !compatible(s.Match, s.Ref) {
+			b.perr.Add(r.Line, "%s: %s is %s but %s.%s is %s", what, s.Match.Name, s.Match.Type, vt, s.Ref.Name, s.Ref.Type)
+		}
+		s.After = append(s.After, fmt.Sprintf("reaches the subject via %s", vt))
+	}
+	// A via chain that loops never reaches the subject.
+	for _, s := range steps {
+		seen := map[*Step]bool{}
+		for v := s; v != nil; v = v.Via {
+			if seen[v] {
+				b.perr.Add(s.Line, "rule for %s: via chain loops back to %s", s.Table, v.Table)
+				s.Via = nil
+				break
+			}
+			seen[v] = true
+		}
+	}
+}
+
+func (b *builder) subjectKey() *Column {
+	t, ok := b.cat.Lookup(b.pol.Subject.Table)
+	if !ok {
+		return nil
+	}
+	return t.Columns[b.pol.Subject.Key.Column()]
+}
+
+// viaRef finds the column of vt that s.Match refers to: through a foreign
+// key when one exists, else vt's single-column primary key.
+func (b *builder) viaRef(s *Step, vt *Table) *Column {
+	for _, fk := range b.cat.FKs {
+		if fk.Child == s.Table && fk.Parent == vt && len(fk.ChildCols) == 1 && fk.ChildCols[0] == s.Match.Name {
+			return vt.Columns[fk.ParentCols[0]]
+		}
+	}
+	if len(vt.PK) == 1 {
+		return vt.Columns[vt.PK[0]]
+	}
+	return nil
+}
+
+// deletedTables returns the tables some of whose rows the purge removes:
+// the subject table with final: delete, every delete rule's table, and
+// tables whose rows follow them by ON DELETE CASCADE.
+func (b *builder) deletedTables(pl *Plan, steps []*Step) map[*Table]bool {
+	del := map[*Table]bool{}
+	if pl.Final.Action == policy.Delete {
+		del[pl.Subject.Table] = true
+	}
+	for _, s := range steps {
+		if s.Action == policy.Delete {
+			del[s.Table] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, fk := range b.cat.FKs {
+			if fk.OnDelete == "c" && del[fk.Parent] && !del[fk.Child] && !b.ruleNulls(steps, fk) {
+				del[fk.Child] = true
+				changed = true
+			}
+		}
+	}
+	return del
+}
+
+// ruleNulls reports whether a rule on fk's child table sets its column to
+// null before the parent rows go, which stops the cascade.
+func (b *builder) ruleNulls(steps []*Step, fk *FK) bool {
+	for _, s := range steps {
+		if s.Table == fk.Child && len(fk.ChildCols) == 1 && s.Match.Name == fk.ChildCols[0] {
+			for _, sc := range s.Set {
+				if sc.Column.Name == fk.ChildCols[0] && sc.Value.Kind == policy.Null {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (b *builder) ignored(t *Table, col string) *policy.Ignore {
+	for i := range b.pol.Ignore {
+		ig := &b.pol.Ignore[i]
+		it, ok := b.cat.Lookup(ig.Table)
+		if ok && it == t && (ig.Column.IsZero() || ig.Column.Column() == col) {
+			return ig
+		}
+	}
+	return nil
+}
+
+// coverage checks that every foreign key into the subject table or a
+// deleted table is covered, and returns cascade steps for ignored tables
+// whose rows go by ON DELETE CASCADE.
+func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*Table]bool) []*Step {
+	for i := range b.pol.Ignore {
+		ig := &b.pol.Ignore[i]
+		if _, ok := b.cat.Lookup(ig.Table); !ok {
+			b.perr.Add(ig.Line, "ignore: table %s does not exist", ig.Table)
+		}
+	}
+	var cascades []*Step
+	for _, fk := range b.cat.FKs {
+		if fk.Parent != pl.Subject.Table && !deleted[fk.Parent] {
+			continue
+		}
+		ref := fmt.Sprintf("%s.%s references %s(%s) (%s, %s)", fk.Child, strings.Join(fk.ChildCols, ", "), fk.Parent,
+			strings.Join(fk.ParentCols, ", "), fk.Name, fk.OnDeleteText())
+		if len(fk.ChildCols) != 1 {
+			if b.ignored(fk.Child, "") == nil {
+				b.perr.Add(0, "%s: a multi-column foreign key needs an ignore entry with a reason", ref)
+			}
+			continue
+		}
+		col := fk.ChildCols[0]
+		var rule *Step
+		for _, s := range steps {
+			if s.Table == fk.Child && s.Match.Name == col {
+				rule = s
+			}
+		}
+		if rule == nil {
+			ig := b.ignored(fk.Child, col)
+			if ig == nil {
+				b.perr.Add(0, "%s: not covered; add a tables: rule (delete, anonymize or keep) for %s match %s, or an ignore: entry with a reason",
+					ref, fk.Child, col)
+				continue
+			}
+			if deleted[fk.Parent] && fk.blocks() {
+				b.perr.Add(ig.Line, "ignore %s: %s, so deleting %s rows would fail while %s rows point at them; add a rule instead",
+					fk.Child, ref, fk.Parent, fk.Child)
+				continue
+			}
+			if fk.OnDelete == "c" && deleted[fk.Parent] {
+				if s := b.cascadeStep(pl, steps, fk, ig); s != nil {
+					cascades = append(cascades, s)
+				}
+			}
+			continue
+		}
+		if rule.Action != policy.Delete && deleted[fk.Parent] && fk.OnDelete != "n" && fk.OnDelete != "d" {
+			if v, ok := rule.Rule.Set.Has(col); !ok || v.Kind != policy.Null {
+				b.perr.Add(rule.Line, "rule for %s (%s) must set %s: null: %s and those rows are deleted", rule.Table, rule.Action, col, ref)
+			}
+		}
+	}
+	return cascades
+}
+
+func (b *builder) cascadeStep(pl *Plan, steps []*Step, fk *FK, ig *policy.Ignore) *Step {
+	s := &Step{Table: fk.Child, Action: policy.Cascade, Match: fk.Child.Columns[fk.ChildCols[0]], FK: fk, Line: ig.Line}
+	s.After = append(s.After, fmt.Sprintf("%s → %s %s", fk.Name, fk.Parent, fk.OnDeleteText()))
+	if fk.Parent == pl.Subject.Table && fk.ParentCols[0] == pl.Subject.Key.Name {
+		return s
+	}
+	for _, o := range steps {
+		if o.Table == fk.Parent && o.Action == policy.Delete {
+			s.Via, s.Ref = o, fk.Parent.Columns[fk.ParentCols[0]]
+			return s
+		}
+	}
+	// The parent's rows go by cascade too, or the FK points at another
+	// column of the subject table: PostgreSQL removes these rows and
+	// there is nothing to count them through.
+	return nil
+}

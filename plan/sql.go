@@ -1,0 +1,88 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/lethe-project/lethe/policy"
+)
+
+// A step's statements take $1, the subjects' keys as text, and $2, their
+// pseudonym suffixes in the same order; literals of set: follow.
+
+// pairs returns a subquery of (val, k, h) rows: val is a value of the
+// step's Match column that belongs to the subject with key k, whose
+// pseudonym suffix is h.
+func (s *Step) pairs(depth int, key *Column) string {
+	if s.Via == nil {
+		cast := "p.k"
+		if !s.Match.textual() {
+			cast = "p.k::" + key.Type
+		}
+		return fmt.Sprintf("SELECT %s AS val, p.k, p.h FROM unnest($1::text[], $2::text[]) AS p(k, h)", cast)
+	}
+	v := fmt.Sprintf("v%d", depth)
+	ref := v + "." + s.Ref.Ident()
+	if s.Match.Type != s.Ref.Type && s.Match.textual() {
+		ref += "::text"
+	}
+	return fmt.Sprintf("SELECT %s AS val, s%d.k, s%d.h FROM %s %s JOIN (%s) s%d ON %s.%s = s%d.val",
+		ref, depth, depth, s.Via.Table.Ident(), v, s.Via.pairs(depth+1, key), depth, v, s.Via.Match.Ident(), depth)
+}
+
+// Statement is one SQL statement with its arguments after $1 and $2.
+type Statement struct {
+	// SQL returns (subject key, row count) rows.
+	SQL string
+	// Args are the literal arguments, $3 onwards.
+	Args []any
+}
+
+// SQL returns the statement that carries the step out, or, with count,
+// the one that only counts the rows it would touch. The statement returns
+// one (subject key, rows) row per subject that has rows.
+func (s *Step) SQL(key *Column, count bool, purgedAt *Column) Statement {
+	src := s.pairs(0, key)
+	from := fmt.Sprintf("%s t JOIN (%s) s ON t.%s = s.val", s.Table.Ident(), src, s.Match.Ident())
+	if count || s.Action == policy.Cascade || (s.Action == policy.Keep && len(s.Set) == 0) {
+		return Statement{SQL: fmt.Sprintf("SELECT s.k, count(*) FROM %s GROUP BY s.k", from)}
+	}
+	var dml string
+	var args []any
+	switch s.Action {
+	case policy.Delete:
+		dml = fmt.Sprintf("DELETE FROM %s t USING (%s) s WHERE t.%s = s.val RETURNING s.k", s.Table.Ident(), src, s.Match.Ident())
+	default:
+		var sets []string
+		for _, sc := range s.Set {
+			var expr string
+			switch sc.Value.Kind {
+			case policy.Null:
+				expr = "NULL"
+			case policy.Literal:
+				args = append(args, sc.Value.Text)
+				expr = fmt.Sprintf("$%d::text::%s", len(args)+2, sc.Column.Type)
+			case policy.Pseudonym:
+				args = append(args, sc.Value.Prefix)
+				expr = fmt.Sprintf("($%d::text || s.h)::%s", len(args)+2, sc.Column.Type)
+			}
+			sets = append(sets, sc.Column.Ident()+" = "+expr)
+		}
+		if purgedAt != nil {
+			sets = append(sets, purgedAt.Ident()+" = now()")
+		}
+		dml = fmt.Sprintf("UPDATE %s t SET %s FROM (%s) s WHERE t.%s = s.val RETURNING s.k",
+			s.Table.Ident(), strings.Join(sets, ", "), src, s.Match.Ident())
+	}
+	return Statement{SQL: fmt.Sprintf("WITH d AS (%s) SELECT k, count(*) FROM d GROUP BY k", dml), Args: args}
+}
+
+func pgMessage(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Message
+	}
+	return err.Error()
+}

@@ -1,0 +1,336 @@
+package purge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/ledger"
+	"github.com/lethe-project/lethe/plan"
+)
+
+// cursor remembers where a dry run's keyset pagination stands, and which
+// subjects failed in this run so that no batch selects them again.
+type cursor struct {
+	mu      sync.Mutex
+	ra, key *string
+	failed  []string
+}
+
+func newCursor() *cursor { return &cursor{failed: []string{}} }
+
+func (c *cursor) failedKeys() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string{}, c.failed...)
+}
+
+// failedSubjectsError says that some subjects of a batch kept their rows
+// because their outside data could not be erased; the others went ahead.
+type failedSubjectsError struct {
+	n     int
+	first error
+}
+
+func (e *failedSubjectsError) Error() string {
+	return fmt.Sprintf("%d subject(s) kept for the next run, their outside data is not all erased: %v", e.n, e.first)
+}
+
+// retryable reports whether a batch failed because of other sessions and is
+// worth retrying: a deadlock, a lock wait that timed out, a serialization
+// failure.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "40P01", "55P03", "40001":
+			return true
+		}
+	}
+	return false
+}
+
+func (j *Job) batchWithRetry(ctx context.Context, r *jobs.Report, cur *cursor) (int, error) {
+	const attempts = 6
+	for a := 1; ; a++ {
+		n, err := j.batch(ctx, r, cur)
+		if err == nil || !retryable(err) || a == attempts {
+			return n, err
+		}
+		r.Add("batches_retried", 1)
+		pause := time.Duration(50<<a)*time.Millisecond + rand.N(50*time.Millisecond)
+		j.cfg.Logger.Debug("batch retried", slog.String("reason", err.Error()), slog.Duration("pause", pause))
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+type selected struct {
+	subjects  []Subject
+	requested []time.Time
+	lastRA    string
+}
+
+// batch erases (or, dry, counts) one batch of subjects in one transaction.
+// It returns how many subjects it selected.
+func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, error) {
+	cfg := &j.cfg
+	started := time.Now()
+	opts := pgx.TxOptions{}
+	if cfg.DryRun {
+		opts.AccessMode = pgx.ReadOnly
+	}
+	tx, err := cfg.Pool.BeginTx(ctx, opts)
+	if err != nil {
+		return 0, fmt.Errorf("purge batch: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+
+	sel, err := j.selectSubjects(ctx, tx, cur)
+	if err != nil || len(sel.subjects) == 0 {
+		return 0, err
+	}
+	n := len(sel.subjects)
+	if cfg.DryRun {
+		last := sel.subjects[n-1].Key
+		cur.ra, cur.key = &sel.lastRA, &last
+	}
+
+	live, outcomes, failErr := j.eraseOutside(ctx, sel, cur)
+	if len(live) == 0 {
+		return n, failErr
+	}
+	keys := make([]string, len(live))
+	pseudos := make([]string, len(live))
+	hashes := make([]string, len(live))
+	for i, idx := range live {
+		s := sel.subjects[idx]
+		keys[i] = s.Key
+		if cfg.Hasher != nil {
+			pseudos[i] = cfg.Hasher.Pseudonym(s.Key)
+			hashes[i] = cfg.Hasher.Hash(s.Key)
+		}
+	}
+
+	stmts := j.sql.steps
+	if cfg.DryRun {
+		stmts = j.sql.counts
+	}
+	perSubject, err := j.runSteps(ctx, tx, stmts, keys, pseudos, r)
+	if err != nil {
+		return n, err
+	}
+	if !cfg.DryRun {
+		if err := j.insertReceipts(ctx, tx, live, sel, hashes, perSubject, outcomes); err != nil {
+			return n, err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return n, fmt.Errorf("purge batch: commit: %w", err)
+		}
+	}
+	el := time.Since(started)
+	r.Add("subjects_done", int64(len(live)))
+	r.Add("batches", 1)
+	r.Max("longest_transaction_ms", el.Milliseconds())
+	cfg.Logger.Debug("batch done", slog.Int("subjects", len(live)), slog.Duration("duration", el))
+	if !cfg.DryRun {
+		if err := j.verify(ctx, keys, hashes); err != nil {
+			return n, errors.Join(err, failErr)
+		}
+	}
+	return n, failErr
+}
+
+func (j *Job) selectSubjects(ctx context.Context, tx pgx.Tx, cur *cursor) (selected, error) {
+	cfg := &j.cfg
+	b := &pgx.Batch{}
+	b.Queue("SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
+		strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10), strconv.FormatInt(cfg.LockTimeout.Milliseconds(), 10))
+	switch {
+	case j.one != nil:
+		b.Queue(j.sql.selectOne, *j.one)
+	case cfg.DryRun:
+		b.Queue(j.sql.selectDry, j.pl.Subject.Grace, cfg.BatchSize, cur.ra, cur.key)
+	default:
+		b.Queue(j.sql.selectBatch, j.pl.Subject.Grace, cfg.BatchSize, cur.failedKeys())
+	}
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	var sel selected
+	if _, err := br.Exec(); err != nil {
+		return sel, fmt.Errorf("purge batch: set timeouts: %w", err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return sel, fmt.Errorf("purge batch: select subjects: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return sel, fmt.Errorf("purge batch: select subjects: %w", err)
+		}
+		s := Subject{Key: vals[0].(string), Row: map[string]string{}}
+		if cfg.Hasher != nil {
+			s.Hash = cfg.Hasher.Hash(s.Key)
+		}
+		for i, c := range j.sql.extraColumns {
+			if v, ok := vals[3+i].(string); ok {
+				s.Row[c] = v
+			}
+		}
+		t, _ := vals[1].(time.Time)
+		sel.subjects = append(sel.subjects, s)
+		sel.requested = append(sel.requested, t)
+		sel.lastRA, _ = vals[2].(string)
+	}
+	if err := rows.Err(); err != nil {
+		return sel, fmt.Errorf("purge batch: select subjects: %w", err)
+	}
+	return sel, nil
+}
+
+// eraseOutside runs the erasers and returns the indexes of the subjects
+// whose outside data is all gone.
+func (j *Job) eraseOutside(ctx context.Context, sel selected, cur *cursor) ([]int, []Outcome, error) {
+	n := len(sel.subjects)
+	merged := make([]Outcome, n)
+	for _, e := range j.cfg.Erasers {
+		outs := e.Erase(ctx, sel.subjects, j.cfg.DryRun)
+		for i := range merged {
+			if i >= len(outs) {
+				merged[i].Err = errors.Join(merged[i].Err, fmt.Errorf("%s: no outcome", e.Name()))
+				continue
+			}
+			o := outs[i]
+			if o.Err != nil {
+				merged[i].Err = errors.Join(merged[i].Err, fmt.Errorf("%s: %w", e.Name(), o.Err))
+			}
+			for loc, c := range o.Objects {
+				if merged[i].Objects == nil {
+					merged[i].Objects = map[string][2]int64{}
+				}
+				prev := merged[i].Objects[loc]
+				merged[i].Objects[loc] = [2]int64{prev[0] + c[0], prev[1] + c[1]}
+			}
+			merged[i].Confirmed = append(merged[i].Confirmed, o.Confirmed...)
+		}
+	}
+	var live []int
+	var fail *failedSubjectsError
+	for i, o := range merged {
+		if o.Err == nil {
+			live = append(live, i)
+			continue
+		}
+		if fail == nil {
+			fail = &failedSubjectsError{first: o.Err}
+		}
+		fail.n++
+		j.cfg.Logger.Error("subject kept for the next run", slog.String("subject", sel.subjects[i].Hash), slog.String("error", o.Err.Error()))
+		cur.mu.Lock()
+		cur.failed = append(cur.failed, sel.subjects[i].Key)
+		cur.mu.Unlock()
+	}
+	if fail != nil {
+		return live, merged, fail
+	}
+	return live, merged, nil
+}
+
+// runSteps sends every step in one pipeline and returns per subject key the
+// rows per "table action".
+func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, keys, pseudos []string, r *jobs.Report) (map[string]map[string]int64, error) {
+	b := &pgx.Batch{}
+	for _, st := range stmts {
+		b.Queue(st.SQL, append([]any{keys, pseudos}, st.Args...)...)
+	}
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	per := map[string]map[string]int64{}
+	for i := range stmts {
+		step := j.sql.stepOf[i]
+		rows, err := br.Query()
+		if err != nil {
+			return nil, fmt.Errorf("purge batch: %s: %w", step, err)
+		}
+		var total int64
+		for rows.Next() {
+			var k string
+			var c int64
+			if err := rows.Scan(&k, &c); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("purge batch: %s: %w", step, err)
+			}
+			if per[k] == nil {
+				per[k] = map[string]int64{}
+			}
+			per[k][jobs.RowKey(step.Table.String(), string(step.Action))] += c
+			total += c
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("purge batch: %s: %w", step, err)
+		}
+		r.AddRows(step.Table.String(), string(step.Action), total)
+	}
+	return per, nil
+}
+
+func (j *Job) insertReceipts(ctx context.Context, tx pgx.Tx, live []int, sel selected, hashes []string,
+	per map[string]map[string]int64, outcomes []Outcome) error {
+	n := len(live)
+	requested := make([]*time.Time, n)
+	rowsJSON := make([]string, n)
+	objsJSON := make([]string, n)
+	procsJSON := make([]string, n)
+	for i, idx := range live {
+		s := sel.subjects[idx]
+		if t := sel.requested[idx]; !t.IsZero() {
+			requested[i] = &t
+		}
+		var rc []ledger.RowCount
+		for k, c := range per[s.Key] {
+			sp := strings.LastIndexByte(k, ' ')
+			rc = append(rc, ledger.RowCount{Table: k[:sp], Action: k[sp+1:], Rows: c})
+		}
+		sort.Slice(rc, func(a, b int) bool { return rc[a].Table+rc[a].Action < rc[b].Table+rc[b].Action })
+		objs := []ledger.ObjectCount{}
+		for loc, c := range outcomes[idx].Objects {
+			objs = append(objs, ledger.ObjectCount{Location: loc, Objects: c[0], Bytes: c[1]})
+		}
+		sort.Slice(objs, func(a, b int) bool { return objs[a].Location < objs[b].Location })
+		procs := append([]string{}, outcomes[idx].Confirmed...)
+		rowsJSON[i], objsJSON[i], procsJSON[i] = mustJSON(rc), mustJSON(objs), mustJSON(procs)
+	}
+	_, err := tx.Exec(ctx, ledger.InsertReceiptsSQL, hashes, j.runID, j.cfg.Policy.Digest, requested, rowsJSON, objsJSON, procsJSON)
+	if err != nil {
+		return fmt.Errorf("purge batch: write receipts: %w", err)
+	}
+	return nil
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	if string(b) == "null" {
+		return "[]"
+	}
+	return string(b)
+}

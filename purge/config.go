@@ -1,0 +1,131 @@
+package purge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/policy"
+	"github.com/lethe-project/lethe/subject"
+)
+
+// Config is everything the purge job needs. The zero values of the numeric
+// fields take the defaults below.
+type Config struct {
+	// Pool connects to the application's database.
+	Pool *pgxpool.Pool
+	// Policy is the parsed policy file.
+	Policy *policy.Policy
+	// Hasher derives subject hashes and pseudonyms; required unless DryRun.
+	Hasher *subject.Hasher
+	// Logger receives progress and per-batch lines; never personal data.
+	Logger *slog.Logger
+
+	// BatchSize is the number of subjects per transaction. Default 500.
+	BatchSize int
+	// Workers is the number of batches in flight at once, each on its own
+	// connection; SKIP LOCKED keeps them apart. Default 2.
+	Workers int
+	// TimeBudget stops the run from starting new batches after this long.
+	// Default 10 minutes.
+	TimeBudget time.Duration
+	// MaxSubjects refuses a run with more eligible subjects than this,
+	// unless AllowLarge. Default 10000.
+	MaxSubjects int
+	// MaxShare refuses a run whose eligible subjects exceed this share of
+	// all subjects (once at least 50 are eligible), unless AllowLarge.
+	// Default 0.25.
+	MaxShare float64
+	// AllowLarge disables the blast-radius guard for this run.
+	AllowLarge bool
+	// StatementTimeout bounds each statement. Default 30s.
+	StatementTimeout time.Duration
+	// LockTimeout bounds each lock wait. Default 5s.
+	LockTimeout time.Duration
+	// DryRun counts what a run would do in read-only transactions.
+	DryRun bool
+	// Erasers remove each subject's data outside the database before its
+	// rows go; see Eraser.
+	Erasers []Eraser
+	// Stop, when done, stops the run from starting new batches (a first
+	// SIGTERM); cancelling the context passed to Run aborts the batch in
+	// flight instead.
+	Stop context.Context
+	// ProgressEvery is how often a long run logs its progress. Default 10s.
+	ProgressEvery time.Duration
+}
+
+func (c *Config) setDefaults() error {
+	if c.Pool == nil || c.Policy == nil {
+		return errors.New("purge: Pool and Policy are required")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
+	if c.TimeBudget <= 0 {
+		c.TimeBudget = 10 * time.Minute
+	}
+	if c.MaxSubjects <= 0 {
+		c.MaxSubjects = 10000
+	}
+	if c.MaxShare <= 0 {
+		c.MaxShare = 0.25
+	}
+	if c.StatementTimeout <= 0 {
+		c.StatementTimeout = 30 * time.Second
+	}
+	if c.LockTimeout <= 0 {
+		c.LockTimeout = 5 * time.Second
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = 10 * time.Second
+	}
+	if c.Stop == nil {
+		c.Stop = context.Background()
+	}
+	return nil
+}
+
+// Subject is one subject in a batch, as the erasers see it.
+type Subject struct {
+	// Key is the subject's key as text. Never log it.
+	Key string
+	// Hash is its keyed hash: the only form that may be logged.
+	Hash string
+	// Row holds the subject row's columns as text, for URL templates and
+	// object locations; read before the row goes.
+	Row map[string]string
+}
+
+// Outcome is what an eraser did for one subject.
+type Outcome struct {
+	// Err is non-nil when the subject's outside data is not all gone; the
+	// subject's rows then stay untouched until a later run.
+	Err error
+	// Objects counts object versions removed per location.
+	Objects map[string][2]int64
+	// Confirmed lists processors that confirmed the erasure.
+	Confirmed []string
+}
+
+// Eraser removes subjects' data outside the database. It is called while
+// the batch holds the subjects' row locks, before their rows are touched,
+// and must be idempotent: a subject whose rows stay is retried next run.
+type Eraser interface {
+	// Name names the eraser in logs.
+	Name() string
+	// Columns lists the subject-table columns the eraser needs in
+	// Subject.Row.
+	Columns() []string
+	// Erase erases each subject and returns one outcome per subject, in
+	// order. DryRun erasers only check and count.
+	Erase(ctx context.Context, subjects []Subject, dryRun bool) []Outcome
+}

@@ -1,0 +1,228 @@
+package purge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/ledger"
+	"github.com/lethe-project/lethe/plan"
+	"github.com/lethe-project/lethe/policy"
+)
+
+// Job is the grace-period purge.
+type Job struct {
+	cfg Config
+	pl  *plan.Plan
+	sql queries
+
+	runID int64
+	// one, when set, erases this single subject now (lethe erase).
+	one *string
+}
+
+var _ jobs.Job = (*Job)(nil)
+
+// New returns the purge job.
+func New(cfg Config) (*Job, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	return &Job{cfg: cfg}, nil
+}
+
+// NewErase returns a job that erases one subject now, skipping the grace
+// period but never a hold: the same code path as the scheduled purge.
+func NewErase(cfg Config, key string) (*Job, error) {
+	j, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	j.one = &key
+	return j, nil
+}
+
+// Name implements jobs.Job.
+func (j *Job) Name() string {
+	if j.one != nil {
+		return "erase"
+	}
+	return "purge"
+}
+
+// Plan returns the plan the last Run built.
+func (j *Job) Plan() *plan.Plan { return j.pl }
+
+// Run implements jobs.Job.
+func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
+	cfg := &j.cfg
+	pl, err := plan.Build(ctx, cfg.Pool, cfg.Policy)
+	if err != nil {
+		var pe *policy.Error
+		if errors.As(err, &pe) {
+			return err
+		}
+		return fmt.Errorf("read catalog: %w", err)
+	}
+	j.pl = pl
+	j.sql = buildQueries(pl)
+	if !cfg.DryRun && cfg.Hasher == nil {
+		return &jobs.ConfigError{Err: errors.New("LETHE_SUBJECT_HASH_KEY is not set: receipts and logs need it to name subjects without their key")}
+	}
+
+	st, err := j.stats(ctx)
+	if err != nil {
+		return err
+	}
+	r.SetGauge("pending_subjects", float64(st.pending))
+	r.SetGauge("oldest_request_age_seconds", st.oldestAge)
+	r.Set("subjects_eligible", st.eligible)
+	if j.one == nil && !cfg.AllowLarge {
+		if err := j.guard(st); err != nil {
+			return err
+		}
+	}
+	if j.one != nil && st.eligible == 0 {
+		return &jobs.ConfigError{Err: errors.New("no such subject, or it is on hold, or already erased")}
+	}
+
+	if !cfg.DryRun {
+		if err := ledger.Migrate(ctx, cfg.Pool); err != nil {
+			return err
+		}
+		if j.runID, err = ledger.StartRun(ctx, cfg.Pool, j.Name(), false); err != nil {
+			return err
+		}
+		defer func() {
+			status := "succeeded"
+			if err != nil {
+				status = "failed"
+			}
+			if ferr := ledger.FinishRun(context.WithoutCancel(ctx), cfg.Pool, j.runID, status, r); ferr != nil && err == nil {
+				err = ferr
+			}
+		}()
+	}
+
+	err = j.work(ctx, r)
+	if j.one == nil {
+		left, cerr := j.stats(context.WithoutCancel(ctx))
+		if cerr == nil {
+			if cfg.DryRun {
+				r.Set("subjects_left", left.eligible-r.Counter("subjects_done"))
+			} else {
+				r.Set("subjects_left", left.eligible)
+				r.SetGauge("pending_subjects", float64(left.pending))
+				r.SetGauge("oldest_request_age_seconds", left.oldestAge)
+			}
+		}
+	}
+	return err
+}
+
+func (j *Job) guard(st stats) error {
+	cfg := &j.cfg
+	if st.eligible > int64(cfg.MaxSubjects) {
+		return &jobs.GuardError{Reason: fmt.Sprintf("%d subjects are eligible, more than LETHE_MAX_SUBJECTS=%d; check subject.requested_at and grace, then rerun with --allow-large if this is intended",
+			st.eligible, cfg.MaxSubjects)}
+	}
+	if st.eligible >= 50 && float64(st.eligible) > cfg.MaxShare*float64(st.total) {
+		return &jobs.GuardError{Reason: fmt.Sprintf("%d of %d subjects (%.0f%%) are eligible, more than LETHE_MAX_SHARE=%.0f%%; check subject.requested_at and grace, then rerun with --allow-large if this is intended",
+			st.eligible, st.total, 100*float64(st.eligible)/float64(max(st.total, 1)), 100*cfg.MaxShare)}
+	}
+	return nil
+}
+
+type stats struct {
+	eligible, pending, total int64
+	oldestAge                float64
+}
+
+func (j *Job) stats(ctx context.Context) (stats, error) {
+	var st stats
+	args := []any{j.pl.Subject.Grace}
+	q := j.sql.stats
+	if j.one != nil {
+		q, args = j.sql.statsOne, []any{*j.one}
+	}
+	err := j.cfg.Pool.QueryRow(ctx, q, args...).Scan(&st.eligible, &st.pending, &st.total, &st.oldestAge)
+	if err != nil {
+		return st, fmt.Errorf("count eligible subjects: %w", err)
+	}
+	return st, nil
+}
+
+// work runs the workers until nothing is left, the budget is spent, or a
+// batch fails.
+func (j *Job) work(ctx context.Context, r *jobs.Report) error {
+	cfg := &j.cfg
+	deadline := time.Now().Add(cfg.TimeBudget)
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+		stop     atomic.Bool
+		cursor   = newCursor()
+	)
+	progressDone := make(chan struct{})
+	go j.progress(r, progressDone)
+	defer close(progressDone)
+	workers := cfg.Workers
+	if j.one != nil || cfg.DryRun {
+		workers = 1
+	}
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				if time.Now().After(deadline) {
+					r.Set("budget_exhausted", 1)
+					return
+				}
+				if cfg.Stop.Err() != nil || ctx.Err() != nil {
+					r.Set("stopped", 1)
+					return
+				}
+				n, err := j.batchWithRetry(ctx, r, cursor)
+				if err != nil {
+					errMu.Lock()
+					firstErr = errors.Join(firstErr, err)
+					errMu.Unlock()
+					var fe *failedSubjectsError
+					if !errors.As(err, &fe) {
+						stop.Store(true)
+					}
+				}
+				if n < cfg.BatchSize || j.one != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+func (j *Job) progress(r *jobs.Report, done <-chan struct{}) {
+	t := time.NewTicker(j.cfg.ProgressEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			el := time.Since(r.Started)
+			n := r.Counter("subjects_done")
+			j.cfg.Logger.Info("progress", slog.String("job", j.Name()), slog.Int64("subjects_done", n),
+				slog.Int64("subjects_eligible", r.Counter("subjects_eligible")),
+				slog.Float64("subjects_per_second", float64(n)/el.Seconds()),
+				slog.Float64("elapsed_seconds", el.Seconds()))
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package purge
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/lethe-project/lethe/plan"
+	"github.com/lethe-project/lethe/policy"
+)
+
+// queries are the statements a run uses, built once from the plan.
+type queries struct {
+	stats, statsOne        string
+	selectBatch, selectOne string
+	selectDry              string
+	steps, counts, verify  []plan.Statement
+	stepOf, verifyOf       []*plan.Step
+	extraColumns           []string
+}
+
+// buildQueries builds the subject selections and the step statements. The
+// step statements take $1 keys and $2 pseudonym suffixes.
+func buildQueries(pl *plan.Plan, extra ...string) queries {
+	s := pl.Subject
+	t := s.Table.Ident()
+	key := "t." + s.Key.Ident()
+	ra := "t." + s.RequestedAt.Ident()
+	pending := ra + " IS NOT NULL"
+	notHeld := "true"
+	if s.Hold != nil {
+		notHeld = "t." + s.Hold.Ident() + " IS NOT TRUE"
+	}
+	pending += " AND " + notHeld
+	if s.PurgedAt != nil {
+		pending += " AND t." + s.PurgedAt.Ident() + " IS NULL"
+		notHeld += " AND t." + s.PurgedAt.Ident() + " IS NULL"
+	}
+	eligible := fmt.Sprintf("%s AND %s <= now() - $1::interval", pending, ra)
+	keyParam := func(n int) string { return fmt.Sprintf("$%d::text::%s", n, s.Key.Type) }
+
+	q := queries{extraColumns: extra}
+	q.stats = fmt.Sprintf(`SELECT count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s), count(*),
+		COALESCE(EXTRACT(epoch FROM now() - min(%s::timestamptz) FILTER (WHERE %s)), 0)::float8 FROM %s t`,
+		eligible, pending, ra, pending, t)
+	q.statsOne = fmt.Sprintf(`SELECT count(*), 0::bigint, 1::bigint, 0::float8 FROM %s t WHERE %s = %s AND %s`,
+		t, key, keyParam(1), notHeld)
+
+	cols := []string{key + "::text", ra + "::timestamptz", ra + "::text"}
+	for _, c := range extra {
+		cols = append(cols, "t."+s.Table.Columns[c].Ident()+"::text")
+	}
+	sel := strings.Join(cols, ", ")
+	order := fmt.Sprintf("ORDER BY %s, %s", ra, key)
+	q.selectBatch = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s AND %s <> ALL($3::text[]::%s[]) %s LIMIT $2 FOR UPDATE SKIP LOCKED`,
+		sel, t, eligible, key, s.Key.Type, order)
+	q.selectOne = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s = %s AND %s FOR UPDATE`, sel, t, key, keyParam(1), notHeld)
+	q.selectDry = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s AND ($3::text IS NULL OR (%s, %s) > ($3::text::%s, $4::text::%s)) %s LIMIT $2`,
+		sel, t, eligible, ra, key, s.RequestedAt.Type, s.Key.Type, order)
+
+	all := append(append([]*plan.Step{}, pl.Steps...), pl.Final)
+	for _, st := range all {
+		var purgedAt = (*plan.Column)(nil)
+		if st == pl.Final && st.Action == policy.Anonymize {
+			purgedAt = s.PurgedAt
+		}
+		q.steps = append(q.steps, st.SQL(s.Key, false, purgedAt))
+		q.counts = append(q.counts, st.SQL(s.Key, true, nil))
+		q.stepOf = append(q.stepOf, st)
+		if verifiable(st) {
+			v := st.SQL(s.Key, true, nil)
+			if st == pl.Final && st.Action == policy.Anonymize {
+				v.SQL = fmt.Sprintf("SELECT %s::text, count(*) FROM %s t WHERE %s = ANY($1::text[]::%s[]) AND t.%s IS NULL AND $2::text[] IS NOT NULL GROUP BY 1",
+					key, t, key, s.Key.Type, s.PurgedAt.Ident())
+			}
+			q.verify = append(q.verify, v)
+			q.verifyOf = append(q.verifyOf, st)
+		}
+	}
+	return q
+}
+
+// verifiable reports whether, after the step ran, no row may match the
+// subject's key any more: deleted rows, cascaded rows, anonymized rows
+// whose matching column was replaced, and the subject row. Rows reached
+// via another table cannot be found once that table's rows are gone.
+func verifiable(st *plan.Step) bool {
+	if st.Via != nil {
+		return false
+	}
+	switch st.Action {
+	case policy.Delete, policy.Cascade:
+		return true
+	case policy.Anonymize, policy.Keep:
+		for _, sc := range st.Set {
+			if sc.Column == st.Match {
+				return true
+			}
+		}
+	}
+	return st.Rule == nil && st.FK == nil // the subject step
+}

@@ -1,0 +1,87 @@
+package purge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/ledger"
+)
+
+// VerificationError says that erased subjects still have data where the
+// policy says none may remain.
+type VerificationError struct {
+	// Failed maps subject hashes to what was found.
+	Failed map[string][]string
+}
+
+func (e *VerificationError) Error() string {
+	return fmt.Sprintf("verification failed for %d subject(s): data remains after the purge", len(e.Failed))
+}
+
+// verify checks, after commit, that no row the policy removes or whose
+// matching column it replaces still holds the subjects' keys, and records
+// the result in their receipts.
+func (j *Job) verify(ctx context.Context, keys, hashes []string) error {
+	found := map[string][]string{}
+	b := &pgx.Batch{}
+	for _, st := range j.sql.verify {
+		b.Queue(st.SQL, keys, make([]string, len(keys)))
+	}
+	br := j.cfg.Pool.SendBatch(ctx, b)
+	for i := range j.sql.verify {
+		step := j.sql.verifyOf[i]
+		rows, err := br.Query()
+		if err != nil {
+			br.Close()
+			return fmt.Errorf("verify: %s: %w", step, err)
+		}
+		for rows.Next() {
+			var k string
+			var c int64
+			if err := rows.Scan(&k, &c); err != nil {
+				rows.Close()
+				br.Close()
+				return fmt.Errorf("verify: %w", err)
+			}
+			found[k] = append(found[k], fmt.Sprintf("%s still has %d row(s)", step.Table, c))
+		}
+		rows.Close()
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	byHash := map[string][]string{}
+	var passed []string
+	for i, k := range keys {
+		if f, ok := found[k]; ok {
+			byHash[hashes[i]] = f
+		} else {
+			passed = append(passed, hashes[i])
+		}
+	}
+	if len(passed) > 0 {
+		if err := ledger.SetVerification(ctx, j.cfg.Pool, passed, j.runID, "passed"); err != nil {
+			return fmt.Errorf("verify: record: %w", err)
+		}
+	}
+	if len(byHash) == 0 {
+		return nil
+	}
+	hs := make([]string, 0, len(byHash))
+	for h := range byHash {
+		hs = append(hs, h)
+	}
+	sort.Strings(hs)
+	for _, h := range hs {
+		msg := "failed: " + strings.Join(byHash[h], "; ")
+		j.cfg.Logger.Error("verification failed", slog.String("subject", h), slog.String("found", strings.Join(byHash[h], "; ")))
+		if err := ledger.SetVerification(ctx, j.cfg.Pool, []string{h}, j.runID, msg); err != nil {
+			return fmt.Errorf("verify: record: %w", err)
+		}
+	}
+	return &VerificationError{Failed: byHash}
+}

@@ -1,0 +1,37 @@
+// Package subject turns a subject's key into the only forms of it that lethe
+// writes anywhere outside the application's own tables: a keyed hash for
+// logs and receipts, and a pseudonym for anonymized columns.
+package subject
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// Hasher derives keyed hashes of subject keys with HMAC-SHA-256. Without
+// the secret, a hash cannot be turned back into the key nor recomputed from
+// a guess.
+type Hasher struct {
+	secret []byte
+}
+
+// NewHasher returns a Hasher keyed with secret (LETHE_SUBJECT_HASH_KEY).
+func NewHasher(secret string) *Hasher { return &Hasher{secret: []byte(secret)} }
+
+func (h *Hasher) sum(domain, key string) string {
+	m := hmac.New(sha256.New, h.secret)
+	m.Write([]byte(domain))
+	m.Write([]byte{0})
+	m.Write([]byte(key))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Hash is the subject's identity in logs, metrics-free records and receipts:
+// 32 hex digits.
+func (h *Hasher) Hash(key string) string { return h.sum("subject", key)[:32] }
+
+// Pseudonym is the suffix written into anonymized columns: 16 hex digits,
+// stable per subject, unrelated to Hash so that a receipt cannot be joined
+// to a tombstone.
+func (h *Hasher) Pseudonym(key string) string { return h.sum("pseudonym", key)[:16] }
