@@ -161,6 +161,8 @@ func (j *Job) selectSubjects(ctx context.Context, tx pgx.Tx, cur *cursor) (selec
 	b.Queue("SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
 		strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10), strconv.FormatInt(cfg.LockTimeout.Milliseconds(), 10))
 	switch {
+	case j.one != nil && cfg.DryRun:
+		b.Queue(j.sql.selectOneDry, *j.one)
 	case j.one != nil:
 		b.Queue(j.sql.selectOne, *j.one)
 	case cfg.DryRun:

@@ -10,12 +10,12 @@ import (
 
 // queries are the statements a run uses, built once from the plan.
 type queries struct {
-	stats, statsOne        string
-	selectBatch, selectOne string
-	selectDry              string
-	steps, counts, verify  []plan.Statement
-	stepOf, verifyOf       []*plan.Step
-	extraColumns           []string
+	stats, statsOne         string
+	selectBatch, selectOne  string
+	selectDry, selectOneDry string
+	steps, counts, verify   []plan.Statement
+	stepOf, verifyOf        []*plan.Step
+	extraColumns            []string
 }
 
 // buildQueries builds the subject selections and the step statements. The
@@ -53,7 +53,8 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 	order := fmt.Sprintf("ORDER BY %s, %s", ra, key)
 	q.selectBatch = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s AND %s <> ALL($3::text[]::%s[]) %s LIMIT $2 FOR UPDATE SKIP LOCKED`,
 		sel, t, eligible, key, s.Key.Type, order)
-	q.selectOne = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s = %s AND %s FOR UPDATE`, sel, t, key, keyParam(1), notHeld)
+	q.selectOneDry = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s = %s AND %s`, sel, t, key, keyParam(1), notHeld)
+	q.selectOne = q.selectOneDry + " FOR UPDATE"
 	q.selectDry = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s AND ($3::text IS NULL OR (%s, %s) > ($3::text::%s, $4::text::%s)) %s LIMIT $2`,
 		sel, t, eligible, ra, key, s.RequestedAt.Type, s.Key.Type, order)
 

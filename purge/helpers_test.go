@@ -1,0 +1,104 @@
+package purge_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/policy"
+	"github.com/lethe-project/lethe/purge"
+	"github.com/lethe-project/lethe/subject"
+	"github.com/stretchr/testify/require"
+)
+
+const hashKey = "test-hash-key"
+
+var exampleSchema = func() string {
+	b, err := os.ReadFile("../examples/schema.sql")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
+
+var examplePolicy = func() string {
+	b, err := os.ReadFile("../examples/policy.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
+
+type bundle struct {
+	t   *testing.T
+	db  *pgtest.DB
+	pol *policy.Policy
+}
+
+func setup(t *testing.T, schema, pol string) *bundle {
+	t.Helper()
+	db := pgtest.NewDB(t, schema)
+	b := &bundle{t: t, db: db}
+	if pol != "" {
+		p, err := policy.Parse([]byte(pol), "test.yaml")
+		require.NoError(t, err)
+		b.pol = p
+	}
+	return b
+}
+
+type testLogWriter struct{ t *testing.T }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+func (b *bundle) config(mod ...func(*purge.Config)) purge.Config {
+	cfg := purge.Config{
+		Pool:   b.db.Pool,
+		Policy: b.pol,
+		Hasher: subject.NewHasher(hashKey),
+		Logger: slog.New(slog.NewTextHandler(testLogWriter{b.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	return cfg
+}
+
+// run runs the purge and returns its report and exit code.
+func (b *bundle) run(mod ...func(*purge.Config)) (*jobs.Report, int) {
+	b.t.Helper()
+	j, err := purge.New(b.config(mod...))
+	require.NoError(b.t, err)
+	return runJob(b.t, j)
+}
+
+func runJob(t *testing.T, j jobs.Job) (*jobs.Report, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := jobs.NewReport(j.Name(), false)
+	err := j.Run(ctx, r)
+	if err != nil {
+		t.Logf("run error: %v", err)
+	}
+	return r, jobs.ExitCode(err)
+}
+
+func dryRun(c *purge.Config) { c.DryRun = true }
+
+// appSnapshot is every row of the application's schemas.
+func (b *bundle) appSnapshot() map[string][]string {
+	return b.db.Snapshot(b.t, "public", "billing")
+}
+
+func uuidOf(name string) string {
+	// md5 of the name, as uuid, like examples/data.sql does.
+	return md5uuid(name)
+}
