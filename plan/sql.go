@@ -86,3 +86,27 @@ func pgMessage(err error) string {
 	}
 	return err.Error()
 }
+
+// ValuesSQL returns a query that lists, for the subjects in $1 (keys) and
+// $2 (pseudonym suffixes, may be empty strings), each row's subject key and
+// the value of column col as text: how an eraser reads, before the rows go,
+// the object keys a table stores for the subjects.
+func (s *Step) ValuesSQL(key *Column, col string) (string, error) {
+	c, ok := s.Table.Columns[col]
+	if !ok {
+		return "", fmt.Errorf("column %s does not exist in table %s", col, s.Table)
+	}
+	return fmt.Sprintf("SELECT s.k, t.%s::text FROM %s t JOIN (%s) s ON t.%s = s.val WHERE t.%s IS NOT NULL",
+		c.Ident(), s.Table.Ident(), s.pairs(0, key), s.Match.Ident(), c.Ident()), nil
+}
+
+// StepsOn returns the steps that act on table t, in execution order.
+func (pl *Plan) StepsOn(t *Table) []*Step {
+	var out []*Step
+	for _, s := range pl.Steps {
+		if s.Table == t {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -110,7 +110,7 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 		cur.ra, cur.key = &sel.lastRA, &last
 	}
 
-	live, outcomes, failErr := j.eraseOutside(ctx, sel, cur)
+	live, outcomes, failErr := j.eraseOutside(ctx, tx, sel, cur)
 	if len(live) == 0 {
 		return n, failErr
 	}
@@ -148,7 +148,11 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 	r.Max("longest_transaction_ms", el.Milliseconds())
 	cfg.Logger.Debug("batch done", slog.Int("subjects", len(live)), slog.Duration("duration", el))
 	if !cfg.DryRun {
-		if err := j.verify(ctx, keys, hashes); err != nil {
+		subs := make([]Subject, len(live))
+		for i, idx := range live {
+			subs[i] = sel.subjects[idx]
+		}
+		if err := j.verify(ctx, subs); err != nil {
 			return n, errors.Join(err, failErr)
 		}
 	}
@@ -208,11 +212,27 @@ func (j *Job) selectSubjects(ctx context.Context, tx pgx.Tx, cur *cursor) (selec
 
 // eraseOutside runs the erasers and returns the indexes of the subjects
 // whose outside data is all gone.
-func (j *Job) eraseOutside(ctx context.Context, sel selected, cur *cursor) ([]int, []Outcome, error) {
+func (j *Job) eraseOutside(ctx context.Context, tx pgx.Tx, sel selected, cur *cursor) ([]int, []Outcome, error) {
 	n := len(sel.subjects)
 	merged := make([]Outcome, n)
+	if len(j.cfg.Erasers) == 0 {
+		live := make([]int, n)
+		for i := range live {
+			live[i] = i
+		}
+		return live, merged, nil
+	}
+	b := &Batch{Subjects: sel.subjects, Tx: tx, Plan: j.pl, DryRun: j.cfg.DryRun}
+	for _, s := range sel.subjects {
+		b.Keys = append(b.Keys, s.Key)
+		p := ""
+		if j.cfg.Hasher != nil {
+			p = j.cfg.Hasher.Pseudonym(s.Key)
+		}
+		b.Pseudonyms = append(b.Pseudonyms, p)
+	}
 	for _, e := range j.cfg.Erasers {
-		outs := e.Erase(ctx, sel.subjects, j.cfg.DryRun)
+		outs := e.Erase(ctx, b)
 		for i := range merged {
 			if i >= len(outs) {
 				merged[i].Err = errors.Join(merged[i].Err, fmt.Errorf("%s: no outcome", e.Name()))

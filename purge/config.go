@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/subject"
 )
@@ -116,6 +118,23 @@ type Outcome struct {
 	Confirmed []string
 }
 
+// Batch is what an eraser gets: the subjects, and the batch's open
+// transaction (which holds their row locks) for reading what the policy's
+// tables say about them before their rows go.
+type Batch struct {
+	// Subjects are the batch's subjects.
+	Subjects []Subject
+	// Tx is the batch's transaction; read only, never commit it.
+	Tx pgx.Tx
+	// Plan is the checked policy, for Step.ValuesSQL.
+	Plan *plan.Plan
+	// Keys and Pseudonyms are the $1 and $2 arguments of plan statements,
+	// in Subjects order.
+	Keys, Pseudonyms []string
+	// DryRun is true when nothing may be changed.
+	DryRun bool
+}
+
 // Eraser removes subjects' data outside the database. It is called while
 // the batch holds the subjects' row locks, before their rows are touched,
 // and must be idempotent: a subject whose rows stay is retried next run.
@@ -125,7 +144,11 @@ type Eraser interface {
 	// Columns lists the subject-table columns the eraser needs in
 	// Subject.Row.
 	Columns() []string
-	// Erase erases each subject and returns one outcome per subject, in
-	// order. DryRun erasers only check and count.
-	Erase(ctx context.Context, subjects []Subject, dryRun bool) []Outcome
+	// Erase erases each subject of the batch and returns one outcome per
+	// subject, in order. With b.DryRun erasers only check and count.
+	Erase(ctx context.Context, b *Batch) []Outcome
+	// Verify runs after the batch committed and returns, per subject in
+	// order, nil when nothing of the subject remains outside the database,
+	// or what remains.
+	Verify(ctx context.Context, subjects []Subject) []error
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,7 +71,18 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 		return fmt.Errorf("read catalog: %w", err)
 	}
 	j.pl = pl
-	j.sql = buildQueries(pl)
+	var extra []string
+	for _, e := range cfg.Erasers {
+		for _, c := range e.Columns() {
+			if _, ok := pl.Subject.Table.Columns[c]; !ok {
+				return &jobs.ConfigError{Err: fmt.Errorf("%s needs column %q of the subject table %s, which does not exist", e.Name(), c, pl.Subject.Table)}
+			}
+			if !slices.Contains(extra, c) {
+				extra = append(extra, c)
+			}
+		}
+	}
+	j.sql = buildQueries(pl, extra...)
 	if !cfg.DryRun && cfg.Hasher == nil {
 		return &jobs.ConfigError{Err: errors.New("LETHE_SUBJECT_HASH_KEY is not set: receipts and logs need it to name subjects without their key")}
 	}

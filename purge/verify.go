@@ -23,10 +23,23 @@ func (e *VerificationError) Error() string {
 }
 
 // verify checks, after commit, that no row the policy removes or whose
-// matching column it replaces still holds the subjects' keys, and records
-// the result in their receipts.
-func (j *Job) verify(ctx context.Context, keys, hashes []string) error {
+// matching column it replaces still holds the subjects' keys, and that the
+// erasers find nothing left outside the database, and records the result
+// in their receipts.
+func (j *Job) verify(ctx context.Context, subs []Subject) error {
+	keys := make([]string, len(subs))
+	hashes := make([]string, len(subs))
+	for i, s := range subs {
+		keys[i], hashes[i] = s.Key, s.Hash
+	}
 	found := map[string][]string{}
+	for _, e := range j.cfg.Erasers {
+		for i, err := range e.Verify(ctx, subs) {
+			if err != nil && i < len(subs) {
+				found[subs[i].Key] = append(found[subs[i].Key], fmt.Sprintf("%s: %v", e.Name(), err))
+			}
+		}
+	}
 	b := &pgx.Batch{}
 	for _, st := range j.sql.verify {
 		b.Queue(st.SQL, keys, make([]string, len(keys)))
