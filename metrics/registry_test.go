@@ -1,0 +1,47 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/metrics"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRegistryKeepsLastSuccessAndLabelsByJob(t *testing.T) {
+	t.Parallel()
+	reg := metrics.NewRegistry()
+	srv := httptest.NewServer(reg.Handler())
+	t.Cleanup(srv.Close)
+	hook := reg.Hook()
+
+	t1 := time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
+	hook(context.Background(), purgeReport(t1, 2*time.Second), nil)
+	failed := jobs.NewReport("purge", false)
+	failed.Started, failed.Duration = t1.Add(time.Hour), time.Second
+	failed.AddRows("public.sessions", "delete", 4)
+	hook(context.Background(), failed, errors.New("batch: lock timeout"))
+	dry := jobs.NewReport("retention", true)
+	dry.AddRows("public.events", "delete", 5)
+	hook(context.Background(), dry, nil)
+	reg.Skipped("purge")
+
+	mfs := scrape(t, srv.URL)
+	purge := labels("lethe_job", "purge")
+	require.Equal(t, float64(t1.Add(2*time.Second).Unix()), value(t, mfs, metrics.NameLastSuccess, purge))
+	require.Equal(t, float64(t1.Add(time.Hour+time.Second).Unix()), value(t, mfs, metrics.NameLastCompletion, purge))
+	require.Equal(t, 1.0, value(t, mfs, metrics.NameExitCode, purge))
+	require.Equal(t, 3.0, value(t, mfs, metrics.NamePendingSubjects, purge))
+	require.Equal(t, 4.0, value(t, mfs, metrics.NameRows, labels("lethe_job", "purge", "table", "public.sessions", "action", "delete")))
+	_, ok := series(t, mfs, metrics.NameRows, labels("lethe_job", "purge", "table", "public.users"))
+	require.False(t, ok, "a run with rows replaces the rows of the one before")
+	require.Equal(t, 7.0, value(t, mfs, metrics.NameSubjects, labels("lethe_job", "purge", "state", "done")))
+	require.Equal(t, 1.0, value(t, mfs, metrics.NameSkippedRuns, purge))
+	_, ok = series(t, mfs, metrics.NameExitCode, labels("lethe_job", "retention"))
+	require.False(t, ok, "a dry run records nothing")
+	require.Contains(t, mfs, "go_goroutines")
+}
