@@ -74,11 +74,13 @@ func BinDir() (string, error) {
 	if dir := os.Getenv("PG_BINDIR"); dir != "" {
 		return dir, nil
 	}
-	if p, err := exec.LookPath("initdb"); err == nil {
-		return filepath.Dir(p), nil
-	}
 	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(matches) == 0 {
+		if p, err := exec.LookPath("initdb"); err == nil {
+			if real, err := filepath.EvalSymlinks(p); err == nil {
+				return filepath.Dir(real), nil
+			}
+		}
 		return "", errNoBinaries
 	}
 	sort.Slice(matches, func(i, j int) bool { return versionOf(matches[i]) > versionOf(matches[j]) })
@@ -243,6 +245,15 @@ type DB struct {
 	Pool *pgxpool.Pool
 }
 
+// Clone returns a new database for this test that is a copy of db, data
+// included. db's pool connections are closed first (CREATE DATABASE ...
+// TEMPLATE needs the source idle) and reopen on next use.
+func (db *DB) Clone(t testing.TB) *DB {
+	t.Helper()
+	db.Pool.Reset()
+	return newDB(t, db.Name)
+}
+
 // NewDB creates a database for this test from schema (SQL run once into a
 // template) and drops it when the test ends.
 func NewDB(t testing.TB, schema string) *DB {
@@ -254,6 +265,14 @@ func NewDB(t testing.TB, schema string) *DB {
 	if err != nil {
 		t.Fatalf("pgtest: template: %v", err)
 	}
+	return newDB(t, tmpl)
+}
+
+func newDB(t testing.TB, tmpl string) *DB {
+	t.Helper()
+	s := Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	s.mu.Lock()
 	s.counter++
 	name := fmt.Sprintf("t_%d_%d", os.Getpid(), s.counter)

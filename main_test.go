@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/subject"
+	"github.com/stretchr/testify/require"
+)
+
+var letheBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lethe-bin-")
+	if err != nil {
+		panic(err)
+	}
+	letheBin = filepath.Join(dir, "lethe")
+	out, err := exec.Command("go", "build", "-o", letheBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build lethe: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	pgtest.Stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func lethe(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, letheBin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("lethe %s → %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, so.String(), se.String())
+	return result{code, so.String(), se.String()}
+}
+
+func readFile(t *testing.T, p string) string {
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// exampleDB is a database with the example schema and n users of which
+// about one in ten asked for deletion long enough ago.
+func exampleDB(t *testing.T, users int) (*pgtest.DB, []string) {
+	db := pgtest.NewDB(t, readFile(t, "examples/schema.sql"))
+	data := readFile(t, "examples/data.sql")
+	data = data[strings.Index(data, "INSERT"):] // drop the psql \if preamble
+	db.Exec(t, strings.ReplaceAll(data, ":users", fmt.Sprint(users)))
+	env := []string{
+		"LETHE_DATABASE_URL=" + db.URL,
+		"LETHE_POLICY=examples/policy.yaml",
+		"LETHE_SUBJECT_HASH_KEY=test-key",
+	}
+	return db, env
+}
+
+func TestHelpListsJobsFlagsAndEnvironment(t *testing.T) {
+	t.Parallel()
+	r := lethe(t, nil, "--help")
+	require.Equal(t, 0, r.code)
+	for _, want := range []string{"purge", "retention", "inactivity", "orphans", "--dry-run", "--allow-large",
+		"LETHE_DATABASE_URL", "LETHE_SUBJECT_HASH_KEY", "LETHE_TIME_BUDGET", "Exit codes"} {
+		require.Contains(t, r.stdout, want)
+	}
+	r = lethe(t, []string{"LETHE_DATABASE_URL=postgres://x@127.0.0.1:1/x"}, "--job", "purgeall")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, `unknown job "purgeall"`)
+	r = lethe(t, nil, "--job", "purge", "--bogus")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "flag provided but not defined: -bogus")
+	r = lethe(t, nil, "version")
+	require.Equal(t, 0, r.code)
+	require.Contains(t, r.stdout, "lethe dev")
+}
+
+func TestBadPolicyExits2AndChangesNothing(t *testing.T) {
+	t.Parallel()
+	db, env := exampleDB(t, 200)
+	before := db.Snapshot(t, "public", "billing")
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	src := strings.Replace(readFile(t, "examples/policy.yaml"), "  - table: sessions\n    match: user_id\n    action: delete\n", "", 1)
+	require.NoError(t, os.WriteFile(bad, []byte(src), 0o600))
+	for _, args := range [][]string{{"--job", "purge", "--policy", bad}, {"check", "--policy", bad}} {
+		r := lethe(t, env, args...)
+		require.Equal(t, 2, r.code)
+		require.Contains(t, r.stderr, "sessions.user_id references users(id)")
+	}
+	unknown := filepath.Join(t.TempDir(), "unknown.yaml")
+	require.NoError(t, os.WriteFile(unknown, []byte("subject:\n  table: users\n  kee: id\n"), 0o600))
+	r := lethe(t, env, "--job", "purge", "--policy", unknown)
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, `line 3: unknown key "kee" in subject`)
+	require.Equal(t, before, db.Snapshot(t, "public", "billing"))
+	require.Zero(t, db.Int(t, `SELECT count(*) FROM pg_namespace WHERE nspname = 'lethe'`))
+}
+
+func TestCheckAndGuardAndReceipt(t *testing.T) {
+	t.Parallel()
+	db, env := exampleDB(t, 300)
+	r := lethe(t, env, "check")
+	require.Equal(t, 0, r.code)
+	require.Contains(t, r.stdout, "wishlist_items")
+	before := db.Snapshot(t, "public", "billing")
+	r = lethe(t, env, "--job", "purge", "--max-subjects", "5")
+	require.Equal(t, 3, r.code, "blast-radius guard")
+	require.Contains(t, r.stderr, "more than LETHE_MAX_SUBJECTS=5")
+	require.Equal(t, before, db.Snapshot(t, "public", "billing"))
+
+	r = lethe(t, env, "--job", "purge", "--summary")
+	require.Equal(t, 0, r.code)
+	require.Contains(t, r.stdout, "subjects done: 29")
+	require.Contains(t, r.stderr, `"msg":"run finished"`)
+	id := md5uuid("user20")
+	require.NotContains(t, r.stderr, id, "logs never hold a subject's key")
+	r = lethe(t, env, "receipt", "--subject", id)
+	require.Equal(t, 0, r.code)
+	require.Contains(t, r.stdout, "verification: passed")
+	r = lethe(t, env, "receipt", "--subject", md5uuid("user21"))
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stdout, "no receipt")
+}
+
+func TestConcurrentRunsNeverPurgeTwice(t *testing.T) {
+	t.Parallel()
+	db, env := exampleDB(t, 3000)
+	env = append(env, "LETHE_BATCH_SIZE=20", "LETHE_WORKERS=2")
+	eligible := db.Int(t, `SELECT count(*) FROM users WHERE deleted_at < now() - interval '30 days' AND NOT legal_hold`)
+	var wg sync.WaitGroup
+	codes := make([]int, 3)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = lethe(t, env, "--job", "purge").code
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, []int{0, 0, 0}, codes, "concurrent runs never fail because of each other")
+	require.Equal(t, eligible, db.Int(t, `SELECT count(*) FROM lethe.receipts`))
+	require.Equal(t, eligible, db.Int(t, `SELECT count(DISTINCT subject_hash) FROM lethe.receipts`), "no subject purged twice")
+	require.Zero(t, db.Int(t, `SELECT count(*) FROM users WHERE deleted_at < now() - interval '30 days' AND NOT legal_hold`))
+}
+
+// TestKilledRunThenRerun kills a run with SIGKILL in the middle of a batch
+// and checks that a rerun reaches the same end state as an uninterrupted
+// run on a copy of the same data.
+func TestKilledRunThenRerun(t *testing.T) {
+	t.Parallel()
+	slow := `CREATE OR REPLACE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN PERFORM pg_sleep(0.002); RETURN OLD; END $$;
+		CREATE TRIGGER slow_sessions BEFORE DELETE ON sessions FOR EACH ROW EXECUTE FUNCTION slow();`
+	killed, env := exampleDB(t, 2000)
+	killed.Exec(t, slow)
+	clean := killed.Clone(t)
+	cleanEnv := append([]string{"LETHE_DATABASE_URL=" + clean.URL}, env[1:]...)
+	env = append(env, "LETHE_BATCH_SIZE=25", "LETHE_WORKERS=1")
+	cleanEnv = append(cleanEnv, "LETHE_BATCH_SIZE=25", "LETHE_WORKERS=1")
+
+	cmd := exec.Command(letheBin, "--job", "purge")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	require.NoError(t, cmd.Start())
+	// Wait until some batches committed, then kill in the middle of the
+	// next one (each batch sleeps in the trigger for ~0.15 s).
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n int
+		_ = killed.Pool.QueryRow(context.Background(), `SELECT count(*) FROM lethe.receipts`).Scan(&n)
+		if n >= 50 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(70 * time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	partial := killed.Int(t, `SELECT count(*) FROM lethe.receipts`)
+	eligible := killed.Int(t, `SELECT count(*) FROM users WHERE deleted_at < now() - interval '30 days' AND NOT legal_hold`)
+	require.Greater(t, eligible, 0, "the kill must land before the run finished")
+	// Every subject is either fully erased, with a receipt, or untouched.
+	h := subject.NewHasher("test-key")
+	var erased, untouched int
+	for i := 10; i <= 2000; i += 10 {
+		id := md5uuid(fmt.Sprint("user", i))
+		if i == 10 {
+			continue // on legal hold
+		}
+		users := killed.Int(t, `SELECT count(*) FROM users WHERE id = $1`, id)
+		sessions := killed.Int(t, `SELECT count(*) FROM sessions WHERE user_id = $1`, id)
+		items := killed.Int(t, `SELECT count(*) FROM wishlists WHERE user_id = $1`, id)
+		receipts := killed.Int(t, `SELECT count(*) FROM lethe.receipts WHERE subject_hash = $1`, h.Hash(id))
+		switch {
+		case users == 0 && sessions == 0 && items == 0 && receipts == 1:
+			erased++
+		case users == 1 && sessions == 3 && items == 1 && receipts == 0:
+			untouched++
+		default:
+			t.Fatalf("user%d half-erased: users=%d sessions=%d wishlists=%d receipts=%d", i, users, sessions, items, receipts)
+		}
+	}
+	require.Equal(t, partial, erased)
+	require.Equal(t, eligible, untouched)
+
+	require.Equal(t, 0, lethe(t, env, "--job", "purge").code)
+	require.Equal(t, 0, lethe(t, cleanEnv, "--job", "purge").code)
+	require.Equal(t, clean.Snapshot(t, "public", "billing"), killed.Snapshot(t, "public", "billing"))
+	require.Equal(t, clean.Int(t, `SELECT count(*) FROM lethe.receipts`), killed.Int(t, `SELECT count(DISTINCT subject_hash) FROM lethe.receipts`))
+}
