@@ -58,6 +58,7 @@ func (p *Policy) check(perr *Error) {
 			perr.Add(ig.Line, "ignore entry for %s needs a reason", ig.Table)
 		}
 	}
+	p.checkOutside(perr)
 	for _, r := range p.Retention {
 		if r.Table.IsZero() || r.Column.IsZero() {
 			perr.Add(r.Line, "retention rule needs table and column")

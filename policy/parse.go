@@ -140,7 +140,7 @@ func friendlyYAML(msg string) string {
 func sectionName(typ string) string {
 	switch typ {
 	case "Policy":
-		return "the top level (want subject, tables, ignore, retention)"
+		return "the top level (want subject, tables, ignore, retention, objects, processors)"
 	case "Subject":
 		return "subject"
 	case "Rule":
@@ -149,6 +149,10 @@ func sectionName(typ string) string {
 		return "an ignore: entry"
 	case "RetentionRule":
 		return "a retention: rule"
+	case "ObjectRule":
+		return "an objects: entry (want location, or table, column and location)"
+	case "Processor":
+		return "a processors: entry"
 	}
 	return typ
 }
@@ -177,6 +181,18 @@ func setLines(p *Policy, top *yaml.Node) {
 			for j, item := range val.Content {
 				if j < len(p.Retention) {
 					p.Retention[j].Line = item.Line
+				}
+			}
+		case "objects":
+			for j, item := range val.Content {
+				if j < len(p.Objects) {
+					p.Objects[j].Line = item.Line
+				}
+			}
+		case "processors":
+			for j, item := range val.Content {
+				if j < len(p.Processors) {
+					p.Processors[j].Line = item.Line
 				}
 			}
 		}

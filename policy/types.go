@@ -31,6 +31,12 @@ type Policy struct {
 	Ignore []Ignore `yaml:"ignore"`
 	// Retention lists time-based deletion rules for the retention job.
 	Retention []RetentionRule `yaml:"retention"`
+	// Objects lists where subjects' files live outside the database (S3
+	// prefixes and objects, local paths); see ObjectRule.
+	Objects []ObjectRule `yaml:"objects"`
+	// Processors lists the third parties that hold subjects' data, each
+	// erased with one HTTP call; see Processor.
+	Processors []Processor `yaml:"processors"`
 
 	// Digest is the hex SHA-256 of the file's bytes, recorded in receipts.
 	Digest string `yaml:"-"`
