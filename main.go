@@ -23,6 +23,7 @@ import (
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/purge"
+	"github.com/lethe-project/lethe/retention"
 	"github.com/lethe-project/lethe/subject"
 )
 
@@ -134,6 +135,12 @@ func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, l
 	switch cfg.Job {
 	case "purge":
 		return purge.New(pc)
+	case "retention":
+		return retention.New(retention.Config{
+			Pool: pool, Policy: pol, Logger: logger.With("job", cfg.Job),
+			BatchSize: cfg.BatchSize, TimeBudget: cfg.TimeBudget,
+			StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout, DryRun: cfg.DryRun, Stop: stop,
+		})
 	}
 	return nil, fmt.Errorf("job %q is not available in this build yet", cfg.Job)
 }

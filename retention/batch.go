@@ -1,0 +1,301 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/jobs"
+)
+
+// setTimeoutsSQL starts every transaction of the job: its own statement and
+// lock timeouts, and UTC so that timestamp values print and parse the same
+// whatever the server's default.
+const setTimeoutsSQL = `SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true), set_config('TimeZone', 'UTC', true)`
+
+// batchQueries are the statements that delete (or count) one batch of rel.
+// They take $1 the cutoff, $2 the batch size, then the filter values, then
+// (next only) the keyset: the retention column and key of the last row of
+// the previous batch, as text.
+type batchQueries struct {
+	first, next string
+}
+
+// buildBatch builds the batch statements for rel (the table, or one of its
+// partitions). A batch selects the next rows in (column, key) order after
+// the previous batch's last row, so that it never walks again over the
+// rows that earlier batches deleted, and deletes them by ctid: one index
+// range scan and one TID scan.
+func (t *target) buildBatch(rel string, dry bool) batchQueries {
+	cols := append([]string{t.col.Ident()}, keyIdents(t.key)...)
+	types := append([]string{t.col.Type}, keyTypes(t.key)...)
+	conds, n := t.conditions(3)
+	n--
+	var q batchQueries
+	var aliases, params, lastCols, desc []string
+	for i := range cols {
+		aliases = append(aliases, fmt.Sprintf("%s AS c%d", cols[i], i))
+		params = append(params, fmt.Sprintf("$%d::text::%s", n+1+i, types[i]))
+		lastCols = append(lastCols, fmt.Sprintf("l.c%d::text", i))
+		desc = append(desc, fmt.Sprintf("c%d DESC", i))
+	}
+	order := strings.Join(cols, ", ")
+	sel := func(keyset bool) string {
+		where := conds
+		if keyset {
+			where += fmt.Sprintf(" AND (%s) > (%s)", order, strings.Join(params, ", "))
+		}
+		return fmt.Sprintf("SELECT ctid AS tid, %s FROM %s WHERE %s ORDER BY %s LIMIT $2",
+			strings.Join(aliases, ", "), rel, where, order)
+	}
+	build := func(keyset bool) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "WITH sel AS MATERIALIZED (%s)", sel(keyset))
+		done := "(SELECT count(*) FROM sel)"
+		if !dry {
+			fmt.Fprintf(&b, ", del AS (DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT tid FROM sel)) RETURNING 1)", rel)
+			done = "(SELECT count(*) FROM del)"
+		}
+		fmt.Fprintf(&b, ", last AS (SELECT * FROM sel ORDER BY %s LIMIT 1)", strings.Join(desc, ", "))
+		fmt.Fprintf(&b, " SELECT (SELECT count(*) FROM sel), %s, %s FROM (SELECT) one LEFT JOIN last l ON true",
+			done, strings.Join(lastCols, ", "))
+		return b.String()
+	}
+	q.first, q.next = build(false), build(true)
+	return q
+}
+
+// conditions is the WHERE clause of the rows older than the cutoff ($1)
+// that match the rule's filters, whose values are the parameters from
+// $first on. It returns the number of the next free parameter.
+func (t *target) conditions(first int) (string, int) {
+	conds := []string{fmt.Sprintf("%s < %s", t.col.Ident(), t.cutoffExpr())}
+	n := first
+	for _, f := range t.filters {
+		if f.value == nil {
+			conds = append(conds, f.ident+" IS NULL")
+			continue
+		}
+		conds = append(conds, fmt.Sprintf("%s = $%d::text::%s", f.ident, n, f.typ))
+		n++
+	}
+	return strings.Join(conds, " AND "), n
+}
+
+// buildCount counts the rows of rel older than the cutoff: $1 the cutoff,
+// then the filter values.
+func (t *target) buildCount(rel string) string {
+	conds, _ := t.conditions(2)
+	return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", rel, conds)
+}
+
+// filterArgs returns the filter values in parameter order.
+func (t *target) filterArgs() []any {
+	var out []any
+	for _, f := range t.filters {
+		if f.value != nil {
+			out = append(out, *f.value)
+		}
+	}
+	return out
+}
+
+var readOnly = pgx.TxOptions{AccessMode: pgx.ReadOnly}
+
+func keyIdents(k []keyCol) []string {
+	out := make([]string, len(k))
+	for i, c := range k {
+		out[i] = c.ident
+	}
+	return out
+}
+
+func keyTypes(k []keyCol) []string {
+	out := make([]string, len(k))
+	for i, c := range k {
+		out[i] = c.typ
+	}
+	return out
+}
+
+// tableRun is what the job knows of one target during a run.
+type tableRun struct {
+	t      *target
+	cutoff time.Time
+	size   int
+	// batches, deleted and longest are reported at the end.
+	batches, deleted, dropped int64
+	longest                   time.Duration
+	// skipped is true when another run holds the table.
+	skipped bool
+}
+
+// errLeft says that the run stopped before a table was done: budget spent
+// or stop requested. It is not a failure.
+var errLeft = errors.New("left for the next run")
+
+// lockedOutError says that other sessions' locks kept the job from a table
+// after every retry.
+type lockedOutError struct {
+	table string
+	err   error
+}
+
+func (e *lockedOutError) Error() string {
+	return fmt.Sprintf("%s left for the next run: lock not granted after retries: %v", e.table, e.err)
+}
+
+func (e *lockedOutError) Unwrap() error { return e.err }
+
+// drain deletes (or counts) the rows of rel older than the cutoff, batch
+// after batch, until none is left or the run must stop.
+func (j *Job) drain(ctx context.Context, r *jobs.Report, tr *tableRun, rel string) error {
+	q := tr.t.buildBatch(rel, j.cfg.DryRun)
+	var last []*string
+	for {
+		if err := j.mustStop(ctx); err != nil {
+			return err
+		}
+		args := append([]any{tr.cutoff, 0}, tr.t.filterArgs()...)
+		sql := q.first
+		if last != nil {
+			sql = q.next
+			for _, v := range last {
+				args = append(args, v)
+			}
+		}
+		res, err := j.batchWithRetry(ctx, tr, sql, args)
+		if err != nil {
+			return err
+		}
+		tr.deleted += res.done
+		r.AddRows(tr.t.name(), "delete", res.done)
+		if res.selected < int64(res.size) {
+			return nil
+		}
+		last = res.last
+		if j.cfg.Pause > 0 {
+			select {
+			case <-time.After(j.cfg.Pause):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+type batchResult struct {
+	selected, done int64
+	size           int
+	last           []*string
+}
+
+// batchWithRetry runs one batch, halving it after a statement timeout and
+// pausing after lock trouble, and adapts the size of the next one.
+func (j *Job) batchWithRetry(ctx context.Context, tr *tableRun, sql string, args []any) (batchResult, error) {
+	cfg := &j.cfg
+	lockTries := 0
+	for {
+		args[1] = tr.size
+		started := time.Now()
+		res, err := j.batch(ctx, tr, sql, args)
+		el := time.Since(started)
+		if err == nil {
+			res.size = tr.size
+			tr.batches++
+			tr.longest = max(tr.longest, el)
+			cfg.Logger.Debug("batch done", slog.String("table", tr.t.name()), slog.Int("size", tr.size),
+				slog.Int64("rows", res.done), slog.Duration("duration", el))
+			switch {
+			case el < cfg.TargetBatchTime && res.selected == int64(tr.size):
+				tr.size = min(tr.size*2, cfg.MaxBatchSize)
+			case el > 4*cfg.TargetBatchTime:
+				tr.size = max(tr.size/2, 1)
+			}
+			return res, nil
+		}
+		switch {
+		case statementTimedOut(ctx, err) && tr.size > 1:
+			tr.size = max(tr.size/2, 1)
+			cfg.Logger.Debug("batch timed out, halved", slog.String("table", tr.t.name()), slog.Int("size", tr.size))
+			j.report.Add("batches_retried", 1)
+		case lockTrouble(err) && lockTries < cfg.LockRetries:
+			lockTries++
+			j.report.Add("batches_retried", 1)
+			if err := sleepCtx(ctx, backoff(lockTries)); err != nil {
+				return res, err
+			}
+		case lockTrouble(err):
+			return res, &lockedOutError{table: tr.t.name(), err: err}
+		default:
+			return res, fmt.Errorf("retention %s: batch: %w", tr.t.name(), err)
+		}
+	}
+}
+
+// batch runs one batch in its own transaction.
+func (j *Job) batch(ctx context.Context, tr *tableRun, sql string, args []any) (batchResult, error) {
+	var res batchResult
+	tx, err := j.begin(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	ncols := 1 + len(tr.t.key)
+	res.last = make([]*string, ncols)
+	dest := []any{&res.selected, &res.done}
+	for i := range res.last {
+		dest = append(dest, &res.last[i])
+	}
+	if err := tx.QueryRow(ctx, sql, args...).Scan(dest...); err != nil {
+		return res, err
+	}
+	if !j.cfg.DryRun {
+		if err := tx.Commit(ctx); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// begin starts a transaction with the job's timeouts, read-only in a dry
+// run.
+func (j *Job) begin(ctx context.Context) (pgx.Tx, error) {
+	opts := pgx.TxOptions{}
+	if j.cfg.DryRun {
+		opts.AccessMode = pgx.ReadOnly
+	}
+	tx, err := j.cfg.Pool.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("retention: begin: %w", err)
+	}
+	if _, err := tx.Exec(ctx, setTimeoutsSQL, ms(j.cfg.StatementTimeout), ms(j.cfg.LockTimeout)); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("retention: set timeouts: %w", err)
+	}
+	return tx, nil
+}
+
+func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+
+// backoff is the pause before the n-th retry after lock trouble: 100ms,
+// 200ms, 400ms ... up to 3s, plus jitter so that two waiters part.
+func backoff(n int) time.Duration {
+	d := min(time.Duration(100<<min(n-1, 5))*time.Millisecond, 3*time.Second)
+	return d + rand.N(d/2+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,192 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/jobs"
+)
+
+// partition is one direct partition of a partitioned table.
+type partition struct {
+	oid         uint32
+	ident, name string
+	partitioned bool
+	// pending is true while a DETACH ... CONCURRENTLY is unfinished.
+	pending bool
+	// bound is pg_get_expr(relpartbound): FOR VALUES FROM (...) TO (...),
+	// or DEFAULT.
+	bound string
+}
+
+const partitionsSQL = `
+SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relname, c.relkind = 'p', i.inhdetachpending,
+       pg_get_expr(c.relpartbound, c.oid)
+FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE i.inhparent = $1
+ORDER BY c.oid`
+
+// rangeKeySQL returns the single partition key column of a table
+// partitioned by RANGE, or no row.
+const rangeKeySQL = `
+SELECT a.attname FROM pg_partitioned_table p
+JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
+WHERE p.partrelid = $1 AND p.partstrat = 'r' AND p.partnatts = 1`
+
+// leavesSQL lists the leaf partitions under a partitioned table.
+const leavesSQL = `
+SELECT format('%I.%I', n.nspname, c.relname) FROM pg_partition_tree($1::oid) t
+JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE t.isleaf ORDER BY t.level, c.oid`
+
+// leftoverSQL finds tables that a killed run detached and had not dropped
+// yet: they carry the marker comment set before the detach.
+const leftoverSQL = `
+SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relname FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND d.description = $1`
+
+var rangeBound = regexp.MustCompile(`^FOR VALUES FROM \((.*)\) TO \((.*)\)$`)
+
+// marker is the comment a partition gets just before lethe detaches it.
+func marker(parentOID uint32) string {
+	return fmt.Sprintf("lethe retention: detached from table oid %d, to be dropped", parentOID)
+}
+
+// partitioned deletes old rows of a partitioned table: a table partitioned
+// by RANGE on the rule's column, without a where: filter, loses its
+// partitions wholly older than the cutoff and the rows of the others by
+// batches; any other partitioned table is cleaned by batches on each leaf.
+func (j *Job) partitioned(ctx context.Context, r *jobs.Report, tr *tableRun) error {
+	t := tr.t
+	var key string
+	err := j.cfg.Pool.QueryRow(ctx, rangeKeySQL, t.table.OID).Scan(&key)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("retention %s: read partition key: %w", t.name(), err)
+	}
+	if key != t.col.Name || len(t.filters) > 0 {
+		return j.drainLeaves(ctx, r, tr, t.table.OID)
+	}
+	if !j.cfg.DryRun {
+		if err := j.dropLeftovers(ctx, tr); err != nil {
+			return err
+		}
+	}
+	parts, err := j.partitions(ctx, t.table.OID)
+	if err != nil {
+		return fmt.Errorf("retention %s: %w", t.name(), err)
+	}
+	hasDefault := false
+	for _, p := range parts {
+		hasDefault = hasDefault || p.bound == "DEFAULT"
+	}
+	for _, p := range parts {
+		if err := j.mustStop(ctx); err != nil {
+			return err
+		}
+		kind, err := j.classify(ctx, tr, p)
+		if err != nil {
+			return fmt.Errorf("retention %s: partition %s: %w", t.name(), p.name, err)
+		}
+		switch {
+		case kind == partOld:
+			err = j.dropPartition(ctx, r, tr, p, hasDefault)
+		case kind == partFuture, p.pending:
+			// Nothing older than the cutoff, or no longer part of the table.
+		case p.partitioned:
+			err = j.drainLeaves(ctx, r, tr, p.oid)
+		default:
+			err = j.drain(ctx, r, tr, p.ident)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (j *Job) drainLeaves(ctx context.Context, r *jobs.Report, tr *tableRun, oid uint32) error {
+	rows, err := j.cfg.Pool.Query(ctx, leavesSQL, oid)
+	if err != nil {
+		return fmt.Errorf("retention %s: list partitions: %w", tr.t.name(), err)
+	}
+	leaves, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("retention %s: list partitions: %w", tr.t.name(), err)
+	}
+	for _, l := range leaves {
+		if err := j.drain(ctx, r, tr, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (j *Job) partitions(ctx context.Context, oid uint32) ([]partition, error) {
+	rows, err := j.cfg.Pool.Query(ctx, partitionsSQL, oid)
+	if err != nil {
+		return nil, fmt.Errorf("list partitions: %w", err)
+	}
+	var out []partition
+	for rows.Next() {
+		var p partition
+		if err := rows.Scan(&p.oid, &p.ident, &p.name, &p.partitioned, &p.pending, &p.bound); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list partitions: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+type partKind int
+
+const (
+	partStraddles partKind = iota // some rows may be older, some not: batches
+	partOld                       // every row is older than the cutoff: drop
+	partFuture                    // no row is older than the cutoff: skip
+)
+
+// classify compares a partition's bounds with the cutoff, on the server,
+// in the column's own type. The upper bound is exclusive, so a partition
+// whose upper bound equals the cutoff holds only older rows.
+func (j *Job) classify(ctx context.Context, tr *tableRun, p partition) (partKind, error) {
+	m := rangeBound.FindStringSubmatch(p.bound)
+	if m == nil {
+		return partStraddles, nil // DEFAULT
+	}
+	lo, hi := boundValue(m[1]), boundValue(m[2])
+	var old, future bool
+	q := fmt.Sprintf(`SELECT COALESCE($2::text::%[1]s <= %[2]s, false), COALESCE($3::text::%[1]s >= %[2]s, false)`,
+		tr.t.col.Type, tr.t.cutoffExpr())
+	if err := j.cfg.Pool.QueryRow(ctx, q, tr.cutoff, hi, lo).Scan(&old, &future); err != nil {
+		return 0, fmt.Errorf("compare bounds %s: %w", p.bound, err)
+	}
+	switch {
+	case old && hi != nil:
+		return partOld, nil
+	case future && lo != nil:
+		return partFuture, nil
+	}
+	return partStraddles, nil
+}
+
+// boundValue unquotes one single-column bound; nil for MINVALUE/MAXVALUE.
+func boundValue(s string) *string {
+	s = strings.TrimSpace(s)
+	if len(s) < 2 || s[0] != '\'' {
+		return nil
+	}
+	if i := strings.LastIndexByte(s, '\''); i > 0 {
+		s = s[1:i]
+	}
+	v := strings.ReplaceAll(s, "''", "'")
+	return &v
+}
