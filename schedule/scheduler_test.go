@@ -1,0 +1,325 @@
+package schedule_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/schedule"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+)
+
+// batchJob is a small real job in the shape of lethe's: it runs batches of
+// batchTime each, stops starting batches once its stop context is done, and
+// records what it did in a shared tally.
+type batchJob struct {
+	name      string
+	batches   int
+	batchTime time.Duration
+	stop      context.Context
+	tally     *tally
+}
+
+func (j *batchJob) Name() string { return j.name }
+
+func (j *batchJob) Run(ctx context.Context, r *jobs.Report) error {
+	j.tally.start()
+	defer j.tally.end()
+	for i := 0; i < j.batches; i++ {
+		if j.stop.Err() != nil {
+			j.tally.stopped()
+			r.Set("subjects_left", int64(j.batches-i))
+			return nil
+		}
+		select {
+		case <-time.After(j.batchTime):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.AddRows("public.users", "delete", 1)
+		r.Add("subjects_done", 1)
+	}
+	return nil
+}
+
+// tally counts runs and how many were in flight at once.
+type tally struct {
+	mu                        sync.Mutex
+	started, finished, inStop int
+	running, maxRunning       int
+	firstStarted              chan struct{}
+	once                      sync.Once
+}
+
+func newTally() *tally { return &tally{firstStarted: make(chan struct{})} }
+
+func (t *tally) start() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.started++
+	t.running++
+	t.maxRunning = max(t.maxRunning, t.running)
+	t.once.Do(func() { close(t.firstStarted) })
+}
+
+func (t *tally) end() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.running--
+	t.finished++
+}
+
+func (t *tally) stopped() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.inStop++
+}
+
+func (t *tally) get() (started, finished, inStop, maxRunning int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.started, t.finished, t.inStop, t.maxRunning
+}
+
+// testBundle is one scheduler under test.
+type testBundle struct {
+	sched  *schedule.Scheduler
+	url    string
+	tally  *tally
+	logs   *logBuffer
+	stop   context.CancelFunc
+	abort  context.CancelFunc
+	runErr chan error
+	done   chan struct{}
+}
+
+// setup starts a scheduler with the job "batches" on spec, every run doing
+// batches batches of batchTime.
+func setup(t *testing.T, spec string, batches int, batchTime time.Duration) *testBundle {
+	t.Helper()
+	tb := &testBundle{tally: newTally(), runErr: make(chan error, 1), done: make(chan struct{})}
+	logger, logs := newLogger(t)
+	tb.logs = logs
+	s, err := schedule.New(schedule.Config{
+		Jobs:    []schedule.Entry{{Name: "batches", Spec: spec}},
+		Seconds: true,
+		Listen:  "127.0.0.1:0",
+		NewJob: func(name string, stop context.Context) (jobs.Job, error) {
+			return &batchJob{name: name, batches: batches, batchTime: batchTime, stop: stop, tally: tb.tally}, nil
+		},
+		Runner: &jobs.Runner{Logger: logger},
+		Logger: logger,
+	})
+	require.NoError(t, err)
+	tb.sched, tb.url = s, "http://"+s.Addr().String()
+	ctx, abort := context.WithCancel(context.Background())
+	stop, cancelStop := context.WithCancel(context.Background())
+	tb.stop, tb.abort = cancelStop, abort
+	go func() {
+		defer close(tb.done)
+		tb.runErr <- s.Run(ctx, stop)
+	}()
+	t.Cleanup(func() {
+		// Run logs to t: it must return before the test ends.
+		cancelStop()
+		abort()
+		<-tb.done
+	})
+	return tb
+}
+
+// waitRun waits until Run returns, for at most d.
+func (tb *testBundle) waitRun(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-tb.runErr:
+		return err
+	case <-time.After(d):
+		t.Fatalf("Run did not return within %s", d)
+		return nil
+	}
+}
+
+// eventually polls cond every 50 ms for at most d.
+func eventually(t *testing.T, d time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestRunsRepeatedlyAndServesMetrics(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, "*/1 * * * * *", 2, 10*time.Millisecond)
+
+	resp, err := http.Get(tb.url + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	eventually(t, 5*time.Second, func() bool { _, finished, _, _ := tb.tally.get(); return finished >= 2 }, "two runs")
+	mfs := scrape(t, tb.url)
+	job := map[string]string{"lethe_job": "batches"}
+	require.Equal(t, 0.0, value(t, mfs, "lethe_job_exit_code", job))
+	require.NotZero(t, value(t, mfs, "lethe_job_last_success_timestamp_seconds", job))
+	require.NotZero(t, value(t, mfs, "lethe_job_last_completion_timestamp_seconds", job))
+	require.Equal(t, 2.0, value(t, mfs, "lethe_job_rows", map[string]string{"lethe_job": "batches", "table": "public.users", "action": "delete"}))
+	require.Equal(t, 2.0, value(t, mfs, "lethe_job_subjects", map[string]string{"lethe_job": "batches", "state": "done"}))
+
+	tb.stop()
+	require.NoError(t, tb.waitRun(t, 5*time.Second))
+	require.Contains(t, tb.logs.String(), `msg="run finished"`)
+}
+
+func TestSlowJobNeverOverlapsAndStopLetsItFinish(t *testing.T) {
+	t.Parallel()
+	// Each run takes 3 s, in batches of 100 ms; the schedule fires every second.
+	tb := setup(t, "*/1 * * * * *", 30, 100*time.Millisecond)
+
+	eventually(t, 6*time.Second, func() bool { return strings.Count(tb.logs.String(), "run skipped") >= 2 }, "two skipped runs")
+	started, _, _, maxRunning := tb.tally.get()
+	require.Equal(t, 1, started)
+	require.Equal(t, 1, maxRunning, "a job must never run twice at once")
+	require.Contains(t, tb.logs.String(), `level=WARN msg="run skipped: the previous run is still going" job=batches`)
+	mfs := scrape(t, tb.url)
+	require.GreaterOrEqual(t, value(t, mfs, "lethe_schedule_skipped_runs_total", map[string]string{"lethe_job": "batches"}), 2.0)
+
+	// The first SIGTERM: the run in flight finishes its batch and returns.
+	tb.stop()
+	require.NoError(t, tb.waitRun(t, 5*time.Second))
+	started, finished, inStop, maxRunning := tb.tally.get()
+	require.Equal(t, 1, started, "no run starts after stop")
+	require.Equal(t, 1, finished, "Run waits for the running job")
+	require.Equal(t, 1, inStop, "the job saw its stop context")
+	require.Equal(t, 1, maxRunning)
+
+	// Its clean, partial run was recorded.
+	require.Contains(t, tb.logs.String(), `msg="run finished"`)
+}
+
+func TestAbortCancelsTheRunningJob(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, "*/1 * * * * *", 1, time.Hour)
+	select {
+	case <-tb.tally.firstStarted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job did not start")
+	}
+	tb.stop()
+	tb.abort()
+	err := tb.waitRun(t, 5*time.Second)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Contains(t, tb.logs.String(), `level=ERROR msg="run failed"`)
+}
+
+func TestNewRejectsBadSchedules(t *testing.T) {
+	t.Parallel()
+	newJob := func(name string, stop context.Context) (jobs.Job, error) {
+		if name != "purge" {
+			return nil, fmt.Errorf("job %q is not available in this build yet", name)
+		}
+		return &batchJob{name: name, stop: stop, tally: newTally()}, nil
+	}
+	for _, tc := range []struct {
+		entries []schedule.Entry
+		seconds bool
+		want    string
+	}{
+		{[]schedule.Entry{{"purge", "0 3 * *"}}, false, `schedule of job purge: invalid spec "0 3 * *"`},
+		{[]schedule.Entry{{"purge", "*/1 * * * * *"}}, false, `schedule of job purge: invalid spec "*/1 * * * * *"`},
+		{[]schedule.Entry{{"purge", "0 3 * * *"}}, true, `schedule of job purge: invalid spec "0 3 * * *"`},
+		{[]schedule.Entry{{"purge", "61 * * * *"}}, false, `invalid spec "61 * * * *"`},
+		{[]schedule.Entry{{"purge", "@daily"}, {"retention", "@hourly"}}, false, `schedule of job retention: job "retention" is not available`},
+		{[]schedule.Entry{{"purge", "@daily"}, {"purge", "@hourly"}}, false, "job purge is scheduled twice"},
+		{nil, false, "no job scheduled"},
+	} {
+		_, err := schedule.New(schedule.Config{Jobs: tc.entries, Seconds: tc.seconds, NewJob: newJob})
+		require.ErrorContains(t, err, tc.want, "%v", tc.entries)
+		require.Equal(t, jobs.ExitConfig, jobs.ExitCode(err), "%v", tc.entries)
+	}
+	// Good ones pass, and nothing listens when Listen is empty.
+	s, err := schedule.New(schedule.Config{Jobs: []schedule.Entry{{"purge", "CRON_TZ=Europe/Paris 0 3 * * *"}}, NewJob: newJob})
+	require.NoError(t, err)
+	require.Nil(t, s.Addr())
+	_, err = schedule.New(schedule.Config{Jobs: []schedule.Entry{{"purge", "*/1 * * * * *"}}, Seconds: true, NewJob: newJob})
+	require.NoError(t, err)
+}
+
+// scrape reads url's /metrics and parses it.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	require.NoError(t, err)
+	return mfs
+}
+
+// value returns the one series of name whose labels include want.
+func value(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	t.Helper()
+	require.Contains(t, mfs, name)
+	var found []float64
+	for _, m := range mfs[name].GetMetric() {
+		have := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		ok := true
+		for k, v := range want {
+			ok = ok && have[k] == v
+		}
+		if !ok {
+			continue
+		}
+		if m.Gauge != nil {
+			found = append(found, m.GetGauge().GetValue())
+		} else {
+			found = append(found, m.GetCounter().GetValue())
+		}
+	}
+	require.Len(t, found, 1, "series %s%v", name, want)
+	return found[0]
+}
+
+// logBuffer collects a logger's output for assertions and repeats it to t.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	t   *testing.T
+}
+
+func newLogger(t *testing.T) (*slog.Logger, *logBuffer) {
+	lb := &logBuffer{t: t}
+	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
