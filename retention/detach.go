@@ -100,24 +100,24 @@ func (j *Job) dropLeftovers(ctx context.Context, tr *tableRun) error {
 		return fmt.Errorf("retention %s: find detached partitions: %w", tr.t.name(), err)
 	}
 	type left struct {
-		oid         uint32
-		ident, name string
+		OID         uint32
+		Ident, Name string
 	}
 	found, err := pgx.CollectRows(rows, pgx.RowToStructByPos[left])
 	if err != nil {
 		return fmt.Errorf("retention %s: find detached partitions: %w", tr.t.name(), err)
 	}
 	for _, l := range found {
-		n, err := j.countRows(ctx, l.ident)
+		n, err := j.countRows(ctx, l.Ident)
 		if err != nil {
-			return fmt.Errorf("retention %s: count detached partition %s: %w", tr.t.name(), l.name, err)
+			return fmt.Errorf("retention %s: count detached partition %s: %w", tr.t.name(), l.Name, err)
 		}
-		if err := j.dropTable(ctx, tr, l.ident); err != nil {
+		if err := j.dropTable(ctx, tr, l.Ident); err != nil {
 			return err
 		}
 		tr.dropped++
 		j.report.AddRows(tr.t.name(), "drop_partition", n)
-		j.cfg.Logger.Info("detached partition of an earlier run dropped", slog.String("table", tr.t.name()), slog.String("partition", l.name))
+		j.cfg.Logger.Info("detached partition of an earlier run dropped", slog.String("table", tr.t.name()), slog.String("partition", l.Name))
 	}
 	return nil
 }
