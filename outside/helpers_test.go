@@ -1,0 +1,297 @@
+package outside_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lethe-project/lethe/internal/faultproxy"
+	"github.com/lethe-project/lethe/internal/miniotest"
+	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/ledger"
+	"github.com/lethe-project/lethe/objstore"
+	"github.com/lethe-project/lethe/objstore/filestore"
+	"github.com/lethe-project/lethe/objstore/s3store"
+	"github.com/lethe-project/lethe/outside"
+	"github.com/lethe-project/lethe/policy"
+	"github.com/lethe-project/lethe/purge"
+	"github.com/lethe-project/lethe/subject"
+)
+
+func TestMain(m *testing.M) {
+	code := miniotest.Run(m)
+	pgtest.Stop()
+	os.Exit(code)
+}
+
+const hashKey = "test-hash-key"
+
+// schema is the example schema plus an uploads table whose rows name
+// objects by key.
+var schema = read("../examples/schema.sql") + `
+CREATE TABLE uploads (
+    id          bigserial PRIMARY KEY,
+    user_id     uuid NOT NULL REFERENCES users (id),
+    storage_key text NOT NULL
+);
+`
+
+// examplePolicy with a delete rule for uploads.
+var examplePolicy = strings.Replace(read("../examples/policy.yaml"), "\ntables:\n",
+	"\ntables:\n  - table: uploads\n    match: user_id\n    action: delete\n\n", 1)
+
+func read(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// processorServer stands in for a third party: it records each request's
+// path and Idempotency-Key and answers status (or what answer says).
+type processorServer struct {
+	mu     sync.Mutex
+	keys   []string
+	paths  []string
+	status int
+	// onCall, when set, runs for each request before the answer.
+	onCall func(r *http.Request)
+}
+
+func (p *processorServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.keys = append(p.keys, r.Header.Get("Idempotency-Key"))
+	p.paths = append(p.paths, r.URL.Path)
+	status, hook := p.status, p.onCall
+	p.mu.Unlock()
+	if hook != nil {
+		hook(r)
+	}
+	w.WriteHeader(status)
+}
+
+func (p *processorServer) seen() (keys, paths []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.keys...), append([]string(nil), p.paths...)
+}
+
+// bundle is one test's world: a database, a bucket reached through a fault
+// proxy, a directory for file:// locations, and a processor behind another
+// fault proxy.
+type bundle struct {
+	t       *testing.T
+	db      *pgtest.DB
+	bucket  string
+	direct  *s3.Client
+	s3proxy *faultproxy.Proxy
+	store   *objstore.Router
+	dir     string
+	proc    *processorServer
+	pproxy  *faultproxy.Proxy
+	polText string
+	pol     *policy.Policy
+	env     map[string]string
+	logs    *syncBuffer
+}
+
+func setup(t *testing.T, opts ...miniotest.BucketOption) *bundle {
+	t.Helper()
+	srv := miniotest.Start(t)
+	b := &bundle{t: t, db: pgtest.NewDB(t, schema), direct: srv.Client(), dir: t.TempDir(),
+		proc: &processorServer{status: http.StatusNoContent}, env: map[string]string{"CRM_TOKEN": "t0k"},
+		logs: &syncBuffer{}}
+	b.bucket = srv.CreateBucket(t, opts...)
+	b.s3proxy = faultproxy.Start(t, srv.Endpoint)
+	s3, err := s3store.New(context.Background(), s3store.Config{
+		Region: miniotest.Region, Endpoint: b.s3proxy.URL, ForcePathStyle: true,
+		Credentials: srv.Credentials(), MaxAttempts: 3,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, AttemptTimeout: time.Second,
+	})
+	require.NoError(t, err)
+	b.store = &objstore.Router{S3: s3, File: filestore.Store{}}
+	hs := httptest.NewServer(b.proc)
+	t.Cleanup(hs.Close)
+	b.pproxy = faultproxy.Start(t, hs.URL)
+	b.polText = examplePolicy + fmt.Sprintf(`
+objects:
+  - location: "s3://%[1]s/users/{key}/"
+  - location: "file://%[2]s/{key}/"
+  - table: uploads
+    column: storage_key
+    location: "s3://%[1]s/uploads/{storage_key}"
+processors:
+  - name: crm
+    url: "%[3]s/v1/users/{key}"
+    headers: {Authorization: "Bearer ${CRM_TOKEN}"}
+    timeout: 500ms
+    max_attempts: 3
+    backoff: 10ms
+    max_backoff: 50ms
+`, b.bucket, b.dir, b.pproxy.URL)
+	b.pol, err = policy.Parse([]byte(b.polText), "test.yaml")
+	require.NoError(t, err)
+	return b
+}
+
+// erasers builds the erasers as main does, with the test's environment.
+func (b *bundle) erasers() ([]purge.Eraser, error) {
+	lookup := func(name string) (string, bool) { v, ok := b.env[name]; return v, ok }
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(b.logs, testLog{b.t}), nil))
+	return outside.New(b.pol, b.store, lookup, nil, logger)
+}
+
+// run runs the purge with the erasers and returns its exit code and error.
+func (b *bundle) run(mod ...func(*purge.Config)) (int, error) {
+	b.t.Helper()
+	es, err := b.erasers()
+	require.NoError(b.t, err)
+	cfg := purge.Config{
+		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey), Erasers: es,
+		Logger: slog.New(slog.NewTextHandler(testLog{b.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	j, err := purge.New(cfg)
+	require.NoError(b.t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err = j.Run(ctx, jobs.NewReport(j.Name(), cfg.DryRun))
+	if err != nil {
+		b.t.Logf("run error: %v", err)
+	}
+	return jobs.ExitCode(err), err
+}
+
+// user is a subject of the example schema with data in S3, on disk and in
+// uploads.
+type user struct{ id, hash string }
+
+// addUser inserts a user whose deletion was requested requested ago ("" for
+// never), with rows in sessions and uploads, and objects: three versions
+// of a.png, b.txt with a delete marker and sub/c under its prefix, an
+// upload under uploads/, and a directory with a file.
+func (b *bundle) addUser(name, requested string) user {
+	t := b.t
+	t.Helper()
+	u := user{id: md5uuid(name), hash: subject.NewHasher(hashKey).Hash(md5uuid(name))}
+	var req any
+	if requested != "" {
+		req = requested
+	}
+	b.db.Exec(t, `INSERT INTO users (id, email, name, deleted_at) VALUES ($1, $2 || '@example.com', $2, now() - $3::interval)`, u.id, name, req)
+	b.db.Exec(t, `INSERT INTO sessions (user_id, ip) VALUES ($1, '192.0.2.1')`, u.id)
+	b.db.Exec(t, `INSERT INTO uploads (user_id, storage_key) VALUES ($1, $2)`, u.id, name+"/2026/doc.pdf")
+	for _, body := range []string{"v1", "v22", "v333"} {
+		b.put("users/"+u.id+"/a.png", body)
+	}
+	b.put("users/"+u.id+"/b.txt", "bbbb")
+	_, err := b.direct.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(b.bucket), Key: aws.String("users/" + u.id + "/b.txt")})
+	require.NoError(t, err)
+	b.put("users/"+u.id+"/sub/c", "c")
+	b.put("uploads/"+name+"/2026/doc.pdf", "pdf!")
+	require.NoError(t, os.MkdirAll(filepath.Join(b.dir, u.id, "x"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(b.dir, u.id, "x", "f.txt"), []byte("file"), 0o644))
+	return u
+}
+
+func (b *bundle) put(key, body string) {
+	b.t.Helper()
+	_, err := b.direct.PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String(b.bucket), Key: aws.String(key), Body: strings.NewReader(body),
+	})
+	require.NoError(b.t, err)
+}
+
+// versions counts versions and delete markers under prefix, directly.
+func (b *bundle) versions(prefix string) int {
+	b.t.Helper()
+	n := 0
+	p := s3.NewListObjectVersionsPaginator(b.direct, &s3.ListObjectVersionsInput{Bucket: aws.String(b.bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		require.NoError(b.t, err)
+		n += len(page.Versions) + len(page.DeleteMarkers)
+	}
+	return n
+}
+
+// state is everything of a user, in and outside the database.
+type state struct {
+	Users, Sessions, Uploads int
+	Prefix, Upload           int
+	Dir                      bool
+}
+
+func (b *bundle) state(name string) state {
+	id := md5uuid(name)
+	_, err := os.Stat(filepath.Join(b.dir, id))
+	return state{
+		Users:    b.db.Int(b.t, `SELECT count(*) FROM users WHERE id = $1`, id),
+		Sessions: b.db.Int(b.t, `SELECT count(*) FROM sessions WHERE user_id = $1`, id),
+		Uploads:  b.db.Int(b.t, `SELECT count(*) FROM uploads WHERE user_id = $1`, id),
+		Prefix:   b.versions("users/" + id + "/"),
+		Upload:   b.versions("uploads/" + name + "/"),
+		Dir:      err == nil,
+	}
+}
+
+// seeded is the state of a user that addUser made.
+var seeded = state{Users: 1, Sessions: 1, Uploads: 1, Prefix: 6, Upload: 1, Dir: true}
+
+func (b *bundle) receipt(u user) ledger.Receipt {
+	b.t.Helper()
+	rs, err := ledger.ReceiptsFor(context.Background(), b.db.Pool, u.hash)
+	require.NoError(b.t, err)
+	require.Len(b.t, rs, 1)
+	return rs[0]
+}
+
+func md5uuid(s string) string {
+	h := md5.Sum([]byte(s))
+	x := hex.EncodeToString(h[:])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
