@@ -34,6 +34,10 @@ type Config struct {
 	PushgatewayURL string        `env:"LETHE_PUSHGATEWAY_URL"`
 	S3Endpoint     string        `env:"LETHE_S3_ENDPOINT"`
 	S3PathStyle    bool          `env:"LETHE_S3_PATH_STYLE"`
+	Schedule       string        `env:"LETHE_SCHEDULE"`
+	ScheduleListen string        `env:"LETHE_SCHEDULE_LISTEN, default=:9090"`
+	// ScheduleSeconds accepts six-field specs with seconds (tests, demos).
+	ScheduleSeconds bool `env:"LETHE_SCHEDULE_SECONDS"`
 
 	AllowLarge bool
 	Summary    bool
@@ -60,6 +64,9 @@ var envVars = [][2]string{
 	{"LETHE_PUSHGATEWAY_URL", "push run metrics to this Prometheus Pushgateway"},
 	{"LETHE_S3_ENDPOINT", "S3-compatible endpoint (MinIO, Ceph, R2); AWS settings otherwise"},
 	{"LETHE_S3_PATH_STYLE", "true: path-style S3 addressing"},
+	{"LETHE_SCHEDULE", "lethe schedule: jobs and cron specs, e.g. \"purge=0 3 * * *;retention=*/15 * * * *\""},
+	{"LETHE_SCHEDULE_LISTEN", "lethe schedule: address of /metrics and /healthz (default :9090)"},
+	{"LETHE_SCHEDULE_SECONDS", "lethe schedule: true to accept six-field specs with seconds"},
 }
 
 // jobNames lists the jobs --job accepts, with what they do.

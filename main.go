@@ -20,10 +20,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
+	"github.com/lethe-project/lethe/metrics"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/purge"
 	"github.com/lethe-project/lethe/retention"
+	"github.com/lethe-project/lethe/schedule"
 	"github.com/lethe-project/lethe/subject"
 )
 
@@ -56,7 +58,7 @@ func signalContexts() (ctx, stop context.Context, cancel func()) {
 	return ctx, stop, func() { signal.Stop(ch); cancelStop(); cancelCtx() }
 }
 
-var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true}
+var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true}
 
 // run is the whole program; it returns the exit code.
 func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
@@ -102,12 +104,18 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	if cmd == "check" {
 		return check(ctx, pool, pol, stdout, stderr)
 	}
+	runner := &jobs.Runner{Logger: logger}
+	if cfg.PushgatewayURL != "" {
+		runner.Hooks = append(runner.Hooks, metrics.PushHook(cfg.PushgatewayURL, logger))
+	}
+	if cmd == "schedule" {
+		return runSchedule(ctx, stop, cfg, pool, pol, runner, logger, stderr)
+	}
 	job, err := buildJob(cmd, cfg, pool, pol, logger, stop)
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
 		return jobs.ExitConfig
 	}
-	runner := &jobs.Runner{Logger: logger}
 	if cfg.Summary || isTerminal(stdout) || cmd == "erase" {
 		runner.Table = stdout
 	}
@@ -125,6 +133,13 @@ func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, l
 		BatchSize: cfg.BatchSize, Workers: cfg.Workers, TimeBudget: cfg.TimeBudget,
 		MaxSubjects: cfg.MaxSubjects, MaxShare: cfg.MaxShare, AllowLarge: cfg.AllowLarge,
 		StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout, DryRun: cfg.DryRun, Stop: stop,
+	}
+	if cmd == "erase" || cfg.Job == "purge" {
+		erasers, err := buildErasers(stop, cfg, pol, pc.Logger)
+		if err != nil {
+			return nil, err
+		}
+		pc.Erasers = erasers
 	}
 	if cmd == "erase" {
 		cfg.DryRun = !cfg.Confirm
@@ -145,6 +160,28 @@ func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, l
 	return nil, fmt.Errorf("job %q is not available in this build yet", cfg.Job)
 }
 
+func runSchedule(ctx, stop context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, runner *jobs.Runner, logger *slog.Logger, stderr io.Writer) int {
+	entries, err := schedule.ParseEntries(cfg.Schedule)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: LETHE_SCHEDULE: %v\n", err)
+		return jobs.ExitConfig
+	}
+	err = schedule.Run(ctx, stop, schedule.Config{
+		Jobs: entries, Listen: cfg.ScheduleListen, DryRun: cfg.DryRun, Seconds: cfg.ScheduleSeconds,
+		Runner: runner, Logger: logger.With("component", "schedule"),
+		NewJob: func(name string, stop context.Context) (jobs.Job, error) {
+			c := *cfg
+			c.Job = name
+			return buildJob("run", &c, pool, pol, logger, stop)
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitCode(err)
+	}
+	return 0
+}
+
 func connect(ctx context.Context, cfg *Config) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -152,6 +189,10 @@ func connect(ctx context.Context, cfg *Config) (*pgxpool.Pool, error) {
 		return nil, &jobs.ConfigError{Err: errors.New("LETHE_DATABASE_URL is not a valid connection string")}
 	}
 	pc.MaxConns = int32(cfg.Workers + 2)
+	if cfg.Schedule != "" {
+		// lethe schedule may run every job at once.
+		pc.MaxConns = int32(4 * (cfg.Workers + 1))
+	}
 	pc.ConnConfig.RuntimeParams["application_name"] = "lethe"
 	// timestamp columns without a time zone are read as UTC.
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
@@ -256,6 +297,7 @@ Usage:
   lethe check [--policy FILE]            check the policy against the database and print the plan
   lethe erase --subject KEY [--confirm]  erase one subject now (no grace period, never a hold)
   lethe receipt --subject KEY            show the receipt that proves a subject was erased
+  lethe schedule                         run jobs on cron schedules (LETHE_SCHEDULE), serve /metrics
   lethe version                          print version, commit and Go version
 
 Jobs:

@@ -6,7 +6,7 @@
 # Each step is idempotent and skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")"
-STATICCHECK_VERSION=2025.1.1
+STATICCHECK_VERSION=v0.8.2
 bash install-postgres.sh
 bash install-partman.sh
 bash install-prometheus.sh
