@@ -55,7 +55,7 @@ func (rn *Runner) summary(r *Report, err error, code int) {
 	}
 	rows := []row{}
 	for _, rc := range r.RowCounts() {
-		rows = append(rows, row{rc.Table, rc.Action, rc.Rows})
+		rows = append(rows, row(rc))
 	}
 	attrs = append(attrs, slog.Any("rows", rows))
 	var counters []string
