@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -53,9 +54,11 @@ CREATE TABLE uploads (
 );
 `
 
-// examplePolicy with a delete rule for uploads.
-var examplePolicy = strings.Replace(read("../examples/policy.yaml"), "\ntables:\n",
-	"\ntables:\n  - table: uploads\n    match: user_id\n    action: delete\n\n", 1)
+// examplePolicy is examples/policy.yaml with a delete rule for uploads and
+// without its objects: section: each test writes its own.
+var examplePolicy = regexp.MustCompile(`(?ms)^objects:\n.*?\n\n`).ReplaceAllString(
+	strings.Replace(read("../examples/policy.yaml"), "\ntables:\n",
+		"\ntables:\n  - table: uploads\n    match: user_id\n    action: delete\n\n", 1), "")
 
 func read(path string) string {
 	b, err := os.ReadFile(path)

@@ -91,9 +91,11 @@ func (o *Objects) Erase(ctx context.Context, b *purge.Batch) []purge.Outcome {
 		return outs
 	}
 	o.mu.Lock()
-	for _, s := range b.Subjects {
-		if len(rows[s.Key]) > 0 {
+	for i, s := range b.Subjects {
+		if len(rows[s.Key]) > 0 && outs[i].Err == nil {
 			o.erased[s.Key] = rows[s.Key]
+		} else {
+			delete(o.erased, s.Key)
 		}
 	}
 	o.mu.Unlock()

@@ -253,3 +253,36 @@ func TestDryRunCountsAndChangesNothing(t *testing.T) {
 	require.Contains(t, logs, `location=s3://`+b.bucket+`/uploads/{storage_key} subjects=1 objects=1 bytes=4`)
 	require.Contains(t, logs, `msg="dry run: processor a run would call" processor=crm subjects=1`)
 }
+
+// TestStoredKeysAreChecked: a key stored in a row is an object key that may
+// hold "/", a value ending in "/" names a prefix, and a key that would climb
+// out of the template's fixed part keeps the subject's rows.
+func TestStoredKeysAreChecked(t *testing.T) {
+	t.Parallel()
+	b := setup(t, miniotest.Versioned())
+	good := b.addUser("good", "45 days")
+	b.db.Exec(t, `INSERT INTO uploads (user_id, storage_key) VALUES ($1, 'good/folder/')`, good.id)
+	b.put("uploads/good/folder/one", "1")
+	b.put("uploads/good/folder/two", "22")
+	b.put("uploads/good/folder-neighbour", "n")
+	bad := b.addUser("bad", "40 days")
+	b.db.Exec(t, `INSERT INTO uploads (user_id, storage_key) VALUES ($1, '../escape')`, bad.id)
+	b.put("escape", "outside the prefix")
+
+	code, err := b.run()
+	require.Equal(t, jobs.ExitFailed, code)
+	require.ErrorContains(t, err, "not a safe object key")
+	require.NotContains(t, err.Error(), "escape")
+	require.Equal(t, state{Upload: 1}, b.state("good"), "only the neighbour of the stored prefix is left")
+	require.Zero(t, b.versions("uploads/good/folder/"))
+	require.Equal(t, 1, b.versions("uploads/good/folder-neighbour"))
+	require.Equal(t, []int{1, 2}, []int{b.state("bad").Users, b.state("bad").Uploads}, "the subject with an unsafe key keeps its rows")
+	require.Equal(t, 1, b.versions("escape"))
+	var objs int64
+	for _, o := range b.receipt(good).Objects {
+		if o.Location == "s3://"+b.bucket+"/uploads/{storage_key}" {
+			objs = o.Objects
+		}
+	}
+	require.Equal(t, int64(3), objs, "doc.pdf and the two objects under the stored prefix")
+}
