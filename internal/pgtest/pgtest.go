@@ -101,6 +101,12 @@ func start() (*Server, error) {
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 		return &Server{AdminURL: u, templates: map[string]string{}}, nil
 	}
+	return NewServer(nil)
+}
+
+// NewServer starts a private cluster outside of tests (benchmarks), with
+// extra server settings ("name=value"). Stop it with Close.
+func NewServer(settings []string) (*Server, error) {
 	binDir, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -142,7 +148,7 @@ func start() (*Server, error) {
 			"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 			"-c", "max_connections=200", "-c", "shared_buffers=128MB",
 			"-c", "max_locks_per_transaction=256",
-		}, " "), "start")
+		}, " ")+settingsFlags(settings), "start")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		log, _ := os.ReadFile(logFile)
 		return nil, fmt.Errorf("pg_ctl start: %v: %s\n%s", err, out, log)
@@ -165,14 +171,34 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Stop shuts the private cluster down. Call it from TestMain after m.Run.
+func settingsFlags(settings []string) string {
+	var b strings.Builder
+	for _, s := range settings {
+		b.WriteString(" -c " + s)
+	}
+	return b.String()
+}
+
+// Stop shuts the shared private cluster down. Call it from TestMain after
+// m.Run.
 func Stop() {
-	if shared == nil || shared.dataDir == "" {
+	if shared != nil {
+		shared.Close()
+	}
+}
+
+// Close stops a private cluster and removes its files.
+func (s *Server) Close() {
+	if s.dataDir == "" {
 		return
 	}
-	_ = shared.command(filepath.Join(shared.binDir, "pg_ctl"), "-D", shared.dataDir, "-m", "immediate", "stop").Run()
-	_ = os.RemoveAll(filepath.Dir(shared.dataDir))
+	_ = s.command(filepath.Join(s.binDir, "pg_ctl"), "-D", s.dataDir, "-m", "immediate", "stop").Run()
+	_ = os.RemoveAll(filepath.Dir(s.dataDir))
+	s.dataDir = ""
 }
+
+// BinDirOf returns the directory of the server's binaries (pgbench, psql).
+func (s *Server) BinDirOf() string { return s.binDir }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
