@@ -28,8 +28,24 @@ func (s *Step) pairs(depth int, key *Column) string {
 	if s.Match.Type != s.Ref.Type && s.Match.textual() {
 		ref += "::text"
 	}
-	return fmt.Sprintf("SELECT %s AS val, s%d.k, s%d.h FROM %s %s JOIN (%s) s%d ON %s.%s = s%d.val",
-		ref, depth, depth, s.Via.Table.Ident(), v, s.Via.pairs(depth+1, key), depth, v, s.Via.Match.Ident(), depth)
+	return fmt.Sprintf("SELECT %s AS val, s%d.k, s%d.h FROM %s %s JOIN (%s) s%d ON %s.%s = s%d.val WHERE %s",
+		ref, depth, depth, s.Via.Table.Ident(), v, s.Via.pairs(depth+1, key), depth, v, s.Via.Match.Ident(), depth,
+		s.Via.filter(v, depth+1, key))
+}
+
+// filter returns a condition on the step's rows (under alias) of the form
+// match = ANY(array): the join with pairs alone lets the planner hash-join a
+// sequential scan of the whole table, while an array condition uses the
+// index on the match column for each batch.
+func (s *Step) filter(alias string, depth int, key *Column) string {
+	col := alias + "." + s.Match.Ident()
+	if s.Via == nil {
+		if s.Match.textual() {
+			return col + " = ANY($1::text[])"
+		}
+		return fmt.Sprintf("%s = ANY($1::text[]::%s[])", col, key.Type)
+	}
+	return fmt.Sprintf("%s = ANY(ARRAY(SELECT f%d.val FROM (%s) f%d))", col, depth, s.pairs(depth, key), depth)
 }
 
 // Statement is one SQL statement with its arguments after $1 and $2.
@@ -45,7 +61,8 @@ type Statement struct {
 // one (subject key, rows) row per subject that has rows.
 func (s *Step) SQL(key *Column, count bool, purgedAt *Column) Statement {
 	src := s.pairs(0, key)
-	from := fmt.Sprintf("%s t JOIN (%s) s ON t.%s = s.val", s.Table.Ident(), src, s.Match.Ident())
+	where := s.filter("t", 10, key)
+	from := fmt.Sprintf("%s t JOIN (%s) s ON t.%s = s.val WHERE %s", s.Table.Ident(), src, s.Match.Ident(), where)
 	if count || s.Action == policy.Cascade || (s.Action == policy.Keep && len(s.Set) == 0) {
 		return Statement{SQL: fmt.Sprintf("SELECT s.k, count(*) FROM %s GROUP BY s.k", from)}
 	}
@@ -53,7 +70,7 @@ func (s *Step) SQL(key *Column, count bool, purgedAt *Column) Statement {
 	var args []any
 	switch s.Action {
 	case policy.Delete:
-		dml = fmt.Sprintf("DELETE FROM %s t USING (%s) s WHERE t.%s = s.val RETURNING s.k", s.Table.Ident(), src, s.Match.Ident())
+		dml = fmt.Sprintf("DELETE FROM %s t USING (%s) s WHERE t.%s = s.val AND %s RETURNING s.k", s.Table.Ident(), src, s.Match.Ident(), where)
 	default:
 		var sets []string
 		for _, sc := range s.Set {
@@ -73,8 +90,8 @@ func (s *Step) SQL(key *Column, count bool, purgedAt *Column) Statement {
 		if purgedAt != nil {
 			sets = append(sets, purgedAt.Ident()+" = now()")
 		}
-		dml = fmt.Sprintf("UPDATE %s t SET %s FROM (%s) s WHERE t.%s = s.val RETURNING s.k",
-			s.Table.Ident(), strings.Join(sets, ", "), src, s.Match.Ident())
+		dml = fmt.Sprintf("UPDATE %s t SET %s FROM (%s) s WHERE t.%s = s.val AND %s RETURNING s.k",
+			s.Table.Ident(), strings.Join(sets, ", "), src, s.Match.Ident(), where)
 	}
 	return Statement{SQL: fmt.Sprintf("WITH d AS (%s) SELECT k, count(*) FROM d GROUP BY k", dml), Args: args}
 }
@@ -96,8 +113,8 @@ func (s *Step) ValuesSQL(key *Column, col string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("column %s does not exist in table %s", col, s.Table)
 	}
-	return fmt.Sprintf("SELECT s.k, t.%s::text FROM %s t JOIN (%s) s ON t.%s = s.val WHERE t.%s IS NOT NULL",
-		c.Ident(), s.Table.Ident(), s.pairs(0, key), s.Match.Ident(), c.Ident()), nil
+	return fmt.Sprintf("SELECT s.k, t.%s::text FROM %s t JOIN (%s) s ON t.%s = s.val WHERE t.%s IS NOT NULL AND %s",
+		c.Ident(), s.Table.Ident(), s.pairs(0, key), s.Match.Ident(), c.Ident(), s.filter("t", 10, key)), nil
 }
 
 // StepsOn returns the steps that act on table t, in execution order.

@@ -130,10 +130,12 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 	if cfg.DryRun {
 		stmts = j.sql.counts
 	}
+	selected := time.Now()
 	perSubject, err := j.runSteps(ctx, tx, stmts, keys, pseudos, r)
 	if err != nil {
 		return n, err
 	}
+	stepped := time.Now()
 	if !cfg.DryRun {
 		if err := j.insertReceipts(ctx, tx, live, sel, hashes, perSubject, outcomes); err != nil {
 			return n, err
@@ -142,11 +144,11 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 			return n, fmt.Errorf("purge batch: commit: %w", err)
 		}
 	}
-	el := time.Since(started)
+	committed := time.Now()
+	el := committed.Sub(started)
 	r.Add("subjects_done", int64(len(live)))
 	r.Add("batches", 1)
 	r.Max("longest_transaction_ms", el.Milliseconds())
-	cfg.Logger.Debug("batch done", slog.Int("subjects", len(live)), slog.Duration("duration", el))
 	if !cfg.DryRun {
 		subs := make([]Subject, len(live))
 		for i, idx := range live {
@@ -156,6 +158,9 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 			return n, errors.Join(err, failErr)
 		}
 	}
+	cfg.Logger.Debug("batch done", slog.Int("subjects", len(live)),
+		slog.Duration("select_and_erasers", selected.Sub(started)), slog.Duration("steps", stepped.Sub(selected)),
+		slog.Duration("receipts_and_commit", committed.Sub(stepped)), slog.Duration("verify", time.Since(committed)))
 	return n, failErr
 }
 

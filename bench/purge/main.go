@@ -25,6 +25,7 @@ type options struct {
 	rtt                       time.Duration
 	naiveLoopback, naiveDelay int
 	batch, workers            int
+	letheLog, letheLogLevel   string
 }
 
 // tables are the 8 related tables with their rows per user; the first is
@@ -43,6 +44,8 @@ func main() {
 	flag.IntVar(&o.naiveDelay, "naive-sample-rtt", 300, "subjects the naive loop erases through the proxy")
 	flag.IntVar(&o.batch, "batch", 500, "lethe batch size")
 	flag.IntVar(&o.workers, "workers", 2, "lethe workers")
+	flag.StringVar(&o.letheLog, "lethe-log", "", "append lethe's log lines to this file")
+	flag.StringVar(&o.letheLogLevel, "lethe-log-level", "info", "lethe's log level (debug shows per-batch phases)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-purge:", err)
@@ -191,7 +194,7 @@ func letheRun(bin, dbURL string, o options) (result, error) {
 		return result{}, err
 	}
 	cmd := exec.Command(bin, "--job", "purge", "--allow-large", "--time-budget", "1h",
-		"--batch-size", fmt.Sprint(o.batch), "--workers", fmt.Sprint(o.workers), "--log-format", "json")
+		"--batch-size", fmt.Sprint(o.batch), "--workers", fmt.Sprint(o.workers), "--log-format", "json", "--log-level", o.letheLogLevel)
 	cmd.Env = append(os.Environ(), "LETHE_DATABASE_URL="+dbURL, "LETHE_POLICY="+pol, "LETHE_SUBJECT_HASH_KEY=bench")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -200,6 +203,12 @@ func letheRun(bin, dbURL string, o options) (result, error) {
 		return result{}, fmt.Errorf("%v: %s", err, stderr.String())
 	}
 	el := time.Since(start)
+	if o.letheLog != "" {
+		if f, err := os.OpenFile(o.letheLog, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			f.WriteString(stderr.String())
+			f.Close()
+		}
+	}
 	r := result{elapsed: el, subjects: intField(stderr.String(), "subjects_done")}
 	r.longestTx = time.Duration(intField(stderr.String(), "longest_transaction_ms")) * time.Millisecond
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
