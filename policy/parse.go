@@ -140,7 +140,7 @@ func friendlyYAML(msg string) string {
 func sectionName(typ string) string {
 	switch typ {
 	case "Policy":
-		return "the top level (want subject, tables, ignore, retention, objects, processors)"
+		return "the top level (want subject, tables, ignore, retention, objects, processors, orphans)"
 	case "Subject":
 		return "subject"
 	case "Rule":
@@ -153,6 +153,16 @@ func sectionName(typ string) string {
 		return "an objects: entry (want location, or table, column and location)"
 	case "Processor":
 		return "a processors: entry"
+	case "Orphans":
+		return "orphans (want organizations, invites, objects)"
+	case "OrgRule":
+		return "an orphans: organizations: rule"
+	case "OrgMembers":
+		return "members (want table, match)"
+	case "InviteRule":
+		return "an orphans: invites: rule (want table, inviter, pending)"
+	case "OrphanObjects":
+		return "an orphans: objects: entry (want location, min_age)"
 	}
 	return typ
 }
@@ -195,6 +205,8 @@ func setLines(p *Policy, top *yaml.Node) {
 					p.Processors[j].Line = item.Line
 				}
 			}
+		case "orphans":
+			setOrphansLines(p.Orphans, key, val)
 		}
 	}
 }

@@ -37,6 +37,8 @@ type Policy struct {
 	// Processors lists the third parties that hold subjects' data, each
 	// erased with one HTTP call; see Processor.
 	Processors []Processor `yaml:"processors"`
+	// Orphans configures the orphans job; nil when absent.
+	Orphans *Orphans `yaml:"orphans"`
 
 	// Digest is the hex SHA-256 of the file's bytes, recorded in receipts.
 	Digest string `yaml:"-"`
