@@ -140,7 +140,7 @@ func friendlyYAML(msg string) string {
 func sectionName(typ string) string {
 	switch typ {
 	case "Policy":
-		return "the top level (want subject, tables, ignore, retention, objects, processors, orphans)"
+		return "the top level (want subject, tables, ignore, retention, objects, processors, inactivity, orphans)"
 	case "Subject":
 		return "subject"
 	case "Rule":
@@ -153,6 +153,14 @@ func sectionName(typ string) string {
 		return "an objects: entry (want location, or table, column and location)"
 	case "Processor":
 		return "a processors: entry"
+	case "Inactivity":
+		return "inactivity"
+	case "InactivityNotify":
+		return "inactivity.notify (want webhook, smtp)"
+	case "InactivityWebhook":
+		return "inactivity.notify.webhook"
+	case "InactivitySMTP":
+		return "inactivity.notify.smtp"
 	case "Orphans":
 		return "orphans (want organizations, invites, objects)"
 	case "OrgRule":
@@ -205,6 +213,8 @@ func setLines(p *Policy, top *yaml.Node) {
 					p.Processors[j].Line = item.Line
 				}
 			}
+		case "inactivity":
+			setInactivityLines(p.Inactivity, key, val)
 		case "orphans":
 			setOrphansLines(p.Orphans, key, val)
 		}

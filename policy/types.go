@@ -37,6 +37,8 @@ type Policy struct {
 	// Processors lists the third parties that hold subjects' data, each
 	// erased with one HTTP call; see Processor.
 	Processors []Processor `yaml:"processors"`
+	// Inactivity configures the inactivity job; nil when absent.
+	Inactivity *Inactivity `yaml:"inactivity"`
 	// Orphans configures the orphans job; nil when absent.
 	Orphans *Orphans `yaml:"orphans"`
 
