@@ -36,6 +36,30 @@ var migrations = []string{
 	);
 	CREATE INDEX receipts_subject_hash_idx ON lethe.receipts (subject_hash);
 	COMMENT ON TABLE lethe.receipts IS 'One row per erased subject. No personal data: subject_hash is an HMAC of the key.';`,
+	// 2: inactivity notices. They hold the subject's key (the warning must
+	// reach the application and the person), so the purge deletes a
+	// subject's notices in the batch that erases the subject.
+	`CREATE TABLE lethe.notices (
+		id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+		subject_key     text NOT NULL,
+		last_active_at  timestamptz NOT NULL,
+		status          text NOT NULL DEFAULT 'pending'
+		                CHECK (status IN ('pending', 'sent', 'requested', 'closed')),
+		needs_webhook   boolean NOT NULL,
+		needs_email     boolean NOT NULL,
+		webhook_sent_at timestamptz,
+		email_sent_at   timestamptz,
+		created_at      timestamptz NOT NULL DEFAULT now(),
+		sent_at         timestamptz,
+		attempts        integer NOT NULL DEFAULT 0,
+		last_error      text,
+		requested_at    timestamptz,
+		closed_at       timestamptz,
+		UNIQUE (subject_key, last_active_at)
+	);
+	CREATE UNIQUE INDEX notices_open_idx ON lethe.notices (subject_key) WHERE status IN ('pending', 'sent');
+	CREATE INDEX notices_status_idx ON lethe.notices (status, created_at) WHERE status IN ('pending', 'sent');
+	COMMENT ON TABLE lethe.notices IS 'One row per inactivity warning: at most one per subject and period of inactivity. Deleted with the subject by the purge.';`,
 }
 
 // migrateLockKey is the advisory lock that serializes migrations.
