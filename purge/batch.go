@@ -137,6 +137,9 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 	}
 	stepped := time.Now()
 	if !cfg.DryRun {
+		if err := forgetNotices(ctx, tx, keys); err != nil {
+			return n, err
+		}
 		if err := j.insertReceipts(ctx, tx, live, sel, hashes, perSubject, outcomes); err != nil {
 			return n, err
 		}
