@@ -1,0 +1,508 @@
+package inactivity_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+	"github.com/lethe-project/lethe/inactivity"
+	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/policy"
+	"github.com/lethe-project/lethe/purge"
+	"github.com/lethe-project/lethe/subject"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	hashKey       = "test-hash-key"
+	webhookSecret = "whsec-test"
+	smtpUser      = "lethe"
+	smtpPass      = "s3cret"
+)
+
+func readRepoFile(t testing.TB, name string) string {
+	b, err := os.ReadFile(filepath.Join("..", name))
+	require.NoError(t, err)
+	return string(b)
+}
+
+// inactivitySection is appended to the example policy; %s is the webhook
+// URL, and the channels line is replaced per test.
+const inactivitySection = `
+inactivity:
+  last_active: last_active_at
+  after: 365d
+  warn: 30d
+  then: request-deletion
+  email: email
+  notify:
+%s`
+
+// writePolicy writes the example policy with an inactivity section and the
+// example templates next to it, and returns its path.
+func writePolicy(t testing.TB, notify string) string {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "templates"), 0o755))
+	for _, f := range []string{"inactive.txt", "inactive.html"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "templates", f), []byte(readRepoFile(t, "examples/templates/"+f)), 0o600))
+	}
+	p := filepath.Join(dir, "policy.yaml")
+	src := readRepoFile(t, "examples/policy.yaml") + fmt.Sprintf(inactivitySection, notify)
+	require.NoError(t, os.WriteFile(p, []byte(src), 0o600))
+	return p
+}
+
+func webhookNotify(url string) string {
+	return fmt.Sprintf("    webhook: {url: %q, secret_env: LETHE_WEBHOOK_SECRET, timeout: 2s}\n", url)
+}
+
+const smtpNotify = `    smtp:
+      from: "Privacy <privacy@example.com>"
+      subject: "Your account will be deleted on {{.DeletionDate.Format \"2 January 2006\"}}"
+      template: templates/inactive.txt
+      html_template: templates/inactive.html
+`
+
+type bundle struct {
+	t       *testing.T
+	db      *pgtest.DB
+	pol     *policy.Policy
+	hook    *receiver
+	smtp    *smtpServer
+	smtpURL string
+}
+
+// setup gives a test the example schema, a webhook receiver and an SMTP
+// server, and a policy using the channels in notify ("webhook", "smtp").
+func setup(t *testing.T, channels ...string) *bundle {
+	t.Helper()
+	b := &bundle{t: t, db: pgtest.NewDB(t, readRepoFile(t, "examples/schema.sql"))}
+	b.hook = newReceiver(t)
+	b.smtp = newSMTPServer(t)
+	b.smtpURL = fmt.Sprintf("smtp://%s:%s@%s", smtpUser, smtpPass, b.smtp.addr)
+	notify := ""
+	for _, c := range channels {
+		switch c {
+		case "webhook":
+			notify += webhookNotify(b.hook.srv.URL)
+		case "smtp":
+			notify += smtpNotify
+		}
+	}
+	p, err := policy.Load(writePolicy(t, notify))
+	require.NoError(t, err)
+	b.pol = p
+	return b
+}
+
+// user inserts a subject inactive for the given number of days.
+func (b *bundle) user(name string, inactiveDays int, mod ...string) string {
+	id := md5uuid(name)
+	email := name + "@example.com"
+	if len(mod) > 0 && mod[0] == "no-email" {
+		email = ""
+	}
+	b.db.Exec(b.t, `INSERT INTO users (id, email, name, last_active_at) VALUES ($1, $2, $3, now() - $4 * interval '1 day')`,
+		id, email, "User "+name, inactiveDays)
+	return id
+}
+
+type testLogWriter struct{ t *testing.T }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func (b *bundle) config(mod ...func(*inactivity.Config)) inactivity.Config {
+	cfg := inactivity.Config{
+		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey),
+		Logger:        slog.New(slog.NewTextHandler(testLogWriter{b.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		WebhookSecret: webhookSecret, SMTPURL: b.smtpURL, SMTPRate: 50,
+		TLSConfig:       &tls.Config{RootCAs: b.smtp.roots},
+		DeliveryTimeout: 2 * time.Second,
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	return cfg
+}
+
+// run runs the inactivity job and returns its report and exit code.
+func (b *bundle) run(mod ...func(*inactivity.Config)) (*jobs.Report, int) {
+	b.t.Helper()
+	j, err := inactivity.New(b.config(mod...))
+	require.NoError(b.t, err)
+	return runJob(b.t, j)
+}
+
+func (b *bundle) purge() (*jobs.Report, int) {
+	b.t.Helper()
+	j, err := purge.New(purge.Config{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey)})
+	require.NoError(b.t, err)
+	return runJob(b.t, j)
+}
+
+func runJob(t *testing.T, j jobs.Job) (*jobs.Report, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := jobs.NewReport(j.Name(), false)
+	err := j.Run(ctx, r)
+	if err != nil {
+		t.Logf("run error: %v", err)
+	}
+	t.Logf("counters: %v", r.Counters)
+	return r, jobs.ExitCode(err)
+}
+
+// advance moves the database's clock forward by d: every timestamp the job
+// compares with now() moves back by d.
+func (b *bundle) advance(d time.Duration) {
+	b.t.Helper()
+	iv := fmt.Sprintf("%d seconds", int64(d.Seconds()))
+	b.db.Exec(b.t, `UPDATE users SET last_active_at = last_active_at - $1::interval, deleted_at = deleted_at - $1::interval`, iv)
+	b.db.Exec(b.t, `DO $$ BEGIN IF to_regclass('lethe.notices') IS NOT NULL THEN
+		UPDATE lethe.notices SET last_active_at = last_active_at - '`+iv+`'::interval,
+			created_at = created_at - '`+iv+`'::interval, sent_at = sent_at - '`+iv+`'::interval,
+			webhook_sent_at = webhook_sent_at - '`+iv+`'::interval, email_sent_at = email_sent_at - '`+iv+`'::interval;
+		END IF; END $$`)
+}
+
+func (b *bundle) notices(key string) int {
+	return b.db.Int(b.t, `SELECT count(*) FROM lethe.notices WHERE subject_key = $1`, key)
+}
+
+func (b *bundle) status(key string) string {
+	var s string
+	err := b.db.Pool.QueryRow(context.Background(),
+		`SELECT string_agg(status, ',' ORDER BY created_at) FROM lethe.notices WHERE subject_key = $1`, key).Scan(&s)
+	require.NoError(b.t, err)
+	return s
+}
+
+func (b *bundle) requested(key string) bool {
+	return b.db.Int(b.t, `SELECT count(*) FROM users WHERE id = $1 AND deleted_at IS NOT NULL`, key) == 1
+}
+
+const day = 24 * time.Hour
+
+// --- webhook receiver ---
+
+type hookRequest struct {
+	key string
+	ev  inactivity.Event
+}
+
+// receiver is a real HTTP endpoint that verifies each request's signature
+// with its own code (not the package's Verify) and records it. Its mode
+// makes faults: a status to answer, a delay, or a block until released.
+type receiver struct {
+	srv *httptest.Server
+
+	mu      sync.Mutex
+	reqs    []hookRequest
+	bad     []string
+	status  int
+	delay   time.Duration
+	blockCh chan struct{}
+	gotCh   chan struct{}
+}
+
+func newReceiver(t *testing.T) *receiver {
+	rc := &receiver{status: http.StatusOK}
+	rc.srv = httptest.NewServer(http.HandlerFunc(rc.handle))
+	t.Cleanup(func() {
+		rc.release()
+		rc.srv.CloseClientConnections()
+		rc.srv.Close()
+	})
+	return rc
+}
+
+func verifySignature(secret, header string, body []byte) error {
+	var ts, sig string
+	for _, p := range strings.Split(header, ",") {
+		if v, ok := strings.CutPrefix(p, "t="); ok {
+			ts = v
+		}
+		if v, ok := strings.CutPrefix(p, "v1="); ok {
+			sig = v
+		}
+	}
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || time.Since(time.Unix(n, 0)).Abs() > 5*time.Minute {
+		return errors.New("bad or stale timestamp")
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts + "." + string(body)))
+	if !hmac.Equal([]byte(hex.EncodeToString(m.Sum(nil))), []byte(sig)) {
+		return errors.New("signature mismatch")
+	}
+	return nil
+}
+
+func (rc *receiver) handle(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if err := verifySignature(webhookSecret, r.Header.Get("Lethe-Signature"), body); err != nil {
+		rc.mu.Lock()
+		rc.bad = append(rc.bad, err.Error())
+		rc.mu.Unlock()
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	var ev inactivity.Event
+	_ = json.Unmarshal(body, &ev)
+	rc.mu.Lock()
+	rc.reqs = append(rc.reqs, hookRequest{key: r.Header.Get("Idempotency-Key"), ev: ev})
+	status, delay, block, got := rc.status, rc.delay, rc.blockCh, rc.gotCh
+	rc.mu.Unlock()
+	if got != nil {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	}
+	if block != nil {
+		<-block
+	}
+	time.Sleep(delay)
+	w.WriteHeader(status)
+}
+
+func (rc *receiver) set(status int, delay time.Duration) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.status, rc.delay = status, delay
+}
+
+// blockNext makes requests hang until release, and returns a channel that
+// receives when a request arrived.
+func (rc *receiver) blockNext() <-chan struct{} {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.blockCh, rc.gotCh = make(chan struct{}), make(chan struct{}, 1)
+	return rc.gotCh
+}
+
+func (rc *receiver) release() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.blockCh != nil {
+		close(rc.blockCh)
+		rc.blockCh, rc.gotCh = nil, nil
+	}
+}
+
+func (rc *receiver) requests() []hookRequest {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.bad) > 0 {
+		panic("a webhook request carried a bad signature: " + strings.Join(rc.bad, "; "))
+	}
+	return append([]hookRequest{}, rc.reqs...)
+}
+
+// forKey returns the requests about one subject.
+func (rc *receiver) forKey(subjectKey string) []hookRequest {
+	var out []hookRequest
+	for _, r := range rc.requests() {
+		if r.ev.SubjectKey == subjectKey {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// --- SMTP server ---
+
+type mailMsg struct {
+	to, messageID, subject string
+	raw                    string
+	tls                    bool
+}
+
+// smtpServer is go-smtp's server in this process, with STARTTLS on a
+// self-signed certificate and AUTH PLAIN (offered only over TLS). Its mode
+// makes faults: an SMTP error code at DATA, or a block after the message
+// was read.
+type smtpServer struct {
+	addr    string
+	roots   *x509.CertPool
+	certPEM string
+	srv     *smtp.Server
+
+	mu      sync.Mutex
+	msgs    []mailMsg
+	failAt  int
+	blockCh chan struct{}
+	gotCh   chan struct{}
+}
+
+func newSMTPServer(t *testing.T) *smtpServer {
+	cert, pemBytes := selfSigned(t)
+	s := &smtpServer{roots: x509.NewCertPool()}
+	s.roots.AppendCertsFromPEM(pemBytes)
+	s.certPEM = filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(s.certPEM, pemBytes, 0o600))
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &smtpSession{s: s, c: c}, nil
+	}))
+	s.srv.Domain = "localhost"
+	s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	s.srv.ReadTimeout, s.srv.WriteTimeout = 30*time.Second, 30*time.Second
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s.addr = l.Addr().String()
+	go func() { _ = s.srv.Serve(l) }()
+	t.Cleanup(func() { s.release(); _ = s.srv.Close() })
+	return s
+}
+
+func (s *smtpServer) setFail(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failAt = code
+}
+
+func (s *smtpServer) blockNext() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.blockCh, s.gotCh = make(chan struct{}), make(chan struct{}, 1)
+	return s.gotCh
+}
+
+func (s *smtpServer) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.blockCh != nil {
+		close(s.blockCh)
+		s.blockCh, s.gotCh = nil, nil
+	}
+}
+
+func (s *smtpServer) messages() []mailMsg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]mailMsg{}, s.msgs...)
+}
+
+type smtpSession struct {
+	s      *smtpServer
+	c      *smtp.Conn
+	authed bool
+	to     string
+}
+
+func (ss *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (ss *smtpSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != smtpUser || pass != smtpPass {
+			return errors.New("invalid credentials")
+		}
+		ss.authed = true
+		return nil
+	}), nil
+}
+
+func (ss *smtpSession) Mail(string, *smtp.MailOptions) error {
+	if !ss.authed {
+		return smtp.ErrAuthRequired
+	}
+	return nil
+}
+
+func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.to = to
+	return nil
+}
+
+func (ss *smtpSession) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ss.s.mu.Lock()
+	code, block, got := ss.s.failAt, ss.s.blockCh, ss.s.gotCh
+	ss.s.mu.Unlock()
+	if code != 0 {
+		return &smtp.SMTPError{Code: code, Message: "try again later, " + ss.to}
+	}
+	m, err := mail.ReadMessage(strings.NewReader(string(raw)))
+	if err != nil {
+		return err
+	}
+	dec := new(mime.WordDecoder)
+	subj, _ := dec.DecodeHeader(m.Header.Get("Subject"))
+	_, isTLS := ss.c.TLSConnectionState()
+	ss.s.mu.Lock()
+	ss.s.msgs = append(ss.s.msgs, mailMsg{to: ss.to, messageID: m.Header.Get("Message-Id"), subject: subj, raw: string(raw), tls: isTLS})
+	ss.s.mu.Unlock()
+	if got != nil {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	}
+	if block != nil {
+		<-block
+	}
+	return nil
+}
+
+func (ss *smtpSession) Reset()        {}
+func (ss *smtpSession) Logout() error { return nil }
+
+func selfSigned(t *testing.T) (tls.Certificate, []byte) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lethe test SMTP"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pemBytes
+}
+
+func md5uuid(s string) string {
+	sum := md5.Sum([]byte(s))
+	h := hex.EncodeToString(sum[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
