@@ -38,6 +38,10 @@ type Config struct {
 	ScheduleListen string        `env:"LETHE_SCHEDULE_LISTEN, default=:9090"`
 	// ScheduleSeconds accepts six-field specs with seconds (tests, demos).
 	ScheduleSeconds bool `env:"LETHE_SCHEDULE_SECONDS"`
+	// SMTPURL is where the inactivity job sends mail (it holds a password).
+	SMTPURL string `env:"LETHE_SMTP_URL"`
+	// SMTPRate is the most mails per second the inactivity job sends.
+	SMTPRate float64 `env:"LETHE_SMTP_RATE, default=5"`
 
 	AllowLarge bool
 	Summary    bool
@@ -67,6 +71,8 @@ var envVars = [][2]string{
 	{"LETHE_SCHEDULE", "lethe schedule: jobs and cron specs, e.g. \"purge=0 3 * * *;retention=*/15 * * * *\""},
 	{"LETHE_SCHEDULE_LISTEN", "lethe schedule: address of /metrics and /healthz (default :9090)"},
 	{"LETHE_SCHEDULE_SECONDS", "lethe schedule: true to accept six-field specs with seconds"},
+	{"LETHE_SMTP_URL", "inactivity mails: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS)"},
+	{"LETHE_SMTP_RATE", "inactivity mails: most sent per second (default 5)"},
 }
 
 // jobNames lists the jobs --job accepts, with what they do.

@@ -45,16 +45,16 @@ func TestInactivityProblemsAreNamed(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.txt"), []byte("Hello {{.Row.name"), 0o600))
 	for src, want := range map[string]string{
-		"inactivity:\n  after: 1y\n  warn: 30d\n  then: request-deletion\n  notify: {webhook: {url: 'https://x', secret_env: S}}\n": "line 2: inactivity.last_active is required",
-		"inactivity:\n  last_active: a\n  after: 1y\n  warn: 30d\n  then: delete-now\n  notify: {webhook: {url: 'https://x', secret_env: S}}\n": `inactivity.then must be request-deletion or notify-only, not "delete-now"`,
-		"inactivity:\n  last_active: a\n  after: 1y\n  then: notify-only\n  notify: {webhook: {url: 'https://x', secret_env: S}}\n":               "inactivity.warn is required",
-		"inactivity:\n  last_active: a\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify: {}\n":                                            "inactivity.notify needs webhook:, smtp: or both",
-		"inactivity:\n  last_active: a\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify:\n    webhook: {url: 'ftp://x', secret_env: 'A B'}\n": "line 8: inactivity.notify.webhook.url must be an http or https URL",
-		"inactivity:\n  last_active: a\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify:\n    webhook: {url: 'https://x', secret_env: 'A B'}\n": `secret_env must name the environment variable`,
-		"inactivity:\n  last_active: a\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify:\n    smtp: {from: x, subject: s, template: missing.txt}\n": "inactivity.email is required with notify.smtp",
+		"inactivity:\n  after: 1y\n  warn: 30d\n  then: request-deletion\n  notify: {webhook: {url: 'https://x', secret_env: S}}\n":                                        "line 2: inactivity.last_active is required",
+		"inactivity:\n  last_active: a\n  after: 1y\n  warn: 30d\n  then: delete-now\n  notify: {webhook: {url: 'https://x', secret_env: S}}\n":                            `inactivity.then must be request-deletion or notify-only, not "delete-now"`,
+		"inactivity:\n  last_active: a\n  after: 1y\n  then: notify-only\n  notify: {webhook: {url: 'https://x', secret_env: S}}\n":                                        "inactivity.warn is required",
+		"inactivity:\n  last_active: a\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify: {}\n":                                                                      "inactivity.notify needs webhook:, smtp: or both",
+		"inactivity:\n  last_active: a\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify:\n    webhook: {url: 'ftp://x', secret_env: 'A B'}\n":                       "line 8: inactivity.notify.webhook.url must be an http or https URL",
+		"inactivity:\n  last_active: a\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify:\n    webhook: {url: 'https://x', secret_env: 'A B'}\n":                     `secret_env must name the environment variable`,
+		"inactivity:\n  last_active: a\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify:\n    smtp: {from: x, subject: s, template: missing.txt}\n":                 "inactivity.email is required with notify.smtp",
 		"inactivity:\n  last_active: a\n  email: e\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify:\n    smtp: {from: a@b.c, subject: s, template: missing.txt}\n": "line 9: inactivity.notify.smtp: template: open",
-		"inactivity:\n  last_active: a\n  email: e\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify:\n    smtp: {from: a@b.c, subject: s, template: broken.txt}\n": "unclosed action",
-		"inactivity:\n  last_active: a\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify: {webhook: {url: 'https://x', secret_env: S, secret: x}}\n": `unknown key "secret" in inactivity.notify.webhook`,
+		"inactivity:\n  last_active: a\n  email: e\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify:\n    smtp: {from: a@b.c, subject: s, template: broken.txt}\n":  "unclosed action",
+		"inactivity:\n  last_active: a\n  after: 1y\n  warn: 1d\n  then: notify-only\n  notify: {webhook: {url: 'https://x', secret_env: S, secret: x}}\n":                 `unknown key "secret" in inactivity.notify.webhook`,
 	} {
 		_, err := Parse([]byte(inactivityBase+src), filepath.Join(dir, "p.yaml"))
 		require.Error(t, err, src)
