@@ -1,0 +1,171 @@
+package orphans_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The CLI tests run the real lethe binary, built once per test binary.
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
+
+func letheBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "lethe-orphans-bin-")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "lethe")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/lethe-project/lethe").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("build lethe: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, binErr)
+	return binPath
+}
+
+func cleanupBinary() {
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+}
+
+// env is the environment of the binary for this bundle's database,
+// policy and MinIO.
+func (b *bundle) env(dbURL, policyText string) []string {
+	p := filepath.Join(b.t.TempDir(), "policy.yaml")
+	require.NoError(b.t, os.WriteFile(p, []byte(policyText), 0o600))
+	return []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + b.t.TempDir(),
+		"LETHE_DATABASE_URL=" + dbURL, "LETHE_POLICY=" + p, "LETHE_LOG_FORMAT=json",
+		"LETHE_S3_ENDPOINT=" + b.srv.Endpoint, "LETHE_S3_PATH_STYLE=true",
+		"AWS_ACCESS_KEY_ID=" + b.srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + b.srv.SecretKey, "AWS_REGION=us-east-1",
+	}
+}
+
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+func (b *bundle) cli(env []string, args ...string) cliResult {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, letheBinary(b.t), args...)
+	cmd.Env = env
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("lethe %s → %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, so.String(), se.String())
+	return cliResult{code, so.String(), se.String()}
+}
+
+func TestCLIExitCodes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice := b.addUser("alice", "")
+	b.addOrg("kept", "1 year", alice)
+	b.addOrg("orphan", "1 year")
+	b.db.Exec(t, `INSERT INTO organizations (id, name, created_at) SELECT md5('o' || i)::uuid, 'o', now() - interval '2 days' FROM generate_series(1, 10) i`)
+	b.db.Exec(t, `INSERT INTO memberships (org_id, user_id) SELECT md5('o' || i)::uuid, $1 FROM generate_series(1, 10) i`, alice)
+	env := b.env(b.db.URL, b.polText)
+
+	r := b.cli(env, "--job", "orphans", "--dry-run", "--summary")
+	require.Equal(t, 0, r.code)
+	require.Contains(t, r.stdout, "organizations removed: 1")
+	require.Equal(t, 1, b.org(md5uuid("orphan")).Orgs)
+
+	b.db.Exec(t, `CREATE TABLE org_secrets (org_id uuid REFERENCES organizations (id))`)
+	r = b.cli(env, "--job", "orphans")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "org_secrets.org_id references organizations(id)")
+	b.db.Exec(t, `DROP TABLE org_secrets`)
+
+	b.db.Exec(t, `DELETE FROM memberships`)
+	r = b.cli(env, "--job", "orphans")
+	require.Equal(t, 3, r.code)
+	require.Contains(t, r.stderr, "12 of 12 organizations rows with no member")
+	require.Equal(t, 12, b.db.Int(t, `SELECT count(*) FROM organizations`))
+
+	r = b.cli(env, "--job", "orphans", "--allow-large")
+	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, b.db.Int(t, `SELECT count(*) FROM organizations`))
+	require.NotContains(t, r.stderr, md5uuid("orphan"), "no keys in logs")
+}
+
+// SIGKILL in the middle of a run leaves every organization either fully
+// removed or untouched; a rerun reaches the state of a run never killed.
+func TestCLIKilledRunThenRerun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	u := b.addUser("member", "")
+	b.db.Exec(t, `INSERT INTO organizations (id, name, created_at) SELECT md5('o' || i)::uuid, 'o', now() - interval '2 days' FROM generate_series(1, 200) i`)
+	b.db.Exec(t, `INSERT INTO memberships (org_id, user_id) SELECT md5('o' || i)::uuid, $1 FROM generate_series(41, 200) i`, u)
+	b.db.Exec(t, `INSERT INTO notes (org_id, body) SELECT id, 'n' FROM organizations CROSS JOIN generate_series(1, 2);
+		INSERT INTO note_comments (note_id, body) SELECT id, 'c' FROM notes;
+		INSERT INTO custom_roles (org_id, name) SELECT id, 'r' FROM organizations`)
+	for i := 1; i <= 40; i++ {
+		b.put("orgs/"+md5uuid(fmt.Sprint("o", i))+"/f", "x")
+	}
+	b.db.Exec(t, `CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN PERFORM pg_sleep(0.03); RETURN OLD; END $$;
+		CREATE TRIGGER slow BEFORE DELETE ON notes FOR EACH ROW EXECUTE FUNCTION slow();`)
+	clean := b.db.Clone(t)
+	cleanBucket := b.srv.CreateBucket(t)
+	cleanEnv := append(b.env(clean.URL, strings.ReplaceAll(b.polText, b.bucket, cleanBucket)), "LETHE_BATCH_SIZE=4")
+	env := append(b.env(b.db.URL, b.polText), "LETHE_BATCH_SIZE=4")
+
+	cmd := exec.Command(letheBinary(t), "--job", "orphans")
+	cmd.Env = env
+	require.NoError(t, cmd.Start())
+	waitFor(t, func() bool { return b.db.Int(t, `SELECT count(*) FROM organizations`) <= 188 })
+	time.Sleep(100 * time.Millisecond) // into the next batch (each takes ~0.25 s)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	left := b.db.Int(t, `SELECT count(*) FROM organizations`)
+	require.Greater(t, left, 160, "the kill must land before the run finished")
+	for i := 1; i <= 40; i++ {
+		st := b.org(md5uuid(fmt.Sprint("o", i)))
+		st.Objects = 0 // a killed batch may have removed the files already; its rows stay for the rerun
+		switch st {
+		case orgState{}, orgState{Orgs: 1, Notes: 2, Comments: 2, Roles: 1}:
+		default:
+			t.Fatalf("organization o%d half removed: %+v", i, st)
+		}
+	}
+
+	// The killed run's server session ends once its statement does; until
+	// then its row locks make a rerun skip (not touch) its organizations.
+	waitFor(t, func() bool {
+		return b.db.Int(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'lethe'`) == 0
+	})
+	require.Equal(t, 0, b.cli(env, "--job", "orphans").code)
+	require.Equal(t, 0, b.cli(cleanEnv, "--job", "orphans").code)
+	requireSameRows(t, clean.Snapshot(t, "public"), b.db.Snapshot(t, "public"))
+	require.Equal(t, 160, b.db.Int(t, `SELECT count(*) FROM organizations`))
+	require.Empty(t, b.listing("orgs/"))
+}

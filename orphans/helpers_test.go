@@ -1,0 +1,321 @@
+package orphans_test
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/lethe-project/lethe/internal/miniotest"
+	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/objstore"
+	"github.com/lethe-project/lethe/objstore/filestore"
+	"github.com/lethe-project/lethe/objstore/s3store"
+	"github.com/lethe-project/lethe/orphans"
+	"github.com/lethe-project/lethe/policy"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) {
+	code := miniotest.Run(m)
+	pgtest.Stop()
+	cleanupBinary()
+	os.Exit(code)
+}
+
+// schema is a SaaS schema with organizations, as in the data-cleanup
+// guide: memberships, notes (with comments on them), custom roles and
+// invitations belong to an organization.
+const schema = `
+CREATE TABLE users (
+    id         uuid PRIMARY KEY,
+    deleted_at timestamptz
+);
+CREATE TABLE organizations (
+    id         uuid PRIMARY KEY,
+    name       text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE memberships (
+    id      bigserial PRIMARY KEY,
+    org_id  uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    user_id uuid NOT NULL REFERENCES users (id)
+);
+CREATE TABLE notes (
+    id     bigserial PRIMARY KEY,
+    org_id uuid NOT NULL REFERENCES organizations (id),
+    body   text NOT NULL
+);
+CREATE TABLE note_comments (
+    id      bigserial PRIMARY KEY,
+    note_id bigint NOT NULL REFERENCES notes (id),
+    body    text NOT NULL
+);
+CREATE TABLE custom_roles (
+    id     bigserial PRIMARY KEY,
+    org_id uuid NOT NULL REFERENCES organizations (id),
+    name   text NOT NULL
+);
+CREATE TABLE invites (
+    id          bigserial PRIMARY KEY,
+    org_id      uuid NOT NULL REFERENCES organizations (id),
+    invited_by  uuid,
+    email       text NOT NULL,
+    accepted_at timestamptz
+);
+CREATE INDEX ON memberships (org_id);
+CREATE INDEX ON notes (org_id);
+`
+
+// policyText is the orphans: section of the tests; %[1]s is the bucket.
+const policyText = `subject:
+  table: users
+  key: id
+  requested_at: deleted_at
+  grace: 1d
+tables:
+  - {table: memberships, match: user_id, action: delete}
+orphans:
+  organizations:
+    - table: organizations
+      key: id
+      members: {table: memberships, match: org_id}
+      created_at: created_at
+      min_age: 1d
+      tables:
+        - {table: note_comments, match: note_id, via: notes, action: delete}
+        - {table: notes, match: org_id, action: delete}
+        - {table: custom_roles, match: org_id, action: delete}
+        - {table: invites, match: org_id, action: delete}
+      objects: ["s3://%[1]s/orgs/{key}/"]
+  invites:
+    - {table: invites, inviter: invited_by, pending: {accepted_at: null}}
+  objects:
+    - {location: "s3://%[1]s/users/{key}/", min_age: 1s}
+`
+
+type bundle struct {
+	t       *testing.T
+	db      *pgtest.DB
+	srv     *miniotest.Server
+	bucket  string
+	store   orphans.Store
+	polText string
+	pol     *policy.Policy
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	srv := miniotest.Start(t)
+	b := &bundle{t: t, db: pgtest.NewDB(t, schema), srv: srv}
+	b.bucket = srv.CreateBucket(t, miniotest.Versioned())
+	s3, err := s3store.New(context.Background(), s3store.Config{
+		Region: miniotest.Region, Endpoint: srv.Endpoint, ForcePathStyle: true, Credentials: srv.Credentials(),
+	})
+	require.NoError(t, err)
+	b.store = &objstore.Router{S3: s3, File: filestore.Store{}}
+	b.setPolicy(fmt.Sprintf(policyText, b.bucket))
+	return b
+}
+
+func (b *bundle) setPolicy(text string) {
+	b.t.Helper()
+	b.polText = text
+	pol, err := policy.Parse([]byte(text), "test.yaml")
+	require.NoError(b.t, err)
+	b.pol = pol
+}
+
+func (b *bundle) config(mod ...func(*orphans.Config)) orphans.Config {
+	cfg := orphans.Config{
+		Pool: b.db.Pool, Policy: b.pol, Store: b.store,
+		Logger:           slog.New(slog.NewTextHandler(tWriter{b.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		StatementTimeout: 5 * time.Second, LockTimeout: time.Second,
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	return cfg
+}
+
+func (b *bundle) run(mod ...func(*orphans.Config)) (*jobs.Report, error) {
+	b.t.Helper()
+	cfg := b.config(mod...)
+	j, err := orphans.New(cfg)
+	require.NoError(b.t, err)
+	r := jobs.NewReport(j.Name(), cfg.DryRun)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = j.Run(ctx, r)
+	b.t.Logf("report: rows %v counters %v err %v", r.Rows, r.Counters, err)
+	return r, err
+}
+
+func dryRun(c *orphans.Config)    { c.DryRun = true }
+func allowLarge(c *orphans.Config) { c.AllowLarge = true }
+
+// addUser adds a user; requested is an interval ago (or "") for deleted_at.
+func (b *bundle) addUser(name, requested string) string {
+	b.t.Helper()
+	id := md5uuid(name)
+	var ra any
+	if requested != "" {
+		ra = requested
+	}
+	b.db.Exec(b.t, `INSERT INTO users (id, deleted_at) VALUES ($1, now() - $2::interval)`, id, ra)
+	return id
+}
+
+// addOrg adds an organization created age ago with the given members, two
+// notes (one with a comment), a custom role, an invitation and two object
+// versions and a delete marker under orgs/{id}/.
+func (b *bundle) addOrg(name, age string, members ...string) string {
+	b.t.Helper()
+	id := md5uuid(name)
+	b.db.Exec(b.t, `INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, now() - $3::interval)`, id, name, age)
+	for _, m := range members {
+		b.db.Exec(b.t, `INSERT INTO memberships (org_id, user_id) VALUES ($1, $2)`, id, m)
+	}
+	b.db.Exec(b.t, `INSERT INTO notes (org_id, body) VALUES ($1, 'a'), ($1, 'b')`, id)
+	b.db.Exec(b.t, `INSERT INTO note_comments (note_id, body) SELECT min(id), 'c' FROM notes WHERE org_id = $1`, id)
+	b.db.Exec(b.t, `INSERT INTO custom_roles (org_id, name) VALUES ($1, 'admin')`, id)
+	b.db.Exec(b.t, `INSERT INTO invites (org_id, email, accepted_at) VALUES ($1, 'x@example.com', now())`, id)
+	b.put("orgs/"+id+"/logo.png", "v1")
+	b.put("orgs/"+id+"/logo.png", "v2")
+	b.put("orgs/"+id+"/old.txt", "x")
+	b.deleteObject("orgs/" + id + "/old.txt")
+	return id
+}
+
+// orgState is everything of an organization, in and outside the database.
+type orgState struct {
+	Orgs, Members, Notes, Comments, Roles, Invites, Objects int
+}
+
+func (b *bundle) org(id string) orgState {
+	b.t.Helper()
+	q := func(sql string) int { return b.db.Int(b.t, sql, id) }
+	return orgState{
+		Orgs:     q(`SELECT count(*) FROM organizations WHERE id = $1`),
+		Members:  q(`SELECT count(*) FROM memberships WHERE org_id = $1`),
+		Notes:    q(`SELECT count(*) FROM notes WHERE org_id = $1`),
+		Comments: q(`SELECT count(*) FROM note_comments c JOIN notes n ON n.id = c.note_id WHERE n.org_id = $1`),
+		Roles:    q(`SELECT count(*) FROM custom_roles WHERE org_id = $1`),
+		Invites:  q(`SELECT count(*) FROM invites WHERE org_id = $1`),
+		Objects:  b.versions("orgs/" + id + "/"),
+	}
+}
+
+// full is the state addOrg leaves, members aside.
+func full(members int) orgState {
+	return orgState{Orgs: 1, Members: members, Notes: 2, Comments: 1, Roles: 1, Invites: 1, Objects: 4}
+}
+
+func (b *bundle) put(key, body string) {
+	b.t.Helper()
+	_, err := b.srv.Client().PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String(b.bucket), Key: aws.String(key), Body: strings.NewReader(body),
+	})
+	require.NoError(b.t, err)
+}
+
+func (b *bundle) deleteObject(key string) {
+	b.t.Helper()
+	_, err := b.srv.Client().DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)})
+	require.NoError(b.t, err)
+}
+
+// versions counts versions and delete markers under prefix, directly.
+func (b *bundle) versions(prefix string) int {
+	b.t.Helper()
+	return len(b.listing(prefix))
+}
+
+// listing returns every version and delete marker under prefix, sorted.
+func (b *bundle) listing(prefix string) []string {
+	b.t.Helper()
+	var out []string
+	p := s3.NewListObjectVersionsPaginator(b.srv.Client(), &s3.ListObjectVersionsInput{Bucket: aws.String(b.bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		require.NoError(b.t, err)
+		for _, v := range page.Versions {
+			out = append(out, aws.ToString(v.Key)+"@"+aws.ToString(v.VersionId))
+		}
+		for _, m := range page.DeleteMarkers {
+			out = append(out, aws.ToString(m.Key)+"@"+aws.ToString(m.VersionId)+"(marker)")
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func md5uuid(s string) string {
+	h := md5.Sum([]byte(s))
+	x := hex.EncodeToString(h[:])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// requireSameRows compares two snapshots and names only the rows that
+// differ, a few per table.
+func requireSameRows(t *testing.T, want, got map[string][]string) {
+	t.Helper()
+	var diffs []string
+	for _, table := range sortedKeys(want, got) {
+		w, g := map[string]bool{}, map[string]bool{}
+		for _, r := range want[table] {
+			w[r] = true
+		}
+		for _, r := range got[table] {
+			g[r] = true
+		}
+		n := 0
+		for _, r := range want[table] {
+			if !g[r] && n < 5 {
+				diffs = append(diffs, table+" missing "+r)
+				n++
+			}
+		}
+		for _, r := range got[table] {
+			if !w[r] && n < 10 {
+				diffs = append(diffs, table+" extra "+r)
+				n++
+			}
+		}
+	}
+	if len(diffs) > 0 {
+		t.Fatalf("snapshots differ:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+func sortedKeys(ms ...map[string][]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range ms {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}

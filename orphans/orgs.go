@@ -1,0 +1,452 @@
+package orphans
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/objstore"
+	"github.com/lethe-project/lethe/plan"
+	"github.com/lethe-project/lethe/policy"
+)
+
+// orgTarget is one organizations: rule resolved against the catalog.
+type orgTarget struct {
+	rule    *policy.OrgRule
+	table   *plan.Table
+	key     *plan.Column
+	members *plan.Table
+	steps   []*plan.Step // the organization's tables in execution order, then the organization row
+	locs    []objstore.Location
+	cols    []string // columns of the organization row the templates use
+
+	// SQL built once.
+	candidates string // $1 min age, $2 key after (text or null), $3 limit
+	lock       string // candidates FOR UPDATE SKIP LOCKED
+	recheck    string // $1 keys (text[]), $2 min age
+	counts     string // $1 min age
+	run, dry   []plan.Statement
+}
+
+// name is the organization table as reports name it.
+func (o *orgTarget) name() string { return o.table.String() }
+
+// membersLine marks the ignore entry that stands for the members table in
+// the plan built for an organization rule; problems about it are dropped,
+// since an organization is only removed when that table has no row for it.
+const membersLine = -7
+
+func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *policy.Policy, r *policy.OrgRule, perr *policy.Error) (*orgTarget, error) {
+	where := fmt.Sprintf("orphans: organization %s", r.Table)
+	o := &orgTarget{rule: r}
+	bad := len(perr.Problems)
+	t, ok := cat.Lookup(r.Table)
+	if !ok {
+		perr.Add(r.Line, "%s: table %s does not exist", where, r.Table)
+		return nil, nil
+	}
+	o.table = t
+	col := func(t *plan.Table, id policy.Ident, what string) *plan.Column {
+		c, ok := t.Columns[id.Column()]
+		if !ok {
+			perr.Add(r.Line, "%s: %s: column %s does not exist in table %s", where, what, id, t)
+		}
+		return c
+	}
+	o.key = col(t, r.Key, "key")
+	if c := o.key; c != nil && c.Category != "S" && c.Category != "N" && c.Type != "uuid" {
+		perr.Add(r.Line, "%s: key %s is %s: lethe supports uuid, integer and text keys", where, c.Name, c.Type)
+	}
+	if c := col(t, r.CreatedAt, "created_at"); c != nil && !strings.HasPrefix(c.Type, "timestamp") {
+		perr.Add(r.Line, "%s: created_at %s is %s, want timestamp or timestamptz", where, c.Name, c.Type)
+	}
+	mt, ok := cat.Lookup(r.Members.Table)
+	if !ok {
+		perr.Add(r.Line, "%s: members: table %s does not exist", where, r.Members.Table)
+	} else if m := col(mt, r.Members.Match, "members.match"); m != nil && o.key != nil {
+		o.members = mt
+		if !hasFK(cat, mt, m.Name, t, o.key.Name) {
+			perr.Add(r.Line, "%s: members: %s.%s needs a foreign key to %s(%s): without it a membership inserted while the job runs could not stop it",
+				where, mt, m.Name, t, o.key.Name)
+		}
+	}
+	for _, l := range r.Objects {
+		loc, err := objstore.ParseLocation(l)
+		if err != nil {
+			continue // reported by the policy's own checks
+		}
+		o.locs = append(o.locs, loc)
+		for _, p := range loc.Placeholders() {
+			if p == "key" {
+				continue
+			}
+			if _, ok := t.Columns[p]; !ok {
+				perr.Add(r.Line, "%s: objects %s: {%s} is not a column of %s", where, l, p, t)
+			} else if !contains(o.cols, p) {
+				o.cols = append(o.cols, p)
+			}
+		}
+	}
+	if len(perr.Problems) > bad {
+		return nil, nil
+	}
+	pl, err := buildPlan(ctx, q, pol, r, mt)
+	if err != nil {
+		var pe *policy.Error
+		if !errors.As(err, &pe) {
+			return nil, fmt.Errorf("orphans: check %s: %w", where, err)
+		}
+		for _, p := range pe.Problems {
+			if p.Line == membersLine {
+				continue
+			}
+			if p.Line == 0 {
+				p.Line = r.Line
+			}
+			perr.Add(p.Line, "%s: %s", where, p.Msg)
+		}
+		return nil, nil
+	}
+	for _, s := range pl.Steps {
+		if s.Table.OID == mt.OID && s.Rule == nil {
+			continue // counts the members rows, of which there are none
+		}
+		o.steps = append(o.steps, s)
+	}
+	o.steps = append(o.steps, pl.Final)
+	o.buildSQL()
+	return o, nil
+}
+
+// buildPlan checks and orders the organization's tables with package
+// plan, the organization table standing in for the subject: the same
+// checks of tables, columns, set: values and foreign-key coverage as the
+// purge, and the same ordering, children first.
+func buildPlan(ctx context.Context, q plan.Querier, pol *policy.Policy, r *policy.OrgRule, members *plan.Table) (*plan.Plan, error) {
+	ignore := append([]policy.Ignore{}, r.Ignore...)
+	ignore = append(ignore, policy.Ignore{
+		Table:  policy.Ident{Parts: []string{members.Schema, members.Name}},
+		Column: policy.Ident{Parts: []string{r.Members.Match.Column()}},
+		Reason: "members", Line: membersLine,
+	})
+	sp := &policy.Policy{
+		Path: pol.Path,
+		Subject: policy.Subject{Table: r.Table, Key: r.Key, RequestedAt: r.CreatedAt, Grace: r.MinAge,
+			Final: policy.Delete, Line: r.Line},
+		Tables: r.Tables,
+		Ignore: ignore,
+	}
+	return plan.Build(ctx, q, sp)
+}
+
+func hasFK(cat *plan.Catalog, child *plan.Table, col string, parent *plan.Table, pcol string) bool {
+	for _, fk := range cat.FKsInto(parent) {
+		if fk.Child == child && len(fk.ChildCols) == 1 && fk.ChildCols[0] == col && fk.ParentCols[0] == pcol {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *orgTarget) buildSQL() {
+	r := o.rule
+	t := o.table.Ident()
+	k := "o." + o.key.Ident()
+	created := "o." + pgx.Identifier{r.CreatedAt.Column()}.Sanitize()
+	orphaned := fmt.Sprintf("%s <= now() - $1::interval AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.%s = %s)",
+		created, o.members.Ident(), pgx.Identifier{r.Members.Match.Column()}.Sanitize(), k)
+	sel := []string{k + "::text"}
+	for _, c := range o.cols {
+		sel = append(sel, "o."+pgx.Identifier{c}.Sanitize()+"::text")
+	}
+	o.candidates = fmt.Sprintf("SELECT %s FROM %s o WHERE %s AND ($2::text IS NULL OR %s > $2::text::%s) ORDER BY %s LIMIT $3",
+		strings.Join(sel, ", "), t, orphaned, k, o.key.Type, k)
+	o.lock = o.candidates + " FOR UPDATE OF o SKIP LOCKED"
+	// A later statement, so a later snapshot: it sees every membership
+	// committed before the lock was taken.
+	o.recheck = fmt.Sprintf("SELECT %s::text FROM %s o WHERE %s = ANY($2::text[]::%s[]) AND %s",
+		k, t, k, o.key.Type, orphaned)
+	o.counts = fmt.Sprintf("SELECT count(*) FILTER (WHERE %s), count(*) FROM %s o", orphaned, t)
+	for _, s := range o.steps {
+		o.run = append(o.run, s.SQL(o.key, false, nil))
+		o.dry = append(o.dry, s.SQL(o.key, true, nil))
+	}
+}
+
+func (j *Job) surveyOrgs(ctx context.Context, o *orgTarget) error {
+	var n, total int64
+	if err := j.cfg.Pool.QueryRow(ctx, o.counts, time.Duration(o.rule.MinAge)).Scan(&n, &total); err != nil {
+		return fmt.Errorf("orphans: count orphaned %s: %w", o.name(), err)
+	}
+	j.report.Add("organizations_eligible", n)
+	return j.guard(o.name()+" rows with no member", n, total,
+		fmt.Sprintf("check orphans: organizations: %s members: (is %s the membership table, and is it filled?)", o.name(), o.rule.Members.Table))
+}
+
+// orgFailedError says that some organizations kept their rows because their
+// objects could not all be removed; the others went ahead.
+type orgFailedError struct {
+	table string
+	n     int
+	first error
+}
+
+func (e *orgFailedError) Error() string {
+	return fmt.Sprintf("orphans: %d %s row(s) kept for the next run, their objects are not all removed: %v", e.n, e.table, e.first)
+}
+
+// runOrgs removes one rule's orphaned organizations, a batch at a time in
+// key order, until none is left, the budget is spent or a batch fails.
+func (j *Job) runOrgs(ctx context.Context, o *orgTarget) error {
+	var (
+		after *string
+		errs  []error
+	)
+	for {
+		if err := j.mustStop(ctx); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		n, last, err := j.orgBatchWithRetry(ctx, o, after)
+		if err != nil {
+			var fe *orgFailedError
+			if !errors.As(err, &fe) {
+				return errors.Join(append(errs, err)...)
+			}
+			errs = append(errs, err)
+		}
+		if n < j.cfg.BatchSize {
+			break
+		}
+		after = &last
+	}
+	if !j.cfg.DryRun {
+		// What another run holds, or what this one kept, is left.
+		var left, total int64
+		if err := j.cfg.Pool.QueryRow(ctx, o.counts, time.Duration(o.rule.MinAge)).Scan(&left, &total); err == nil {
+			j.report.Add("organizations_left", left)
+		}
+	}
+	j.cfg.Logger.Info("organizations done", slog.String("table", o.name()),
+		slog.Int64("removed", j.report.Counter("organizations_removed")), slog.Bool("dry_run", j.cfg.DryRun))
+	return errors.Join(errs...)
+}
+
+func (j *Job) orgBatchWithRetry(ctx context.Context, o *orgTarget, after *string) (int, string, error) {
+	for a := 1; ; a++ {
+		n, last, err := j.orgBatch(ctx, o, after)
+		if err == nil || !retryable(err) || a == 5 {
+			return n, last, err
+		}
+		j.report.Add("batches_retried", 1)
+		select {
+		case <-time.After(time.Duration(50<<a) * time.Millisecond):
+		case <-ctx.Done():
+			return 0, "", ctx.Err()
+		}
+	}
+}
+
+type org struct {
+	key    string
+	values map[string]string
+}
+
+// orgBatch removes (or, dry, counts) one batch of organizations in one
+// transaction: lock, check again, objects, rows, commit. It returns how
+// many candidates it selected and the last one's key.
+func (j *Job) orgBatch(ctx context.Context, o *orgTarget, after *string) (int, string, error) {
+	cfg := &j.cfg
+	started := time.Now()
+	tx, err := j.begin(ctx)
+	if err != nil {
+		return 0, "", fmt.Errorf("orphans: %s batch: begin: %w", o.name(), err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	q := o.lock
+	if cfg.DryRun {
+		q = o.candidates // read-only: nothing to lock, nothing will change
+	}
+	cands, err := j.selectOrgs(ctx, tx, o, q, after)
+	if err != nil || len(cands) == 0 {
+		return 0, "", err
+	}
+	n, last := len(cands), cands[len(cands)-1].key
+	live := cands
+	if !cfg.DryRun {
+		if live, err = j.recheck(ctx, tx, o, cands); err != nil {
+			return n, last, err
+		}
+		j.report.Add("organizations_saved", int64(len(cands)-len(live)))
+	}
+	keys, failed := j.orgObjects(ctx, o, live)
+	if len(keys) > 0 {
+		if err := j.orgRows(ctx, tx, o, keys); err != nil {
+			return n, last, err
+		}
+		if !cfg.DryRun {
+			if err := tx.Commit(ctx); err != nil {
+				return n, last, fmt.Errorf("orphans: %s batch: commit: %w", o.name(), err)
+			}
+		}
+	}
+	j.report.Add("organizations_removed", int64(len(keys)))
+	j.report.Add("batches", 1)
+	j.report.Max("longest_transaction_ms", time.Since(started).Milliseconds())
+	cfg.Logger.Debug("organizations batch done", slog.String("table", o.name()), slog.Int("removed", len(keys)),
+		slog.Int("saved", len(cands)-len(live)), slog.Int("failed", len(failed)), slog.Duration("duration", time.Since(started)))
+	if len(failed) > 0 {
+		j.report.Add("organizations_failed", int64(len(failed)))
+		return n, last, &orgFailedError{table: o.name(), n: len(failed), first: failed[0]}
+	}
+	return n, last, nil
+}
+
+func (j *Job) selectOrgs(ctx context.Context, tx pgx.Tx, o *orgTarget, q string, after *string) ([]org, error) {
+	rows, err := tx.Query(ctx, q, time.Duration(o.rule.MinAge), after, j.cfg.BatchSize)
+	if err != nil {
+		return nil, fmt.Errorf("orphans: select orphaned %s: %w", o.name(), err)
+	}
+	defer rows.Close()
+	var out []org
+	for rows.Next() {
+		vals := make([]*string, 1+len(o.cols))
+		dest := make([]any, len(vals))
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("orphans: select orphaned %s: %w", o.name(), err)
+		}
+		g := org{key: *vals[0], values: map[string]string{"key": *vals[0]}}
+		for i, c := range o.cols {
+			if vals[i+1] != nil {
+				g.values[c] = *vals[i+1]
+			}
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("orphans: select orphaned %s: %w", o.name(), err)
+	}
+	return out, nil
+}
+
+// recheck keeps the locked candidates that still have no member and are
+// still old enough, as seen by a statement that starts after the locks
+// were taken.
+func (j *Job) recheck(ctx context.Context, tx pgx.Tx, o *orgTarget, cands []org) ([]org, error) {
+	keys := make([]string, len(cands))
+	for i, c := range cands {
+		keys[i] = c.key
+	}
+	rows, err := tx.Query(ctx, o.recheck, time.Duration(o.rule.MinAge), keys)
+	if err != nil {
+		return nil, fmt.Errorf("orphans: check %s again: %w", o.name(), err)
+	}
+	still, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("orphans: check %s again: %w", o.name(), err)
+	}
+	var out []org
+	for _, c := range cands {
+		if contains(still, c.key) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// orgObjects removes (or, dry, counts) each organization's objects and
+// returns the keys of those whose objects are all gone, and the errors of
+// the others.
+func (j *Job) orgObjects(ctx context.Context, o *orgTarget, orgs []org) (keys []string, failed []error) {
+	for _, g := range orgs {
+		var errs []error
+		for _, l := range o.locs {
+			if !hasAll(l.Placeholders(), g.values) {
+				continue // a NULL column: nothing of this organization there
+			}
+			loc, err := l.Resolve(g.values)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			var rm objstore.Removed
+			if j.cfg.DryRun {
+				rm, err = objstore.Usage(ctx, j.cfg.Store, loc)
+			} else {
+				rm, err = j.cfg.Store.Delete(ctx, loc)
+			}
+			j.countObjects(rm)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			failed = append(failed, err)
+			continue
+		}
+		keys = append(keys, g.key)
+	}
+	return keys, failed
+}
+
+func (j *Job) countObjects(rm objstore.Removed) {
+	j.report.Add("objects_removed", rm.Versions+rm.DeleteMarkers)
+	j.report.Add("bytes_removed", rm.Bytes)
+}
+
+func hasAll(placeholders []string, values map[string]string) bool {
+	for _, p := range placeholders {
+		if _, ok := values[p]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// orgRows runs the organization's steps for keys, children first and the
+// organization row last, and adds the rows to the report.
+func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []string) error {
+	stmts := o.run
+	if j.cfg.DryRun {
+		stmts = o.dry
+	}
+	none := make([]string, len(keys)) // no pseudonyms for organizations
+	for i, st := range stmts {
+		s := o.steps[i]
+		args := append([]any{keys, none}, st.Args...)
+		rows, err := tx.Query(ctx, st.SQL, args...)
+		if err != nil {
+			return fmt.Errorf("orphans: %s: %w", s, err)
+		}
+		var total int64
+		for rows.Next() {
+			var k string
+			var n int64
+			if err := rows.Scan(&k, &n); err != nil {
+				rows.Close()
+				return fmt.Errorf("orphans: %s: %w", s, err)
+			}
+			total += n
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("orphans: %s: %w", s, err)
+		}
+		j.report.AddRows(s.Table.String(), string(s.Action), total)
+	}
+	return nil
+}
