@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/inactivity"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/metrics"
@@ -165,6 +166,19 @@ func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, l
 			MaxSubjects: cfg.MaxSubjects, MaxShare: cfg.MaxShare, AllowLarge: cfg.AllowLarge,
 			StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout, DryRun: cfg.DryRun, Stop: stop,
 		})
+	case "inactivity":
+		ic := inactivity.Config{
+			Pool: pool, Policy: pol, Hasher: hasher, Logger: logger.With("job", cfg.Job),
+			SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate,
+			BatchSize: cfg.BatchSize, TimeBudget: cfg.TimeBudget,
+			MaxSubjects: cfg.MaxSubjects, MaxShare: cfg.MaxShare, AllowLarge: cfg.AllowLarge,
+			StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout, DryRun: cfg.DryRun, Stop: stop,
+		}
+		if pol.Inactivity != nil && pol.Inactivity.Notify.Webhook != nil {
+			// The secret is named by the policy and read here, in main.
+			ic.WebhookSecret = os.Getenv(pol.Inactivity.Notify.Webhook.SecretEnv)
+		}
+		return inactivity.New(ic)
 	}
 	return nil, fmt.Errorf("job %q is not available in this build yet", cfg.Job)
 }
