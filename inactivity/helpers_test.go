@@ -369,7 +369,11 @@ type smtpServer struct {
 	gotCh   chan struct{}
 }
 
-func newSMTPServer(t *testing.T) *smtpServer {
+func newSMTPServer(t *testing.T) *smtpServer { return startSMTPServer(t, false) }
+
+// startSMTPServer starts the server; implicitTLS makes it speak TLS from
+// the first byte (smtps) instead of offering STARTTLS.
+func startSMTPServer(t *testing.T, implicitTLS bool) *smtpServer {
 	cert, pemBytes := selfSigned(t)
 	s := &smtpServer{roots: x509.NewCertPool()}
 	s.roots.AppendCertsFromPEM(pemBytes)
@@ -384,6 +388,9 @@ func newSMTPServer(t *testing.T) *smtpServer {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	s.addr = l.Addr().String()
+	if implicitTLS {
+		l = tls.NewListener(l, s.srv.TLSConfig)
+	}
 	go func() { _ = s.srv.Serve(l) }()
 	t.Cleanup(func() { s.release(); _ = s.srv.Close() })
 	return s
