@@ -74,7 +74,7 @@ func Verify(secret []byte, header string, body []byte, tolerance time.Duration, 
 		}
 	}
 	if ts < 0 || len(sigs) == 0 {
-		return errors.New("signature: want t=...,v1=...")
+		return errors.New("signature: want t=<unix>,v1=<hex>")
 	}
 	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
 		return errors.New("signature: timestamp outside the tolerance")
