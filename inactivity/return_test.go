@@ -3,6 +3,7 @@ package inactivity_test
 import (
 	"testing"
 
+	"github.com/lethe-project/lethe/policy"
 	"github.com/stretchr/testify/require"
 )
 
@@ -58,4 +59,24 @@ func TestReturnBetweenRecordAndDelivery(t *testing.T) {
 	require.Zero(t, r.Counter("warned"))
 	require.EqualValues(t, 1, r.Counter("closed_active_again"))
 	require.Len(t, b.hook.forKey(back), 1, "only the failed attempt")
+}
+
+// TestNotifyOnlyNeverRequests: with then: notify-only the warning goes out
+// once and nothing else happens.
+func TestNotifyOnlyNeverRequests(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "webhook")
+	b.pol.Inactivity.Then = policy.NotifyOnly
+	u := b.user("u", 400)
+	r, code := b.run()
+	require.Equal(t, 0, code)
+	require.EqualValues(t, 1, r.Counter("warned"))
+	require.Nil(t, b.hook.forKey(u)[0].ev.DeletionRequestedAt)
+	b.advance(100 * day)
+	r, code = b.run()
+	require.Equal(t, 0, code)
+	require.Zero(t, r.Counter("deletion_requested"))
+	require.Zero(t, r.Counter("warned"))
+	require.False(t, b.requested(u))
+	require.Len(t, b.hook.forKey(u), 1)
 }
