@@ -21,7 +21,7 @@ import (
 )
 
 type options struct {
-	users, eligible, perUser  int
+	users, eligible           int
 	rtt                       time.Duration
 	naiveLoopback, naiveDelay int
 	batch, workers            int

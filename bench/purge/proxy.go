@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"net"
-	"sync"
 	"time"
 )
 
@@ -14,7 +13,6 @@ type latencyProxy struct {
 	l      net.Listener
 	target string
 	oneWay time.Duration
-	wg     sync.WaitGroup
 }
 
 func newLatencyProxy(target string, rtt time.Duration) (*latencyProxy, error) {
