@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -144,6 +143,3 @@ func castCheck(ctx context.Context, q plan.Querier, v, typ string) error {
 	var ok bool
 	return q.QueryRow(ctx, "SELECT $1::text::"+typ+" IS NOT NULL", v).Scan(&ok)
 }
-
-// quote returns a name quoted for SQL.
-func quote(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
