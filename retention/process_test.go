@@ -70,7 +70,7 @@ func TestKilledRunThenRerun(t *testing.T) {
 	rules := `  - {table: activity_log, column: created_at, keep: 90d}
 `
 	cmd := letheCmd(t, db, rules, "LETHE_BATCH_SIZE=20")
-	var out bytes.Buffer
+	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	deadline := time.Now().Add(20 * time.Second)
@@ -107,4 +107,22 @@ func TestInvalidRuleExitsTwo(t *testing.T) {
 	require.Equal(t, jobs.ExitConfig, ee.ExitCode(), "%s", out)
 	require.Contains(t, string(out), "line 8: retention rule for activity_log: column note is text")
 	require.Equal(t, before, db.Snapshot(t, "public"))
+}
+
+// lockedBuffer collects a child process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
