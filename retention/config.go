@@ -28,10 +28,20 @@ type Config struct {
 	// below BatchSize.
 	MaxBatchSize int
 	// TargetBatchTime is the batch duration the adaptive size aims for: a
-	// batch faster than this doubles the next one, one slower than four
-	// times this halves it, and a statement timeout halves it and retries.
-	// Default 250ms.
+	// keyset batch faster than this doubles the next one, one slower than
+	// four times this halves it, and a statement timeout halves it and
+	// retries. Block ranges are sized to take about this long, and each
+	// range statement times out after ten times this (at least 1s, at most
+	// StatementTimeout), then is halved and retried. Default 250ms.
 	TargetBatchTime time.Duration
+	// BlockRangeFraction is the share of a table's rows, as the planner
+	// estimates it, that must be expired for the job to walk the table in
+	// block ranges (one sequential read of the whole heap) rather than in
+	// keyset batches over the (column, key) index (which read only the
+	// expired rows). A table with no index that starts with the column is
+	// always walked in block ranges. Default 0.05 (5%); above 1 means
+	// never (except without an index).
+	BlockRangeFraction float64
 	// Pause is slept between two batches, to leave the server's I/O to the
 	// application. Default 0 (no pause).
 	Pause time.Duration
@@ -76,6 +86,9 @@ func (c *Config) setDefaults() error {
 	c.MaxBatchSize = max(c.MaxBatchSize, c.BatchSize)
 	if c.TargetBatchTime <= 0 {
 		c.TargetBatchTime = 250 * time.Millisecond
+	}
+	if c.BlockRangeFraction <= 0 {
+		c.BlockRangeFraction = 0.05
 	}
 	if c.TimeBudget <= 0 {
 		c.TimeBudget = 10 * time.Minute

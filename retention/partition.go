@@ -103,7 +103,7 @@ func (j *Job) partitioned(ctx context.Context, r *jobs.Report, tr *tableRun) err
 		case p.partitioned:
 			err = j.drainLeaves(ctx, r, tr, p.oid)
 		default:
-			err = j.drain(ctx, r, tr, p.ident)
+			err = j.drainRel(ctx, r, tr, p.ident)
 		}
 		if err != nil {
 			return err
@@ -122,7 +122,7 @@ func (j *Job) drainLeaves(ctx context.Context, r *jobs.Report, tr *tableRun, oid
 		return fmt.Errorf("retention %s: list partitions: %w", tr.t.name(), err)
 	}
 	for _, l := range leaves {
-		if err := j.drain(ctx, r, tr, l); err != nil {
+		if err := j.drainRel(ctx, r, tr, l); err != nil {
 			return err
 		}
 	}

@@ -101,7 +101,7 @@ func (j *Job) runTable(ctx context.Context, r *jobs.Report, tr *tableRun) error 
 	if tr.t.table.Partitioned {
 		return j.partitioned(ctx, r, tr)
 	}
-	return j.drain(ctx, r, tr, tr.t.table.Ident())
+	return j.drainRel(ctx, r, tr, tr.t.table.Ident())
 }
 
 // mustStop returns errLeft once the budget is spent or a stop was asked

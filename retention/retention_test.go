@@ -105,6 +105,7 @@ func TestBatchesWalkTheKeysetAndReport(t *testing.T) {
 		SELECT g % 7, now() - (g % 200) * interval '1 day' FROM generate_series(1, 3000) g`)
 	want := b.db.Int(t, "SELECT count(*) FROM activity_log WHERE created_at >= now() - interval '90 days' + interval '1 minute'")
 	b.cfg.BatchSize, b.cfg.MaxBatchSize = 50, 400
+	b.cfg.BlockRangeFraction = 2 // keyset batches only
 	r, err := runJob(t, b.cfg)
 	require.NoError(t, err)
 	require.Equal(t, want, b.db.Int(t, "SELECT count(*) FROM activity_log"))
@@ -119,6 +120,7 @@ func TestBudgetStopsCleanlyAndReportsRowsLeft(t *testing.T) {
 `)
 	b.db.Exec(t, `INSERT INTO activity_log (created_at) SELECT now() - interval '1 year' FROM generate_series(1, 500)`)
 	b.cfg.BatchSize, b.cfg.MaxBatchSize = 10, 10
+	b.cfg.BlockRangeFraction = 2 // keyset batches only
 	b.cfg.Pause = 20 * time.Millisecond
 	b.cfg.TimeBudget = 150 * time.Millisecond
 	r, err := runJob(t, b.cfg)

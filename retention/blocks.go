@@ -1,0 +1,292 @@
+package retention
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/lethe-project/lethe/jobs"
+)
+
+// relStatsSQL reads what the choice of method needs about one relation
+// ($1, a quoted name): its size in blocks now, the planner's row and page
+// counts, and whether a valid index starts with the retention column ($2).
+const relStatsSQL = `
+SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint, c.reltuples::float8, c.relpages::bigint,
+       EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+               WHERE i.indrelid = c.oid AND i.indisvalid AND a.attname = $2)
+FROM pg_class c WHERE c.oid = $1::text::regclass`
+
+// relStats is one relation as the method choice sees it.
+type relStats struct {
+	blocks    int64   // pg_relation_size / block_size, read once
+	reltuples float64 // the planner's row count; -1 when never analyzed
+	relpages  int64
+	indexed   bool // an index starts with the retention column
+}
+
+// rowsPerBlock is the planner's average, or a guess when it has none.
+func (s relStats) rowsPerBlock() float64 {
+	if s.reltuples > 0 && s.relpages > 0 {
+		return max(s.reltuples/float64(s.relpages), 1)
+	}
+	return 100
+}
+
+// drainRel deletes the expired rows of rel (a plain table or a leaf
+// partition) by the method that costs less for it:
+//
+//   - block ranges (walkBlocks) when no index starts with the retention
+//     column, when the planner has no statistics, or when the planner
+//     estimates that at least Config.BlockRangeFraction of the rows are
+//     expired: a walk reads the whole heap once, sequentially;
+//   - keyset batches (drain) otherwise: an index range scan reads only the
+//     expired rows, which wins when they are few.
+func (j *Job) drainRel(ctx context.Context, r *jobs.Report, tr *tableRun, rel string) error {
+	st, err := j.relStats(ctx, tr, rel)
+	if err != nil {
+		return fmt.Errorf("retention %s: read size of %s: %w", tr.t.name(), rel, err)
+	}
+	blocks, why := true, "no index starts with the column"
+	switch {
+	case j.pgVer < 140000:
+		blocks, why = false, "no TID Range Scan before PostgreSQL 14"
+	case st.indexed && j.cfg.BlockRangeFraction > 1:
+		blocks, why = false, "block ranges disabled"
+	case st.indexed:
+		blocks, why = true, "no statistics"
+		if st.reltuples > 0 {
+			est, err := j.estimateExpired(ctx, tr, rel)
+			if err != nil {
+				return fmt.Errorf("retention %s: estimate expired rows of %s: %w", tr.t.name(), rel, err)
+			}
+			frac := est / st.reltuples
+			blocks = frac >= j.cfg.BlockRangeFraction
+			why = fmt.Sprintf("estimated expired fraction %.3f, block ranges from %.3f", frac, j.cfg.BlockRangeFraction)
+		}
+	}
+	j.cfg.Logger.Debug("method chosen", slog.String("table", tr.t.name()), slog.String("relation", rel),
+		slog.Bool("block_ranges", blocks), slog.String("why", why), slog.Int64("blocks", st.blocks))
+	if !blocks {
+		return j.drain(ctx, r, tr, rel)
+	}
+	j.report.Add(tr.t.name()+".block_range_walks", 1)
+	return j.walkBlocks(ctx, r, tr, rel, st)
+}
+
+func (j *Job) relStats(ctx context.Context, tr *tableRun, rel string) (relStats, error) {
+	var st relStats
+	err := j.cfg.Pool.QueryRow(ctx, relStatsSQL, rel, tr.t.col.Name).Scan(&st.blocks, &st.reltuples, &st.relpages, &st.indexed)
+	return st, err
+}
+
+// estimateExpired asks the planner how many rows of rel are expired: an
+// EXPLAIN, which reads pg_stats and no row.
+func (j *Job) estimateExpired(ctx context.Context, tr *tableRun, rel string) (float64, error) {
+	conds, _ := tr.t.conditions(2)
+	args := append([]any{tr.cutoff}, tr.t.filterArgs()...)
+	var plan []byte
+	q := fmt.Sprintf("EXPLAIN (FORMAT JSON) SELECT 1 FROM %s WHERE %s", rel, conds)
+	if err := j.cfg.Pool.QueryRow(ctx, q, args...).Scan(&plan); err != nil {
+		return 0, err
+	}
+	var out []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		}
+	}
+	if err := json.Unmarshal(plan, &out); err != nil || len(out) == 0 {
+		return 0, fmt.Errorf("read plan: %v", err)
+	}
+	return out[0].Plan.Rows, nil
+}
+
+// buildRange builds the statement that deletes (or, dry, counts) the
+// expired rows of one block range of rel: $1 the cutoff, $2 and $3 the
+// first tid of the range and the first after it, then the filter values.
+// PostgreSQL 14 and later read the range with a TID Range Scan.
+func (t *target) buildRange(rel string, dry bool) string {
+	conds, _ := t.conditions(4)
+	if dry {
+		return fmt.Sprintf("SELECT count(*) FROM %s WHERE ctid >= $2::tid AND ctid < $3::tid AND %s", rel, conds)
+	}
+	return fmt.Sprintf("DELETE FROM %s WHERE ctid >= $2::tid AND ctid < $3::tid AND %s", rel, conds)
+}
+
+// rangeWidth picks the number of blocks of the next range so that one
+// statement takes about the target time. It models a statement as
+// perBlock seconds for each block read plus perRow seconds for each row
+// deleted, learns both from the statements done, and sizes the next range
+// for the worst case, every row of it expired: a walk that comes from
+// blocks with nothing to delete into blocks full of old rows does not
+// overshoot.
+type rangeWidth struct {
+	target       float64 // seconds
+	rowsPerBlock float64
+	perBlock     float64 // seconds to read one block with nothing to delete
+	perRow       float64 // seconds to delete one row, beyond reading it
+	width        int64
+}
+
+func newRangeWidth(target time.Duration, rowsPerBlock float64) *rangeWidth {
+	// Priors on the slow side (cold pages, three indexes): learnt away in
+	// a few statements.
+	w := &rangeWidth{target: target.Seconds(), rowsPerBlock: rowsPerBlock, perBlock: 20e-6, perRow: 3e-6, width: 1}
+	w.width = w.fit(1 << 30)
+	return w
+}
+
+// fit is the width the model allows, at most limit.
+func (w *rangeWidth) fit(limit int64) int64 {
+	n := int64(w.target / (w.perBlock + w.rowsPerBlock*w.perRow))
+	return max(1, min(n, limit))
+}
+
+// observe learns from a statement over blocks blocks that deleted rows
+// rows in el, and sets the next width: at most four times this one.
+func (w *rangeWidth) observe(blocks, rows int64, el time.Duration) {
+	t := el.Seconds()
+	const alpha = 0.5
+	if float64(rows) < 0.05*float64(blocks)*w.rowsPerBlock {
+		w.perBlock = alpha*w.perBlock + (1-alpha)*t/float64(blocks)
+	} else {
+		w.perRow = alpha*w.perRow + (1-alpha)*max(t-float64(blocks)*w.perBlock, 0)/float64(rows)
+	}
+	if t > 2*w.target { // slower than the model said: trust the clock
+		w.perRow *= t / w.target
+	}
+	w.width = w.fit(4 * blocks)
+}
+
+// timedOut halves the width after a statement timeout.
+func (w *rangeWidth) timedOut(blocks int64) {
+	w.perRow *= 2
+	w.perBlock *= 2
+	w.width = max(blocks/2, 1)
+}
+
+// walkBlocks deletes the expired rows of rel one block range at a time, in
+// block order, each range its own short transaction. The walk goes up to
+// the size read at its start, then once more over the blocks added while
+// it ran: rows inserted meanwhile go there (and are deleted only if they
+// are expired). A row that an UPDATE moves into a block the walk has passed
+// is left for the next run. A run that stops (budget, SIGTERM, kill) starts
+// again from block 0: the ranges it already emptied cost one sequential
+// read each.
+func (j *Job) walkBlocks(ctx context.Context, r *jobs.Report, tr *tableRun, rel string, st relStats) error {
+	sql := tr.t.buildRange(rel, j.cfg.DryRun)
+	w := newRangeWidth(j.cfg.TargetBatchTime, st.rowsPerBlock())
+	if err := j.walkRange(ctx, r, tr, sql, w, 0, st.blocks); err != nil {
+		return err
+	}
+	if j.cfg.DryRun {
+		return nil
+	}
+	now, err := j.relStats(ctx, tr, rel)
+	if err != nil {
+		return fmt.Errorf("retention %s: read size of %s: %w", tr.t.name(), rel, err)
+	}
+	return j.walkRange(ctx, r, tr, sql, w, st.blocks, now.blocks)
+}
+
+// walkRange walks the blocks [from, to) of one relation.
+func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql string, w *rangeWidth, from, to int64) error {
+	for lo := from; lo < to; {
+		if err := j.mustStop(ctx); err != nil {
+			return err
+		}
+		hi := min(lo+w.width, to)
+		n, err := j.rangeWithRetry(ctx, tr, sql, w, lo, &hi)
+		if err != nil {
+			return err
+		}
+		tr.deleted += n
+		r.AddRows(tr.t.name(), "delete", n)
+		lo = hi
+		if j.cfg.Pause > 0 {
+			if err := sleepCtx(ctx, j.cfg.Pause); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// rangeWithRetry runs the statement of one range [lo, *hi), narrowing the
+// range after a statement timeout and pausing after lock trouble.
+func (j *Job) rangeWithRetry(ctx context.Context, tr *tableRun, sql string, w *rangeWidth, lo int64, hi *int64) (int64, error) {
+	lockTries := 0
+	for {
+		started := time.Now()
+		n, err := j.rangeOnce(ctx, tr, sql, lo, *hi)
+		el := time.Since(started)
+		if err == nil {
+			tr.batches++
+			tr.longest = max(tr.longest, el)
+			w.observe(*hi-lo, n, el)
+			j.cfg.Logger.Debug("range done", slog.String("table", tr.t.name()), slog.Int64("from_block", lo),
+				slog.Int64("to_block", *hi), slog.Int64("rows", n), slog.Duration("duration", el), slog.Int64("next_width", w.width))
+			return n, nil
+		}
+		switch {
+		case statementTimedOut(ctx, err) && *hi-lo > 1:
+			w.timedOut(*hi - lo)
+			*hi = lo + w.width
+			j.report.Add("batches_retried", 1)
+			j.cfg.Logger.Debug("range timed out, halved", slog.String("table", tr.t.name()), slog.Int64("width", w.width))
+		case lockTrouble(err) && lockTries < j.cfg.LockRetries:
+			lockTries++
+			j.report.Add("batches_retried", 1)
+			if err := sleepCtx(ctx, backoff(lockTries)); err != nil {
+				return 0, err
+			}
+		case lockTrouble(err):
+			return 0, &lockedOutError{table: tr.t.name(), err: err}
+		default:
+			return 0, fmt.Errorf("retention %s: block range: %w", tr.t.name(), err)
+		}
+	}
+}
+
+// rangeOnce runs one range in its own transaction, with a statement
+// timeout of at most RangeTimeout.
+func (j *Job) rangeOnce(ctx context.Context, tr *tableRun, sql string, lo, hi int64) (int64, error) {
+	tx, err := j.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true)", ms(j.rangeTimeout())); err != nil {
+		return 0, err
+	}
+	args := append([]any{tr.cutoff, blockTID(lo), blockTID(hi)}, tr.t.filterArgs()...)
+	var n int64
+	if j.cfg.DryRun {
+		err = tx.QueryRow(ctx, sql, args...).Scan(&n)
+		return n, err
+	}
+	ct, err := tx.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return ct.RowsAffected(), nil
+}
+
+// rangeTimeout bounds one range statement: ten times the target, within
+// StatementTimeout. A range the model got wrong is cut short and halved
+// instead of holding its row locks for long.
+func (j *Job) rangeTimeout() time.Duration {
+	return min(j.cfg.StatementTimeout, max(10*j.cfg.TargetBatchTime, time.Second))
+}
+
+// blockTID is the first tuple id of block b: (b,0), below every real
+// tuple of the block.
+func blockTID(b int64) pgtype.TID {
+	return pgtype.TID{BlockNumber: uint32(b), OffsetNumber: 0, Valid: true}
+}

@@ -1,0 +1,98 @@
+package retention_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/stretchr/testify/require"
+)
+
+// Expired rows spread over many blocks in random order, rows exactly at the
+// cutoff, NULLs, and an application inserting old and new rows while the
+// walk runs: the walk deletes every row older than the cutoff that was there
+// when it started, and nothing that is not older.
+func TestBlockRangesWalkScatteredRows(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `CREATE TABLE scattered (id int PRIMARY KEY, created_at timestamptz, pad text) WITH (fillfactor = 10);`,
+		`  - {table: scattered, column: created_at, keep: 90d}
+`)
+	b.cfg.AsOf = asOf
+	cut := asOf.Add(-90 * 24 * time.Hour)
+	// Ages 0..199 days: 91..199 are older than the cutoff, 90 is exactly at it; every 50th row is NULL.
+	b.db.Exec(t, `INSERT INTO scattered SELECT g, CASE WHEN g % 50 = 0 THEN NULL ELSE $1::timestamptz - (g % 200) * interval '1 day' END, repeat('x', 100)
+		FROM generate_series(1, 4000) g ORDER BY random()`, asOf)
+	blocks := b.db.Int(t, "SELECT pg_relation_size('scattered') / current_setting('block_size')::int")
+	require.Greater(t, blocks, 300, "fillfactor 10 spreads the rows")
+	expired := b.db.Int(t, "SELECT count(*) FROM scattered WHERE created_at < $1", cut)
+	require.Equal(t, 0, b.db.Int(t, "SELECT count(*) FROM scattered WHERE created_at IS NOT NULL AND created_at < $1 AND id % 200 <= 90", cut))
+
+	// The application inserts while the job runs: every other row is older than the cutoff.
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var inserted, insertedOld atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 100000; ctx.Err() == nil; i++ {
+			at := asOf.Add(time.Hour)
+			if i%2 == 0 {
+				at = cut.Add(-time.Hour)
+			}
+			if _, err := b.db.Pool.Exec(context.Background(), "INSERT INTO scattered VALUES ($1, $2, 'app')", i, at); err != nil {
+				t.Errorf("app insert: %v", err)
+				return
+			}
+			inserted.Add(1)
+			if i%2 == 0 {
+				insertedOld.Add(1)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	b.cfg.TargetBatchTime = 2 * time.Millisecond // many small ranges
+	b.cfg.Pause = 2 * time.Millisecond
+	r, err := runJob(t, b.cfg)
+	stop()
+	wg.Wait()
+	require.NoError(t, err)
+	require.Positive(t, inserted.Load())
+
+	require.EqualValues(t, 1, r.Counter("scattered.block_range_walks"))
+	require.Greater(t, r.Counter("scattered.batches"), int64(10), "many ranges")
+	require.Equal(t, 0, b.db.Int(t, "SELECT count(*) FROM scattered WHERE id <= 4000 AND created_at < $1", cut), "every old row that was there is gone")
+	require.Equal(t, 4000-expired, b.db.Int(t, "SELECT count(*) FROM scattered WHERE id <= 4000"))
+	require.Equal(t, 80, b.db.Int(t, "SELECT count(*) FROM scattered WHERE created_at IS NULL"), "NULLs stay")
+	require.Equal(t, 20, b.db.Int(t, "SELECT count(*) FROM scattered WHERE created_at = $1", cut), "rows at the cutoff stay")
+	newRows := inserted.Load() - insertedOld.Load()
+	require.EqualValues(t, newRows, b.db.Int(t, "SELECT count(*) FROM scattered WHERE id >= 100000 AND created_at >= $1", cut),
+		"the application's new rows all stay")
+	oldLeft := b.db.Int(t, "SELECT count(*) FROM scattered WHERE id >= 100000 AND created_at < $1", cut)
+	require.EqualValues(t, int64(expired)+insertedOld.Load()-int64(oldLeft), r.Rows[jobs.RowKey("scattered", "delete")])
+}
+
+// The planner's estimate of the expired share picks the method: a few
+// expired rows go by keyset batches over the index, many by block ranges.
+func TestMethodFollowsExpiredShare(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `CREATE TABLE few (id int PRIMARY KEY, created_at timestamptz NOT NULL);
+CREATE INDEX ON few (created_at, id);
+CREATE TABLE many (id int PRIMARY KEY, created_at timestamptz NOT NULL);
+CREATE INDEX ON many (created_at, id);`, `  - {table: few, column: created_at, keep: 90d}
+  - {table: many, column: created_at, keep: 90d}
+`)
+	b.cfg.AsOf = asOf
+	b.db.Exec(t, `INSERT INTO few SELECT g, $1::timestamptz - CASE WHEN g % 100 = 0 THEN interval '1 year' ELSE interval '1 day' END FROM generate_series(1, 20000) g`, asOf)
+	b.db.Exec(t, `INSERT INTO many SELECT g, $1::timestamptz - CASE WHEN g % 10 < 4 THEN interval '1 year' ELSE interval '1 day' END FROM generate_series(1, 20000) g`, asOf)
+	b.db.Exec(t, "ANALYZE few, many")
+	r, err := runJob(t, b.cfg)
+	require.NoError(t, err)
+	require.EqualValues(t, 0, r.Counter("few.block_range_walks"), "1% expired: keyset")
+	require.EqualValues(t, 1, r.Counter("many.block_range_walks"), "40% expired: block ranges")
+	require.EqualValues(t, 200, r.Rows[jobs.RowKey("few", "delete")])
+	require.EqualValues(t, 8000, r.Rows[jobs.RowKey("many", "delete")])
+	require.Equal(t, 0, b.db.Int(t, "SELECT (SELECT count(*) FROM few WHERE created_at < $1) + (SELECT count(*) FROM many WHERE created_at < $1)", asOf.AddDate(0, 0, -90)))
+}
