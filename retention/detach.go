@@ -5,91 +5,192 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/jobs"
 )
 
-// dropPartition removes a partition wholly older than the cutoff: it counts
-// its rows, detaches it and drops it. DETACH ... CONCURRENTLY is used where
-// the server allows it (PostgreSQL 14 and later, no default partition), so
-// that the parent is never locked against the application's queries;
-// otherwise DETACH and DROP run in one short transaction. Every lock wait
-// is bounded by lock_timeout and retried a bounded number of times, so the
-// job never queues for long in front of other sessions.
+// dropPartitions removes the partitions in old, all wholly older than the
+// cutoff, without reading their rows: the report gives the planner's row
+// counts (action drop_partition_estimated); a dry run counts them instead
+// (action drop_partition).
+//
+// DETACH ... CONCURRENTLY is used where the server allows it (PostgreSQL 14
+// and later, no default partition), so that the parent is never locked
+// against the application's queries: the partitions are marked in one
+// transaction, detached one by one, and dropped together. Otherwise DETACH
+// and DROP run in short transactions that each take as many partitions as
+// fit in a quarter of TargetBatchTime: the parent is locked for that long
+// at most, once for several partitions. Every lock wait is bounded by
+// lock_timeout and retried a bounded number of times, so the job never
+// queues for long in front of other sessions.
 //
 // A run killed half way leaves either a partition in "detach pending"
 // state, which the next run finalizes, or a detached table that carries the
 // marker comment, which the next run drops (dropLeftovers).
-func (j *Job) dropPartition(ctx context.Context, r *jobs.Report, tr *tableRun, p partition, hasDefault bool) error {
-	started := time.Now()
-	rows, err := j.countRows(ctx, p.ident)
-	if err != nil {
-		return fmt.Errorf("retention %s: count partition %s: %w", tr.t.name(), p.name, err)
-	}
-	if j.cfg.DryRun {
-		tr.dropped++
-		r.AddRows(tr.t.name(), "drop_partition", rows)
+func (j *Job) dropPartitions(ctx context.Context, r *jobs.Report, tr *tableRun, old []partition, hasDefault bool) error {
+	if len(old) == 0 {
 		return nil
 	}
-	parent := tr.t.table.Ident()
-	concurrent := j.pgVer >= 140000 && !hasDefault
-	switch {
-	case p.pending:
-		err = j.retryLocks(ctx, tr, func() error {
-			return j.autocommit(ctx, fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s FINALIZE", parent, p.ident))
-		})
-		if err == nil {
-			err = j.dropTable(ctx, tr, p.ident)
+	if j.cfg.DryRun {
+		for _, p := range old {
+			rows, err := j.countRows(ctx, p.ident)
+			if err != nil {
+				return fmt.Errorf("retention %s: count partition %s: %w", tr.t.name(), p.name, err)
+			}
+			tr.dropped++
+			r.AddRows(tr.t.name(), "drop_partition", rows)
 		}
-	case concurrent:
-		err = j.detachConcurrently(ctx, tr, p)
-		if err == nil {
-			err = j.dropTable(ctx, tr, p.ident)
+		return nil
+	}
+	if j.pgVer >= 140000 && !hasDefault {
+		return j.detachConcurrently(ctx, r, tr, old)
+	}
+	var pending, plain []partition
+	for _, p := range old {
+		if p.pending {
+			pending = append(pending, p)
+		} else {
+			plain = append(plain, p)
 		}
-	default:
-		err = j.retryLocks(ctx, tr, func() error {
-			return j.inTx(ctx, tr, fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s", parent, p.ident),
-				"DROP TABLE "+p.ident)
-		})
 	}
-	if err != nil {
-		return err
+	if len(pending) > 0 { // a default partition added after an interrupted concurrent detach
+		if err := j.detachConcurrently(ctx, r, tr, pending); err != nil {
+			return err
+		}
 	}
-	el := time.Since(started)
-	tr.dropped++
-	r.AddRows(tr.t.name(), "drop_partition", rows)
-	r.Max(tr.t.name()+".longest_partition_drop_ms", el.Milliseconds())
-	j.cfg.Logger.Debug("partition dropped", slog.String("table", tr.t.name()), slog.String("partition", p.name),
-		slog.Int64("rows", rows), slog.Duration("duration", el), slog.Bool("concurrently", concurrent || p.pending))
+	for len(plain) > 0 {
+		if err := j.mustStop(ctx); err != nil {
+			return err
+		}
+		n, err := j.detachAndDropGroup(ctx, r, tr, plain)
+		if err != nil {
+			return err
+		}
+		plain = plain[n:]
+	}
 	return nil
 }
 
-// detachConcurrently marks the partition, then detaches it without
-// blocking the parent. A detach that fails in its waiting phase leaves the
-// partition pending: the retries finish it with FINALIZE.
-func (j *Job) detachConcurrently(ctx context.Context, tr *tableRun, p partition) error {
+// detachAndDropGroup detaches and drops the first partitions of parts in
+// one transaction, as many as fit in a quarter of TargetBatchTime (one at
+// least), and returns how many.
+func (j *Job) detachAndDropGroup(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition) (int, error) {
 	parent := tr.t.table.Ident()
+	limit := j.cfg.TargetBatchTime / 4
+	var n int
+	var el time.Duration
 	err := j.retryLocks(ctx, tr, func() error {
-		return j.inTx(ctx, tr, fmt.Sprintf("COMMENT ON TABLE %s IS '%s'", p.ident, marker(tr.t.table.OID)))
+		started := time.Now()
+		tx, err := j.begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		for n = 0; n < len(parts) && (n == 0 || time.Since(started) < limit); n++ {
+			p := parts[n]
+			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s", parent, p.ident)); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "DROP TABLE "+p.ident); err != nil {
+				return err
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return err
+		}
+		el = time.Since(started)
+		return nil
 	})
 	if err != nil {
+		return 0, err
+	}
+	tr.longest = max(tr.longest, el)
+	r.Max(tr.t.name()+".longest_partition_drop_ms", el.Milliseconds())
+	for _, p := range parts[:n] {
+		j.dropped(r, tr, p)
+	}
+	j.cfg.Logger.Debug("partitions dropped", slog.String("table", tr.t.name()), slog.Int("partitions", n),
+		slog.Duration("duration", el), slog.Bool("concurrently", false))
+	return n, nil
+}
+
+// dropped records one dropped partition.
+func (j *Job) dropped(r *jobs.Report, tr *tableRun, p partition) {
+	tr.dropped++
+	r.AddRows(tr.t.name(), "drop_partition_estimated", p.estRows)
+}
+
+// detachConcurrently marks the partitions in one transaction, detaches
+// each without blocking the parent, and drops them together. A detach
+// that fails in its waiting phase leaves the partition pending: the
+// retries finish it with FINALIZE.
+func (j *Job) detachConcurrently(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition) error {
+	parent := tr.t.table.Ident()
+	comment := make([]string, len(parts))
+	for i, p := range parts {
+		comment[i] = fmt.Sprintf("COMMENT ON TABLE %s IS '%s'", p.ident, marker(tr.t.table.OID))
+	}
+	if err := j.retryLocks(ctx, tr, func() error { return j.inTx(ctx, tr, comment...) }); err != nil {
 		return err
 	}
-	return j.retryLocks(ctx, tr, func() error {
-		var pending bool
-		err := j.cfg.Pool.QueryRow(ctx, "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = $1", p.oid).Scan(&pending)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return nil // detached by an earlier attempt
-		case err != nil:
-			return err
-		case pending:
-			return j.autocommit(ctx, fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s FINALIZE", parent, p.ident))
+	var detached []partition
+	defer func() { // what was detached is dropped, even when a later detach fails
+		if len(detached) > 0 {
+			_ = j.dropDetached(context.WithoutCancel(ctx), r, tr, detached)
 		}
-		return j.autocommit(ctx, fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY", parent, p.ident))
-	})
+	}()
+	for _, p := range parts {
+		if err := j.mustStop(ctx); err != nil {
+			return err
+		}
+		started := time.Now()
+		err := j.retryLocks(ctx, tr, func() error {
+			var pending bool
+			err := j.cfg.Pool.QueryRow(ctx, "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = $1", p.oid).Scan(&pending)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				return nil // detached by an earlier attempt
+			case err != nil:
+				return err
+			case pending:
+				return j.autocommit(ctx, fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s FINALIZE", parent, p.ident))
+			}
+			return j.autocommit(ctx, fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY", parent, p.ident))
+		})
+		if err != nil {
+			return err
+		}
+		detached = append(detached, p)
+		r.Max(tr.t.name()+".longest_partition_drop_ms", time.Since(started).Milliseconds())
+	}
+	err := j.dropDetached(ctx, r, tr, detached)
+	detached = nil
+	return err
+}
+
+// dropDetached drops detached partitions, up to 32 in one transaction: they
+// are no longer part of the parent, so this locks only them.
+func (j *Job) dropDetached(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition) error {
+	for len(parts) > 0 {
+		group := parts[:min(len(parts), 32)]
+		idents := make([]string, len(group))
+		for i, p := range group {
+			idents[i] = p.ident
+		}
+		if err := j.dropTable(ctx, tr, strings.Join(idents, ", ")); err != nil {
+			return err
+		}
+		for _, p := range group {
+			j.dropped(r, tr, p)
+		}
+		j.cfg.Logger.Debug("partitions dropped", slog.String("table", tr.t.name()), slog.Int("partitions", len(group)),
+			slog.Bool("concurrently", true))
+		parts = parts[len(group):]
+	}
+	return nil
 }
 
 // dropLeftovers drops the tables that a killed run detached from tr's table
@@ -102,21 +203,18 @@ func (j *Job) dropLeftovers(ctx context.Context, tr *tableRun) error {
 	type left struct {
 		OID         uint32
 		Ident, Name string
+		EstRows     int64
 	}
 	found, err := pgx.CollectRows(rows, pgx.RowToStructByPos[left])
 	if err != nil {
 		return fmt.Errorf("retention %s: find detached partitions: %w", tr.t.name(), err)
 	}
 	for _, l := range found {
-		n, err := j.countRows(ctx, l.Ident)
-		if err != nil {
-			return fmt.Errorf("retention %s: count detached partition %s: %w", tr.t.name(), l.Name, err)
-		}
 		if err := j.dropTable(ctx, tr, l.Ident); err != nil {
 			return err
 		}
 		tr.dropped++
-		j.report.AddRows(tr.t.name(), "drop_partition", n)
+		j.report.AddRows(tr.t.name(), "drop_partition_estimated", l.EstRows)
 		j.cfg.Logger.Info("detached partition of an earlier run dropped", slog.String("table", tr.t.name()), slog.String("partition", l.Name))
 	}
 	return nil

@@ -21,11 +21,17 @@ type partition struct {
 	// bound is pg_get_expr(relpartbound): FOR VALUES FROM (...) TO (...),
 	// or DEFAULT.
 	bound string
+	// estRows is the planner's row count (pg_class.reltuples, summed over
+	// the leaves), not a count: 0 for a partition never vacuumed nor
+	// analyzed.
+	estRows int64
 }
 
 const partitionsSQL = `
 SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relname, c.relkind = 'p', i.inhdetachpending,
-       pg_get_expr(c.relpartbound, c.oid)
+       pg_get_expr(c.relpartbound, c.oid),
+       (SELECT COALESCE(sum(GREATEST(l.reltuples, 0)), 0)::bigint FROM pg_partition_tree(c.oid) t
+        JOIN pg_class l ON l.oid = t.relid WHERE t.isleaf)
 FROM pg_inherits i
 JOIN pg_class c ON c.oid = i.inhrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -48,7 +54,7 @@ WHERE t.isleaf ORDER BY t.level, c.oid`
 // leftoverSQL finds tables that a killed run detached and had not dropped
 // yet: they carry the marker comment set before the detach.
 const leftoverSQL = `
-SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relname FROM pg_class c
+SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relname, GREATEST(c.reltuples, 0)::bigint FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND d.description = $1`
@@ -87,18 +93,25 @@ func (j *Job) partitioned(ctx context.Context, r *jobs.Report, tr *tableRun) err
 	for _, p := range parts {
 		hasDefault = hasDefault || p.bound == "DEFAULT"
 	}
-	for _, p := range parts {
+	kinds, err := j.classify(ctx, tr, parts)
+	if err != nil {
+		return fmt.Errorf("retention %s: %w", t.name(), err)
+	}
+	var old []partition
+	for i, p := range parts {
+		if kinds[i] == partOld {
+			old = append(old, p)
+		}
+	}
+	if err := j.dropPartitions(ctx, r, tr, old, hasDefault); err != nil {
+		return err
+	}
+	for i, p := range parts {
 		if err := j.mustStop(ctx); err != nil {
 			return err
 		}
-		kind, err := j.classify(ctx, tr, p)
-		if err != nil {
-			return fmt.Errorf("retention %s: partition %s: %w", t.name(), p.name, err)
-		}
-		switch {
-		case kind == partOld:
-			err = j.dropPartition(ctx, r, tr, p, hasDefault)
-		case kind == partFuture, p.pending:
+		switch kind := kinds[i]; {
+		case kind == partOld, kind == partFuture, p.pending:
 			// Nothing older than the cutoff, or no longer part of the table.
 		case p.partitioned:
 			err = j.drainLeaves(ctx, r, tr, p.oid)
@@ -137,7 +150,7 @@ func (j *Job) partitions(ctx context.Context, oid uint32) ([]partition, error) {
 	var out []partition
 	for rows.Next() {
 		var p partition
-		if err := rows.Scan(&p.oid, &p.ident, &p.name, &p.partitioned, &p.pending, &p.bound); err != nil {
+		if err := rows.Scan(&p.oid, &p.ident, &p.name, &p.partitioned, &p.pending, &p.bound, &p.estRows); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list partitions: %w", err)
 		}
@@ -154,28 +167,52 @@ const (
 	partFuture                    // no row is older than the cutoff: skip
 )
 
-// classify compares a partition's bounds with the cutoff, on the server,
-// in the column's own type. The upper bound is exclusive, so a partition
-// whose upper bound equals the cutoff holds only older rows.
-func (j *Job) classify(ctx context.Context, tr *tableRun, p partition) (partKind, error) {
-	m := rangeBound.FindStringSubmatch(p.bound)
-	if m == nil {
-		return partStraddles, nil // DEFAULT
+// classify compares the bounds of every partition with the cutoff, in one
+// query on the server, in the column's own type. The upper bound is
+// exclusive, so a partition whose upper bound equals the cutoff holds only
+// older rows.
+func (j *Job) classify(ctx context.Context, tr *tableRun, parts []partition) ([]partKind, error) {
+	kinds := make([]partKind, len(parts))
+	var los, his []*string
+	var idx []int
+	for i, p := range parts {
+		m := rangeBound.FindStringSubmatch(p.bound)
+		if m == nil {
+			kinds[i] = partStraddles // DEFAULT
+			continue
+		}
+		idx = append(idx, i)
+		los, his = append(los, boundValue(m[1])), append(his, boundValue(m[2]))
 	}
-	lo, hi := boundValue(m[1]), boundValue(m[2])
-	var old, future bool
-	q := fmt.Sprintf(`SELECT COALESCE($2::text::%[1]s <= %[2]s, false), COALESCE($3::text::%[1]s >= %[2]s, false)`,
-		tr.t.col.Type, tr.t.cutoffExpr())
-	if err := j.cfg.Pool.QueryRow(ctx, q, tr.cutoff, hi, lo).Scan(&old, &future); err != nil {
-		return 0, fmt.Errorf("compare bounds %s: %w", p.bound, err)
+	if len(idx) == 0 {
+		return kinds, nil
 	}
-	switch {
-	case old && hi != nil:
-		return partOld, nil
-	case future && lo != nil:
-		return partFuture, nil
+	q := fmt.Sprintf(`SELECT COALESCE(hi::%[1]s <= %[2]s, false), COALESCE(lo::%[1]s >= %[2]s, false)
+		FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS b(hi, lo, n) ORDER BY n`, tr.t.col.Type, tr.t.cutoffExpr())
+	rows, err := j.cfg.Pool.Query(ctx, q, tr.cutoff, his, los)
+	if err != nil {
+		return nil, fmt.Errorf("compare partition bounds: %w", err)
 	}
-	return partStraddles, nil
+	defer rows.Close()
+	for k := 0; rows.Next(); k++ {
+		var old, future bool
+		if err := rows.Scan(&old, &future); err != nil {
+			return nil, fmt.Errorf("compare partition bounds: %w", err)
+		}
+		i := idx[k]
+		switch {
+		case old && his[k] != nil:
+			kinds[i] = partOld
+		case future && los[k] != nil:
+			kinds[i] = partFuture
+		default:
+			kinds[i] = partStraddles
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("compare partition bounds: %w", err)
+	}
+	return kinds, nil
 }
 
 // boundValue unquotes one single-column bound; nil for MINVALUE/MAXVALUE.
