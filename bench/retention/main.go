@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,6 +30,8 @@ import (
 type options struct {
 	rows, sample, rate int
 	days, keepDays     int
+	runs               int
+	only               string
 }
 
 type result struct {
@@ -52,6 +55,8 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 50, "pgbench load rate, transactions per second")
 	flag.IntVar(&o.days, "days", 250, "days the rows span; partitions are daily")
 	flag.IntVar(&o.keepDays, "keep", 150, "retention in days (days-keep of days are older: 40% by default)")
+	flag.IntVar(&o.runs, "runs", 2, "runs of each variant; the table shows medians")
+	flag.StringVar(&o.only, "only", "", "letters of the variants to run (e.g. \"cd\"); all when empty")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -100,13 +105,21 @@ func run(ctx context.Context, o options) error {
 			results = append(results, result{name: v.name, note: "pg_partman not installed (scripts/install-partman.sh)"})
 			continue
 		}
-		db := fmt.Sprintf("v%d", i)
-		r, err := measure(ctx, s, admin, v.tmpl, db, o.rate, v.name, v.fn)
-		if err != nil {
-			return fmt.Errorf("%s: %w", v.name, err)
+		if o.only != "" && !strings.ContainsRune(o.only, rune(v.name[0])) {
+			continue
 		}
-		fmt.Printf("  %s: %d rows in %s\n", v.name, r.rows, r.elapsed.Round(time.Millisecond))
-		results = append(results, r)
+		var runs []result
+		for k := range max(o.runs, 1) {
+			db := fmt.Sprintf("v%d_%d", i, k)
+			r, err := measure(ctx, s, admin, v.tmpl, db, o.rate, v.name, v.fn)
+			if err != nil {
+				return fmt.Errorf("%s: %w", v.name, err)
+			}
+			fmt.Printf("  %s: %d rows in %s, longest tx %s, load p99 %.1f ms (%s)\n", v.name, r.rows, r.elapsed.Round(time.Millisecond),
+				r.longest.Round(time.Millisecond), float64(r.p99.Microseconds())/1000, r.note)
+			runs = append(runs, r)
+		}
+		results = append(results, median(runs))
 	}
 	printTable(o, results)
 	return nil
@@ -254,7 +267,7 @@ func partman(ctx context.Context, pool *pgxpool.Pool, keepDays int, r *result) e
 }
 
 func printTable(o options, rs []result) {
-	fmt.Printf("\nrows=%d, keep=%dd of %d days, load %d tx/s (pgbench, 2 clients)\n", o.rows, o.keepDays, o.days, o.rate)
+	fmt.Printf("\nrows=%d, keep=%dd of %d days, load %d tx/s (pgbench, 2 clients), medians of %d runs\n", o.rows, o.keepDays, o.days, o.rate, max(o.runs, 1))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "variant\trows\tseconds\trows/s\tWAL MB\tlongest tx ms\tload p99 ms\tload tx\tpartitions\t")
 	by := map[byte]result{}
@@ -286,4 +299,34 @@ func printTable(o options, rs []result) {
 				float64(r.elapsed.Milliseconds())/float64(r.partitions), r.partitions, r.elapsed.Round(time.Millisecond))
 		}
 	}
+}
+
+// median is one result whose every number is the median of the runs'
+// (the mean of the middle two for an even count); rows/s is computed from
+// the median rows and the median time.
+func median(rs []result) result {
+	out := rs[0]
+	if len(rs) == 1 {
+		return out
+	}
+	mid := func(get func(result) int64) int64 {
+		v := make([]int64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		slices.Sort(v)
+		n := len(v)
+		if n%2 == 1 {
+			return v[n/2]
+		}
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	out.rows = mid(func(r result) int64 { return r.rows })
+	out.elapsed = time.Duration(mid(func(r result) int64 { return int64(r.elapsed) }))
+	out.wal = mid(func(r result) int64 { return r.wal })
+	out.longest = time.Duration(mid(func(r result) int64 { return int64(r.longest) }))
+	out.loadTx = int(mid(func(r result) int64 { return int64(r.loadTx) }))
+	out.p99 = time.Duration(mid(func(r result) int64 { return int64(r.p99) }))
+	out.partitions = mid(func(r result) int64 { return r.partitions })
+	return out
 }
