@@ -384,9 +384,7 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*Table]bool) []*
 				continue
 			}
 			if fk.OnDelete == "c" && deleted[fk.Parent] {
-				if s := b.cascadeStep(pl, steps, fk, ig); s != nil {
-					cascades = append(cascades, s)
-				}
+				cascades = append(cascades, b.cascadeSteps(pl, steps, fk, ig)...)
 			}
 			continue
 		}
@@ -399,20 +397,28 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*Table]bool) []*
 	return cascades
 }
 
-func (b *builder) cascadeStep(pl *Plan, steps []*Step, fk *FK, ig *policy.Ignore) *Step {
-	s := &Step{Table: fk.Child, Action: policy.Cascade, Match: fk.Child.Columns[fk.ChildCols[0]], FK: fk, Line: ig.Line}
-	s.After = append(s.After, fmt.Sprintf("%s → %s %s", fk.Name, fk.Parent, fk.OnDeleteText()))
-	if fk.Parent == pl.Subject.Table && fk.ParentCols[0] == pl.Subject.Key.Name {
+// cascadeSteps returns the steps that count the rows of an ignored table
+// that PostgreSQL removes by ON DELETE CASCADE: one per step that deletes
+// parent rows.
+func (b *builder) cascadeSteps(pl *Plan, steps []*Step, fk *FK, ig *policy.Ignore) []*Step {
+	step := func() *Step {
+		s := &Step{Table: fk.Child, Action: policy.Cascade, Match: fk.Child.Columns[fk.ChildCols[0]], FK: fk, Line: ig.Line}
+		s.After = append(s.After, fmt.Sprintf("%s → %s %s", fk.Name, fk.Parent, fk.OnDeleteText()))
 		return s
 	}
+	if fk.Parent == pl.Subject.Table && fk.ParentCols[0] == pl.Subject.Key.Name {
+		return []*Step{step()}
+	}
+	var out []*Step
 	for _, o := range steps {
 		if o.Table == fk.Parent && o.Action == policy.Delete {
+			s := step()
 			s.Via, s.Ref = o, fk.Parent.Columns[fk.ParentCols[0]]
-			return s
+			out = append(out, s)
 		}
 	}
-	// The parent's rows go by cascade too, or the FK points at another
-	// column of the subject table: PostgreSQL removes these rows and
-	// there is nothing to count them through.
-	return nil
+	// When the parent's rows go by cascade too, or the FK points at another
+	// column of the subject table, there is nothing to count them through:
+	// PostgreSQL still removes them.
+	return out
 }

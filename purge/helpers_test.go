@@ -98,6 +98,10 @@ func (b *bundle) appSnapshot() map[string][]string {
 	return b.db.Snapshot(b.t, "public", "billing")
 }
 
+func (b *bundle) appSnapshotOf(schemas ...string) map[string][]string {
+	return b.db.Snapshot(b.t, schemas...)
+}
+
 func uuidOf(name string) string {
 	// md5 of the name, as uuid, like examples/data.sql does.
 	return md5uuid(name)
