@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,16 +49,7 @@ func (rn *Runner) summary(r *Report, err error, code int) {
 		slog.Float64("duration_seconds", r.Duration.Seconds()),
 		slog.Int("exit_code", code),
 	}
-	type row struct {
-		Table  string `json:"table"`
-		Action string `json:"action"`
-		Rows   int64  `json:"rows"`
-	}
-	rows := []row{}
-	for _, rc := range r.RowCounts() {
-		rows = append(rows, row(rc))
-	}
-	attrs = append(attrs, slog.Any("rows", rows))
+	attrs = append(attrs, slog.Any("rows", rowList(r.RowCounts())))
 	var counters []string
 	for k := range r.Counters {
 		counters = append(counters, k)
@@ -102,4 +94,29 @@ func WriteTable(w io.Writer, r *Report, err error) {
 	if err != nil {
 		fmt.Fprintf(w, "  FAILED (exit %d): %v\n", ExitCode(err), err)
 	}
+}
+
+// rowList logs as a JSON list of {table, action, rows} objects, and as
+// "table action=n, ..." in text logs.
+type rowList []RowCount
+
+func (l rowList) MarshalJSON() ([]byte, error) {
+	type row struct {
+		Table  string `json:"table"`
+		Action string `json:"action"`
+		Rows   int64  `json:"rows"`
+	}
+	out := make([]row, len(l))
+	for i, rc := range l {
+		out[i] = row(rc)
+	}
+	return json.Marshal(out)
+}
+
+func (l rowList) MarshalText() ([]byte, error) {
+	parts := make([]string, len(l))
+	for i, rc := range l {
+		parts[i] = fmt.Sprintf("%s %s=%d", rc.Table, rc.Action, rc.Rows)
+	}
+	return []byte(strings.Join(parts, ", ")), nil
 }

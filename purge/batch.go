@@ -316,7 +316,9 @@ func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, k
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("purge batch: %s: %w", step, err)
 		}
-		r.AddRows(step.Table.String(), string(step.Action), total)
+		if total > 0 {
+			r.AddRows(step.Table.String(), string(step.Action), total)
+		}
 	}
 	return per, nil
 }
