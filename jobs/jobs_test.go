@@ -1,0 +1,58 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/lethe-project/lethe/policy"
+	"github.com/stretchr/testify/require"
+)
+
+func TestExitCode(t *testing.T) {
+	require.Equal(t, ExitOK, ExitCode(nil))
+	require.Equal(t, ExitFailed, ExitCode(errors.New("batch failed")))
+	require.Equal(t, ExitConfig, ExitCode(&ConfigError{Err: errors.New("x")}))
+	require.Equal(t, ExitConfig, ExitCode(fmt.Errorf("wrapped: %w", &policy.Error{Problems: []policy.Problem{{Msg: "x"}}})))
+	require.Equal(t, ExitGuard, ExitCode(fmt.Errorf("wrapped: %w", &GuardError{Reason: "too many"})))
+	// A guard refusal wins over a configuration problem found with it.
+	require.Equal(t, ExitGuard, ExitCode(errors.Join(&ConfigError{Err: errors.New("x")}, &GuardError{Reason: "y"})))
+}
+
+type fakeJob struct{ err error }
+
+func (fakeJob) Name() string { return "fake" }
+func (j fakeJob) Run(_ context.Context, r *Report) error {
+	r.AddRows("users", "delete", 3)
+	r.AddRows(`"UserProfiles"`, "delete", 2)
+	r.Add("subjects_done", 3)
+	return j.err
+}
+
+func TestRunnerSummary(t *testing.T) {
+	var logs, table bytes.Buffer
+	rn := &Runner{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Table: &table}
+	var hooked *Report
+	rn.Hooks = append(rn.Hooks, func(_ context.Context, r *Report, err error) { hooked = r })
+	_, code := rn.Run(context.Background(), fakeJob{}, false)
+	require.Equal(t, 0, code)
+	require.NotNil(t, hooked, "hooks run after every run")
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(logs.Bytes(), &line))
+	require.Equal(t, "run finished", line["msg"])
+	require.Equal(t, []any{
+		map[string]any{"table": `"UserProfiles"`, "action": "delete", "rows": float64(2)},
+		map[string]any{"table": "users", "action": "delete", "rows": float64(3)},
+	}, line["rows"])
+	require.Contains(t, table.String(), "subjects done: 3")
+
+	logs.Reset()
+	_, code = rn.Run(context.Background(), fakeJob{err: &GuardError{Reason: "too many"}}, false)
+	require.Equal(t, 3, code)
+	require.True(t, strings.Contains(logs.String(), `"level":"ERROR"`) && strings.Contains(logs.String(), "refused: too many"))
+}
