@@ -79,30 +79,37 @@ type ObjectCount struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// InsertReceiptsSQL writes receipts from parallel arrays; it runs inside
-// the batch's transaction so that a receipt exists exactly when the erasure
-// committed.
-const InsertReceiptsSQL = `INSERT INTO lethe.receipts
-	(subject_hash, run_id, requested_at, policy_digest, rows, objects, processors)
-SELECT h, $2, r, $3, rw, o, p
-FROM unnest($1::text[], $4::timestamptz[], $5::jsonb[], $6::jsonb[], $7::jsonb[]) AS x(h, r, rw, o, p)`
+// InsertReceiptsSQL records a batch and writes its receipts from parallel
+// arrays, returning the batch's id; it runs inside the batch's transaction
+// so that a receipt exists exactly when the erasure committed.
+const InsertReceiptsSQL = `WITH b AS (INSERT INTO lethe.batches (run_id) VALUES ($2) RETURNING id),
+r AS (INSERT INTO lethe.receipts
+	(subject_hash, run_id, requested_at, policy_digest, rows, objects, processors, batch_id)
+	SELECT x.h, $2, x.r, $3, x.rw, x.o, x.p, b.id
+	FROM b, unnest($1::text[], $4::timestamptz[], $5::jsonb[], $6::jsonb[], $7::jsonb[]) AS x(h, r, rw, o, p))
+SELECT id FROM b`
 
-// SetVerification records the verification result of receipts.
-func SetVerification(ctx context.Context, q interface {
-	Exec(context.Context, string, ...any) (pgconnCommandTag, error)
-}, hashes []string, runID int64, result string) error {
-	_, err := q.Exec(ctx, `UPDATE lethe.receipts SET verification = $3, verified_at = now()
-		WHERE subject_hash = ANY($1) AND run_id = $2`, hashes, runID, result)
-	return err
-}
+// SetVerificationSQL records that a subject failed verification; $1 hash,
+// $2 batch id, $3 what was found.
+const SetVerificationSQL = `UPDATE lethe.receipts SET verification = $3, verified_at = now()
+	WHERE subject_hash = $1 AND batch_id = $2`
+
+// SetBatchVerificationSQL records a batch's verification; $1 batch id, $2
+// passed or failed: N subject(s). Receipts without a result of their own
+// take their batch's.
+const SetBatchVerificationSQL = `UPDATE lethe.batches SET verification = $2, verified_at = now() WHERE id = $1`
 
 // ReceiptsFor returns the receipts of a subject by its keyed hash, newest
 // first. It returns no error and no receipts when the lethe schema does not
 // exist yet.
 func ReceiptsFor(ctx context.Context, pool *pgxpool.Pool, hash string) ([]Receipt, error) {
-	rows, err := pool.Query(ctx, `SELECT subject_hash, COALESCE(run_id, 0), requested_at, purged_at, policy_digest,
-		rows, objects, processors, verification, verified_at
-		FROM lethe.receipts WHERE subject_hash = $1 ORDER BY purged_at DESC, id DESC`, hash)
+	rows, err := pool.Query(ctx, `SELECT r.subject_hash, COALESCE(r.run_id, 0), r.requested_at, r.purged_at, r.policy_digest,
+		r.rows, r.objects, r.processors,
+		CASE WHEN r.verification <> 'pending' OR b.id IS NULL THEN r.verification
+		     WHEN b.verification LIKE 'failed%' THEN 'passed' ELSE b.verification END,
+		COALESCE(r.verified_at, b.verified_at)
+		FROM lethe.receipts r LEFT JOIN lethe.batches b ON b.id = r.batch_id
+		WHERE r.subject_hash = $1 ORDER BY r.purged_at DESC, r.id DESC`, hash)
 	if err != nil {
 		if isUndefinedTable(err) {
 			return nil, nil

@@ -60,6 +60,18 @@ var migrations = []string{
 	CREATE UNIQUE INDEX notices_open_idx ON lethe.notices (subject_key) WHERE status IN ('pending', 'sent');
 	CREATE INDEX notices_status_idx ON lethe.notices (status, created_at) WHERE status IN ('pending', 'sent');
 	COMMENT ON TABLE lethe.notices IS 'One row per inactivity warning: at most one per subject and period of inactivity. Deleted with the subject by the purge.';`,
+	// 3: verification per batch. A batch's receipts share its result, so
+	// that recording "passed" is one row, not one per subject; a subject
+	// that fails verification has its own receipt's verification set.
+	`CREATE TABLE lethe.batches (
+		id           bigserial PRIMARY KEY,
+		run_id       bigint REFERENCES lethe.runs (id),
+		committed_at timestamptz NOT NULL DEFAULT now(),
+		verification text NOT NULL DEFAULT 'pending',
+		verified_at  timestamptz
+	);
+	ALTER TABLE lethe.receipts ADD COLUMN batch_id bigint REFERENCES lethe.batches (id);
+	CREATE INDEX receipts_batch_idx ON lethe.receipts (batch_id);`,
 }
 
 // migrateLockKey is the advisory lock that serializes migrations.

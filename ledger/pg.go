@@ -6,8 +6,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-type pgconnCommandTag = pgconn.CommandTag
-
 func isUndefinedTable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000")

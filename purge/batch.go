@@ -136,11 +136,9 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 		return n, err
 	}
 	stepped := time.Now()
+	var batchID int64
 	if !cfg.DryRun {
-		if err := forgetNotices(ctx, tx, keys); err != nil {
-			return n, err
-		}
-		if err := j.insertReceipts(ctx, tx, live, sel, hashes, perSubject, outcomes); err != nil {
+		if batchID, err = j.finishBatch(ctx, tx, keys, live, sel, hashes, perSubject, outcomes); err != nil {
 			return n, err
 		}
 		if err := tx.Commit(ctx); err != nil {
@@ -157,7 +155,7 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 		for i, idx := range live {
 			subs[i] = sel.subjects[idx]
 		}
-		if err := j.verify(ctx, subs); err != nil {
+		if err := j.verify(ctx, subs, batchID); err != nil {
 			return n, errors.Join(err, failErr)
 		}
 	}
@@ -323,8 +321,11 @@ func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, k
 	return per, nil
 }
 
-func (j *Job) insertReceipts(ctx context.Context, tx pgx.Tx, live []int, sel selected, hashes []string,
-	per map[string]map[string]int64, outcomes []Outcome) error {
+// finishBatch, in one round trip, forgets the subjects' inactivity notices
+// (lethe's own rows that hold their keys) and writes the batch's receipts;
+// it returns the batch's id.
+func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, keys []string, live []int, sel selected, hashes []string,
+	per map[string]map[string]int64, outcomes []Outcome) (int64, error) {
 	n := len(live)
 	requested := make([]*time.Time, n)
 	rowsJSON := make([]string, n)
@@ -349,11 +350,19 @@ func (j *Job) insertReceipts(ctx context.Context, tx pgx.Tx, live []int, sel sel
 		procs := append([]string{}, outcomes[idx].Confirmed...)
 		rowsJSON[i], objsJSON[i], procsJSON[i] = mustJSON(rc), mustJSON(objs), mustJSON(procs)
 	}
-	_, err := tx.Exec(ctx, ledger.InsertReceiptsSQL, hashes, j.runID, j.cfg.Policy.Digest, requested, rowsJSON, objsJSON, procsJSON)
-	if err != nil {
-		return fmt.Errorf("purge batch: write receipts: %w", err)
+	b := &pgx.Batch{}
+	b.Queue(forgetNoticesSQL, keys)
+	b.Queue(ledger.InsertReceiptsSQL, hashes, j.runID, j.cfg.Policy.Digest, requested, rowsJSON, objsJSON, procsJSON)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return 0, fmt.Errorf("purge batch: forget notices: %w", err)
 	}
-	return nil
+	var id int64
+	if err := br.QueryRow().Scan(&id); err != nil {
+		return 0, fmt.Errorf("purge batch: write receipts: %w", err)
+	}
+	return id, br.Close()
 }
 
 func mustJSON(v any) string {

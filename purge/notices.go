@@ -1,23 +1,8 @@
 package purge
 
-import (
-	"context"
-	"fmt"
-
-	"github.com/jackc/pgx/v5"
-)
-
 // forgetNoticesSQL deletes lethe's own rows that hold a subject's key (the
 // inactivity job's notices), so that an erased subject leaves nothing
 // behind in the lethe schema but its receipt, which holds only the keyed
 // hash. The table exists once the ledger is migrated, which a real run does
 // before its first batch.
 const forgetNoticesSQL = `DELETE FROM lethe.notices WHERE subject_key = ANY($1::text[])`
-
-// forgetNotices runs forgetNoticesSQL in the batch's transaction.
-func forgetNotices(ctx context.Context, tx pgx.Tx, keys []string) error {
-	if _, err := tx.Exec(ctx, forgetNoticesSQL, keys); err != nil {
-		return fmt.Errorf("purge batch: forget notices: %w", err)
-	}
-	return nil
-}

@@ -26,7 +26,7 @@ func (e *VerificationError) Error() string {
 // matching column it replaces still holds the subjects' keys, and that the
 // erasers find nothing left outside the database, and records the result
 // in their receipts.
-func (j *Job) verify(ctx context.Context, subs []Subject) error {
+func (j *Job) verify(ctx context.Context, subs []Subject, batchID int64) error {
 	keys := make([]string, len(subs))
 	hashes := make([]string, len(subs))
 	for i, s := range subs {
@@ -68,33 +68,31 @@ func (j *Job) verify(ctx context.Context, subs []Subject) error {
 		return fmt.Errorf("verify: %w", err)
 	}
 	byHash := map[string][]string{}
-	var passed []string
 	for i, k := range keys {
 		if f, ok := found[k]; ok {
 			byHash[hashes[i]] = f
-		} else {
-			passed = append(passed, hashes[i])
 		}
-	}
-	if len(passed) > 0 {
-		if err := ledger.SetVerification(ctx, j.cfg.Pool, passed, j.runID, "passed"); err != nil {
-			return fmt.Errorf("verify: record: %w", err)
-		}
-	}
-	if len(byHash) == 0 {
-		return nil
 	}
 	hs := make([]string, 0, len(byHash))
 	for h := range byHash {
 		hs = append(hs, h)
 	}
 	sort.Strings(hs)
+	rec := &pgx.Batch{}
 	for _, h := range hs {
-		msg := "failed: " + strings.Join(byHash[h], "; ")
 		j.cfg.Logger.Error("verification failed", slog.String("subject", h), slog.String("found", strings.Join(byHash[h], "; ")))
-		if err := ledger.SetVerification(ctx, j.cfg.Pool, []string{h}, j.runID, msg); err != nil {
-			return fmt.Errorf("verify: record: %w", err)
-		}
+		rec.Queue(ledger.SetVerificationSQL, h, batchID, "failed: "+strings.Join(byHash[h], "; "))
+	}
+	result := "passed"
+	if len(hs) > 0 {
+		result = fmt.Sprintf("failed: %d subject(s)", len(hs))
+	}
+	rec.Queue(ledger.SetBatchVerificationSQL, batchID, result)
+	if err := j.cfg.Pool.SendBatch(ctx, rec).Close(); err != nil {
+		return fmt.Errorf("verify: record: %w", err)
+	}
+	if len(hs) == 0 {
+		return nil
 	}
 	return &VerificationError{Failed: byHash}
 }
