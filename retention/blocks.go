@@ -119,30 +119,38 @@ func (t *target) buildRange(rel string, dry bool) string {
 // rangeWidth picks the number of blocks of the next range so that one
 // statement takes about the target time. It models a statement as
 // perBlock seconds for each block read plus perRow seconds for each row
-// deleted, learns both from the statements done, and sizes the next range
-// for the worst case, every row of it expired: a walk that comes from
-// blocks with nothing to delete into blocks full of old rows does not
-// overshoot.
+// deleted, and learns both from the statements done. The next range is
+// sized for the density of expired rows just seen, and at the same time so
+// that even a range whose every row is expired stays within twice
+// the target: a walk that comes from blocks with nothing to delete into
+// blocks full of old rows takes one longer statement at the edge, not a
+// runaway one.
 type rangeWidth struct {
 	target       float64 // seconds
 	rowsPerBlock float64
 	perBlock     float64 // seconds to read one block with nothing to delete
 	perRow       float64 // seconds to delete one row, beyond reading it
+	density      float64 // rows deleted per block by the last statement
 	width        int64
 }
 
+// worstFactor bounds a range whose every row is expired, in targets.
+const worstFactor = 2
+
 func newRangeWidth(target time.Duration, rowsPerBlock float64) *rangeWidth {
 	// Priors on the slow side (cold pages, three indexes): learnt away in
-	// a few statements.
-	w := &rangeWidth{target: target.Seconds(), rowsPerBlock: rowsPerBlock, perBlock: 20e-6, perRow: 3e-6, width: 1}
+	// a few statements. The first range is sized as if all its rows were
+	// expired.
+	w := &rangeWidth{target: target.Seconds(), rowsPerBlock: rowsPerBlock, perBlock: 20e-6, perRow: 3e-6, density: rowsPerBlock}
 	w.width = w.fit(1 << 30)
 	return w
 }
 
 // fit is the width the model allows, at most limit.
 func (w *rangeWidth) fit(limit int64) int64 {
-	n := int64(w.target / (w.perBlock + w.rowsPerBlock*w.perRow))
-	return max(1, min(n, limit))
+	typical := w.target / (w.perBlock + w.density*w.perRow)
+	worst := worstFactor * w.target / (w.perBlock + w.rowsPerBlock*w.perRow)
+	return max(1, min(int64(min(typical, worst)), limit))
 }
 
 // observe learns from a statement over blocks blocks that deleted rows
@@ -158,6 +166,7 @@ func (w *rangeWidth) observe(blocks, rows int64, el time.Duration) {
 	if t > 2*w.target { // slower than the model said: trust the clock
 		w.perRow *= t / w.target
 	}
+	w.density = float64(rows) / float64(blocks)
 	w.width = w.fit(4 * blocks)
 }
 
@@ -165,6 +174,7 @@ func (w *rangeWidth) observe(blocks, rows int64, el time.Duration) {
 func (w *rangeWidth) timedOut(blocks int64) {
 	w.perRow *= 2
 	w.perBlock *= 2
+	w.density = w.rowsPerBlock
 	w.width = max(blocks/2, 1)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/internal/pgtest"
@@ -48,5 +49,40 @@ retention:
 		require.Contains(t, plan, "Tid Range Scan")
 		require.NotContains(t, plan, "Seq Scan")
 		require.NoError(t, tx.Rollback(ctx))
+	}
+}
+
+// The range width learnt over blocks with nothing expired must not
+// overshoot when the walk reaches blocks full of expired rows: simulated
+// statements stay within worstFactor targets at the edge, and the walk
+// takes few statements.
+func TestRangeWidthDoesNotOvershootIntoOldRows(t *testing.T) {
+	t.Parallel()
+	const (
+		blocks       = 600_000 // ~50M rows
+		rowsPerBlock = 85.0
+		perBlock     = 8e-6 // seconds to scan a block
+		target       = 250 * time.Millisecond
+	)
+	// perRow, the seconds to delete a row: below the model's prior, and
+	// twice it (slow disk) so that the first dense range surprises it.
+	for _, perRow := range []float64{0.8e-6, 6e-6} {
+		for _, oldFrom := range []int64{0, blocks * 6 / 10, blocks - 1000} {
+			w := newRangeWidth(target, rowsPerBlock)
+			var worst, total time.Duration
+			statements := 0
+			for lo := int64(0); lo < blocks; {
+				hi := min(lo+w.width, blocks)
+				rows := int64(float64(max(0, hi-max(lo, oldFrom))) * rowsPerBlock)
+				el := time.Duration((float64(hi-lo)*perBlock + float64(rows)*perRow) * float64(time.Second))
+				worst, total = max(worst, el), total+el
+				w.observe(hi-lo, rows, el)
+				statements++
+				lo = hi
+			}
+			t.Logf("per row %.1fµs, old rows from block %d: %d statements, longest %s", perRow*1e6, oldFrom, statements, worst)
+			require.LessOrEqual(t, worst, 4*target, "never a statement near 1s")
+			require.Less(t, statements, int(2*total/target)+400, "statements not much shorter than the target, or capped by the worst case")
+		}
 	}
 }

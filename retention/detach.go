@@ -22,8 +22,9 @@ import (
 // against the application's queries: the partitions are marked in one
 // transaction, detached one by one, and dropped together. Otherwise DETACH
 // and DROP run in short transactions that each take as many partitions as
-// fit in a quarter of TargetBatchTime: the parent is locked for that long
-// at most, once for several partitions. Every lock wait is bounded by
+// fit in a quarter of TargetBatchTime: the parent is locked about that long,
+// once for several partitions, instead of once per partition. Every lock
+// wait is bounded by
 // lock_timeout and retried a bounded number of times, so the job never
 // queues for long in front of other sessions.
 //

@@ -40,10 +40,11 @@ func (j *Job) Name() string { return "retention" }
 // from, is skipped and reported; what was committed stays committed.
 //
 // The report holds, per table, the rows deleted (rows map, action delete;
-// action drop_partition for the rows of dropped partitions) and counters
-// named "TABLE.batches", "TABLE.partitions_dropped",
-// "TABLE.longest_transaction_ms" and "TABLE.rows_left", with totals under
-// the bare names.
+// action drop_partition_estimated for the planner's count of the rows of
+// dropped partitions, drop_partition for their exact count in a dry run)
+// and counters named "TABLE.batches", "TABLE.block_range_walks",
+// "TABLE.partitions_dropped", "TABLE.longest_transaction_ms" and
+// "TABLE.rows_left", with totals under the bare names.
 func (j *Job) Run(ctx context.Context, r *jobs.Report) error {
 	cfg := &j.cfg
 	j.report = r

@@ -168,7 +168,8 @@ func TestConcurrentRunsShareTheWork(t *testing.T) {
 	t.Parallel()
 	schema := `CREATE TABLE a (id int PRIMARY KEY, at timestamptz NOT NULL);
 CREATE TABLE b (id int PRIMARY KEY, at timestamptz NOT NULL);
-CREATE TABLE c (id int PRIMARY KEY, at timestamptz NOT NULL);`
+CREATE TABLE c (id int PRIMARY KEY, at timestamptz NOT NULL);
+CREATE INDEX ON a (at); CREATE INDEX ON b (at); CREATE INDEX ON c (at);`
 	b := setup(t, schema, `  - {table: a, column: at, keep: 1d}
   - {table: b, column: at, keep: 1d}
   - {table: c, column: at, keep: 1d}
@@ -178,6 +179,7 @@ CREATE TABLE c (id int PRIMARY KEY, at timestamptz NOT NULL);`
 	}
 	old := 3 * b.db.Int(t, "SELECT count(*) FROM a WHERE at < now() - interval '1 day'")
 	b.cfg.BatchSize, b.cfg.MaxBatchSize, b.cfg.Pause = 50, 50, 5*time.Millisecond
+	b.cfg.BlockRangeFraction = 2 // keyset batches: small and paused, so that the two runs overlap
 	type result struct {
 		r   *jobs.Report
 		err error
