@@ -32,6 +32,7 @@ type options struct {
 	days, keepDays     int
 	runs               int
 	only               string
+	durable            bool
 }
 
 type result struct {
@@ -57,6 +58,7 @@ func main() {
 	flag.IntVar(&o.keepDays, "keep", 150, "retention in days (days-keep of days are older: 40% by default)")
 	flag.IntVar(&o.runs, "runs", 2, "runs of each variant; the table shows medians")
 	flag.StringVar(&o.only, "only", "", "letters of the variants to run (e.g. \"cd\"); all when empty")
+	flag.BoolVar(&o.durable, "durable", false, "run the server with fsync=on: every commit waits for the disk (the default spares the shared disk)")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -65,7 +67,7 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	s, err := startServer()
+	s, err := startServer(o.durable)
 	if err != nil {
 		return err
 	}
@@ -267,7 +269,11 @@ func partman(ctx context.Context, pool *pgxpool.Pool, keepDays int, r *result) e
 }
 
 func printTable(o options, rs []result) {
-	fmt.Printf("\nrows=%d, keep=%dd of %d days, load %d tx/s (pgbench, 2 clients), medians of %d runs\n", o.rows, o.keepDays, o.days, o.rate, max(o.runs, 1))
+	fsync := "off"
+	if o.durable {
+		fsync = "on"
+	}
+	fmt.Printf("\nrows=%d, keep=%dd of %d days, load %d tx/s (pgbench, 2 clients), fsync=%s, medians of %d runs\n", o.rows, o.keepDays, o.days, o.rate, fsync, max(o.runs, 1))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "variant\trows\tseconds\trows/s\tWAL MB\tlongest tx ms\tload p99 ms\tload tx\tpartitions\t")
 	by := map[byte]result{}

@@ -22,8 +22,9 @@ type server struct {
 }
 
 // startServer initdb's and starts a cluster in a temporary directory, as
-// the postgres system user when run as root (initdb refuses root).
-func startServer() (*server, error) {
+// the postgres system user when run as root (initdb refuses root). With
+// durable, commits wait for their WAL to reach the disk, as in production.
+func startServer(durable bool) (*server, error) {
 	binDir, err := pgtest.BinDir()
 	if err != nil {
 		return nil, err
@@ -53,8 +54,12 @@ func startServer() (*server, error) {
 	s.port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	// fsync off spares the shared machine's disk; WAL volume is unchanged.
+	fsync := "fsync=off"
+	if durable {
+		fsync = "fsync=on"
+	}
 	opts := []string{"-p", strconv.Itoa(s.port), "-k", s.base, "-c", "listen_addresses=127.0.0.1",
-		"-c", "fsync=off", "-c", "shared_buffers=256MB", "-c", "max_wal_size=8GB", "-c", "autovacuum=off",
+		"-c", fsync, "-c", "shared_buffers=256MB", "-c", "max_wal_size=8GB", "-c", "autovacuum=off",
 		"-c", "max_connections=50", "-c", "shared_preload_libraries=", "-c", "TimeZone=UTC"}
 	logFile := filepath.Join(s.base, "server.log")
 	if out, err := s.command("pg_ctl", "-D", s.dataDir, "-l", logFile, "-w", "-t", "60", "-o", strings.Join(opts, " "), "start").CombinedOutput(); err != nil {
