@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -42,7 +43,7 @@ func main() {
 	flag.DurationVar(&o.rtt, "rtt", time.Millisecond, "round-trip time the proxy adds")
 	flag.IntVar(&o.naiveLoopback, "naive-sample", 2000, "subjects the naive loop erases on loopback")
 	flag.IntVar(&o.naiveDelay, "naive-sample-rtt", 300, "subjects the naive loop erases through the proxy")
-	flag.IntVar(&o.batch, "batch", 500, "lethe batch size")
+	flag.IntVar(&o.batch, "batch", 1000, "lethe batch size")
 	flag.IntVar(&o.workers, "workers", 2, "lethe workers")
 	flag.StringVar(&o.letheLog, "lethe-log", "", "append lethe's log lines to this file")
 	flag.StringVar(&o.letheLogLevel, "lethe-log-level", "info", "lethe's log level (debug shows per-batch phases)")
@@ -86,6 +87,16 @@ func run(o options) error {
 		return err
 	}
 	defer proxy.Close()
+
+	for _, hp := range []struct{ name, host string }{{"loopback", fmt.Sprintf("127.0.0.1:%d", srv.Port)}, {"proxy", proxy.Addr()}} {
+		u, _ := url.Parse(srv.URLFor("bench_template"))
+		u.Host = hp.host
+		rtt, err := measureRTT(ctx, u.String())
+		if err != nil {
+			return err
+		}
+		fmt.Printf("measured round trip (SELECT 1, median of 200) on %s: %s\n", hp.name, rtt.Round(10*time.Microsecond))
+	}
 
 	var results []result
 	for _, network := range []string{"loopback", fmt.Sprintf("+%s RTT", o.rtt)} {
@@ -241,3 +252,23 @@ func policyYAML() string {
 }
 
 func connect(ctx context.Context, u string) (*pgx.Conn, error) { return pgx.Connect(ctx, u) }
+
+// measureRTT times SELECT 1 round trips, so that the ratios can be read
+// against the latency the proxy really added on this machine.
+func measureRTT(ctx context.Context, u string) (time.Duration, error) {
+	c, err := connect(ctx, u)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close(ctx)
+	ds := make([]time.Duration, 200)
+	for i := range ds {
+		t0 := time.Now()
+		if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
+			return 0, err
+		}
+		ds[i] = time.Since(t0)
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2], nil
+}
