@@ -96,10 +96,21 @@ func run(ctx context.Context, o options) error {
 	}{
 		{"a naive (per-row DELETE, sample)", "tmpl_plain", func(ctx context.Context, p *pgxpool.Pool, r *result) error { return naive(ctx, p, cutoff, o.sample, r) }},
 		{"b ctid IN (... LIMIT 1000) loop", "tmpl_plain", func(ctx context.Context, p *pgxpool.Pool, r *result) error { return laravel(ctx, p, cutoff, r) }},
-		{"c lethe retention", "tmpl_plain", func(ctx context.Context, p *pgxpool.Pool, r *result) error { return lethe(ctx, p, asOf, o.keepDays, r) }},
+		{"c lethe retention", "tmpl_plain", func(ctx context.Context, p *pgxpool.Pool, r *result) error {
+			return lethe(ctx, p, asOf, o.keepDays, 0, r)
+		}},
 		{"d one DELETE", "tmpl_plain", func(ctx context.Context, p *pgxpool.Pool, r *result) error { return oneDelete(ctx, p, cutoff, r) }},
-		{"e lethe retention, partitions", "tmpl_part", func(ctx context.Context, p *pgxpool.Pool, r *result) error { return lethe(ctx, p, asOf, o.keepDays, r) }},
+		{"e lethe retention, partitions", "tmpl_part", func(ctx context.Context, p *pgxpool.Pool, r *result) error {
+			return lethe(ctx, p, asOf, o.keepDays, 0, r)
+		}},
 		{"f pg_partman run_maintenance", "tmpl_part", func(ctx context.Context, p *pgxpool.Pool, r *result) error { return partman(ctx, p, o.keepDays, r) }},
+		// g and h force each method, to check the choice that c makes (run them with -keep 240, 245...).
+		{"g lethe, block ranges forced", "tmpl_plain", func(ctx context.Context, p *pgxpool.Pool, r *result) error {
+			return lethe(ctx, p, asOf, o.keepDays, 1e-9, r)
+		}},
+		{"h lethe, keyset forced", "tmpl_plain", func(ctx context.Context, p *pgxpool.Pool, r *result) error {
+			return lethe(ctx, p, asOf, o.keepDays, 2, r)
+		}},
 	}
 	var results []result
 	for i, v := range variants {
@@ -213,7 +224,9 @@ func oneDelete(ctx context.Context, pool *pgxpool.Pool, cutoff time.Time, r *res
 	return err
 }
 
-func lethe(ctx context.Context, pool *pgxpool.Pool, asOf time.Time, keepDays int, r *result) error {
+// lethe runs the retention job; fraction is its BlockRangeFraction (0: the
+// default choice of method, a tiny value: block ranges, above 1: keyset).
+func lethe(ctx context.Context, pool *pgxpool.Pool, asOf time.Time, keepDays int, fraction float64, r *result) error {
 	pol, err := policy.Parse([]byte(fmt.Sprintf(`subject: {table: users, key: id, requested_at: deletion_requested_at, grace: 30d}
 retention:
   - {table: activity_log, column: created_at, keep: %dd}
@@ -221,7 +234,7 @@ retention:
 	if err != nil {
 		return err
 	}
-	j, err := retention.New(retention.Config{Pool: pool, Policy: pol, AsOf: asOf, TimeBudget: time.Hour,
+	j, err := retention.New(retention.Config{Pool: pool, Policy: pol, AsOf: asOf, TimeBudget: time.Hour, BlockRangeFraction: fraction,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err
@@ -235,7 +248,14 @@ retention:
 	}
 	r.longest = time.Duration(rep.Counter("longest_transaction_ms")) * time.Millisecond
 	r.partitions = rep.Counter("partitions_dropped")
-	r.note = fmt.Sprintf("%d batches", rep.Counter("batches"))
+	method := "keyset"
+	if rep.Counter("activity_log.block_range_walks") > 0 {
+		method = "block ranges"
+	}
+	if r.partitions > 0 {
+		method = "partitions dropped, then " + method
+	}
+	r.note = fmt.Sprintf("%d batches (%s)", rep.Counter("batches"), method)
 	return nil
 }
 
