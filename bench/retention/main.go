@@ -104,6 +104,13 @@ func run(ctx context.Context, o options) error {
 			return lethe(ctx, p, asOf, o.keepDays, 0, r)
 		}},
 		{"f pg_partman run_maintenance", "tmpl_part", func(ctx context.Context, p *pgxpool.Pool, r *result) error { return partman(ctx, p, o.keepDays, r) }},
+		// i: the concurrent path, which pg_partman's default partition rules out in e.
+		{"i lethe, partitions, no default (DETACH CONCURRENTLY)", "tmpl_part", func(ctx context.Context, p *pgxpool.Pool, r *result) error {
+			if _, err := p.Exec(ctx, "DROP TABLE IF EXISTS activity_log_default"); err != nil {
+				return err
+			}
+			return lethe(ctx, p, asOf, o.keepDays, 0, r)
+		}},
 		// g and h force each method, to check the choice that c makes (run them with -keep 240, 245...).
 		{"g lethe, block ranges forced", "tmpl_plain", func(ctx context.Context, p *pgxpool.Pool, r *result) error {
 			return lethe(ctx, p, asOf, o.keepDays, 1e-9, r)
@@ -249,11 +256,15 @@ retention:
 	r.longest = time.Duration(rep.Counter("longest_transaction_ms")) * time.Millisecond
 	r.partitions = rep.Counter("partitions_dropped")
 	method := "keyset"
-	if rep.Counter("activity_log.block_range_walks") > 0 {
+	switch walks := rep.Counter("activity_log.block_range_walks"); {
+	case r.partitions > 0 && walks > 0:
+		method = "partitions dropped, block ranges on the rest"
+	case r.partitions > 0 && rep.Counter("batches") > 0:
+		method = "partitions dropped, keyset on the rest"
+	case r.partitions > 0:
+		method = "partitions dropped"
+	case walks > 0:
 		method = "block ranges"
-	}
-	if r.partitions > 0 {
-		method = "partitions dropped, then " + method
 	}
 	r.note = fmt.Sprintf("%d batches (%s)", rep.Counter("batches"), method)
 	return nil
@@ -319,7 +330,7 @@ func printTable(o options, rs []result) {
 		return fmt.Sprintf("%.2f", by[a].rate()/by[b].rate())
 	}
 	fmt.Printf("\nc/d = %s (target >= 0.8)   c/b = %s (target >= 2.5)   c/a = %s (target >= 100)\n", ratio('c', 'd'), ratio('c', 'b'), ratio('c', 'a'))
-	for _, k := range []byte{'e', 'f'} {
+	for _, k := range []byte{'e', 'f', 'i'} {
 		if r := by[k]; r.partitions > 0 {
 			fmt.Printf("%s: %.1f ms per dropped partition (%d partitions, whole run %s)\n", r.name,
 				float64(r.elapsed.Milliseconds())/float64(r.partitions), r.partitions, r.elapsed.Round(time.Millisecond))
