@@ -98,8 +98,11 @@ func (j *Job) estimateExpired(ctx context.Context, tr *tableRun, rel string) (fl
 			Rows float64 `json:"Plan Rows"`
 		}
 	}
-	if err := json.Unmarshal(plan, &out); err != nil || len(out) == 0 {
-		return 0, fmt.Errorf("read plan: %v", err)
+	if err := json.Unmarshal(plan, &out); err != nil {
+		return 0, fmt.Errorf("read plan: %w", err)
+	}
+	if len(out) == 0 {
+		return 0, fmt.Errorf("read plan: empty: %s", plan)
 	}
 	return out[0].Plan.Rows, nil
 }
