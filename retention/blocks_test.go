@@ -96,3 +96,33 @@ CREATE INDEX ON many (created_at, id);`, `  - {table: few, column: created_at, k
 	require.EqualValues(t, 8000, r.Rows[jobs.RowKey("many", "delete")])
 	require.Equal(t, 0, b.db.Int(t, "SELECT (SELECT count(*) FROM few WHERE created_at < $1) + (SELECT count(*) FROM many WHERE created_at < $1)", asOf.AddDate(0, 0, -90)))
 }
+
+// A walk stopped by its budget leaves whole ranges done and reports the
+// rows left; the next run walks again from block 0 and finishes.
+func TestBlockRangeWalkStopsOnBudgetAndResumes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `CREATE TABLE spread (id int PRIMARY KEY, created_at timestamptz NOT NULL, pad text) WITH (fillfactor = 10);`,
+		`  - {table: spread, column: created_at, keep: 90d}
+`)
+	b.cfg.AsOf = asOf
+	b.db.Exec(t, `INSERT INTO spread SELECT g, $1::timestamptz - (g % 200) * interval '1 day', repeat('x', 100)
+		FROM generate_series(1, 4000) g`, asOf)
+	cut := asOf.Add(-90 * 24 * time.Hour)
+	kept := b.db.Int(t, "SELECT count(*) FROM spread WHERE created_at >= $1", cut)
+	b.cfg.TargetBatchTime = time.Millisecond
+	b.cfg.Pause = 20 * time.Millisecond
+	b.cfg.TimeBudget = 100 * time.Millisecond
+	r, err := runJob(t, b.cfg)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, r.Counter("budget_exhausted"))
+	left := b.db.Int(t, "SELECT count(*) FROM spread WHERE created_at < $1", cut)
+	require.Positive(t, left)
+	require.EqualValues(t, left, r.Counter("spread.rows_left"))
+	require.Equal(t, kept, b.db.Int(t, "SELECT count(*) FROM spread WHERE created_at >= $1", cut))
+
+	b.cfg.TimeBudget, b.cfg.Pause = time.Minute, 0
+	r, err = runJob(t, b.cfg)
+	require.NoError(t, err)
+	require.EqualValues(t, left, r.Rows[jobs.RowKey("spread", "delete")])
+	require.Equal(t, kept, b.db.Int(t, "SELECT count(*) FROM spread"))
+}
