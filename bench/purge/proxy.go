@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net"
+	"runtime"
 	"time"
 )
 
@@ -69,9 +70,7 @@ func (p *latencyProxy) pipe(dst, src net.Conn) {
 		}
 	}()
 	for c := range ch {
-		if d := time.Until(c.at); d > 0 {
-			time.Sleep(d)
-		}
+		waitUntil(c.at)
 		if _, err := dst.Write(c.b); err != nil {
 			break
 		}
@@ -82,4 +81,18 @@ func (p *latencyProxy) pipe(dst, src net.Conn) {
 		dst.Close()
 	}
 	_, _ = io.Copy(io.Discard, src)
+}
+
+// waitUntil sleeps until t. A timer sleep wakes up to a millisecond late
+// (the poller's timeout has millisecond resolution), which would more than
+// double a 1 ms round trip, so the last 1.5 ms are spent yielding the
+// processor instead.
+func waitUntil(t time.Time) {
+	const slack = 1500 * time.Microsecond
+	if d := time.Until(t); d > slack {
+		time.Sleep(d - slack)
+	}
+	for time.Now().Before(t) {
+		runtime.Gosched()
+	}
 }
