@@ -60,17 +60,35 @@ type Statement struct {
 // the one that only counts the rows it would touch. The statement returns
 // one (subject key, rows) row per subject that has rows.
 func (s *Step) SQL(key *Column, count bool, purgedAt *Column) Statement {
-	src := s.pairs(0, key)
+	// A direct match whose column the step leaves alone names the subject
+	// itself: the rows need no join with the keys, t.match::text is the
+	// key. Otherwise (via, a replaced match column, a pseudonym) the rows
+	// are joined with the (val, k, h) pairs.
+	direct := s.Via == nil && !s.setsMatchOrPseudonym()
 	where := s.filter("t", 10, key)
-	from := fmt.Sprintf("%s t JOIN (%s) s ON t.%s = s.val WHERE %s", s.Table.Ident(), src, s.Match.Ident(), where)
+	from, keyExpr := fmt.Sprintf("%s t JOIN (%s) s ON t.%s = s.val WHERE %s", s.Table.Ident(), s.pairs(0, key), s.Match.Ident(), where), "s.k"
+	if direct {
+		// $2 is unused here but must appear for its type to be known.
+		from, keyExpr = fmt.Sprintf("%s t WHERE %s AND $2::text[] IS NOT NULL", s.Table.Ident(), where), "t."+s.Match.Ident()+"::text"
+	}
 	if count || s.Action == policy.Cascade || (s.Action == policy.Keep && len(s.Set) == 0) {
-		return Statement{SQL: fmt.Sprintf("SELECT s.k, count(*) FROM %s GROUP BY s.k", from)}
+		return Statement{SQL: fmt.Sprintf("SELECT %s, count(*) FROM %s GROUP BY 1", keyExpr, from)}
+	}
+	using := ""
+	if !direct {
+		using = fmt.Sprintf(" (%s) s", s.pairs(0, key))
+		where = fmt.Sprintf("t.%s = s.val AND %s", s.Match.Ident(), where)
+	} else {
+		where += " AND $2::text[] IS NOT NULL"
 	}
 	var dml string
 	var args []any
 	switch s.Action {
 	case policy.Delete:
-		dml = fmt.Sprintf("DELETE FROM %s t USING (%s) s WHERE t.%s = s.val AND %s RETURNING s.k", s.Table.Ident(), src, s.Match.Ident(), where)
+		if using != "" {
+			using = " USING" + using
+		}
+		dml = fmt.Sprintf("DELETE FROM %s t%s WHERE %s RETURNING %s AS k", s.Table.Ident(), using, where, keyExpr)
 	default:
 		var sets []string
 		for _, sc := range s.Set {
@@ -90,10 +108,25 @@ func (s *Step) SQL(key *Column, count bool, purgedAt *Column) Statement {
 		if purgedAt != nil {
 			sets = append(sets, purgedAt.Ident()+" = now()")
 		}
-		dml = fmt.Sprintf("UPDATE %s t SET %s FROM (%s) s WHERE t.%s = s.val AND %s RETURNING s.k",
-			s.Table.Ident(), strings.Join(sets, ", "), src, s.Match.Ident(), where)
+		if using != "" {
+			using = " FROM" + using
+		}
+		dml = fmt.Sprintf("UPDATE %s t SET %s%s WHERE %s RETURNING %s AS k",
+			s.Table.Ident(), strings.Join(sets, ", "), using, where, keyExpr)
 	}
 	return Statement{SQL: fmt.Sprintf("WITH d AS (%s) SELECT k, count(*) FROM d GROUP BY k", dml), Args: args}
+}
+
+// setsMatchOrPseudonym reports whether the step replaces its own match
+// column (RETURNING would then see the new value, not the key) or writes a
+// pseudonym (which needs each row's subject).
+func (s *Step) setsMatchOrPseudonym() bool {
+	for _, sc := range s.Set {
+		if sc.Column == s.Match || sc.Value.Kind == policy.Pseudonym {
+			return true
+		}
+	}
+	return false
 }
 
 func pgMessage(err error) string {
