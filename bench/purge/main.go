@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -25,7 +26,7 @@ type options struct {
 	users, eligible           int
 	rtt                       time.Duration
 	naiveLoopback, naiveDelay int
-	batch, workers            int
+	batch, workers, runs      int
 	letheLog, letheLogLevel   string
 }
 
@@ -45,6 +46,7 @@ func main() {
 	flag.IntVar(&o.naiveDelay, "naive-sample-rtt", 300, "subjects the naive loop erases through the proxy")
 	flag.IntVar(&o.batch, "batch", 1000, "lethe batch size")
 	flag.IntVar(&o.workers, "workers", 2, "lethe workers")
+	flag.IntVar(&o.runs, "runs", 3, "runs of each variant; the table shows the median")
 	flag.StringVar(&o.letheLog, "lethe-log", "", "append lethe's log lines to this file")
 	flag.StringVar(&o.letheLogLevel, "lethe-log-level", "info", "lethe's log level (debug shows per-batch phases)")
 	flag.Parse()
@@ -66,7 +68,9 @@ func (r result) rate() float64 { return float64(r.subjects) / r.elapsed.Seconds(
 
 func run(o options) error {
 	ctx := context.Background()
-	srv, err := pgtest.NewServer([]string{"fsync=on", "synchronous_commit=on", "shared_buffers=512MB", "max_wal_size=4GB"})
+	// autovacuum is off so that it does not land on one variant and not
+	// another; every variant starts from a vacuumed, analyzed template.
+	srv, err := pgtest.NewServer([]string{"fsync=on", "synchronous_commit=on", "shared_buffers=512MB", "max_wal_size=4GB", "autovacuum=off"})
 	if err != nil {
 		return err
 	}
@@ -106,34 +110,45 @@ func run(o options) error {
 			host, sample = proxy.Addr(), o.naiveDelay
 		}
 		for _, v := range []string{"naive", "lethe", "set-based"} {
-			db := fmt.Sprintf("bench_%d", len(results))
-			if err := cloneTemplate(ctx, srv, db); err != nil {
-				return err
+			var runs []result
+			for run := 0; run < o.runs; run++ {
+				db := fmt.Sprintf("bench_%d_%d", len(results), run)
+				if err := cloneTemplate(ctx, srv, db); err != nil {
+					return err
+				}
+				u, _ := url.Parse(srv.URLFor(db))
+				u.Host = host
+				var r result
+				switch v {
+				case "naive":
+					r, err = naive(ctx, u.String(), sample)
+				case "lethe":
+					r, err = letheRun(bin, u.String(), o)
+				case "set-based":
+					r, err = setBased(ctx, u.String())
+				}
+				if err != nil {
+					return fmt.Errorf("%s on %s: %w", v, network, err)
+				}
+				r.variant, r.network = v, network
+				fmt.Printf("  %-9s %-10s %6d subjects in %8s: %8.0f subjects/s\n", v, network, r.subjects, r.elapsed.Round(time.Millisecond), r.rate())
+				runs = append(runs, r)
+				if err := dropDB(ctx, srv, db); err != nil {
+					return err
+				}
 			}
-			u, _ := url.Parse(srv.URLFor(db))
-			u.Host = host
-			var r result
-			switch v {
-			case "naive":
-				r, err = naive(ctx, u.String(), sample)
-			case "lethe":
-				r, err = letheRun(bin, u.String(), o)
-			case "set-based":
-				r, err = setBased(ctx, u.String())
-			}
-			if err != nil {
-				return fmt.Errorf("%s on %s: %w", v, network, err)
-			}
-			r.variant, r.network = v, network
-			fmt.Printf("  %-9s %-10s %6d subjects in %8s: %8.0f subjects/s\n", v, network, r.subjects, r.elapsed.Round(time.Millisecond), r.rate())
-			results = append(results, r)
-			if err := dropDB(ctx, srv, db); err != nil {
-				return err
-			}
+			results = append(results, median(runs))
 		}
+
 	}
 	report(results)
 	return nil
+}
+
+// median returns the run with the median rate.
+func median(runs []result) result {
+	slices.SortFunc(runs, func(a, b result) int { return cmp.Compare(a.rate(), b.rate()) })
+	return runs[len(runs)/2]
 }
 
 func rowsPerUser() int {
@@ -147,6 +162,7 @@ func rowsPerUser() int {
 func report(results []result) {
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Println("median of the runs of each variant:")
 	fmt.Fprintln(tw, "network\tvariant\tsubjects\tsubjects/s\tlongest tx\tpeak RSS")
 	for _, r := range results {
 		rss := "-"
