@@ -130,11 +130,18 @@ func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, l
 	if cfg.SubjectHashKey != "" {
 		hasher = subject.NewHasher(cfg.SubjectHashKey)
 	}
+	if cmd == "erase" {
+		cfg.DryRun = !cfg.Confirm
+	}
+	limits := jobs.Limits{
+		BatchSize: cfg.BatchSize, TimeBudget: cfg.TimeBudget,
+		StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout,
+		MaxSubjects: cfg.MaxSubjects, MaxShare: cfg.MaxShare, AllowLarge: cfg.AllowLarge,
+		DryRun: cfg.DryRun, Stop: stop,
+	}
 	pc := purge.Config{
 		Pool: pool, Policy: pol, Hasher: hasher, Logger: logger.With("job", cfg.Job),
-		BatchSize: cfg.BatchSize, Workers: cfg.Workers, TimeBudget: cfg.TimeBudget,
-		MaxSubjects: cfg.MaxSubjects, MaxShare: cfg.MaxShare, AllowLarge: cfg.AllowLarge,
-		StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout, DryRun: cfg.DryRun, Stop: stop,
+		Workers: cfg.Workers, Limits: limits,
 	}
 	if cmd == "erase" || cfg.Job == "purge" {
 		erasers, err := buildErasers(stop, cfg, pol, pc.Logger)
@@ -144,8 +151,6 @@ func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, l
 		pc.Erasers = erasers
 	}
 	if cmd == "erase" {
-		cfg.DryRun = !cfg.Confirm
-		pc.DryRun = cfg.DryRun
 		pc.Logger = logger.With("job", "erase")
 		return purge.NewErase(pc, cfg.Subject)
 	}
@@ -154,25 +159,17 @@ func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, l
 		return purge.New(pc)
 	case "retention":
 		return retention.New(retention.Config{
-			Pool: pool, Policy: pol, Logger: logger.With("job", cfg.Job),
-			BatchSize: cfg.BatchSize, TimeBudget: cfg.TimeBudget,
-			StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout, DryRun: cfg.DryRun, Stop: stop,
+			Pool: pool, Policy: pol, Logger: logger.With("job", cfg.Job), Limits: limits,
 		})
 	case "orphans":
 		return orphans.New(orphans.Config{
 			Pool: pool, Policy: pol, Logger: logger.With("job", cfg.Job),
-			S3Endpoint: cfg.S3Endpoint, S3PathStyle: cfg.S3PathStyle,
-			BatchSize: cfg.BatchSize, TimeBudget: cfg.TimeBudget,
-			MaxSubjects: cfg.MaxSubjects, MaxShare: cfg.MaxShare, AllowLarge: cfg.AllowLarge,
-			StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout, DryRun: cfg.DryRun, Stop: stop,
+			S3Endpoint: cfg.S3Endpoint, S3PathStyle: cfg.S3PathStyle, Limits: limits,
 		})
 	case "inactivity":
 		ic := inactivity.Config{
 			Pool: pool, Policy: pol, Hasher: hasher, Logger: logger.With("job", cfg.Job),
-			SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate,
-			BatchSize: cfg.BatchSize, TimeBudget: cfg.TimeBudget,
-			MaxSubjects: cfg.MaxSubjects, MaxShare: cfg.MaxShare, AllowLarge: cfg.AllowLarge,
-			StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout, DryRun: cfg.DryRun, Stop: stop,
+			SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate, Limits: limits,
 		}
 		if pol.Inactivity != nil && pol.Inactivity.Notify.Webhook != nil {
 			// The secret is named by the policy and read here, in main.

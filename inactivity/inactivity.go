@@ -131,21 +131,11 @@ func (j *Job) stats(ctx context.Context) (stats, error) {
 }
 
 func (j *Job) guard(st stats) error {
-	cfg := &j.cfg
-	for _, c := range []struct {
-		n    int64
-		verb string
-	}{{st.toWarn, "would be warned"}, {st.toRequest, "would have their deletion requested"}} {
-		if c.n > int64(cfg.MaxSubjects) {
-			return &jobs.GuardError{Reason: fmt.Sprintf("%d subjects %s, more than LETHE_MAX_SUBJECTS=%d; check inactivity.last_active and after, then rerun with --allow-large if this is intended",
-				c.n, c.verb, cfg.MaxSubjects)}
-		}
-		if c.n >= 50 && float64(c.n) > cfg.MaxShare*float64(st.total) {
-			return &jobs.GuardError{Reason: fmt.Sprintf("%d of %d subjects (%.0f%%) %s, more than LETHE_MAX_SHARE=%.0f%%; check inactivity.last_active and after, then rerun with --allow-large if this is intended",
-				c.n, st.total, 100*float64(c.n)/float64(max(st.total, 1)), c.verb, 100*cfg.MaxShare)}
-		}
+	const hint = "check inactivity.last_active and after"
+	if err := j.cfg.Guard("subjects would be warned", st.toWarn, st.total, 50, hint); err != nil {
+		return err
 	}
-	return nil
+	return j.cfg.Guard("subjects would have their deletion requested", st.toRequest, st.total, 50, hint)
 }
 
 // stopped reports whether the run must not start new work.

@@ -138,8 +138,8 @@ func (b *bundle) setPolicy(text string) {
 func (b *bundle) config(mod ...func(*orphans.Config)) orphans.Config {
 	cfg := orphans.Config{
 		Pool: b.db.Pool, Policy: b.pol, Store: b.store,
-		Logger:           slog.New(slog.NewTextHandler(tWriter{b.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		StatementTimeout: 5 * time.Second, LockTimeout: time.Second,
+		Logger: slog.New(slog.NewTextHandler(tWriter{b.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Limits: jobs.Limits{StatementTimeout: 5 * time.Second, LockTimeout: time.Second},
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -160,7 +160,7 @@ func (b *bundle) run(mod ...func(*orphans.Config)) (*jobs.Report, error) {
 	return r, err
 }
 
-func dryRun(c *orphans.Config)    { c.DryRun = true }
+func dryRun(c *orphans.Config)     { c.DryRun = true }
 func allowLarge(c *orphans.Config) { c.AllowLarge = true }
 
 // addUser adds a user; requested is an interval ago (or "") for deleted_at.

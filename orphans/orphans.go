@@ -194,19 +194,7 @@ const guardFloor = 10
 // guard refuses a rule that would remove more than MaxSubjects things, or
 // more than MaxShare of all once at least guardFloor would go.
 func (j *Job) guard(what string, n, total int64, hint string) error {
-	cfg := &j.cfg
-	if cfg.AllowLarge {
-		return nil
-	}
-	if n > int64(cfg.MaxSubjects) {
-		return &jobs.GuardError{Reason: fmt.Sprintf("%d %s would be removed, more than LETHE_MAX_SUBJECTS=%d; %s, then rerun with --allow-large if this is intended",
-			n, what, cfg.MaxSubjects, hint)}
-	}
-	if n >= guardFloor && float64(n) > cfg.MaxShare*float64(total) {
-		return &jobs.GuardError{Reason: fmt.Sprintf("%d of %d %s (%.0f%%) would be removed, more than LETHE_MAX_SHARE=%.0f%%; %s, then rerun with --allow-large if this is intended",
-			n, total, what, 100*float64(n)/float64(max(total, 1)), 100*cfg.MaxShare, hint)}
-	}
-	return nil
+	return j.cfg.Guard(what+" would be removed", n, total, guardFloor, hint)
 }
 
 // mustStop returns errLeft once the budget is spent or a stop was asked

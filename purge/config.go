@@ -3,6 +3,7 @@ package purge
 import (
 	"context"
 	"errors"
+	"github.com/lethe-project/lethe/jobs"
 	"log/slog"
 	"time"
 
@@ -16,6 +17,10 @@ import (
 // Config is everything the purge job needs. The zero values of the numeric
 // fields take the defaults below.
 type Config struct {
+	// Limits are the settings every job shares: batch size, time budget,
+	// timeouts, the blast-radius guard, dry run and stop.
+	jobs.Limits
+
 	// Pool connects to the application's database.
 	Pool *pgxpool.Pool
 	// Policy is the parsed policy file.
@@ -25,73 +30,29 @@ type Config struct {
 	// Logger receives progress and per-batch lines; never personal data.
 	Logger *slog.Logger
 
-	// BatchSize is the number of subjects per transaction. Default 500.
-	BatchSize int
 	// Workers is the number of batches in flight at once, each on its own
 	// connection; SKIP LOCKED keeps them apart. Default 2.
 	Workers int
-	// TimeBudget stops the run from starting new batches after this long.
-	// Default 10 minutes.
-	TimeBudget time.Duration
-	// MaxSubjects refuses a run with more eligible subjects than this,
-	// unless AllowLarge. Default 10000.
-	MaxSubjects int
-	// MaxShare refuses a run whose eligible subjects exceed this share of
-	// all subjects (once at least 50 are eligible), unless AllowLarge.
-	// Default 0.25.
-	MaxShare float64
-	// AllowLarge disables the blast-radius guard for this run.
-	AllowLarge bool
-	// StatementTimeout bounds each statement. Default 30s.
-	StatementTimeout time.Duration
-	// LockTimeout bounds each lock wait. Default 5s.
-	LockTimeout time.Duration
-	// DryRun counts what a run would do in read-only transactions.
-	DryRun bool
 	// Erasers remove each subject's data outside the database before its
 	// rows go; see Eraser.
 	Erasers []Eraser
-	// Stop, when done, stops the run from starting new batches (a first
-	// SIGTERM); cancelling the context passed to Run aborts the batch in
-	// flight instead.
-	Stop context.Context
 	// ProgressEvery is how often a long run logs its progress. Default 10s.
 	ProgressEvery time.Duration
 }
 
 func (c *Config) setDefaults() error {
+	c.Limits.SetDefaults()
 	if c.Pool == nil || c.Policy == nil {
 		return errors.New("purge: Pool and Policy are required")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = 500
-	}
 	if c.Workers <= 0 {
 		c.Workers = 2
 	}
-	if c.TimeBudget <= 0 {
-		c.TimeBudget = 10 * time.Minute
-	}
-	if c.MaxSubjects <= 0 {
-		c.MaxSubjects = 10000
-	}
-	if c.MaxShare <= 0 {
-		c.MaxShare = 0.25
-	}
-	if c.StatementTimeout <= 0 {
-		c.StatementTimeout = 30 * time.Second
-	}
-	if c.LockTimeout <= 0 {
-		c.LockTimeout = 5 * time.Second
-	}
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 10 * time.Second
-	}
-	if c.Stop == nil {
-		c.Stop = context.Background()
 	}
 	return nil
 }

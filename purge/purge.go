@@ -94,7 +94,7 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	r.SetGauge("pending_subjects", float64(st.pending))
 	r.SetGauge("oldest_request_age_seconds", st.oldestAge)
 	r.Set("subjects_eligible", st.eligible)
-	if j.one == nil && !cfg.AllowLarge {
+	if j.one == nil {
 		if err := j.guard(st); err != nil {
 			return err
 		}
@@ -138,16 +138,7 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 }
 
 func (j *Job) guard(st stats) error {
-	cfg := &j.cfg
-	if st.eligible > int64(cfg.MaxSubjects) {
-		return &jobs.GuardError{Reason: fmt.Sprintf("%d subjects are eligible, more than LETHE_MAX_SUBJECTS=%d; check subject.requested_at and grace, then rerun with --allow-large if this is intended",
-			st.eligible, cfg.MaxSubjects)}
-	}
-	if st.eligible >= 50 && float64(st.eligible) > cfg.MaxShare*float64(st.total) {
-		return &jobs.GuardError{Reason: fmt.Sprintf("%d of %d subjects (%.0f%%) are eligible, more than LETHE_MAX_SHARE=%.0f%%; check subject.requested_at and grace, then rerun with --allow-large if this is intended",
-			st.eligible, st.total, 100*float64(st.eligible)/float64(max(st.total, 1)), 100*cfg.MaxShare)}
-	}
-	return nil
+	return j.cfg.Guard("subjects are eligible", st.eligible, st.total, 50, "check subject.requested_at and grace")
 }
 
 type stats struct {

@@ -1,8 +1,8 @@
 package retention
 
 import (
-	"context"
 	"errors"
+	"github.com/lethe-project/lethe/jobs"
 	"log/slog"
 	"time"
 
@@ -13,6 +13,10 @@ import (
 // Config is everything the retention job needs. The zero values of the
 // numeric fields take the defaults below.
 type Config struct {
+	// Limits are the settings every job shares: batch size, time budget,
+	// timeouts, the blast-radius guard, dry run and stop.
+	jobs.Limits
+
 	// Pool connects to the application's database. The job uses at most
 	// three of its connections at once.
 	Pool *pgxpool.Pool
@@ -21,9 +25,6 @@ type Config struct {
 	// Logger receives one line per table and Debug lines per batch.
 	Logger *slog.Logger
 
-	// BatchSize is the number of rows the first batch of a table deletes.
-	// Later batches grow or shrink from it (see TargetBatchTime). Default 500.
-	BatchSize int
 	// MaxBatchSize caps the adaptive batch size. Default 20000, and never
 	// below BatchSize.
 	MaxBatchSize int
@@ -46,25 +47,10 @@ type Config struct {
 	// Pause is slept between two batches, to leave the server's I/O to the
 	// application. Default 0 (no pause).
 	Pause time.Duration
-	// TimeBudget stops the run from starting new batches or partition drops
-	// after this long; the next run carries on. Default 10 minutes.
-	TimeBudget time.Duration
-	// StatementTimeout bounds each statement. Default 30s.
-	StatementTimeout time.Duration
-	// LockTimeout bounds each lock wait, so that the job never queues long
-	// in front of the application's queries. Default 5s.
-	LockTimeout time.Duration
 	// LockRetries is how many times a batch or a partition detach that hit
 	// lock_timeout (or a deadlock) is tried again, with a growing pause,
 	// before the table is left for the next run. Default 5.
 	LockRetries int
-	// DryRun counts what a run would delete and drop, in read-only
-	// transactions, and changes nothing.
-	DryRun bool
-	// Stop, when done, stops the run from starting new batches (a first
-	// SIGTERM); cancelling the context passed to Run aborts the batch in
-	// flight instead (it rolls back).
-	Stop context.Context
 	// AsOf, when not zero, replaces the database's now() as the moment the
 	// cutoffs are computed from. Tests use it to put rows exactly at the
 	// cutoff; production runs leave it zero.
@@ -72,14 +58,12 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
+	c.Limits.SetDefaults()
 	if c.Pool == nil || c.Policy == nil {
 		return errors.New("retention: Pool and Policy are required")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = 500
 	}
 	if c.MaxBatchSize <= 0 {
 		c.MaxBatchSize = 20000
@@ -91,20 +75,8 @@ func (c *Config) setDefaults() error {
 	if c.BlockRangeFraction <= 0 {
 		c.BlockRangeFraction = 0.1
 	}
-	if c.TimeBudget <= 0 {
-		c.TimeBudget = 10 * time.Minute
-	}
-	if c.StatementTimeout <= 0 {
-		c.StatementTimeout = 30 * time.Second
-	}
-	if c.LockTimeout <= 0 {
-		c.LockTimeout = 5 * time.Second
-	}
 	if c.LockRetries <= 0 {
 		c.LockRetries = 5
-	}
-	if c.Stop == nil {
-		c.Stop = context.Background()
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ func config(t *testing.T, pool *pgxpool.Pool, rules string) retention.Config {
 	require.NoError(t, err)
 	return retention.Config{
 		Pool: pool, Policy: pol, Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		StatementTimeout: 5 * time.Second, LockTimeout: time.Second,
+		Limits: jobs.Limits{StatementTimeout: 5 * time.Second, LockTimeout: time.Second},
 	}
 }
 

@@ -241,7 +241,7 @@ retention:
 	if err != nil {
 		return err
 	}
-	j, err := retention.New(retention.Config{Pool: pool, Policy: pol, AsOf: asOf, TimeBudget: time.Hour, BlockRangeFraction: fraction,
+	j, err := retention.New(retention.Config{Pool: pool, Policy: pol, AsOf: asOf, Limits: jobs.Limits{TimeBudget: time.Hour}, BlockRangeFraction: fraction,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err

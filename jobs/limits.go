@@ -1,0 +1,87 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Limits are the settings every job shares: how much one transaction and
+// one run may do, and what a run may not do without AllowLarge. Each job's
+// Config embeds them; zero values take the defaults of SetDefaults.
+type Limits struct {
+	// BatchSize is how much one transaction takes on: subjects for purge
+	// and inactivity, organizations or invitations for orphans, the first
+	// batch's rows for retention (which then adapts). Default 500.
+	BatchSize int
+	// TimeBudget stops a run from starting new batches after this long;
+	// the next run carries on. Default 10 minutes.
+	TimeBudget time.Duration
+	// StatementTimeout bounds each statement (statement_timeout).
+	// Default 30s.
+	StatementTimeout time.Duration
+	// LockTimeout bounds each lock wait (lock_timeout), so that a job never
+	// queues long in front of the application's queries. Default 5s.
+	LockTimeout time.Duration
+	// MaxSubjects is the blast-radius guard: a run refuses (exit 3) to
+	// act on more subjects, organizations, invitations or prefixes than
+	// this, unless AllowLarge. Default 10000. Retention has no guard.
+	MaxSubjects int
+	// MaxShare is the blast-radius guard as a share (0 to 1] of all
+	// subjects (or organizations, invitations, prefixes); each job says
+	// from how many it applies. Default 0.25.
+	MaxShare float64
+	// AllowLarge disables the blast-radius guard for this run.
+	AllowLarge bool
+	// DryRun makes the run count what it would do, in read-only
+	// transactions, and change nothing.
+	DryRun bool
+	// Stop, when done, stops the run from starting new batches (a first
+	// SIGTERM); cancelling the context passed to Run aborts the batch in
+	// flight instead (it rolls back).
+	Stop context.Context
+}
+
+// SetDefaults fills the zero fields with their defaults.
+func (l *Limits) SetDefaults() {
+	if l.BatchSize <= 0 {
+		l.BatchSize = 500
+	}
+	if l.TimeBudget <= 0 {
+		l.TimeBudget = 10 * time.Minute
+	}
+	if l.StatementTimeout <= 0 {
+		l.StatementTimeout = 30 * time.Second
+	}
+	if l.LockTimeout <= 0 {
+		l.LockTimeout = 5 * time.Second
+	}
+	if l.MaxSubjects <= 0 {
+		l.MaxSubjects = 10000
+	}
+	if l.MaxShare <= 0 || l.MaxShare > 1 {
+		l.MaxShare = 0.25
+	}
+	if l.Stop == nil {
+		l.Stop = context.Background()
+	}
+}
+
+// Guard is the blast-radius check: it refuses with a *GuardError when n of
+// total things (what) is more than MaxSubjects, or more than MaxShare of
+// total once n reaches minForShare. hint says what to check first. It
+// passes everything with AllowLarge.
+func (l Limits) Guard(what string, n, total, minForShare int64, hint string) error {
+	if l.AllowLarge {
+		return nil
+	}
+	if n > int64(l.MaxSubjects) {
+		return &GuardError{Reason: fmt.Sprintf("%d %s, more than LETHE_MAX_SUBJECTS=%d; %s, then rerun with --allow-large if this is intended",
+			n, what, l.MaxSubjects, hint)}
+	}
+	if n >= minForShare && float64(n) > l.MaxShare*float64(total) {
+		return &GuardError{Reason: fmt.Sprintf("%d of %d %s (%.0f%%), more than LETHE_MAX_SHARE=%.0f%%; %s, then rerun with --allow-large if this is intended",
+			n, total, what, 100*float64(n)/float64(max(total, 1)), 100*l.MaxShare, hint)}
+	}
+	return nil
+}
