@@ -68,21 +68,12 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	if j.channels, err = j.buildChannels(); err != nil {
 		return &jobs.ConfigError{Err: err}
 	}
-	if err := ledger.Migrate(ctx, cfg.Pool); err != nil {
+	run, err := ledger.BeginRun(ctx, cfg.Pool, j.Name())
+	if err != nil {
 		return err
 	}
-	if j.runID, err = ledger.StartRun(ctx, cfg.Pool, j.Name(), false); err != nil {
-		return err
-	}
-	defer func() {
-		status := "succeeded"
-		if err != nil {
-			status = "failed"
-		}
-		if ferr := ledger.FinishRun(context.WithoutCancel(ctx), cfg.Pool, j.runID, status, r); ferr != nil && err == nil {
-			err = ferr
-		}
-	}()
+	j.runID = run.ID
+	defer run.Finish(ctx, &err, r)
 	for _, c := range []string{"warned", "delivery_failures", "deletion_requested", "closed_active_again"} {
 		r.Add(c, 0)
 	}

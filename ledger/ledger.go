@@ -11,6 +11,39 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// Run is a job run recorded in lethe.runs.
+type Run struct {
+	// ID is the run's id, for receipts.
+	ID   int64
+	pool *pgxpool.Pool
+}
+
+// BeginRun migrates the lethe schema if needed and records that job
+// started. Call Finish when it ends.
+func BeginRun(ctx context.Context, pool *pgxpool.Pool, job string) (*Run, error) {
+	if err := Migrate(ctx, pool); err != nil {
+		return nil, err
+	}
+	id, err := StartRun(ctx, pool, job, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Run{ID: id, pool: pool}, nil
+}
+
+// Finish records how the run ended and its report; deferred as
+// defer run.Finish(ctx, &err, report), it turns a failure to record into
+// the run's error when the run itself succeeded.
+func (r *Run) Finish(ctx context.Context, runErr *error, report any) {
+	status := "succeeded"
+	if *runErr != nil {
+		status = "failed"
+	}
+	if err := FinishRun(context.WithoutCancel(ctx), r.pool, r.ID, status, report); err != nil && *runErr == nil {
+		*runErr = err
+	}
+}
+
 // StartRun records that a job started and returns the run's id.
 func StartRun(ctx context.Context, pool *pgxpool.Pool, job string, dryRun bool) (int64, error) {
 	var id int64

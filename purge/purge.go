@@ -104,21 +104,14 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	}
 
 	if !cfg.DryRun {
-		if err := ledger.Migrate(ctx, cfg.Pool); err != nil {
+		var run *ledger.Run
+		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name()); err != nil {
 			return err
 		}
-		if j.runID, err = ledger.StartRun(ctx, cfg.Pool, j.Name(), false); err != nil {
-			return err
-		}
-		defer func() {
-			status := "succeeded"
-			if err != nil {
-				status = "failed"
-			}
-			if ferr := ledger.FinishRun(context.WithoutCancel(ctx), cfg.Pool, j.runID, status, r); ferr != nil && err == nil {
-				err = ferr
-			}
-		}()
+		j.runID = run.ID
+		// err is Run's named result: a failure to record the run's end
+		// becomes the run's error.
+		defer run.Finish(ctx, &err, r)
 	}
 
 	err = j.work(ctx, r)

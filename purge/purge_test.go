@@ -125,6 +125,8 @@ func TestPurgeErasesEligibleSubjectsOnly(t *testing.T) {
 			"%s must not hold the subject's key", tbl)
 	}
 
+	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.runs WHERE status = 'succeeded' AND report->'counters'->>'subjects_done' = '1'`))
+
 	// Idempotent: a second run over the clean database changes nothing.
 	snap := b.appSnapshot()
 	r2, code := b.run()
@@ -192,6 +194,8 @@ func TestVerificationCatchesALeftover(t *testing.T) {
 		CREATE TRIGGER users_log_delete AFTER DELETE ON users FOR EACH ROW EXECUTE FUNCTION log_delete();`)
 	_, code := b.run()
 	require.Equal(t, jobs.ExitFailed, code, "a leftover makes the run fail so the alert fires")
+	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.runs WHERE status = 'failed' AND finished_at IS NOT NULL`),
+		"lethe.runs records the failed run")
 	rs, err := ledger.ReceiptsFor(context.Background(), b.db.Pool, subject.NewHasher(hashKey).Hash(gone))
 	require.NoError(t, err)
 	require.Len(t, rs, 1)
