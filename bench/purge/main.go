@@ -70,7 +70,7 @@ func run(o options) error {
 	ctx := context.Background()
 	// autovacuum is off so that it does not land on one variant and not
 	// another; every variant starts from a vacuumed, analyzed template.
-	srv, err := pgtest.NewServer([]string{"fsync=on", "synchronous_commit=on", "shared_buffers=512MB", "max_wal_size=4GB", "autovacuum=off"})
+	srv, err := pgtest.NewServer([]string{"fsync=on", "synchronous_commit=on", "full_page_writes=on", "shared_buffers=512MB", "max_wal_size=4GB", "autovacuum=off"})
 	if err != nil {
 		return err
 	}
