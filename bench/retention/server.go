@@ -22,7 +22,7 @@ func startServer(durable bool) (*server, error) {
 		fsync = "fsync=on"
 	}
 	srv, err := pgtest.NewServer([]string{fsync, "synchronous_commit=on", "full_page_writes=on",
-		"shared_buffers=256MB", "max_wal_size=8GB", "autovacuum=off", "max_connections=50", "TimeZone=UTC"})
+		"shared_buffers=256MB", "max_wal_size=8GB", "checkpoint_timeout=1h", "autovacuum=off", "max_connections=50", "TimeZone=UTC"})
 	if err != nil {
 		return nil, err
 	}
