@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/plan"
@@ -147,6 +148,12 @@ func (j *Job) stats(ctx context.Context) (stats, error) {
 		q, args = j.sql.statsOne, []any{*j.one}
 	}
 	err := j.cfg.Pool.QueryRow(ctx, q, args...).Scan(&st.eligible, &st.pending, &st.total, &st.oldestAge)
+	var pe *pgconn.PgError
+	if j.one != nil && errors.As(err, &pe) && pe.Code == "22P02" {
+		// The server's message would repeat the key: say what is wrong
+		// without it.
+		return st, &jobs.ConfigError{Err: fmt.Errorf("the subject key is not a valid %s", j.pl.Subject.Key.Type)}
+	}
 	if err != nil {
 		return st, fmt.Errorf("count eligible subjects: %w", err)
 	}

@@ -244,6 +244,12 @@ func TestEraseOneSubjectNow(t *testing.T) {
 	require.Empty(t, nonzero(b.footprint(asked)), "erased without a deletion request or grace period")
 	require.Equal(t, before, b.footprint(other))
 
+	j, err = purge.NewErase(b.config(), "not-a-uuid; DROP TABLE users")
+	require.NoError(t, err)
+	r, code = runJob(t, j)
+	require.Equal(t, jobs.ExitConfig, code, "a key that is not a uuid is a usage error")
+	require.Zero(t, r.Counter("subjects_done"))
+
 	heldBefore := b.footprint(held)
 	j, err = purge.NewErase(b.config(), held)
 	require.NoError(t, err)
