@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/subject"
 	"github.com/stretchr/testify/require"
@@ -21,19 +22,14 @@ import (
 var letheBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "lethe-bin-")
-	if err != nil {
-		panic(err)
-	}
-	letheBin = filepath.Join(dir, "lethe")
-	out, err := exec.Command("go", "build", "-o", letheBin, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build lethe: %v\n%s", err, out)
+	var err error
+	if letheBin, err = letheproc.Build(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
 	pgtest.Stop()
-	os.RemoveAll(dir)
+	letheproc.Cleanup()
 	os.Exit(code)
 }
 

@@ -7,11 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/stretchr/testify/require"
 )
 
@@ -28,7 +28,7 @@ func TestScheduleRunsJobsAndServesMetrics(t *testing.T) {
 	cmd := exec.Command(letheBin, "schedule")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LETHE_SCHEDULE=purge=*/1 * * * * *",
 		"LETHE_SCHEDULE_SECONDS=true", "LETHE_SCHEDULE_LISTEN=" + addr}, env...)
-	var stderr lockedBuffer
+	var stderr letheproc.Buffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 	defer cmd.Process.Kill()
@@ -68,22 +68,4 @@ func TestScheduleRunsJobsAndServesMetrics(t *testing.T) {
 	r := lethe(t, append(env, "LETHE_SCHEDULE=purge=not a spec"), "schedule")
 	require.Equal(t, 2, r.code)
 	require.Contains(t, r.stderr, "purge")
-}
-
-// lockedBuffer collects a child process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

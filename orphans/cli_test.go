@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/lethe-project/lethe/internal/letheproc"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,36 +17,6 @@ import (
 )
 
 // The CLI tests run the real lethe binary, built once per test binary.
-var (
-	binOnce sync.Once
-	binDir  string
-	binPath string
-	binErr  error
-)
-
-func letheBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "lethe-orphans-bin-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "lethe")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/lethe-project/lethe").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("build lethe: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, binErr)
-	return binPath
-}
-
-func cleanupBinary() {
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-}
-
 // env is the environment of the binary for this bundle's database,
 // policy and MinIO.
 func (b *bundle) env(dbURL, policyText string) []string {
@@ -69,7 +39,7 @@ func (b *bundle) cli(env []string, args ...string) cliResult {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, letheBinary(b.t), args...)
+	cmd := exec.CommandContext(ctx, letheproc.Binary(b.t), args...)
 	cmd.Env = env
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
@@ -139,7 +109,7 @@ func TestCLIKilledRunThenRerun(t *testing.T) {
 	cleanEnv := append(b.env(clean.URL, strings.ReplaceAll(b.polText, b.bucket, cleanBucket)), "LETHE_BATCH_SIZE=4")
 	env := append(b.env(b.db.URL, b.polText), "LETHE_BATCH_SIZE=4")
 
-	cmd := exec.Command(letheBinary(t), "--job", "orphans")
+	cmd := exec.Command(letheproc.Binary(t), "--job", "orphans")
 	cmd.Env = env
 	require.NoError(t, cmd.Start())
 	waitFor(t, func() bool { return b.db.Int(t, `SELECT count(*) FROM organizations`) <= 188 })

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
@@ -28,7 +29,7 @@ import (
 func TestMain(m *testing.M) {
 	code := miniotest.Run(m)
 	pgtest.Stop()
-	cleanupBinary()
+	letheproc.Cleanup()
 	os.Exit(code)
 }
 

@@ -1,52 +1,24 @@
 package retention_test
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/stretchr/testify/require"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// lethe builds the lethe binary once per test binary.
-func lethe(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "lethe-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "lethe")
-		cmd := exec.Command("go", "build", "-o", binPath, "./")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = errors.New(string(out))
-		}
-	})
-	require.NoError(t, buildErr)
-	return binPath
-}
-
 func letheCmd(t *testing.T, db *pgtest.DB, policyYAML string, env ...string) *exec.Cmd {
 	t.Helper()
 	pol := filepath.Join(t.TempDir(), "policy.yaml")
 	require.NoError(t, os.WriteFile(pol, []byte(subjectYAML+"retention:\n"+policyYAML), 0o600))
-	cmd := exec.Command(lethe(t), "--job", "retention", "--log-format", "text", "--log-level", "debug")
+	cmd := exec.Command(letheproc.Binary(t), "--job", "retention", "--log-format", "text", "--log-level", "debug")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LETHE_DATABASE_URL=" + db.URL, "LETHE_POLICY=" + pol}, env...)
 	return cmd
 }
@@ -75,7 +47,7 @@ func TestKilledRunThenRerun(t *testing.T) {
 	rules := `  - {table: activity_log, column: created_at, keep: 90d}
 `
 	cmd := letheCmd(t, db, rules, "LETHE_BATCH_SIZE=20")
-	var out lockedBuffer
+	var out letheproc.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	deadline := time.Now().Add(20 * time.Second)
@@ -112,22 +84,4 @@ func TestInvalidRuleExitsTwo(t *testing.T) {
 	require.Equal(t, jobs.ExitConfig, ee.ExitCode(), "%s", out)
 	require.Contains(t, string(out), "line 8: retention rule for activity_log: column note is text")
 	require.Equal(t, before, db.Snapshot(t, "public"))
-}
-
-// lockedBuffer collects a child process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
