@@ -104,7 +104,7 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	defer pool.Close()
 
 	if cmd == "check" {
-		return check(ctx, pool, pol, stdout, stderr)
+		return check(ctx, cfg, pool, pol, logger, stdout, stderr)
 	}
 	runner := &jobs.Runner{Logger: logger}
 	if cfg.PushgatewayURL != "" {
@@ -227,13 +227,42 @@ func connect(ctx context.Context, cfg *Config) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-func check(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, stdout, stderr io.Writer) int {
+// check validates every section of the policy against the database, the
+// purge's plan first, and prints the plan; nothing is changed.
+func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, logger *slog.Logger, stdout, stderr io.Writer) int {
 	pl, err := plan.Build(ctx, pool, pol)
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
 		return jobs.ExitCode(err)
 	}
+	sections := map[string]bool{
+		"retention":  len(pol.Retention) > 0,
+		"inactivity": pol.Inactivity != nil,
+		"orphans":    pol.Orphans != nil,
+	}
+	var checked []string
+	for _, name := range []string{"retention", "inactivity", "orphans"} {
+		if !sections[name] {
+			continue
+		}
+		c := *cfg
+		c.Job, c.DryRun = name, true
+		job, err := buildJob("run", &c, pool, pol, logger, context.Background())
+		if err == nil {
+			if checker, ok := job.(jobs.Checker); ok {
+				err = checker.Check(ctx)
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "lethe: %s: %v\n", name, err)
+			return jobs.ExitCode(err)
+		}
+		checked = append(checked, name)
+	}
 	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", pol.Path, pol.Digest[:12])
+	if len(checked) > 0 {
+		fmt.Fprintf(stdout, "checked against the database: subject and tables, %s\n", strings.Join(checked, ", "))
+	}
 	pl.Describe(stdout)
 	return 0
 }

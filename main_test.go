@@ -229,3 +229,18 @@ func TestKilledRunThenRerun(t *testing.T) {
 	require.Equal(t, clean.Snapshot(t, "public", "billing"), killed.Snapshot(t, "public", "billing"))
 	require.Equal(t, clean.Int(t, `SELECT count(*) FROM lethe.receipts`), killed.Int(t, `SELECT count(DISTINCT subject_hash) FROM lethe.receipts`))
 }
+
+func TestCheckCoversEverySection(t *testing.T) {
+	t.Parallel()
+	_, env := exampleDB(t, 50)
+	r := lethe(t, env, "check")
+	require.Equal(t, 0, r.code)
+	require.Contains(t, r.stdout, "checked against the database: subject and tables, retention")
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	src := strings.Replace(readFile(t, "examples/policy.yaml"), "    column: created_at\n    keep: 90d", "    column: created\n    keep: 90d", 1)
+	require.NoError(t, os.WriteFile(bad, []byte(src), 0o600))
+	r = lethe(t, env, "check", "--policy", bad)
+	require.Equal(t, 2, r.code, "a retention rule's mistake is caught by lethe check, not only by the job")
+	require.Contains(t, r.stderr, "retention")
+	require.Contains(t, r.stderr, "created")
+}

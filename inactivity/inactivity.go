@@ -230,3 +230,12 @@ func (j *Job) recordBatch(ctx context.Context, tx pgx.Tx, r *jobs.Report) (int, 
 	j.cfg.Logger.Debug("notices recorded", slog.Int("subjects", picked), slog.Int("notices", inserted))
 	return picked, nil
 }
+
+// Check implements jobs.Checker: the inactivity section against the
+// catalog.
+func (j *Job) Check(ctx context.Context) error {
+	_, err := j.check(ctx)
+	return err
+}
+
+var _ jobs.Checker = (*Job)(nil)

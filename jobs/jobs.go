@@ -170,3 +170,12 @@ func (r *Report) RowCounts() []RowCount {
 func (r *Report) String() string {
 	return fmt.Sprintf("%s: %d row groups", r.Job, len(r.Rows))
 }
+
+// Checker is a job that can check its part of the policy against the live
+// catalog without changing anything; lethe check runs every job's Check
+// for the sections the policy has.
+type Checker interface {
+	Job
+	// Check returns a *policy.Error naming every problem, or nil.
+	Check(ctx context.Context) error
+}

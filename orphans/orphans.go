@@ -233,3 +233,15 @@ func (j *Job) begin(ctx context.Context) (pgx.Tx, error) {
 	}
 	return tx, nil
 }
+
+// Check implements jobs.Checker: the orphans section against the catalog.
+func (j *Job) Check(ctx context.Context) error {
+	cat, err := plan.LoadCatalog(ctx, j.cfg.Pool)
+	if err != nil {
+		return fmt.Errorf("orphans: read catalog: %w", err)
+	}
+	_, err = j.resolve(ctx, cat)
+	return err
+}
+
+var _ jobs.Checker = (*Job)(nil)

@@ -202,3 +202,11 @@ func (j *Job) rowsLeft(ctx context.Context, tr *tableRun) (int64, error) {
 	err = tx.QueryRow(ctx, q, args...).Scan(&n)
 	return n, err
 }
+
+// Check implements jobs.Checker: the retention rules against the catalog.
+func (j *Job) Check(ctx context.Context) error {
+	_, err := resolve(ctx, j.cfg.Pool, j.cfg.Policy)
+	return err
+}
+
+var _ jobs.Checker = (*Job)(nil)
