@@ -119,11 +119,7 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 	hashes := make([]string, len(live))
 	for i, idx := range live {
 		s := sel.subjects[idx]
-		keys[i] = s.Key
-		if cfg.Hasher != nil {
-			pseudos[i] = cfg.Hasher.Pseudonym(s.Key)
-			hashes[i] = cfg.Hasher.Hash(s.Key)
-		}
+		keys[i], pseudos[i], hashes[i] = s.Key, s.pseudonym, s.Hash
 	}
 
 	stmts := j.sql.steps
@@ -198,7 +194,7 @@ func (j *Job) selectSubjects(ctx context.Context, tx pgx.Tx, cur *cursor) (selec
 		}
 		s := Subject{Key: vals[0].(string), Row: map[string]string{}}
 		if cfg.Hasher != nil {
-			s.Hash = cfg.Hasher.Hash(s.Key)
+			s.Hash, s.pseudonym = cfg.Hasher.Hash(s.Key), cfg.Hasher.Pseudonym(s.Key)
 		}
 		for i, c := range j.sql.extraColumns {
 			if v, ok := vals[3+i].(string); ok {
@@ -231,11 +227,7 @@ func (j *Job) eraseOutside(ctx context.Context, tx pgx.Tx, sel selected, cur *cu
 	b := &Batch{Subjects: sel.subjects, Tx: tx, Plan: j.pl, DryRun: j.cfg.DryRun}
 	for _, s := range sel.subjects {
 		b.Keys = append(b.Keys, s.Key)
-		p := ""
-		if j.cfg.Hasher != nil {
-			p = j.cfg.Hasher.Pseudonym(s.Key)
-		}
-		b.Pseudonyms = append(b.Pseudonyms, p)
+		b.Pseudonyms = append(b.Pseudonyms, s.pseudonym)
 	}
 	for _, e := range j.cfg.Erasers {
 		outs := e.Erase(ctx, b)

@@ -66,6 +66,9 @@ type Subject struct {
 	// Row holds the subject row's columns as text, for URL templates and
 	// object locations; read before the row goes.
 	Row map[string]string
+
+	// pseudonym is the suffix the policy's pseudonyms end with.
+	pseudonym string
 }
 
 // Outcome is what an eraser did for one subject.
