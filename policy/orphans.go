@@ -237,23 +237,11 @@ func setOrphansLines(o *Orphans, key, val *yaml.Node) {
 		items := val.Content[i+1].Content
 		switch val.Content[i].Value {
 		case "organizations":
-			for j, item := range items {
-				if j < len(o.Organizations) {
-					setOrgLines(&o.Organizations[j], item)
-				}
-			}
+			eachItem(items, len(o.Organizations), func(j int, item *yaml.Node) { setOrgLines(&o.Organizations[j], item) })
 		case "invites":
-			for j, item := range items {
-				if j < len(o.Invites) {
-					o.Invites[j].Line = item.Line
-				}
-			}
+			eachItem(items, len(o.Invites), func(j int, item *yaml.Node) { o.Invites[j].Line = item.Line })
 		case "objects":
-			for j, item := range items {
-				if j < len(o.Objects) {
-					o.Objects[j].Line = item.Line
-				}
-			}
+			eachItem(items, len(o.Objects), func(j int, item *yaml.Node) { o.Objects[j].Line = item.Line })
 		}
 	}
 }
@@ -264,17 +252,9 @@ func setOrgLines(r *OrgRule, item *yaml.Node) {
 		items := item.Content[i+1].Content
 		switch item.Content[i].Value {
 		case "tables":
-			for j, n := range items {
-				if j < len(r.Tables) {
-					r.Tables[j].Line = n.Line
-				}
-			}
+			eachItem(items, len(r.Tables), func(j int, n *yaml.Node) { r.Tables[j].Line = n.Line })
 		case "ignore":
-			for j, n := range items {
-				if j < len(r.Ignore) {
-					r.Ignore[j].Line = n.Line
-				}
-			}
+			eachItem(items, len(r.Ignore), func(j int, n *yaml.Node) { r.Ignore[j].Line = n.Line })
 		}
 	}
 }

@@ -184,39 +184,29 @@ func setLines(p *Policy, top *yaml.Node) {
 		case "subject":
 			p.Subject.Line = key.Line
 		case "tables":
-			for j, item := range val.Content {
-				if j < len(p.Tables) {
-					p.Tables[j].Line = item.Line
-				}
-			}
+			eachItem(val.Content, len(p.Tables), func(j int, item *yaml.Node) { p.Tables[j].Line = item.Line })
 		case "ignore":
-			for j, item := range val.Content {
-				if j < len(p.Ignore) {
-					p.Ignore[j].Line = item.Line
-				}
-			}
+			eachItem(val.Content, len(p.Ignore), func(j int, item *yaml.Node) { p.Ignore[j].Line = item.Line })
 		case "retention":
-			for j, item := range val.Content {
-				if j < len(p.Retention) {
-					p.Retention[j].Line = item.Line
-				}
-			}
+			eachItem(val.Content, len(p.Retention), func(j int, item *yaml.Node) { p.Retention[j].Line = item.Line })
 		case "objects":
-			for j, item := range val.Content {
-				if j < len(p.Objects) {
-					p.Objects[j].Line = item.Line
-				}
-			}
+			eachItem(val.Content, len(p.Objects), func(j int, item *yaml.Node) { p.Objects[j].Line = item.Line })
 		case "processors":
-			for j, item := range val.Content {
-				if j < len(p.Processors) {
-					p.Processors[j].Line = item.Line
-				}
-			}
+			eachItem(val.Content, len(p.Processors), func(j int, item *yaml.Node) { p.Processors[j].Line = item.Line })
 		case "inactivity":
 			setInactivityLines(p.Inactivity, key, val)
 		case "orphans":
 			setOrphansLines(p.Orphans, key, val)
+		}
+	}
+}
+
+// eachItem calls fn for each of the first n list items: the decoded list
+// and the document tree's items are in the same order.
+func eachItem(items []*yaml.Node, n int, fn func(j int, item *yaml.Node)) {
+	for j, item := range items {
+		if j < n {
+			fn(j, item)
 		}
 	}
 }
