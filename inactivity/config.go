@@ -3,11 +3,11 @@ package inactivity
 import (
 	"crypto/tls"
 	"errors"
-	"github.com/lethe-project/lethe/jobs"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/subject"
 )

@@ -2,10 +2,10 @@ package orphans
 
 import (
 	"errors"
-	"github.com/lethe-project/lethe/jobs"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/policy"
 )

@@ -3,12 +3,12 @@ package purge
 import (
 	"context"
 	"errors"
-	"github.com/lethe-project/lethe/jobs"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/subject"

@@ -2,11 +2,11 @@ package retention
 
 import (
 	"errors"
-	"github.com/lethe-project/lethe/jobs"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 )
 
