@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/lethe-project/lethe/internal/letheproc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/stretchr/testify/require"
 )
 
