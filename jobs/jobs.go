@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -164,11 +163,6 @@ func (r *Report) RowCounts() []RowCount {
 		return out[i].Action < out[j].Action
 	})
 	return out
-}
-
-// String is a one-line description for errors.
-func (r *Report) String() string {
-	return fmt.Sprintf("%s: %d row groups", r.Job, len(r.Rows))
 }
 
 // Checker is a job that can check its part of the policy against the live

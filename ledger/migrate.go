@@ -108,6 +108,3 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return nil
 	})
 }
-
-// Version returns the number of migrations this binary knows.
-func Version() int { return len(migrations) }

@@ -222,9 +222,6 @@ func (c *Catalog) Lookup(id policy.Ident) (*Table, bool) {
 	return nil, false
 }
 
-// Table returns the table with the given oid.
-func (c *Catalog) Table(oid uint32) *Table { return c.byOID[oid] }
-
 // FKsInto lists the foreign keys that reference t.
 func (c *Catalog) FKsInto(t *Table) []*FK {
 	var out []*FK
