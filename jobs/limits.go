@@ -40,6 +40,9 @@ type Limits struct {
 	// SIGTERM); cancelling the context passed to Run aborts the batch in
 	// flight instead (it rolls back).
 	Stop context.Context
+	// Clock tells the time and pauses; nil is the real clock. Tests set
+	// a fake one to drive budgets and retries without depending on speed.
+	Clock Clock
 }
 
 // SetDefaults fills the zero fields with their defaults.
@@ -64,6 +67,9 @@ func (l *Limits) SetDefaults() {
 	}
 	if l.Stop == nil {
 		l.Stop = context.Background()
+	}
+	if l.Clock == nil {
+		l.Clock = realClock{}
 	}
 }
 
