@@ -23,6 +23,8 @@ func purgeReport(started time.Time, d time.Duration) *jobs.Report {
 	r.Set("subjects_left", 3)
 	r.SetGauge("pending_subjects", 3)
 	r.SetGauge("oldest_request_age_seconds", 86400)
+	r.SetGauge("oldest_overdue_seconds", 3600)
+	r.SetGauge("grace_seconds", 14*86400)
 	return r
 }
 
@@ -49,6 +51,8 @@ func TestPushHookSuccessThenFailure(t *testing.T) {
 	require.Equal(t, 3.0, value(t, mfs, metrics.NameSubjects, labels("job", "lethe", "lethe_job", "purge", "state", "left")))
 	require.Equal(t, 3.0, value(t, mfs, metrics.NamePendingSubjects, purge))
 	require.Equal(t, 86400.0, value(t, mfs, metrics.NameOldestRequestAge, purge))
+	require.Equal(t, 3600.0, value(t, mfs, metrics.NameOldestOverdue, purge))
+	require.Equal(t, 14*86400.0, value(t, mfs, metrics.NameGrace, purge))
 	// The Pushgateway's own push time, which the deadline alert reads.
 	require.NotZero(t, value(t, mfs, "push_time_seconds", purge))
 

@@ -94,6 +94,8 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	}
 	r.SetGauge("pending_subjects", float64(st.pending))
 	r.SetGauge("oldest_request_age_seconds", st.oldestAge)
+	r.SetGauge("oldest_overdue_seconds", st.oldestOverdue)
+	r.SetGauge("grace_seconds", pl.Subject.Grace.Seconds())
 	r.Set("subjects_eligible", st.eligible)
 	if j.one == nil {
 		if err := j.guard(st); err != nil {
@@ -125,6 +127,7 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 				r.Set("subjects_left", left.eligible)
 				r.SetGauge("pending_subjects", float64(left.pending))
 				r.SetGauge("oldest_request_age_seconds", left.oldestAge)
+				r.SetGauge("oldest_overdue_seconds", left.oldestOverdue)
 			}
 		}
 	}
@@ -138,6 +141,9 @@ func (j *Job) guard(st stats) error {
 type stats struct {
 	eligible, pending, total int64
 	oldestAge                float64
+	// oldestOverdue is how long, in seconds, the oldest eligible request
+	// has been past requested_at + grace; 0 when none is.
+	oldestOverdue float64
 }
 
 func (j *Job) stats(ctx context.Context) (stats, error) {
@@ -147,7 +153,7 @@ func (j *Job) stats(ctx context.Context) (stats, error) {
 	if j.one != nil {
 		q, args = j.sql.statsOne, []any{*j.one}
 	}
-	err := j.cfg.Pool.QueryRow(ctx, q, args...).Scan(&st.eligible, &st.pending, &st.total, &st.oldestAge)
+	err := j.cfg.Pool.QueryRow(ctx, q, args...).Scan(&st.eligible, &st.pending, &st.total, &st.oldestAge, &st.oldestOverdue)
 	var pe *pgconn.PgError
 	if j.one != nil && errors.As(err, &pe) && pe.Code == "22P02" {
 		// The server's message would repeat the key: say what is wrong
