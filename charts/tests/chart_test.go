@@ -440,6 +440,9 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"bad-backoff-limit.yaml", "at '/jobs/retention/backoffLimit'"},
 		{"bad-empty-schedule.yaml", "at '/jobs/orphans/schedule'"},
 		{"bad-null-schedule.yaml", "at '/jobs/inactivity': missing property 'schedule'"},
+		// Replaced by purgeOverdueThresholdSeconds and monthLimitSeconds: an
+		// old values file must not lose its threshold without a word.
+		{"bad-old-deadline-threshold.yaml", "additional properties 'purgeDeadlineThresholdSeconds' not allowed"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			for _, cmd := range [][]string{
