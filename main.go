@@ -260,6 +260,7 @@ func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Pol
 		checked = append(checked, name)
 	}
 	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", pol.Path, pol.Digest[:12])
+	warnMonth(stderr, cfg, pol)
 	if len(checked) > 0 {
 		fmt.Fprintf(stdout, "checked against the database: subject and tables, %s\n", strings.Join(checked, ", "))
 	}
