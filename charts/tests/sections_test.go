@@ -114,19 +114,36 @@ func TestUnparseablePolicyFails(t *testing.T) {
 	}
 }
 
-// The production values documented in docs/operations.md, with the example
-// policy, lint and schedule exactly the jobs the policy covers.
+// The production values documented in docs/operations.md and in the
+// README's Install section, with the example policy, lint and schedule
+// exactly the jobs the policy covers.
 func TestDocumentedProductionValues(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/operations.md")
-	if err != nil {
-		t.Fatal(err)
+	for _, doc := range []struct{ file, pattern string }{
+		{"../../docs/operations.md", "(?s)`values-prod.yaml`:\n\n```yaml\n(.*?)```"},
+		{"../../README.md", "(?s)  ```yaml\n  # values-prod.yaml\n(.*?)  ```"},
+	} {
+		t.Run(filepath.Base(doc.file), func(t *testing.T) {
+			text, err := os.ReadFile(doc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := regexp.MustCompile(doc.pattern).FindSubmatch(text)
+			if m == nil {
+				t.Fatalf("%s has no values-prod.yaml block", doc.file)
+			}
+			values := regexp.MustCompile("(?m)^  ").ReplaceAll(m[1], nil)
+			if strings.HasSuffix(doc.file, "operations.md") {
+				values = m[1]
+			}
+			checkProductionValues(t, values)
+		})
 	}
-	m := regexp.MustCompile("(?s)`values-prod.yaml`:\n\n```yaml\n(.*?)```").FindSubmatch(doc)
-	if m == nil {
-		t.Fatal("docs/operations.md has no values-prod.yaml block")
-	}
+}
+
+func checkProductionValues(t *testing.T, values []byte) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "values-prod.yaml")
-	if err := os.WriteFile(path, m[1], 0o644); err != nil {
+	if err := os.WriteFile(path, values, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"-f", path, "--set-file", "policy=" + examplePolicy}
