@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/grants"
 	"github.com/lethe-project/lethe/inactivity"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
@@ -60,7 +61,7 @@ func signalContexts() (ctx, stop context.Context, cancel func()) {
 	return ctx, stop, func() { signal.Stop(ch); cancelStop(); cancelCtx() }
 }
 
-var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true}
+var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true, "grants": true}
 
 // run is the whole program; it returns the exit code.
 func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
@@ -106,6 +107,10 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	if cmd == "check" {
 		return check(ctx, cfg, pool, pol, logger, stdout, stderr)
 	}
+	if cmd == "grants" {
+		return printGrants(ctx, cfg, pool, pol, stdout, stderr)
+	}
+	grants.WarnPrivileged(ctx, pool, pol, logger)
 	runner := &jobs.Runner{Logger: logger}
 	if cfg.PushgatewayURL != "" {
 		runner.Hooks = append(runner.Hooks, metrics.PushHook(cfg.PushgatewayURL, logger))
@@ -268,6 +273,27 @@ func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Pol
 	return 0
 }
 
+// printGrants writes the least-privilege role's SQL script and/or IAM
+// policy for the policy and the live catalog; it changes nothing.
+func printGrants(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, stdout, stderr io.Writer) int {
+	g, err := grants.Compute(ctx, pool, pol)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitCode(err)
+	}
+	if cfg.GrantsFormat == "iam" {
+		err = g.WriteIAM(stdout)
+		_ = g.WriteFileNotes(stderr, "lethe: ")
+	} else {
+		err = g.WriteSQL(stdout, cfg.Role)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitConfig
+	}
+	return 0
+}
+
 func receipt(ctx context.Context, cfg *Config, stdout, stderr io.Writer) int {
 	if cfg.SubjectHashKey == "" {
 		fmt.Fprintln(stderr, "lethe: LETHE_SUBJECT_HASH_KEY is not set: receipts are found by the keyed hash of the subject")
@@ -347,6 +373,7 @@ Usage:
   lethe check [--policy FILE]            check the policy against the database and print the plan
   lethe erase --subject KEY [--confirm]  erase one subject now (no grace period, never a hold)
   lethe receipt --subject KEY            show the receipt that proves a subject was erased
+  lethe grants [--role R] [--format F]   print the SQL (and IAM policy) of a least-privilege role
   lethe schedule                         run jobs on cron schedules (LETHE_SCHEDULE), serve /metrics
   lethe version                          print version, commit and Go version
 

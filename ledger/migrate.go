@@ -84,7 +84,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
 			return fmt.Errorf("migrate: lock: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS lethe;
+		// CREATE SCHEMA IF NOT EXISTS wants CREATE on the database even when
+		// the schema exists: a least-privilege role owns schema lethe (see
+		// lethe grants) but may not create schemas.
+		if _, err := tx.Exec(ctx, `DO $$ BEGIN
+				IF to_regnamespace('lethe') IS NULL THEN CREATE SCHEMA lethe; END IF;
+			END $$;
 			CREATE TABLE IF NOT EXISTS lethe.schema_migrations (
 				version    integer PRIMARY KEY,
 				applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
