@@ -39,7 +39,6 @@ func requireDenied(t *testing.T, conn interface {
 func TestGeneratedRoleRunsEveryJobAndReachesNothingElse(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	ctx := context.Background()
 	db := b.db
 	// Inactivity: three accounts idle for over a year; orphans: an old
 	// organization without members (with a note), one with a member, and
@@ -102,7 +101,6 @@ func TestGeneratedRoleRunsEveryJobAndReachesNothingElse(t *testing.T) {
 	requireDenied(t, conn, `CREATE SCHEMA elsewhere`)
 	requireDenied(t, conn, `DROP TABLE users`)
 	require.Equal(t, 1, db.Int(t, `SELECT count(*) FROM payroll`))
-	_ = ctx
 }
 
 // Run as a superuser, lethe says so once, at WARN.

@@ -107,15 +107,15 @@ func (g *Grants) orphans(ctx context.Context, q plan.Querier, cat *plan.Catalog,
 		e := g.read(t, "orphans: deletes pending invitations whose inviter is gone")
 		e.Delete = true
 		e.lock("orphans locks the invitations it deletes (FOR UPDATE)", t.Columns[r.Inviter.Column()])
-		g.subjectRead(cat, p, r.Line, "orphans: checks whether an invitation's inviter still exists")
+		g.subjectRead(cat, p, "orphans: checks whether an invitation's inviter still exists")
 	}
-	for _, o := range p.Orphans.Objects {
-		g.subjectRead(cat, p, o.Line, "orphans: checks whether an object prefix's subject still exists")
+	if len(p.Orphans.Objects) > 0 {
+		g.subjectRead(cat, p, "orphans: checks whether an object prefix's subject still exists")
 	}
 	return nil
 }
 
-func (g *Grants) subjectRead(cat *plan.Catalog, p *policy.Policy, line int, why string) {
+func (g *Grants) subjectRead(cat *plan.Catalog, p *policy.Policy, why string) {
 	if t, ok := cat.Lookup(p.Subject.Table); ok {
 		g.read(t, why)
 	}
