@@ -74,7 +74,7 @@ func Compute(ctx context.Context, q plan.Querier, p *policy.Policy) (*Grants, er
 		}
 		g.purge(pl)
 		if p.Inactivity != nil {
-			g.inactivity(pl, p.Inactivity)
+			g.inactivity(pl)
 		}
 	}
 	if err := g.retention(ctx, q, cat, p, perr); err != nil {
@@ -85,9 +85,7 @@ func Compute(ctx context.Context, q plan.Querier, p *policy.Policy) (*Grants, er
 			return nil, err
 		}
 	}
-	if err := g.locations(p, perr); err != nil {
-		return nil, err
-	}
+	g.locations(p, perr)
 	if err := perr.Err(); err != nil {
 		return nil, err
 	}
@@ -246,7 +244,7 @@ func (g *Grants) purge(pl *plan.Plan) {
 
 // inactivity adds the inactivity job's needs: it reads the subject rows
 // (the whole row, for the message), sets requested_at and locks them.
-func (g *Grants) inactivity(pl *plan.Plan, in *policy.Inactivity) {
+func (g *Grants) inactivity(pl *plan.Plan) {
 	s := pl.Subject
 	e := g.read(s.Table, "inactivity: reads last activity and the notice's fields, requests deletion")
 	e.update(s.RequestedAt)

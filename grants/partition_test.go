@@ -71,3 +71,28 @@ func TestPartitionedRetentionNeedsTheOwnersRole(t *testing.T) {
 	require.Equal(t, 1, strings.Count(r.stderr, "owns application tables named in the policy"), "lethe warns that its role owns a table")
 	require.Contains(t, r.stderr, "tables=events")
 }
+
+// An organization whose membership key has no ON DELETE clause (NO ACTION,
+// PostgreSQL's default) is planned as the orphans job runs it: lethe only
+// reads the members table.
+func TestGrantsForMembersWithoutOnDelete(t *testing.T) {
+	t.Parallel()
+	b := &bundle{t: t, db: pgtest.NewDB(t, `
+CREATE TABLE users (id uuid PRIMARY KEY, deleted_at timestamptz);
+CREATE TABLE organizations (id uuid PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE memberships (id bigserial PRIMARY KEY, org_id uuid NOT NULL REFERENCES organizations (id),
+    user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE);`)}
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`subject: {table: users, key: id, requested_at: deleted_at, grace: 1d}
+ignore:
+  - {table: memberships, reason: rows go by ON DELETE CASCADE from users}
+orphans:
+  organizations:
+    - {table: organizations, key: id, members: {table: memberships, match: org_id}, created_at: created_at, min_age: 1d}
+`), 0o600))
+	b.env = []string{"LETHE_DATABASE_URL=" + b.db.URL, "LETHE_POLICY=" + path}
+	r := b.lethe(b.env, "grants")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "GRANT SELECT ON \"public\".\"memberships\"")
+	require.Contains(t, r.stdout, "GRANT SELECT, DELETE ON \"public\".\"organizations\"")
+}

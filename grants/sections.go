@@ -89,7 +89,7 @@ func (g *Grants) orphans(ctx context.Context, q plan.Querier, cat *plan.Catalog,
 		g.read(members, "orphans: checks that an organization has no member left")
 		var steps []*plan.Step
 		for _, s := range pl.Steps {
-			if s.Table.OID != members.OID || s.Rule != nil {
+			if s.Line != membersLine && (s.Table.OID != members.OID || s.Rule != nil) {
 				steps = append(steps, s)
 			}
 		}
@@ -121,25 +121,32 @@ func (g *Grants) subjectRead(cat *plan.Catalog, p *policy.Policy, why string) {
 	}
 }
 
-// orgPolicy is the policy package orphans plans an organization with.
+// membersLine marks the rule orgPolicy adds for the members table.
+const membersLine = -7
+
+// orgPolicy is the policy an organization is planned with, the
+// organization table standing in for the subject, as package orphans does.
+// The members table gets a delete rule of its own (marked membersLine, and
+// dropped from the steps): an orphaned organization has no membership rows,
+// so whatever its foreign key's ON DELETE, lethe only reads that table.
 func orgPolicy(p *policy.Policy, r *policy.OrgRule, members *plan.Table) *policy.Policy {
-	ignore := append([]policy.Ignore{}, r.Ignore...)
-	ignore = append(ignore, policy.Ignore{
+	tables := append([]policy.Rule{}, r.Tables...)
+	tables = append(tables, policy.Rule{
 		Table:  policy.Ident{Parts: []string{members.Schema, members.Name}},
-		Column: policy.Ident{Parts: []string{r.Members.Match.Column()}},
-		Reason: "members", Line: r.Line,
+		Match:  r.Members.Match,
+		Action: policy.Delete, Line: membersLine,
 	})
 	return &policy.Policy{
 		Path: p.Path,
 		Subject: policy.Subject{Table: r.Table, Key: r.Key, RequestedAt: r.CreatedAt, Grace: r.MinAge,
 			Final: policy.Delete, Line: r.Line},
-		Tables: r.Tables,
-		Ignore: ignore,
+		Tables: tables,
+		Ignore: r.Ignore,
 	}
 }
 
 // locations collects every object location of the policy, each once.
-func (g *Grants) locations(p *policy.Policy, perr *policy.Error) error {
+func (g *Grants) locations(p *policy.Policy, perr *policy.Error) {
 	seen := map[string]bool{}
 	add := func(raw string, line int) {
 		if raw == "" || seen[raw] {
@@ -167,7 +174,6 @@ func (g *Grants) locations(p *policy.Policy, perr *policy.Error) error {
 		}
 	}
 	sort.Slice(g.Locations, func(i, j int) bool { return g.Locations[i].String() < g.Locations[j].String() })
-	return nil
 }
 
 func (g *Grants) letheTables(ctx context.Context, q plan.Querier) error {
