@@ -21,6 +21,9 @@ type Grants struct {
 	// LetheTables lists the tables that already exist in schema lethe; the
 	// role must own them.
 	LetheTables []string
+	// AppSchemas lists every schema but lethe's and the system's: the
+	// script revokes the role's privileges there before granting.
+	AppSchemas []string
 	// Locations lists the object locations of the policy, each once.
 	Locations []objstore.Location
 	// PolicyPath and PolicyDigest name the policy the grants come from.

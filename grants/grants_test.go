@@ -90,6 +90,11 @@ func TestGeneratedRoleRunsEveryJobAndReachesNothingElse(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Equal(t, 3, db.Int(t, `SELECT count(*) FROM users WHERE email IN ('user1@example.com', 'user2@example.com', 'user3@example.com') AND deleted_at IS NOT NULL`))
 
+	// The script runs again (the role and lethe's tables exist now) and
+	// takes back what an earlier policy granted.
+	db.Exec(t, "GRANT SELECT, DELETE ON payroll TO "+b.role)
+	require.Contains(t, b.applyGrants(), `ALTER TABLE "lethe"."receipts" OWNER TO`)
+
 	// Outside the policy, and beyond what the rules need, the role is refused.
 	conn := b.rolePool()
 	requireDenied(t, conn, `SELECT * FROM payroll`)

@@ -31,6 +31,11 @@ const letheTablesSQL = `
 SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'lethe' AND c.relkind IN ('r', 'p') ORDER BY c.relname`
 
+// appSchemasSQL lists the schemas that may hold application tables.
+const appSchemasSQL = `
+SELECT nspname FROM pg_namespace
+WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'lethe') AND nspname NOT LIKE 'pg\_%' ORDER BY 1`
+
 // retention adds each rule's table: read and delete by batches; for a
 // partitioned table, its leaves too, and ownership to drop partitions.
 func (g *Grants) retention(ctx context.Context, q plan.Querier, cat *plan.Catalog, p *policy.Policy, perr *policy.Error) error {
@@ -177,7 +182,14 @@ func (g *Grants) locations(p *policy.Policy, perr *policy.Error) {
 }
 
 func (g *Grants) letheTables(ctx context.Context, q plan.Querier) error {
-	rows, err := q.Query(ctx, letheTablesSQL)
+	rows, err := q.Query(ctx, appSchemasSQL)
+	if err != nil {
+		return fmt.Errorf("grants: list schemas: %w", err)
+	}
+	if g.AppSchemas, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return fmt.Errorf("grants: list schemas: %w", err)
+	}
+	rows, err = q.Query(ctx, letheTablesSQL)
 	if err != nil {
 		return fmt.Errorf("grants: list lethe's tables: %w", err)
 	}

@@ -54,8 +54,9 @@ func (g *Grants) WriteSQL(w io.Writer, role string) error {
 		ew.printf("ALTER TABLE %s OWNER TO %s;\n", pgx.Identifier{"lethe", t}.Sanitize(), r)
 	}
 	ew.printf("\n-- Start from nothing on the application's schemas (privileges of an earlier policy go).\n")
-	for _, s := range g.Schemas() {
+	for _, s := range g.AppSchemas {
 		ew.printf("REVOKE ALL ON ALL TABLES IN SCHEMA %s FROM %s;\n", pgx.Identifier{s}.Sanitize(), r)
+		ew.printf("REVOKE ALL ON SCHEMA %s FROM %s;\n", pgx.Identifier{s}.Sanitize(), r)
 	}
 	for _, s := range g.Schemas() {
 		ew.printf("-- schema %s holds tables of the policy: lethe may look them up, nothing more.\n", s)
