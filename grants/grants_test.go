@@ -14,8 +14,10 @@ import (
 
 // applyGrants prints the script with lethe grants (as the administrator)
 // and runs it.
-func (b *bundle) applyGrants() string {
-	r := b.lethe(b.env, "grants", "--role", b.role)
+func (b *bundle) applyGrants() string { return b.applyGrantsWith(b.env) }
+
+func (b *bundle) applyGrantsWith(env []string) string {
+	r := b.lethe(env, "grants", "--role", b.role)
 	require.Equal(b.t, 0, r.code, r.stderr)
 	b.t.Logf("script:\n%s", r.stdout)
 	b.db.Exec(b.t, r.stdout)

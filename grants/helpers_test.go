@@ -18,12 +18,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/internal/letheproc"
+	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := miniotest.Run(m)
 	pgtest.Stop()
 	letheproc.Cleanup()
 	os.Exit(code)
@@ -137,11 +138,14 @@ func setup(t *testing.T) *bundle {
 }
 
 // asRole returns the environment with the database URL of the role.
-func (b *bundle) asRole() []string {
+func (b *bundle) asRole() []string { return b.asRoleWith(b.env) }
+
+// asRoleWith returns env with the database URL of the role.
+func (b *bundle) asRoleWith(env []string) []string {
 	u, err := url.Parse(b.db.URL)
 	require.NoError(b.t, err)
 	u.User = url.User(b.role)
-	return append(append([]string{}, b.env...), "LETHE_DATABASE_URL="+u.String())
+	return append(append([]string{}, env...), "LETHE_DATABASE_URL="+u.String())
 }
 
 // rolePool connects to the test database as the role.
