@@ -273,27 +273,6 @@ func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Pol
 	return 0
 }
 
-// printGrants writes the least-privilege role's SQL script and/or IAM
-// policy for the policy and the live catalog; it changes nothing.
-func printGrants(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, stdout, stderr io.Writer) int {
-	g, err := grants.Compute(ctx, pool, pol)
-	if err != nil {
-		fmt.Fprintf(stderr, "lethe: %v\n", err)
-		return jobs.ExitCode(err)
-	}
-	if cfg.GrantsFormat == "iam" {
-		err = g.WriteIAM(stdout)
-		_ = g.WriteFileNotes(stderr, "lethe: ")
-	} else {
-		err = g.WriteSQL(stdout, cfg.Role)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "lethe: %v\n", err)
-		return jobs.ExitConfig
-	}
-	return 0
-}
-
 func receipt(ctx context.Context, cfg *Config, stdout, stderr io.Writer) int {
 	if cfg.SubjectHashKey == "" {
 		fmt.Fprintln(stderr, "lethe: LETHE_SUBJECT_HASH_KEY is not set: receipts are found by the keyed hash of the subject")
