@@ -92,6 +92,17 @@ func TestGeneratedRoleRunsEveryJobAndReachesNothingElse(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Equal(t, 3, db.Int(t, `SELECT count(*) FROM users WHERE email IN ('user1@example.com', 'user2@example.com', 'user3@example.com') AND deleted_at IS NOT NULL`))
 
+	// The other commands work as the role too.
+	r = b.lethe(role, "check")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = b.lethe(role, "--job", "purge", "--dry-run")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = b.lethe(role, "erase", "--subject", md5uuid("user7"), "--confirm")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Zero(t, db.Int(t, `SELECT count(*) FROM users WHERE email = 'user7@example.com'`))
+	r = b.lethe(role, "receipt", "--subject", md5uuid("user7"))
+	require.Equal(t, 0, r.code, r.stderr)
+
 	// The script runs again (the role and lethe's tables exist now) and
 	// takes back what an earlier policy granted.
 	db.Exec(t, "GRANT SELECT, DELETE ON payroll TO "+b.role)
