@@ -363,7 +363,8 @@ Flags (override the environment):
   --workers N           batches in flight at once
   --time-budget D       stop starting batches after D (e.g. 10m)
   --max-subjects N      blast-radius guard: most subjects one purge may erase
-  --max-share F         blast-radius guard: largest share of all subjects (0-1)
+  --max-share F         blast-radius guard: largest share of all subjects (0-1); at any size,
+                        more than 90% (and at least 2) of all is refused too
   --allow-large         run even when the blast-radius guard would refuse
   --log-format F        json or text
   --log-level L         debug, info, warn or error
