@@ -25,7 +25,7 @@ func TestGuardAtEverySize(t *testing.T) {
 		{10, 10, true},
 		{9, 10, false},
 		{0, 0, false},
-		{60, 100, true}, // the share rule
+		{60, 100, true},  // the share rule
 		{30, 100, false}, // fewer than minForShare
 		{25, 100, false},
 	}

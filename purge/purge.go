@@ -26,6 +26,22 @@ type Job struct {
 	runID int64
 	// one, when set, erases this single subject now (lethe erase).
 	one *string
+	// hooks let tests order workers and make faults at exact points.
+	hooks hooks
+}
+
+// hooks are called, when set, at fixed points of a batch; only tests set
+// them.
+type hooks struct {
+	// selecting runs after a batch read the run's failed subjects and
+	// before its select is sent.
+	selecting func()
+	// beforeCommit runs just before a batch commits, with the server
+	// process id of its connection.
+	beforeCommit func(pid uint32)
+	// batchEnded runs after each attempt at a batch, once its transaction
+	// has ended.
+	batchEnded func()
 }
 
 var _ jobs.Job = (*Job)(nil)

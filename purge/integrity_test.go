@@ -1,0 +1,105 @@
+package purge_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/purge"
+	"github.com/stretchr/testify/require"
+)
+
+// flakyEraser fails every subject of its first call and erases (nothing)
+// afterwards, as a processor that recovers within the run would.
+type flakyEraser struct{ calls atomic.Int32 }
+
+func (e *flakyEraser) Name() string      { return "flaky" }
+func (e *flakyEraser) Columns() []string { return nil }
+func (e *flakyEraser) Erase(_ context.Context, b *purge.Batch) []purge.Outcome {
+	out := make([]purge.Outcome, len(b.Subjects))
+	if e.calls.Add(1) == 1 {
+		for i := range out {
+			out[i].Err = errors.New("processor unavailable")
+		}
+	}
+	return out
+}
+func (e *flakyEraser) Verify(_ context.Context, subs []purge.Subject) []error {
+	return make([]error, len(subs))
+}
+
+// TestFailedSubjectIsNotTakenAgainInTheRun orders two workers so that the
+// second reads the run's failed subjects before the first fails one, and
+// selects after the first released it: the subject must stay for the next
+// run, as the run reports, not be erased by the second worker.
+func TestFailedSubjectIsNotTakenAgainInTheRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t, exampleSchema, examplePolicy)
+	gone := b.addUser("gone", "45 days", false, "")
+	b.addUser("active", "", false, "")
+	eraser := &flakyEraser{}
+	j, err := purge.New(b.config(func(c *purge.Config) { c.Workers = 2; c.Erasers = []purge.Eraser{eraser} }))
+	require.NoError(t, err)
+	var selects atomic.Int32
+	secondRead, firstEnded := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	purge.SetHooks(j, func() {
+		switch selects.Add(1) {
+		case 1:
+			<-secondRead // the first worker selects once the second read the failed list
+		case 2:
+			close(secondRead)
+			<-firstEnded // and the second selects once the first's batch ended
+		}
+	}, nil, func() { once.Do(func() { close(firstEnded) }) })
+
+	r, code := runJob(t, j)
+	require.Equal(t, jobs.ExitFailed, code, "the run says the subject was kept")
+	require.Equal(t, 1, b.footprint(gone)["users"], "and the subject was kept")
+	require.Zero(t, r.Counter("subjects_done"))
+	require.Empty(t, r.RowCounts())
+	require.EqualValues(t, 1, eraser.calls.Load(), "no worker tried the subject again in the run")
+	require.Zero(t, b.db.Int(t, "SELECT count(*) FROM lethe.receipts"))
+
+	r, code = b.run(func(c *purge.Config) { c.Erasers = []purge.Eraser{eraser} })
+	require.Equal(t, jobs.ExitOK, code, "the next run erases it")
+	require.Equal(t, int64(1), r.Counter("subjects_done"))
+	require.Empty(t, nonzero(b.footprint(gone)))
+}
+
+// TestRolledBackBatchIsNotCounted kills the batch's connection just before
+// it commits: the batch rolls back, and the report counts none of its rows.
+func TestRolledBackBatchIsNotCounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, exampleSchema, examplePolicy)
+	gone := b.addUser("gone", "45 days", false, "")
+	b.addUser("active", "", false, "")
+	before := b.footprint(gone)
+	j, err := purge.New(b.config())
+	require.NoError(t, err)
+	purge.SetHooks(j, nil, func(pid uint32) {
+		// With a timeout, pg_terminate_backend waits until the process is gone.
+		b.db.Exec(t, "SELECT pg_terminate_backend($1, 60000)", int32(pid))
+	}, nil)
+
+	r, code := runJob(t, j)
+	require.Equal(t, jobs.ExitFailed, code)
+	require.Equal(t, before, b.footprint(gone), "the batch rolled back")
+	require.Empty(t, r.RowCounts(), "so the report counts none of its rows")
+	require.Zero(t, r.Counter("subjects_done"))
+	require.Zero(t, b.db.Int(t, "SELECT count(*) FROM lethe.receipts"))
+
+	r, code = b.run()
+	require.Equal(t, jobs.ExitOK, code)
+	require.Equal(t, int64(1), r.Counter("subjects_done"))
+	var users int64
+	for _, rc := range r.RowCounts() {
+		if rc.Table == "users" {
+			users += rc.Rows
+		}
+	}
+	require.Equal(t, int64(1), users, "a committed batch counts its rows once")
+}
