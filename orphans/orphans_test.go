@@ -68,6 +68,7 @@ func TestMembershipInsertedDuringRunKeepsOrganization(t *testing.T) {
 	joiner := b.addUser("joiner", "")
 	saved := b.addOrg("saved", "1 year")
 	gone := b.addOrg("gone", "1 year")
+	b.addOrg("busy", "1 year", joiner) // so that 2 of 3, not all, are orphaned
 
 	ctx := context.Background()
 	tx, err := b.db.Pool.Begin(ctx)

@@ -386,7 +386,12 @@ func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, keys []string, live []
 	}
 	b := &pgx.Batch{}
 	b.Queue(forgetNoticesSQL, keys)
-	b.Queue(ledger.InsertReceiptsSQL, hashes, j.runID, j.cfg.Policy.Digest, requested, rowsJSON, objsJSON, procsJSON)
+	subjectRows := make([]map[string]string, n)
+	for i, idx := range live {
+		subjectRows[i] = sel.subjects[idx].Row
+	}
+	b.Queue(ledger.InsertReceiptsSQL, hashes, j.runID, j.cfg.Policy.Digest, requested, rowsJSON, objsJSON, procsJSON,
+		keys, subjectRows)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {

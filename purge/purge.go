@@ -122,13 +122,21 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 
 	if !cfg.DryRun {
 		var run *ledger.Run
-		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name()); err != nil {
+		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name(), cfg.Hasher.Fingerprint()); err != nil {
 			return err
 		}
 		j.runID = run.ID
 		// err is Run's named result: a failure to record the run's end
 		// becomes the run's error.
 		defer run.Finish(ctx, &err, r)
+		if err = j.verifyOwed(ctx, r); err != nil {
+			var ve *VerificationError
+			if !errors.As(err, &ve) {
+				return err
+			}
+			// Earlier receipts failed: say so, and erase what is due.
+			defer func(owed error) { err = errors.Join(owed, err) }(err)
+		}
 	}
 
 	err = j.work(ctx, r)
