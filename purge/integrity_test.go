@@ -3,12 +3,15 @@ package purge_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/purge"
+	"github.com/lethe-project/lethe/subject"
 	"github.com/stretchr/testify/require"
 )
 
@@ -102,4 +105,70 @@ func TestRolledBackBatchIsNotCounted(t *testing.T) {
 		}
 	}
 	require.Equal(t, int64(1), users, "a committed batch counts its rows once")
+}
+
+// TestKilledRunIsClosedAndItsBatchVerified puts the ledger in the state a
+// SIGKILL between a batch's commit and its verification leaves: the run
+// still running with its lock gone, the batch pending, its subjects owed a
+// verification. The next run closes the run and verifies the batch, and
+// finds the row an application wrote back meanwhile.
+func TestKilledRunIsClosedAndItsBatchVerified(t *testing.T) {
+	t.Parallel()
+	b := setup(t, exampleSchema, examplePolicy)
+	gone := b.addUser("gone", "45 days", false, "")
+	back := b.addUser("back", "45 days", false, "")
+	b.addUser("active", "", false, "")
+	b.addUser("active2", "", false, "")
+	_, code := b.run()
+	require.Equal(t, jobs.ExitOK, code)
+
+	h := subject.NewHasher(hashKey)
+	b.db.Exec(t, `UPDATE lethe.runs SET status = 'running', finished_at = NULL, report = NULL;
+		UPDATE lethe.batches SET verification = 'pending', verified_at = NULL;
+		UPDATE lethe.receipts SET verification = 'pending', verified_at = NULL`)
+	b.db.Exec(t, `INSERT INTO lethe.unverified (batch_id, subject_hash, subject_key)
+		SELECT batch_id, subject_hash, CASE subject_hash WHEN $1 THEN $2 ELSE $3 END FROM lethe.receipts`,
+		h.Hash(gone), gone, back)
+	b.db.Exec(t, `INSERT INTO activity_log (user_id, action) VALUES ($1, 'written back')`, back)
+
+	r, code := b.run()
+	require.Equal(t, jobs.ExitFailed, code, "the late verification found a leftover")
+	require.Equal(t, int64(2), r.Counter("receipts_verified_late"))
+	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM lethe.runs WHERE status = 'running'`), "no run is left running")
+	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.runs WHERE status = 'abandoned' AND finished_at IS NOT NULL`))
+	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM lethe.unverified`), "the keys are forgotten once verified")
+	ctx := context.Background()
+	rs, err := ledger.ReceiptsFor(ctx, b.db.Pool, h.Hash(gone))
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	require.Equal(t, "passed", rs[0].Verification)
+	rs, err = ledger.ReceiptsFor(ctx, b.db.Pool, h.Hash(back))
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	require.True(t, strings.HasPrefix(rs[0].Verification, "failed: activity_log still has 1 row"), rs[0].Verification)
+
+	b.db.Exec(t, `DELETE FROM activity_log WHERE user_id = $1`, back)
+	_, code = b.run()
+	require.Equal(t, jobs.ExitOK, code, "nothing is owed any more")
+}
+
+// TestUnverifiableBatchIsClosed: a pending batch of a dead run with no
+// subjects kept for verification (made before lethe kept them) is closed
+// as not verified, not left pending.
+func TestUnverifiableBatchIsClosed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, exampleSchema, examplePolicy)
+	gone := b.addUser("gone", "45 days", false, "")
+	b.addUser("active", "", false, "")
+	_, code := b.run()
+	require.Equal(t, jobs.ExitOK, code)
+	b.db.Exec(t, `UPDATE lethe.runs SET status = 'running', finished_at = NULL;
+		UPDATE lethe.batches SET verification = 'pending', verified_at = NULL;
+		UPDATE lethe.receipts SET verification = 'pending', verified_at = NULL`)
+	_, code = b.run()
+	require.Equal(t, jobs.ExitOK, code)
+	rs, err := ledger.ReceiptsFor(context.Background(), b.db.Pool, subject.NewHasher(hashKey).Hash(gone))
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	require.Equal(t, "not verified: its run ended before verification", rs[0].Verification)
 }
