@@ -22,6 +22,10 @@ type Job struct {
 	channels  []channel
 	runID     int64
 	deadline  time.Time
+
+	// beforeCommit, set only by tests, runs just before a batch commits,
+	// with the server process id of its connection and what it counted.
+	beforeCommit func(pid uint32, batch *jobs.Report)
 }
 
 var _ jobs.Job = (*Job)(nil)
@@ -155,7 +159,9 @@ func (j *Job) loop(ctx context.Context, r *jobs.Report, batch func(context.Conte
 				return err
 			}
 			var err error
-			n, err = batch(ctx, tx, br)
+			if n, err = batch(ctx, tx, br); err == nil && j.beforeCommit != nil {
+				j.beforeCommit(tx.Conn().PgConn().PID(), br)
+			}
 			return err
 		})
 		if err != nil {

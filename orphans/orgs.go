@@ -299,6 +299,9 @@ func (j *Job) orgBatch(ctx context.Context, o *orgTarget, after *string) (int, s
 			return n, last, err
 		}
 		if !cfg.DryRun {
+			if j.beforeCommit != nil {
+				j.beforeCommit(tx.Conn().PgConn().PID())
+			}
 			if err := tx.Commit(ctx); err != nil {
 				return n, last, fmt.Errorf("orphans: %s batch: commit: %w", o.name(), err)
 			}

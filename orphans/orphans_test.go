@@ -49,6 +49,8 @@ func TestLastMemberPurgedThenOrganizationGoes(t *testing.T) {
 	require.Equal(t, map[string]int64{
 		"note_comments delete": 1, "notes delete": 2, "custom_roles delete": 1, "invites delete": 1, "organizations delete": 1,
 	}, r.Rows)
+	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.runs WHERE job = 'orphans' AND status = 'succeeded'`),
+		"the run is recorded")
 
 	// Idempotent: a second run finds nothing.
 	before := b.db.Snapshot(t, "public")
