@@ -172,3 +172,22 @@ func TestUnverifiableBatchIsClosed(t *testing.T) {
 	require.Len(t, rs, 1)
 	require.Equal(t, "not verified: its run ended before verification", rs[0].Verification)
 }
+
+// TestSmallDatabaseGuard: on a database of 3 users, a requested_at that
+// makes all 3 eligible is refused (exit 3) and nothing changes; 2 of 3 go.
+func TestSmallDatabaseGuard(t *testing.T) {
+	t.Parallel()
+	b := setup(t, exampleSchema, examplePolicy)
+	for _, n := range []string{"u1", "u2", "u3"} {
+		b.addUser(n, "45 days", false, "")
+	}
+	before := b.appSnapshot()
+	_, code := b.run()
+	require.Equal(t, jobs.ExitGuard, code, "all 3 users eligible: refused")
+	require.Equal(t, before, b.appSnapshot(), "nothing changed")
+
+	b.db.Exec(t, `UPDATE users SET deleted_at = NULL WHERE id = $1`, uuidOf("u3"))
+	r, code := b.run()
+	require.Equal(t, jobs.ExitOK, code, "2 of 3 may go")
+	require.Equal(t, int64(2), r.Counter("subjects_done"))
+}
