@@ -167,6 +167,7 @@ func TestUnverifiableBatchIsClosed(t *testing.T) {
 		UPDATE lethe.receipts SET verification = 'pending', verified_at = NULL`)
 	_, code = b.run()
 	require.Equal(t, jobs.ExitOK, code)
+	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM lethe.runs WHERE status = 'running'`), "the dead run is closed")
 	rs, err := ledger.ReceiptsFor(context.Background(), b.db.Pool, subject.NewHasher(hashKey).Hash(gone))
 	require.NoError(t, err)
 	require.Len(t, rs, 1)
