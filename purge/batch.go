@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,33 +18,6 @@ import (
 	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/plan"
 )
-
-// cursor remembers where a dry run's keyset pagination stands, and which
-// subjects failed in this run so that no batch selects them again.
-type cursor struct {
-	mu      sync.Mutex
-	ra, key *string
-	failed  []string
-}
-
-func newCursor() *cursor { return &cursor{failed: []string{}} }
-
-func (c *cursor) failedKeys() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string{}, c.failed...)
-}
-
-// failedSubjectsError says that some subjects of a batch kept their rows
-// because their outside data could not be erased; the others went ahead.
-type failedSubjectsError struct {
-	n     int
-	first error
-}
-
-func (e *failedSubjectsError) Error() string {
-	return fmt.Sprintf("%d subject(s) kept for the next run, their outside data is not all erased: %v", e.n, e.first)
-}
 
 // retryable reports whether a batch failed because of other sessions and is
 // worth retrying: a deadlock, a lock wait that timed out, a serialization
@@ -229,27 +200,6 @@ func (j *Job) selectSubjects(ctx context.Context, tx pgx.Tx, cur *cursor) (selec
 		return sel, nil // one subject, or keyset pagination: never selected twice
 	}
 	return dropFailed(sel, cur), nil
-}
-
-// dropFailed removes from a selection the subjects that failed earlier in
-// this run. The list the select excluded was read before the select ran: a
-// subject that another worker failed and released in between would
-// otherwise be taken again and erased, after the run had counted it kept.
-// A worker adds a failed subject to the list before its transaction ends,
-// so once this batch holds the subject's lock, the list has it.
-func dropFailed(sel selected, cur *cursor) selected {
-	failed := cur.failedKeys()
-	if len(failed) == 0 || len(sel.subjects) == 0 {
-		return sel
-	}
-	out := selected{n: sel.n, lastRA: sel.lastRA}
-	for i, s := range sel.subjects {
-		if !slices.Contains(failed, s.Key) {
-			out.subjects = append(out.subjects, s)
-			out.requested = append(out.requested, sel.requested[i])
-		}
-	}
-	return out
 }
 
 // eraseOutside runs the erasers and returns the indexes of the subjects
