@@ -284,20 +284,38 @@ func receipt(ctx context.Context, cfg *Config, stdout, stderr io.Writer) int {
 		return jobs.ExitCode(err)
 	}
 	defer pool.Close()
-	hash := subject.NewHasher(cfg.SubjectHashKey).Hash(cfg.Subject)
+	hasher := subject.NewHasher(cfg.SubjectHashKey)
+	hash := hasher.Hash(cfg.Subject)
 	rs, err := ledger.ReceiptsFor(ctx, pool, hash)
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
 		return jobs.ExitFailed
 	}
 	if len(rs) == 0 {
-		fmt.Fprintf(stdout, "no receipt for subject %s: lethe has not erased it\n", hash)
-		return jobs.ExitFailed
+		return noReceipt(ctx, pool, hasher, hash, stdout, stderr)
 	}
 	for _, r := range rs {
 		writeReceipt(stdout, r)
 	}
 	return 0
+}
+
+// noReceipt answers for a subject without a receipt under this key: not
+// erased, unless receipts exist made with another LETHE_SUBJECT_HASH_KEY,
+// in which case this key cannot tell (exit 2).
+func noReceipt(ctx context.Context, pool *pgxpool.Pool, hasher *subject.Hasher, hash string, stdout, stderr io.Writer) int {
+	other, err := ledger.OtherKeyReceipts(ctx, pool, hasher.Fingerprint())
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitFailed
+	}
+	if other > 0 {
+		fmt.Fprintf(stdout, "no receipt for subject %s under this LETHE_SUBJECT_HASH_KEY, but %d receipt(s) exist, made with a different key: "+
+			"look the subject up with the key those runs used (see \"Hash key loss and rotation\" in the README)\n", hash, other)
+		return jobs.ExitConfig
+	}
+	fmt.Fprintf(stdout, "no receipt for subject %s: lethe has not erased it\n", hash)
+	return jobs.ExitFailed
 }
 
 func writeReceipt(w io.Writer, r ledger.Receipt) {
@@ -370,7 +388,8 @@ Flags (override the environment):
   --workers N           batches in flight at once
   --time-budget D       stop starting batches after D (e.g. 10m)
   --max-subjects N      blast-radius guard: most subjects one purge may erase
-  --max-share F         blast-radius guard: largest share of all subjects (0-1)
+  --max-share F         blast-radius guard: largest share of all subjects (0-1); at any size,
+                        more than 90% (and at least 2) of all is refused too
   --allow-large         run even when the blast-radius guard would refuse
   --log-format F        json or text
   --log-level L         debug, info, warn or error

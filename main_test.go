@@ -228,6 +228,9 @@ func TestKilledRunThenRerun(t *testing.T) {
 	require.Equal(t, 0, lethe(t, cleanEnv, "--job", "purge").code)
 	require.Equal(t, clean.Snapshot(t, "public", "billing"), killed.Snapshot(t, "public", "billing"))
 	require.Equal(t, clean.Int(t, `SELECT count(*) FROM lethe.receipts`), killed.Int(t, `SELECT count(DISTINCT subject_hash) FROM lethe.receipts`))
+	require.Zero(t, killed.Int(t, `SELECT count(*) FROM lethe.runs WHERE status = 'running'`), "the rerun closed the killed run")
+	require.Zero(t, killed.Int(t, `SELECT count(*) FROM lethe.receipts r LEFT JOIN lethe.batches b ON b.id = r.batch_id
+		WHERE r.verification = 'pending' AND (b.id IS NULL OR b.verification = 'pending')`), "no receipt is left pending")
 }
 
 func TestCheckCoversEverySection(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
@@ -293,14 +294,19 @@ func (j *Job) orgBatch(ctx context.Context, o *orgTarget, after *string) (int, s
 	}
 	keys, failed := j.orgObjects(ctx, o, live)
 	if len(keys) > 0 {
-		if err := j.orgRows(ctx, tx, o, keys); err != nil {
+		rows, err := j.orgRows(ctx, tx, o, keys)
+		if err != nil {
 			return n, last, err
 		}
 		if !cfg.DryRun {
+			if j.beforeCommit != nil {
+				j.beforeCommit(tx.Conn().PgConn().PID())
+			}
 			if err := tx.Commit(ctx); err != nil {
 				return n, last, fmt.Errorf("orphans: %s batch: commit: %w", o.name(), err)
 			}
 		}
+		j.report.Merge(rows) // committed: a batch rolled back counts no rows
 	}
 	j.report.Add("organizations_removed", int64(len(keys)))
 	j.report.Add("batches", 1)
@@ -419,8 +425,10 @@ func hasAll(placeholders []string, values map[string]string) bool {
 }
 
 // orgRows runs the organization's steps for keys, children first and the
-// organization row last, and adds the rows to the report.
-func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []string) error {
+// organization row last, and returns the rows in a report of their own, to
+// be merged once the batch committed.
+func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []string) (*jobs.Report, error) {
+	r := jobs.NewReport(j.Name(), j.cfg.DryRun)
 	stmts := o.run
 	if j.cfg.DryRun {
 		stmts = o.dry
@@ -431,7 +439,7 @@ func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []strin
 		args := append([]any{keys, none}, st.Args...)
 		rows, err := tx.Query(ctx, st.SQL, args...)
 		if err != nil {
-			return fmt.Errorf("orphans: %s: %w", s, err)
+			return nil, fmt.Errorf("orphans: %s: %w", s, err)
 		}
 		var total int64
 		for rows.Next() {
@@ -439,14 +447,14 @@ func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []strin
 			var n int64
 			if err := rows.Scan(&k, &n); err != nil {
 				rows.Close()
-				return fmt.Errorf("orphans: %s: %w", s, err)
+				return nil, fmt.Errorf("orphans: %s: %w", s, err)
 			}
 			total += n
 		}
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("orphans: %s: %w", s, err)
+			return nil, fmt.Errorf("orphans: %s: %w", s, err)
 		}
-		j.report.AddRows(s.Table.String(), string(s.Action), total)
+		r.AddRows(s.Table.String(), string(s.Action), total)
 	}
-	return nil
+	return r, nil
 }

@@ -49,6 +49,8 @@ func TestLastMemberPurgedThenOrganizationGoes(t *testing.T) {
 	require.Equal(t, map[string]int64{
 		"note_comments delete": 1, "notes delete": 2, "custom_roles delete": 1, "invites delete": 1, "organizations delete": 1,
 	}, r.Rows)
+	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.runs WHERE job = 'orphans' AND status = 'succeeded'`),
+		"the run is recorded")
 
 	// Idempotent: a second run finds nothing.
 	before := b.db.Snapshot(t, "public")
@@ -68,6 +70,7 @@ func TestMembershipInsertedDuringRunKeepsOrganization(t *testing.T) {
 	joiner := b.addUser("joiner", "")
 	saved := b.addOrg("saved", "1 year")
 	gone := b.addOrg("gone", "1 year")
+	b.addOrg("busy", "1 year", joiner) // so that 2 of 3, not all, are orphaned
 
 	ctx := context.Background()
 	tx, err := b.db.Pool.Begin(ctx)

@@ -26,6 +26,22 @@ type Job struct {
 	runID int64
 	// one, when set, erases this single subject now (lethe erase).
 	one *string
+	// hooks let tests order workers and make faults at exact points.
+	hooks hooks
+}
+
+// hooks are called, when set, at fixed points of a batch; only tests set
+// them.
+type hooks struct {
+	// selecting runs after a batch read the run's failed subjects and
+	// before its select is sent.
+	selecting func()
+	// beforeCommit runs just before a batch commits, with the server
+	// process id of its connection.
+	beforeCommit func(pid uint32)
+	// batchEnded runs after each attempt at a batch, once its transaction
+	// has ended.
+	batchEnded func()
 }
 
 var _ jobs.Job = (*Job)(nil)
@@ -108,13 +124,21 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 
 	if !cfg.DryRun {
 		var run *ledger.Run
-		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name()); err != nil {
+		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name(), cfg.Hasher.Fingerprint()); err != nil {
 			return err
 		}
 		j.runID = run.ID
 		// err is Run's named result: a failure to record the run's end
 		// becomes the run's error.
 		defer run.Finish(ctx, &err, r)
+		if err = j.verifyOwed(ctx, r); err != nil {
+			var ve *VerificationError
+			if !errors.As(err, &ve) {
+				return err
+			}
+			// Earlier receipts failed: say so, and erase what is due.
+			defer func(owed error) { err = errors.Join(owed, err) }(err)
+		}
 	}
 
 	err = j.work(ctx, r)

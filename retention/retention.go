@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -45,10 +46,9 @@ func (j *Job) Name() string { return "retention" }
 // and counters named "TABLE.batches", "TABLE.block_range_walks",
 // "TABLE.partitions_dropped", "TABLE.longest_transaction_ms" and
 // "TABLE.rows_left", with totals under the bare names.
-func (j *Job) Run(ctx context.Context, r *jobs.Report) error {
+func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	cfg := &j.cfg
 	j.report = r
-	j.deadline = time.Now().Add(cfg.TimeBudget)
 	if len(cfg.Policy.Retention) == 0 {
 		return &jobs.ConfigError{Err: fmt.Errorf("policy %s has no retention: rules", cfg.Policy.Path)}
 	}
@@ -67,6 +67,16 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) error {
 	if !cfg.AsOf.IsZero() {
 		now = cfg.AsOf
 	}
+	if !cfg.DryRun {
+		var run *ledger.Run
+		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name(), ""); err != nil {
+			return err
+		}
+		// err is Run's named result: Finish records how the run ended.
+		defer run.Finish(ctx, &err, r)
+	}
+	// The budget is for the batches: it starts once the run is set up.
+	j.deadline = time.Now().Add(cfg.TimeBudget)
 	var errs []error
 	for _, t := range targets {
 		tr := &tableRun{t: t, cutoff: now.Add(-t.rule.Age()), size: cfg.BatchSize}

@@ -42,6 +42,8 @@ func TestCutoffIsStrictAndNullsStay(t *testing.T) {
 	require.EqualValues(t, 2, r.Rows[jobs.RowKey("activity_log", "delete")])
 	require.EqualValues(t, 1, r.Rows[jobs.RowKey("projects", "delete")])
 	require.EqualValues(t, 0, r.Counter("rows_left"))
+	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.runs WHERE job = 'retention' AND status = 'succeeded' AND report IS NOT NULL`),
+		"the run is recorded")
 }
 
 // A database whose default time zone is not UTC must not change which rows
