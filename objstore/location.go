@@ -196,9 +196,11 @@ func (l Location) Root() Resolved {
 }
 
 // Resolve fills the placeholders with the subject's values. A value that is
-// missing, empty, ".", or holds "/", "\", "..", or a control character is an
-// error, so no value can turn the location into a parent prefix or directory.
-// Errors name the placeholder, never the value.
+// missing, empty, "." or "..", or holds "/", "\" or a control character is an
+// error, and so is a "." or ".." path segment that values make with the
+// template's text or with each other, so no value can turn the location
+// into a parent prefix or directory. Dots inside a segment ("john..doe")
+// are harmless. Errors name the placeholder, never the value.
 func (l Location) Resolve(values map[string]string) (Resolved, error) {
 	var b strings.Builder
 	for _, p := range l.parts {
@@ -216,9 +218,17 @@ func (l Location) Resolve(values map[string]string) (Resolved, error) {
 		b.WriteString(v)
 	}
 	key := b.String()
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "." || seg == ".." {
+			// The template's own segments are checked when it is parsed:
+			// the values made this one.
+			return Resolved{}, fmt.Errorf("location %s: the values make a %q path segment", l.raw, seg)
+		}
+	}
 	if l.scheme == SchemeFile {
-		// Values hold no "/" or "..", so cleaning changes nothing a value
-		// controls; it keeps the trailing slash off before adding it back.
+		// Values hold no "/" and make no "." or ".." segment, so cleaning
+		// changes nothing a value controls; it keeps the trailing slash
+		// off before adding it back.
 		key = path.Clean(key)
 		if l.prefix {
 			key += "/"
@@ -278,8 +288,8 @@ func CheckValue(v string) error {
 	switch {
 	case v == "":
 		return fmt.Errorf("is empty")
-	case v == "." || strings.Contains(v, ".."):
-		return fmt.Errorf("holds \"..\" or is \".\"")
+	case v == "." || v == "..":
+		return fmt.Errorf("is %q, a path segment that names a directory itself or its parent", v)
 	case strings.ContainsAny(v, `/\`):
 		return fmt.Errorf("holds a path separator")
 	}

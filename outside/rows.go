@@ -34,7 +34,7 @@ func newRowsRule(r policy.ObjectRule) (rowsRule, error) {
 // resolve turns one stored object key into a location that may be deleted.
 // A key may hold "/": each of its path segments fills a placeholder of its
 // own, so objstore's checks apply to every segment (none may be empty, ".",
-// hold ".." or a control character) and no stored value can climb out of
+// ".." or hold a control character) and no stored value can climb out of
 // the template's fixed part. A key that ends in "/" names every object
 // under it. Errors name the policy template, never the key.
 func (r rowsRule) resolve(v string) (objstore.Resolved, error) {
