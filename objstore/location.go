@@ -192,7 +192,22 @@ func (l Location) Root() Resolved {
 	if len(l.parts) > 0 && l.parts[0].name == "" {
 		fixed = l.parts[0].text
 	}
-	return Resolved{Template: l.raw, Scheme: l.scheme, Bucket: l.bucket, Key: fixed, Prefix: true}
+	return Resolved{Template: l.raw, Scheme: l.scheme, Bucket: l.bucket, Key: fixed, Prefix: true, rootDir: l.rootDir()}
+}
+
+// rootDir is, for a file template, the directory its fixed text names
+// before the first placeholder: "/srv/uploads" for
+// "file:///srv/uploads/u-{key}/". Empty for S3.
+func (l Location) rootDir() string {
+	if l.scheme != SchemeFile || len(l.parts) == 0 || l.parts[0].name != "" {
+		return ""
+	}
+	fixed := l.parts[0].text
+	i := strings.LastIndex(fixed, "/")
+	if i <= 0 {
+		return "/"
+	}
+	return fixed[:i]
 }
 
 // Resolve fills the placeholders with the subject's values. A value that is
@@ -234,7 +249,8 @@ func (l Location) Resolve(values map[string]string) (Resolved, error) {
 			key += "/"
 		}
 	}
-	return Resolved{Template: l.raw, Scheme: l.scheme, Bucket: l.bucket, Key: key, Prefix: l.prefix, resolved: true}, nil
+	return Resolved{Template: l.raw, Scheme: l.scheme, Bucket: l.bucket, Key: key, Prefix: l.prefix, resolved: true,
+		rootDir: l.rootDir()}, nil
 }
 
 // Match is the reverse of [Location.Resolve]: it reports whether an object
@@ -320,7 +336,17 @@ type Resolved struct {
 	// resolved is set by [Location.Resolve]: only such a location may be
 	// deleted, never a [Location.Root] or a hand-made value.
 	resolved bool
+	// rootDir is returned by [Resolved.RootDir].
+	rootDir string
 }
+
+// RootDir is, for a file location, the directory named by the template's
+// fixed text before its first placeholder ("/srv/uploads" for
+// "file:///srv/uploads/{key}/"). It holds no subject value. A store must
+// treat a missing RootDir as an error, never as an empty location: it is
+// what a volume that is not mounted looks like. Empty for S3 locations and
+// for hand-made values.
+func (r Resolved) RootDir() string { return r.rootDir }
 
 // CheckDeletable returns an error unless r came from [Location.Resolve], so
 // a Root (a whole tree shared by all subjects) can be listed but never
