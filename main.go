@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/inactivity"
+	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/metrics"
@@ -105,6 +106,12 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 
 	if cmd == "check" {
 		return check(ctx, cfg, pool, pol, logger, stdout, stderr)
+	}
+	if cmd == "erase" {
+		if cfg.Subject, err = canonicalKey(ctx, pool, pol, cfg.Subject); err != nil {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitCode(err)
+		}
 	}
 	runner := &jobs.Runner{Logger: logger}
 	if cfg.PushgatewayURL != "" {
@@ -279,10 +286,15 @@ func receipt(ctx context.Context, cfg *Config, stdout, stderr io.Writer) int {
 		return jobs.ExitCode(err)
 	}
 	defer pool.Close()
-	hash := subject.NewHasher(cfg.SubjectHashKey).Hash(cfg.Subject)
-	rs, err := ledger.ReceiptsFor(ctx, pool, hash)
+	key, err := receiptKey(ctx, cfg, pool)
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitCode(err)
+	}
+	hash := subject.NewHasher(cfg.SubjectHashKey).Hash(key)
+	rs, err := ledger.ReceiptsFor(ctx, pool, hash)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", pgerr.Redact(err))
 		return jobs.ExitFailed
 	}
 	if len(rs) == 0 {

@@ -43,12 +43,14 @@ var conditions = map[string]string{
 var forType = regexp.MustCompile(`for type ([A-Za-z_][A-Za-z0-9_ .,()\[\]"]*?)(?::|$)`)
 
 // Message is pe's severity, message and SQLSTATE, with a message that can
-// quote a value replaced by a description of the condition.
+// quote a value replaced by a description of the condition ([Describe]).
 func Message(pe *pgconn.PgError) string {
-	return pe.Severity + ": " + safeMessage(pe) + " (SQLSTATE " + pe.Code + ")"
+	return pe.Severity + ": " + Describe(pe) + " (SQLSTATE " + pe.Code + ")"
 }
 
-func safeMessage(pe *pgconn.PgError) string {
+// Describe is pe's message if it can quote no value, else a description
+// of the condition: "numeric value out of range for type bigint".
+func Describe(pe *pgconn.PgError) string {
 	switch {
 	case IsDataError(pe):
 		msg, ok := conditions[pe.Code]
@@ -92,7 +94,7 @@ func Redact(err error) error {
 	text := err.Error()
 	for _, pe := range found {
 		text = strings.ReplaceAll(text, pe.Error(), Message(pe))
-		if safe := safeMessage(pe); safe != pe.Message && pe.Message != "" {
+		if safe := Describe(pe); safe != pe.Message && pe.Message != "" {
 			// Wrapped by its message alone somewhere.
 			text = strings.ReplaceAll(text, pe.Message, safe)
 		}
