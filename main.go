@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/grants"
 	"github.com/lethe-project/lethe/inactivity"
+	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/metrics"
@@ -111,6 +112,12 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 		return printGrants(ctx, cfg, pool, pol, stdout, stderr)
 	}
 	grants.WarnPrivileged(ctx, pool, pol, logger)
+	if cmd == "erase" {
+		if cfg.Subject, err = canonicalKey(ctx, pool, pol, cfg.Subject); err != nil {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitCode(err)
+		}
+	}
 	runner := &jobs.Runner{Logger: logger}
 	if cfg.PushgatewayURL != "" {
 		runner.Hooks = append(runner.Hooks, metrics.PushHook(cfg.PushgatewayURL, logger))
@@ -284,11 +291,16 @@ func receipt(ctx context.Context, cfg *Config, stdout, stderr io.Writer) int {
 		return jobs.ExitCode(err)
 	}
 	defer pool.Close()
-	hasher := subject.NewHasher(cfg.SubjectHashKey)
-	hash := hasher.Hash(cfg.Subject)
-	rs, err := ledger.ReceiptsFor(ctx, pool, hash)
+	key, err := receiptKey(ctx, cfg, pool)
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitCode(err)
+	}
+	hasher := subject.NewHasher(cfg.SubjectHashKey)
+	hash := hasher.Hash(key)
+	rs, err := ledger.ReceiptsFor(ctx, pool, hash)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", pgerr.Redact(err))
 		return jobs.ExitFailed
 	}
 	if len(rs) == 0 {

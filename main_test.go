@@ -70,9 +70,15 @@ func exampleDB(t *testing.T, users int) (*pgtest.DB, []string) {
 	data := readFile(t, "examples/data.sql")
 	data = data[strings.Index(data, "INSERT"):] // drop the psql \if preamble
 	db.Exec(t, strings.ReplaceAll(data, ":users", fmt.Sprint(users)))
+	// The example's uploads directory, made here: a missing file:// root
+	// is an error, as an unmounted volume must be.
+	uploads := t.TempDir()
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	src := strings.ReplaceAll(readFile(t, "examples/policy.yaml"), "file:///var/lib/app/uploads/", "file://"+uploads+"/")
+	require.NoError(t, os.WriteFile(pol, []byte(src), 0o600))
 	env := []string{
 		"LETHE_DATABASE_URL=" + db.URL,
-		"LETHE_POLICY=examples/policy.yaml",
+		"LETHE_POLICY=" + pol,
 		"LETHE_SUBJECT_HASH_KEY=test-key",
 	}
 	return db, env

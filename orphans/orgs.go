@@ -36,11 +36,6 @@ type orgTarget struct {
 // name is the organization table as reports name it.
 func (o *orgTarget) name() string { return o.table.String() }
 
-// membersLine marks the ignore entry that stands for the members table in
-// the plan built for an organization rule; problems about it are dropped,
-// since an organization is only removed when that table has no row for it.
-const membersLine = -7
-
 func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *policy.Policy, r *policy.OrgRule, perr *policy.Error) (*orgTarget, error) {
 	where := fmt.Sprintf("orphans: organization %s", r.Table)
 	o := &orgTarget{rule: r}
@@ -102,9 +97,6 @@ func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *pol
 			return nil, fmt.Errorf("orphans: check %s: %w", where, err)
 		}
 		for _, p := range pe.Problems {
-			if p.Line == membersLine {
-				continue
-			}
 			if p.Line == 0 {
 				p.Line = r.Line
 			}
@@ -114,7 +106,7 @@ func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *pol
 	}
 	for _, s := range pl.Steps {
 		if s.Table.OID == mt.OID && s.Rule == nil {
-			continue // counts the members rows, of which there are none
+			continue // an ignore: entry's cascade: there is no member row to count
 		}
 		o.steps = append(o.steps, s)
 	}
@@ -126,22 +118,18 @@ func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *pol
 // buildPlan checks and orders the organization's tables with package
 // plan, the organization table standing in for the subject: the same
 // checks of tables, columns, set: values and foreign-key coverage as the
-// purge, and the same ordering, children first.
+// purge, and the same ordering, children first. The members table's key
+// into the organizations needs no rule, whatever its ON DELETE action: an
+// organization is only removed when that table has no row for it.
 func buildPlan(ctx context.Context, q plan.Querier, pol *policy.Policy, r *policy.OrgRule, members *plan.Table) (*plan.Plan, error) {
-	ignore := append([]policy.Ignore{}, r.Ignore...)
-	ignore = append(ignore, policy.Ignore{
-		Table:  policy.Ident{Parts: []string{members.Schema, members.Name}},
-		Column: policy.Ident{Parts: []string{r.Members.Match.Column()}},
-		Reason: "members", Line: membersLine,
-	})
 	sp := &policy.Policy{
 		Path: pol.Path,
 		Subject: policy.Subject{Table: r.Table, Key: r.Key, RequestedAt: r.CreatedAt, Grace: r.MinAge,
 			Final: policy.Delete, Line: r.Line},
 		Tables: r.Tables,
-		Ignore: ignore,
+		Ignore: r.Ignore,
 	}
-	return plan.Build(ctx, q, sp)
+	return plan.Build(ctx, q, sp, plan.Absent(policy.Ident{Parts: []string{members.Schema, members.Name}}, r.Members.Match.Column()))
 }
 
 func hasFK(cat *plan.Catalog, child *plan.Table, col string, parent *plan.Table, pcol string) bool {

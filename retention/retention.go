@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/policy"
@@ -176,7 +177,7 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 		var cerr error
 		left, cerr = j.rowsLeft(context.WithoutCancel(ctx), tr)
 		if cerr != nil {
-			j.cfg.Logger.Warn("rows left not counted", slog.String("table", name), slog.String("error", cerr.Error()))
+			j.cfg.Logger.Warn("rows left not counted", slog.String("table", name), slog.String("error", pgerr.Redact(cerr).Error()))
 			left = -1
 		}
 	} else if j.cfg.DryRun {
@@ -190,7 +191,7 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 		slog.Int64("partitions", tr.dropped), slog.Int64("batches", tr.batches), slog.Int64("rows_left", left),
 		slog.Int64("longest_transaction_ms", tr.longest.Milliseconds())}
 	if err != nil && !errors.Is(err, errLeft) {
-		j.cfg.Logger.Warn("table not done", append(attrs, slog.String("error", err.Error()))...)
+		j.cfg.Logger.Warn("table not done", append(attrs, slog.String("error", pgerr.Redact(err).Error()))...)
 		return
 	}
 	j.cfg.Logger.Info("table done", attrs...)
