@@ -48,7 +48,7 @@ func (j *Job) Name() string { return "retention" }
 func (j *Job) Run(ctx context.Context, r *jobs.Report) error {
 	cfg := &j.cfg
 	j.report = r
-	j.deadline = time.Now().Add(cfg.TimeBudget)
+	j.deadline = cfg.now().Add(cfg.TimeBudget)
 	if len(cfg.Policy.Retention) == 0 {
 		return &jobs.ConfigError{Err: fmt.Errorf("policy %s has no retention: rules", cfg.Policy.Path)}
 	}
@@ -115,7 +115,7 @@ func (j *Job) mustStop(ctx context.Context) error {
 		j.report.Set("stopped", 1)
 		return errLeft
 	}
-	if time.Now().After(j.deadline) {
+	if j.cfg.now().After(j.deadline) {
 		j.report.Set("budget_exhausted", 1)
 		return errLeft
 	}
