@@ -161,7 +161,7 @@ func (b *bundle) run(mod ...func(*orphans.Config)) (*jobs.Report, error) {
 	return r, err
 }
 
-func dryRun(c *orphans.Config)     { c.DryRun = true }
+func dryRun(c *orphans.Config) { c.DryRun = true }
 
 // asOf makes the run measure the min_age of objects from at.
 func asOf(at time.Time) func(*orphans.Config) {
