@@ -130,7 +130,9 @@ func TestMembershipInsertedWhileOrganizationLockedWaits(t *testing.T) {
 	require.NoError(t, err)
 
 	done := make(chan error, 1)
-	go func() { _, err := b.run(); done <- err }()
+	// The job waits on the advisory lock for as long as the test takes to
+	// set the insert up: no lock_timeout may end that wait first.
+	go func() { _, err := b.run(func(c *orphans.Config) { c.LockTimeout = time.Hour }); done <- err }()
 	waitFor(t, func() bool {
 		return b.db.Int(t, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted`) == 1
 	})
