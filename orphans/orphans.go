@@ -84,6 +84,9 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	if err := cfg.Pool.QueryRow(ctx, "SELECT now()").Scan(&j.now); err != nil {
 		return fmt.Errorf("orphans: read the database clock: %w", err)
 	}
+	if !cfg.asOf.IsZero() {
+		j.now = cfg.asOf
+	}
 	if err := j.survey(ctx, w); err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 		defer run.Finish(ctx, &err, r)
 	}
 	// The budget is for the batches: it starts once the run is set up.
-	j.deadline = time.Now().Add(cfg.TimeBudget)
+	j.deadline = cfg.now().Add(cfg.TimeBudget)
 	var errs []error
 	for _, t := range targets {
 		tr := &tableRun{t: t, cutoff: now.Add(-t.rule.Age()), size: cfg.BatchSize}
@@ -126,7 +126,7 @@ func (j *Job) mustStop(ctx context.Context) error {
 		j.report.Set("stopped", 1)
 		return errLeft
 	}
-	if time.Now().After(j.deadline) {
+	if j.cfg.now().After(j.deadline) {
 		j.report.Set("budget_exhausted", 1)
 		return errLeft
 	}
