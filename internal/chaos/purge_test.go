@@ -1,0 +1,185 @@
+package chaos_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/internal/miniotest"
+	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/subject"
+	"github.com/stretchr/testify/require"
+)
+
+// purgeTables are the example schema's tables the purge touches, and
+// lethe's own: the trap counts their statements.
+var purgeTables = []string{"users", "sessions", "notes", `"UserProfiles"`, "billing.invoices", "wishlists",
+	"wishlist_items", "activity_log", "consent_records", "lethe.runs", "lethe.batches", "lethe.receipts", "lethe.notices"}
+
+// world is the example schema and policy with data, objects in MinIO for
+// some subjects, and what each subject held before any run.
+type world struct {
+	t        *testing.T
+	db       *pgtest.DB
+	env      []string
+	srv      *miniotest.Server
+	bucket   string
+	keys     []string
+	eligible map[string]bool
+	initial  map[string]holding
+	hasher   *subject.Hasher
+}
+
+// holding is what one subject has, counted per place the policy erases.
+// Invited counts the accounts that name the subject as their inviter.
+type holding struct {
+	User, Sessions, Notes, Profiles, Invoices, Wishlists, Items, Invited, Activity, Consents, Objects int
+}
+
+var none = holding{}
+
+const holdingSQL = `SELECT u.k::text,
+	(SELECT count(*) FROM users WHERE id = u.k),
+	(SELECT count(*) FROM sessions WHERE user_id = u.k),
+	(SELECT count(*) FROM notes WHERE created_by = u.k::text),
+	(SELECT count(*) FROM "UserProfiles" WHERE "userId" = u.k),
+	(SELECT count(*) FROM billing.invoices WHERE user_id = u.k),
+	(SELECT count(*) FROM wishlists WHERE user_id = u.k),
+	(SELECT count(*) FROM wishlist_items i JOIN wishlists w ON w.id = i.wishlist_id WHERE w.user_id = u.k),
+	(SELECT count(*) FROM users WHERE invited_by = u.k),
+	(SELECT count(*) FROM activity_log WHERE user_id = u.k),
+	(SELECT count(*) FROM consent_records WHERE user_id = u.k)
+	FROM unnest($1::uuid[]) u(k)`
+
+// newWorld builds the example database with users accounts (about one in
+// ten eligible) and two object versions for every eligible subject and a
+// few others, and the environment to run lethe on it.
+func newWorld(t *testing.T, users int, extraSchema, extraPolicy string) *world {
+	t.Helper()
+	w := &world{t: t, srv: miniotest.Start(t), hasher: subject.NewHasher(hashKey)}
+	w.db = pgtest.NewDB(t, repoFile(t, "examples/schema.sql")+extraSchema)
+	data := repoFile(t, "examples/data.sql")
+	data = data[strings.Index(data, "INSERT"):] // drop the psql \if preamble
+	w.db.Exec(t, strings.ReplaceAll(data, ":users", fmt.Sprint(users)))
+	w.bucket = w.srv.CreateBucket(t, miniotest.Versioned())
+	pol := strings.Replace(repoFile(t, "examples/policy.yaml"), "file:///var/lib/app/uploads/{key}/",
+		"s3://"+w.bucket+"/users/{key}/", 1) + extraPolicy
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(pol), 0o600))
+	w.env = []string{
+		"LETHE_DATABASE_URL=" + w.db.URL, "LETHE_POLICY=" + path, "LETHE_SUBJECT_HASH_KEY=" + hashKey,
+		"LETHE_S3_ENDPOINT=" + w.srv.Endpoint, "LETHE_S3_PATH_STYLE=true", "AWS_REGION=" + miniotest.Region,
+		"AWS_ACCESS_KEY_ID=" + w.srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + w.srv.SecretKey,
+	}
+	rows, err := w.db.Pool.Query(context.Background(), `SELECT id::text, deleted_at < now() - interval '30 days' AND NOT legal_hold
+		FROM users ORDER BY id`)
+	require.NoError(t, err)
+	w.eligible = map[string]bool{}
+	type row struct {
+		Key string
+		Due *bool
+	}
+	rs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	require.NoError(t, err)
+	for i, r := range rs {
+		w.keys = append(w.keys, r.Key)
+		due := r.Due != nil && *r.Due
+		w.eligible[r.Key] = due
+		if due || i%50 == 0 {
+			w.put("users/"+r.Key+"/avatar.png", "v1")
+			w.put("users/"+r.Key+"/avatar.png", "v2")
+		}
+	}
+	w.initial = w.holdings()
+	return w
+}
+
+func (w *world) put(key, body string) {
+	w.t.Helper()
+	_, err := w.srv.Client().PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String(w.bucket), Key: aws.String(key), Body: strings.NewReader(body)})
+	require.NoError(w.t, err)
+}
+
+// objects counts the object versions and delete markers under prefix.
+func (w *world) objects(prefix string) int {
+	w.t.Helper()
+	n := 0
+	p := s3.NewListObjectVersionsPaginator(w.srv.Client(), &s3.ListObjectVersionsInput{Bucket: aws.String(w.bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		require.NoError(w.t, err)
+		n += len(page.Versions) + len(page.DeleteMarkers)
+	}
+	return n
+}
+
+// holdings counts what every subject holds now.
+func (w *world) holdings() map[string]holding {
+	w.t.Helper()
+	rows, err := w.db.Pool.Query(context.Background(), holdingSQL, w.keys)
+	require.NoError(w.t, err)
+	out := map[string]holding{}
+	for rows.Next() {
+		var k string
+		var h holding
+		require.NoError(w.t, rows.Scan(&k, &h.User, &h.Sessions, &h.Notes, &h.Profiles, &h.Invoices, &h.Wishlists,
+			&h.Items, &h.Invited, &h.Activity, &h.Consents))
+		out[k] = h
+	}
+	require.NoError(w.t, rows.Err())
+	all := map[string]int{}
+	p := s3.NewListObjectVersionsPaginator(w.srv.Client(), &s3.ListObjectVersionsInput{Bucket: aws.String(w.bucket), Prefix: aws.String("users/")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		require.NoError(w.t, err)
+		for _, v := range page.Versions {
+			all[strings.Split(aws.ToString(v.Key), "/")[1]]++
+		}
+		for _, v := range page.DeleteMarkers {
+			all[strings.Split(aws.ToString(v.Key), "/")[1]]++
+		}
+	}
+	for k, h := range out {
+		h.Objects = all[k]
+		out[k] = h
+	}
+	return out
+}
+
+// erased reports whether h is what an erased subject leaves.
+func erased(h holding) bool { return h == none }
+
+// intactRows reports whether h holds every row it held at first (objects
+// aside: they go first, while the subject is locked, and its rows may stay
+// for the next run when the batch does not commit).
+func intactRows(h, first holding) bool {
+	// Invited counts other accounts, which go when those are erased.
+	h.Objects, first.Objects, h.Invited, first.Invited = 0, 0, 0, 0
+	return h == first
+}
+
+// TestPurgeKilledAtRandomPoints kills the purge with SIGKILL at seeded
+// random points (statements of its batches, receipts, verification, run
+// records), checks the invariants after each kill, and after a rerun.
+func TestPurgeKilledAtRandomPoints(t *testing.T) {
+	t.Parallel()
+	rng := rngFor(t)
+	landed := 0
+	for round := 0; landed < 20 && round < 6; round++ {
+		w := newWorld(t, 300, "", "")
+		installTrap(t, w.db, purgeTables...)
+		tr := newTrap(t, w.db)
+		env := append(w.env, "LETHE_BATCH_SIZE=2", "LETHE_WORKERS=2")
+		landed += kills(t, tr, rng, 10, 20, env, func(final bool) {
+			w.checkPurge(fmt.Sprintf("round %d, final %v", round, final), final, nil)
+		}, "--job", "purge")
+	}
+	require.GreaterOrEqual(t, landed, 20, "kills that landed while lethe ran")
+}
