@@ -34,6 +34,7 @@ type world struct {
 	eligible map[string]bool
 	initial  map[string]holding
 	hasher   *subject.Hasher
+	seen     map[string]bool // report problems already said
 }
 
 // holding is what one subject has, counted per place the policy erases.
@@ -62,7 +63,7 @@ const holdingSQL = `SELECT u.k::text,
 // few others, and the environment to run lethe on it.
 func newWorld(t *testing.T, users int, extraSchema, extraPolicy string) *world {
 	t.Helper()
-	w := &world{t: t, srv: miniotest.Start(t), hasher: subject.NewHasher(hashKey)}
+	w := &world{t: t, srv: miniotest.Start(t), hasher: subject.NewHasher(hashKey), seen: map[string]bool{}}
 	w.db = pgtest.NewDB(t, repoFile(t, "examples/schema.sql")+extraSchema)
 	data := repoFile(t, "examples/data.sql")
 	data = data[strings.Index(data, "INSERT"):] // drop the psql \if preamble
@@ -182,4 +183,42 @@ func TestPurgeKilledAtRandomPoints(t *testing.T) {
 		}, "--job", "purge")
 	}
 	require.GreaterOrEqual(t, landed, 20, "kills that landed while lethe ran")
+}
+
+// TestPurgeConnectionTerminated ends lethe's connection with
+// pg_terminate_backend at seeded points of its batches: the run fails
+// (exit 1) and reports only what committed; a rerun finishes.
+func TestPurgeConnectionTerminated(t *testing.T) {
+	t.Parallel()
+	rng := rngFor(t)
+	w := newWorld(t, 300, "", "")
+	installTrap(t, w.db, purgeTables...)
+	tr := newTrap(t, w.db)
+	env := append(w.env, "LETHE_BATCH_SIZE=2", "LETHE_WORKERS=1")
+	terminated := 0
+	for point := 0; point < 6; point++ {
+		n := 1 + rng.IntN(25)
+		tr.arm(n)
+		p := startLethe(t, env, "--job", "purge")
+		pid := tr.caught(p)
+		if pid == 0 {
+			tr.release()
+			t.Logf("point %d: lethe ended first → %d", n, p.wait(t))
+			break
+		}
+		var ok bool
+		require.NoError(t, w.db.Pool.QueryRow(context.Background(), "SELECT pg_terminate_backend($1)", pid).Scan(&ok))
+		require.True(t, ok)
+		tr.release()
+		code := p.wait(t)
+		t.Logf("point %d: connection terminated: lethe → %d\n%s", n, code, p.out.String())
+		require.Equal(t, 1, code, "a run whose connection is killed fails")
+		terminated++
+		waitSessionsGone(t, w.db)
+		w.checkPurge(fmt.Sprintf("after terminating at point %d", n), false, nil)
+	}
+	require.Positive(t, terminated)
+	code, out := runLethe(t, env, "--job", "purge")
+	require.Equal(t, 0, code, out)
+	w.checkPurge("after the rerun", true, nil)
 }
