@@ -63,8 +63,18 @@ const holdingSQL = `SELECT u.k::text,
 // few others, and the environment to run lethe on it.
 func newWorld(t *testing.T, users int, extraSchema, extraPolicy string) *world {
 	t.Helper()
+	return newWorldOn(t, nil, users, extraSchema, extraPolicy)
+}
+
+// newWorldOn is newWorld on a given server (nil: the shared one).
+func newWorldOn(t *testing.T, pg *pgtest.Server, users int, extraSchema, extraPolicy string) *world {
+	t.Helper()
 	w := &world{t: t, srv: miniotest.Start(t), hasher: subject.NewHasher(hashKey), seen: map[string]bool{}}
-	w.db = pgtest.NewDB(t, repoFile(t, "examples/schema.sql")+extraSchema)
+	if pg == nil {
+		w.db = pgtest.NewDB(t, repoFile(t, "examples/schema.sql")+extraSchema)
+	} else {
+		w.db = pg.NewDB(t, repoFile(t, "examples/schema.sql")+extraSchema)
+	}
 	data := repoFile(t, "examples/data.sql")
 	data = data[strings.Index(data, "INSERT"):] // drop the psql \if preamble
 	w.db.Exec(t, strings.ReplaceAll(data, ":users", fmt.Sprint(users)))
