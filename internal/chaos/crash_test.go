@@ -27,7 +27,7 @@ func TestPurgeDatabaseCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pg.Close)
-	w := newWorldOn(t, pg, 300, "", "")
+	w := newWorldOn(t, pg, 300, "", nil)
 	installTrap(t, w.db, purgeTables...)
 	env := append(w.env, "LETHE_BATCH_SIZE=2", "LETHE_WORKERS=2")
 	for point := range 4 {

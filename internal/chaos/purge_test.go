@@ -35,12 +35,21 @@ type world struct {
 	initial  map[string]holding
 	hasher   *subject.Hasher
 	seen     map[string]bool // report problems already said
+	// members: the schema has memberships (user_id) that the purge
+	// deletes; retention: activity_log rows older than 90 days may go by
+	// the retention job, whoever they belong to.
+	members, retention bool
+	// inserted counts per subject the application's inserts that
+	// committed (each a session and a wishlist).
+	inserted map[string]int
 }
 
 // holding is what one subject has, counted per place the policy erases.
 // Invited counts the accounts that name the subject as their inviter.
+// With retention, Activity counts the rows newer than 90 days and
+// OldActivity the others.
 type holding struct {
-	User, Sessions, Notes, Profiles, Invoices, Wishlists, Items, Invited, Activity, Consents, Objects int
+	User, Sessions, Notes, Profiles, Invoices, Wishlists, Items, Invited, Activity, Consents, Members, OldActivity, Objects int
 }
 
 var none = holding{}
@@ -54,20 +63,24 @@ const holdingSQL = `SELECT u.k::text,
 	(SELECT count(*) FROM wishlists WHERE user_id = u.k),
 	(SELECT count(*) FROM wishlist_items i JOIN wishlists w ON w.id = i.wishlist_id WHERE w.user_id = u.k),
 	(SELECT count(*) FROM users WHERE invited_by = u.k),
-	(SELECT count(*) FROM activity_log WHERE user_id = u.k),
-	(SELECT count(*) FROM consent_records WHERE user_id = u.k)
+	(SELECT count(*) FROM activity_log WHERE user_id = u.k AND ($2 OR created_at > now() - interval '90 days')),
+	(SELECT count(*) FROM consent_records WHERE user_id = u.k),
+	%s,
+	(SELECT count(*) FROM activity_log WHERE user_id = u.k AND NOT $2 AND created_at <= now() - interval '90 days')
 	FROM unnest($1::uuid[]) u(k)`
 
 // newWorld builds the example database with users accounts (about one in
 // ten eligible) and two object versions for every eligible subject and a
 // few others, and the environment to run lethe on it.
-func newWorld(t *testing.T, users int, extraSchema, extraPolicy string) *world {
+func newWorld(t *testing.T, users int) *world {
 	t.Helper()
-	return newWorldOn(t, nil, users, extraSchema, extraPolicy)
+	return newWorldOn(t, nil, users, "", nil)
 }
 
 // newWorldOn is newWorld on a given server (nil: the shared one).
-func newWorldOn(t *testing.T, pg *pgtest.Server, users int, extraSchema, extraPolicy string) *world {
+// extraSchema is added to the example schema, and edit (if not nil)
+// changes the example policy.
+func newWorldOn(t *testing.T, pg *pgtest.Server, users int, extraSchema string, edit func(string) string) *world {
 	t.Helper()
 	w := &world{t: t, srv: miniotest.Start(t), hasher: subject.NewHasher(hashKey), seen: map[string]bool{}}
 	if pg == nil {
@@ -80,7 +93,10 @@ func newWorldOn(t *testing.T, pg *pgtest.Server, users int, extraSchema, extraPo
 	w.db.Exec(t, strings.ReplaceAll(data, ":users", fmt.Sprint(users)))
 	w.bucket = w.srv.CreateBucket(t, miniotest.Versioned())
 	pol := strings.Replace(repoFile(t, "examples/policy.yaml"), "file:///var/lib/app/uploads/{key}/",
-		"s3://"+w.bucket+"/users/{key}/", 1) + extraPolicy
+		"s3://"+w.bucket+"/users/{key}/", 1)
+	if edit != nil {
+		pol = edit(pol)
+	}
 	path := filepath.Join(t.TempDir(), "policy.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(pol), 0o600))
 	w.env = []string{
@@ -134,14 +150,18 @@ func (w *world) objects(prefix string) int {
 // holdings counts what every subject holds now.
 func (w *world) holdings() map[string]holding {
 	w.t.Helper()
-	rows, err := w.db.Pool.Query(context.Background(), holdingSQL, w.keys)
+	members := "0"
+	if w.members {
+		members = "(SELECT count(*) FROM memberships WHERE user_id = u.k)"
+	}
+	rows, err := w.db.Pool.Query(context.Background(), fmt.Sprintf(holdingSQL, members), w.keys, !w.retention)
 	require.NoError(w.t, err)
 	out := map[string]holding{}
 	for rows.Next() {
 		var k string
 		var h holding
 		require.NoError(w.t, rows.Scan(&k, &h.User, &h.Sessions, &h.Notes, &h.Profiles, &h.Invoices, &h.Wishlists,
-			&h.Items, &h.Invited, &h.Activity, &h.Consents))
+			&h.Items, &h.Invited, &h.Activity, &h.Consents, &h.Members, &h.OldActivity))
 		out[k] = h
 	}
 	require.NoError(w.t, rows.Err())
@@ -171,8 +191,10 @@ func erased(h holding) bool { return h == none }
 // aside: they go first, while the subject is locked, and its rows may stay
 // for the next run when the batch does not commit).
 func intactRows(h, first holding) bool {
-	// Invited counts other accounts, which go when those are erased.
+	// Invited counts other accounts, which go when those are erased;
+	// OldActivity may go by retention.
 	h.Objects, first.Objects, h.Invited, first.Invited = 0, 0, 0, 0
+	h.OldActivity, first.OldActivity = 0, 0
 	return h == first
 }
 
@@ -184,7 +206,7 @@ func TestPurgeKilledAtRandomPoints(t *testing.T) {
 	rng := rngFor(t)
 	landed := 0
 	for round := 0; landed < 20 && round < 6; round++ {
-		w := newWorld(t, 300, "", "")
+		w := newWorld(t, 300)
 		installTrap(t, w.db, purgeTables...)
 		tr := newTrap(t, w.db)
 		env := append(w.env, "LETHE_BATCH_SIZE=2", "LETHE_WORKERS=2")
@@ -201,7 +223,7 @@ func TestPurgeKilledAtRandomPoints(t *testing.T) {
 func TestPurgeConnectionTerminated(t *testing.T) {
 	t.Parallel()
 	rng := rngFor(t)
-	w := newWorld(t, 300, "", "")
+	w := newWorld(t, 300)
 	installTrap(t, w.db, purgeTables...)
 	tr := newTrap(t, w.db)
 	env := append(w.env, "LETHE_BATCH_SIZE=2", "LETHE_WORKERS=1")
