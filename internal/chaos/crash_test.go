@@ -30,7 +30,7 @@ func TestPurgeDatabaseCrash(t *testing.T) {
 	w := newWorldOn(t, pg, 300, "", nil)
 	installTrap(t, w.db, purgeTables...)
 	env := append(w.env, "LETHE_BATCH_SIZE=2", "LETHE_WORKERS=2")
-	for point := range 4 {
+	for point := range 3 {
 		tr := newTrap(t, w.db)
 		n := 1 + rng.IntN(30)
 		atOnce := rng.IntN(2) == 0

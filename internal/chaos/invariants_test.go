@@ -58,14 +58,27 @@ func (w *world) checkPurge(stage string, final bool, restored map[string]bool) {
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	receiptsByRun := map[int64][]ledger.Receipt{}
 	erasedN := 0
+	hashes := map[string]int{}
+	rows, err := w.db.Pool.Query(ctx, `SELECT subject_hash FROM lethe.receipts`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var h string
+		require.NoError(t, rows.Scan(&h))
+		hashes[h]++
+	}
+	require.NoError(t, rows.Err())
 	for _, k := range w.keys {
 		h, first := now[k], w.initial[k]
 		// Each insert of the application that committed added a session
 		// and a wishlist.
 		first.Sessions += w.inserted[k]
 		first.Wishlists += w.inserted[k]
-		rs, err := ledger.ReceiptsFor(ctx, w.db.Pool, w.hasher.Hash(k))
-		require.NoError(t, err)
+		var rs []ledger.Receipt
+		if n := hashes[w.hasher.Hash(k)]; n > 0 {
+			rs, err = ledger.ReceiptsFor(ctx, w.db.Pool, w.hasher.Hash(k))
+			require.NoError(t, err)
+			require.Len(t, rs, n)
+		}
 		mayGo := w.eligible[k]
 		if r, ok := restored[k]; ok && r {
 			mayGo = false

@@ -134,19 +134,6 @@ func (w *world) put(key, body string) {
 	require.NoError(w.t, err)
 }
 
-// objects counts the object versions and delete markers under prefix.
-func (w *world) objects(prefix string) int {
-	w.t.Helper()
-	n := 0
-	p := s3.NewListObjectVersionsPaginator(w.srv.Client(), &s3.ListObjectVersionsInput{Bucket: aws.String(w.bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		require.NoError(w.t, err)
-		n += len(page.Versions) + len(page.DeleteMarkers)
-	}
-	return n
-}
-
 // holdings counts what every subject holds now.
 func (w *world) holdings() map[string]holding {
 	w.t.Helper()

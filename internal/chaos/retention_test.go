@@ -53,12 +53,11 @@ const subjectSection = `subject:
 `
 
 // retentionTable is one table under a rule: rows older than keep go.
+// The rows that must stay are all at least two hours newer than the
+// cutoff of any run in the test, and expired ones at least two hours
+// older, so that no row crosses it while the test runs.
 type retentionTable struct {
 	name, column, keep string
-	// keptSQL counts and sums the ids of the rows that must stay; they all
-	// are at least two hours newer than the cutoff of any run in the test,
-	// and expired ones at least two hours older, so no row crosses it.
-	kept, expired string
 }
 
 type retentionWorld struct {
