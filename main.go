@@ -118,7 +118,13 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 			return jobs.ExitCode(err)
 		}
 	}
-	runner := &jobs.Runner{Logger: logger}
+	if cmd == "erase" {
+		cfg.DryRun = !cfg.Confirm
+	}
+	runner := &jobs.Runner{Logger: logger, Pool: pool}
+	if cfg.SubjectHashKey != "" {
+		runner.KeyFingerprint = subject.NewHasher(cfg.SubjectHashKey).Fingerprint()
+	}
 	if cfg.PushgatewayURL != "" {
 		runner.Hooks = append(runner.Hooks, metrics.PushHook(cfg.PushgatewayURL, logger))
 	}
@@ -133,8 +139,19 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	if cfg.Summary || isTerminal(stdout) || cmd == "erase" {
 		runner.Table = stdout
 	}
-	_, code := runner.Run(ctx, job, cfg.DryRun)
+	_, code := runner.Run(ctx, job, limitsOf(cfg, stop))
 	return code
+}
+
+// limitsOf is the one place the run's limits are read from the
+// configuration.
+func limitsOf(cfg *Config, stop context.Context) jobs.Limits {
+	return jobs.Limits{
+		BatchSize: cfg.BatchSize, TimeBudget: cfg.TimeBudget,
+		StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout,
+		MaxSubjects: cfg.MaxSubjects, MaxShare: cfg.MaxShare, AllowLarge: cfg.AllowLarge,
+		DryRun: cfg.DryRun, Stop: stop,
+	}
 }
 
 func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, logger *slog.Logger, stop context.Context) (jobs.Job, error) {
@@ -142,15 +159,7 @@ func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, l
 	if cfg.SubjectHashKey != "" {
 		hasher = subject.NewHasher(cfg.SubjectHashKey)
 	}
-	if cmd == "erase" {
-		cfg.DryRun = !cfg.Confirm
-	}
-	limits := jobs.Limits{
-		BatchSize: cfg.BatchSize, TimeBudget: cfg.TimeBudget,
-		StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout,
-		MaxSubjects: cfg.MaxSubjects, MaxShare: cfg.MaxShare, AllowLarge: cfg.AllowLarge,
-		DryRun: cfg.DryRun, Stop: stop,
-	}
+	limits := limitsOf(cfg, stop)
 	pc := purge.Config{
 		Pool: pool, Policy: pol, Hasher: hasher, Logger: logger.With("job", cfg.Job),
 		Workers: cfg.Workers, Limits: limits,
@@ -199,7 +208,7 @@ func runSchedule(ctx, stop context.Context, cfg *Config, pool *pgxpool.Pool, pol
 		return jobs.ExitConfig
 	}
 	err = schedule.Run(ctx, stop, schedule.Config{
-		Jobs: entries, Listen: cfg.ScheduleListen, DryRun: cfg.DryRun, Seconds: cfg.ScheduleSeconds,
+		Jobs: entries, Listen: cfg.ScheduleListen, Limits: limitsOf(cfg, stop), Seconds: cfg.ScheduleSeconds,
 		Runner: runner, Logger: logger.With("component", "schedule"),
 		NewJob: func(name string, stop context.Context) (jobs.Job, error) {
 			c := *cfg

@@ -24,7 +24,7 @@ func TestRolledBackBatchIsNotCounted(t *testing.T) {
 			b.db.Exec(t, "SELECT pg_terminate_backend($1, 60000)", int32(pid))
 		}
 	})
-	r, code := runJob(t, j)
+	r, code := b.runJob(j, jobs.Limits{})
 	require.Equal(t, jobs.ExitFailed, code)
 	require.Zero(t, b.notices(a), "the batch rolled back")
 	require.Zero(t, r.Counter("notices_recorded"), "so it counts nothing")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lethe-project/lethe/inactivity"
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/stretchr/testify/require"
@@ -70,8 +71,7 @@ func TestConfigProblemsExit2(t *testing.T) {
 	b.pol.Inactivity.Email, _ = policy.ParseIdent("created_at")
 	j, err := inactivity.New(b.config(func(c *inactivity.Config) { c.WebhookSecret = ""; c.SMTPURL = "" }))
 	require.NoError(t, err)
-	r := jobs.NewReport("inactivity", false)
-	err = j.Run(t.Context(), r)
+	_, err = jobtest.Run(t, b.db.Pool, j, jobs.Limits{})
 	require.Equal(t, jobs.ExitConfig, jobs.ExitCode(err))
 	for _, want := range []string{"column last_seen does not exist", "column created_at of users is timestamp with time zone, want a text column",
 		"LETHE_WEBHOOK_SECRET is not set", "LETHE_SMTP_URL is not set"} {

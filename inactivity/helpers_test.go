@@ -35,6 +35,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/lethe-project/lethe/inactivity"
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
@@ -164,28 +165,22 @@ func (b *bundle) config(mod ...func(*inactivity.Config)) inactivity.Config {
 // run runs the inactivity job and returns its report and exit code.
 func (b *bundle) run(mod ...func(*inactivity.Config)) (*jobs.Report, int) {
 	b.t.Helper()
-	j, err := inactivity.New(b.config(mod...))
+	cfg := b.config(mod...)
+	j, err := inactivity.New(cfg)
 	require.NoError(b.t, err)
-	return runJob(b.t, j)
+	return b.runJob(j, cfg.Limits)
 }
 
 func (b *bundle) purge() (*jobs.Report, int) {
 	b.t.Helper()
 	j, err := purge.New(purge.Config{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey)})
 	require.NoError(b.t, err)
-	return runJob(b.t, j)
+	return b.runJob(j, jobs.Limits{})
 }
 
-func runJob(t *testing.T, j jobs.Job) (*jobs.Report, int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	r := jobs.NewReport(j.Name(), false)
-	err := j.Run(ctx, r)
-	if err != nil {
-		t.Logf("run error: %v", err)
-	}
-	t.Logf("counters: %v", r.Counters)
+func (b *bundle) runJob(j jobs.Job, limits jobs.Limits) (*jobs.Report, int) {
+	b.t.Helper()
+	r, err := jobtest.Run(b.t, b.db.Pool, j, limits)
 	return r, jobs.ExitCode(err)
 }
 

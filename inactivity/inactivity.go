@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -44,8 +43,9 @@ func (j *Job) Name() string { return "inactivity" }
 // Run implements jobs.Job: it closes the notices of subjects who came back,
 // requests the deletion of subjects still inactive warn after their warning,
 // then records and delivers new warnings.
-func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
+func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	cfg := &j.cfg
+	r := s.Report
 	j.deadline = time.Now().Add(cfg.TimeBudget)
 	cols, err := j.check(ctx)
 	if err != nil {
@@ -72,12 +72,10 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	if j.channels, err = j.buildChannels(); err != nil {
 		return &jobs.ConfigError{Err: err}
 	}
-	run, err := ledger.BeginRun(ctx, cfg.Pool, j.Name(), cfg.Hasher.Fingerprint())
-	if err != nil {
+	if err := s.Start(ctx); err != nil {
 		return err
 	}
-	j.runID = run.ID
-	defer run.Finish(ctx, &err, r)
+	j.runID = s.RunID
 	for _, c := range []string{"warned", "delivery_failures", "deletion_requested", "closed_active_again"} {
 		r.Add(c, 0)
 	}

@@ -14,9 +14,9 @@ import (
 type Job interface {
 	// Name is the job's name as selected with --job.
 	Name() string
-	// Run does the job's work and fills r. What it committed before an
-	// error stays committed.
-	Run(ctx context.Context, r *Report) error
+	// Run does the job's work in session s and fills s.Report. What it
+	// committed before an error stays committed.
+	Run(ctx context.Context, s *Session) error
 }
 
 // Exit codes, documented in the README.

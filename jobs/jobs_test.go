@@ -27,7 +27,8 @@ func TestExitCode(t *testing.T) {
 type fakeJob struct{ err error }
 
 func (fakeJob) Name() string { return "fake" }
-func (j fakeJob) Run(_ context.Context, r *Report) error {
+func (j fakeJob) Run(_ context.Context, s *Session) error {
+	r := s.Report
 	r.AddRows("users", "delete", 3)
 	r.AddRows(`"UserProfiles"`, "delete", 2)
 	r.Add("subjects_done", 3)
@@ -39,7 +40,7 @@ func TestRunnerSummary(t *testing.T) {
 	rn := &Runner{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Table: &table}
 	var hooked *Report
 	rn.Hooks = append(rn.Hooks, func(_ context.Context, r *Report, err error) { hooked = r })
-	_, code := rn.Run(context.Background(), fakeJob{}, false)
+	_, code := rn.Run(context.Background(), fakeJob{}, Limits{})
 	require.Equal(t, 0, code)
 	require.NotNil(t, hooked, "hooks run after every run")
 	var line map[string]any
@@ -52,7 +53,7 @@ func TestRunnerSummary(t *testing.T) {
 	require.Contains(t, table.String(), "subjects done: 3")
 
 	logs.Reset()
-	_, code = rn.Run(context.Background(), fakeJob{err: &GuardError{Reason: "too many"}}, false)
+	_, code = rn.Run(context.Background(), fakeJob{err: &GuardError{Reason: "too many"}}, Limits{})
 	require.Equal(t, 3, code)
 	require.True(t, strings.Contains(logs.String(), `"level":"ERROR"`) && strings.Contains(logs.String(), "refused: too many"))
 }

@@ -22,7 +22,7 @@ func TestRunnerNeverShowsAValueFromTheServer(t *testing.T) {
 	rn := &Runner{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Table: &table}
 	var hooked error
 	rn.Hooks = append(rn.Hooks, func(_ context.Context, _ *Report, err error) { hooked = err })
-	_, code := rn.Run(context.Background(), fakeJob{err: fmt.Errorf("purge batch: %w", pe)}, false)
+	_, code := rn.Run(context.Background(), fakeJob{err: fmt.Errorf("purge batch: %w", pe)}, Limits{})
 	require.Equal(t, ExitFailed, code)
 	require.Contains(t, logs.String(), "numeric value out of range for type bigint (SQLSTATE 22003)")
 	require.NotContains(t, logs.String(), key)

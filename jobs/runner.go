@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"log/slog"
 	"sort"
@@ -26,15 +27,19 @@ type Runner struct {
 	Table io.Writer
 	// Hooks run after the job, in order.
 	Hooks []Hook
+	// Pool is the application's database, where runs are recorded.
+	Pool *pgxpool.Pool
+	// KeyFingerprint identifies the subject hash key, recorded with each
+	// run; empty without a key.
+	KeyFingerprint string
 }
 
 // Run runs job, logs its summary and returns the report and the exit code.
 // The error it shows (log, table, hooks) quotes no value from the server
 // (see [pgerr.Redact]).
-func (rn *Runner) Run(ctx context.Context, job Job, dryRun bool) (*Report, int) {
-	r := NewReport(job.Name(), dryRun)
-	err := pgerr.Redact(job.Run(ctx, r))
-	r.Duration = time.Since(r.Started)
+func (rn *Runner) Run(ctx context.Context, job Job, limits Limits) (*Report, int) {
+	r, err := rn.Execute(ctx, job, limits)
+	err = pgerr.Redact(err)
 	code := ExitCode(err)
 	rn.summary(r, err, code)
 	if rn.Table != nil {
@@ -44,6 +49,23 @@ func (rn *Runner) Run(ctx context.Context, job Job, dryRun bool) (*Report, int) 
 		h(ctx, r, err)
 	}
 	return r, code
+}
+
+// Execute runs job in a session of its own and records how the run ended
+// (when the job started it, see [Session.Start]); it returns the report and
+// the job's error as it is. Run is Execute plus the summary, the table and
+// the hooks.
+func (rn *Runner) Execute(ctx context.Context, job Job, limits Limits) (*Report, error) {
+	r := NewReport(job.Name(), limits.DryRun)
+	logger := rn.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := NewSession(rn.Pool, limits, r, logger.With("job", job.Name()))
+	s.KeyFingerprint = rn.KeyFingerprint
+	err := job.Run(ctx, s)
+	r.Duration = time.Since(r.Started)
+	return r, s.finish(ctx, err)
 }
 
 func (rn *Runner) summary(r *Report, err error, code int) {

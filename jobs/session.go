@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/ledger"
 )
 
 // Retry policy shared by every job.
@@ -46,8 +47,14 @@ type Session struct {
 	Report *Report
 	// Logger is scoped to the job.
 	Logger *slog.Logger
+	// KeyFingerprint identifies the subject hash key the run uses (see
+	// subject.Hasher.Fingerprint); empty when it has none.
+	KeyFingerprint string
+	// RunID is the run's id in lethe.runs once Start has recorded it.
+	RunID int64
 
 	deadline time.Time
+	run      *ledger.Run
 }
 
 // NewSession returns the session of a run that starts now, by the clock of
@@ -58,6 +65,34 @@ func NewSession(pool *pgxpool.Pool, limits Limits, report *Report, logger *slog.
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Session{Pool: pool, Limits: limits, Report: report, Logger: logger, deadline: limits.Now().Add(limits.TimeBudget)}
+}
+
+// Start records the run in lethe.runs (migrating lethe's schema first, and
+// closing the runs that died without finishing) unless it is dry, and
+// starts the time budget, which is for the work. A job calls it once it
+// has checked its input, before its first change: a run refused for bad
+// input changes nothing, not even lethe's own schema. The Runner records
+// how the run ended.
+func (s *Session) Start(ctx context.Context) error {
+	s.deadline = s.Limits.Now().Add(s.Limits.TimeBudget)
+	if s.DryRun() || s.run != nil || s.Pool == nil {
+		return nil
+	}
+	run, err := ledger.BeginRun(ctx, s.Pool, s.Report.Job, s.KeyFingerprint)
+	if err != nil {
+		return err
+	}
+	s.run, s.RunID = run, run.ID
+	return nil
+}
+
+// finish records how a started run ended, with its report; a failure to
+// record becomes the run's error when the run itself succeeded.
+func (s *Session) finish(ctx context.Context, err error) error {
+	if s.run != nil {
+		s.run.Finish(ctx, &err, s.Report)
+	}
+	return err
 }
 
 // DryRun reports whether the run must change nothing.

@@ -114,7 +114,8 @@ type countJob struct{ err error }
 
 func (j countJob) Name() string { return "purge" }
 
-func (j countJob) Run(_ context.Context, r *jobs.Report) error {
+func (j countJob) Run(_ context.Context, s *jobs.Session) error {
+	r := s.Report
 	r.AddRows("public.users", "delete", 2)
 	r.Add("subjects_done", 2)
 	return j.err
@@ -131,14 +132,14 @@ func TestPushHookDeadAddressIsLoggedOnly(t *testing.T) {
 	logger, logs := newLogger(t)
 	rn := &jobs.Runner{Logger: logger, Hooks: []jobs.Hook{metrics.PushHook(dead, logger, metrics.WithTimeout(2*time.Second))}}
 
-	r, code := rn.Run(context.Background(), countJob{}, false)
+	r, code := rn.Run(context.Background(), countJob{}, jobs.Limits{})
 	require.Equal(t, jobs.ExitOK, code, "a failed push does not fail the run")
 	require.Equal(t, map[string]int64{"public.users delete": 2}, r.Rows)
 	require.Equal(t, map[string]int64{"subjects_done": 2}, r.Counters)
 	require.Contains(t, logs.String(), "level=WARN msg=\"metrics push failed; the run's outcome is unchanged\"")
 	require.NotContains(t, logs.String(), "s3cret-pw", "the URL's password must never be logged")
 
-	_, code = rn.Run(context.Background(), countJob{err: errors.New("boom")}, false)
+	_, code = rn.Run(context.Background(), countJob{err: errors.New("boom")}, jobs.Limits{})
 	require.Equal(t, jobs.ExitFailed, code)
 	require.Equal(t, 2, strings.Count(logs.String(), "metrics push failed"))
 }
@@ -168,7 +169,7 @@ func TestPushHookSilentServerIsBounded(t *testing.T) {
 	logger, logs := newLogger(t)
 	rn := &jobs.Runner{Logger: logger, Hooks: []jobs.Hook{metrics.PushHook("http://"+hole.Addr().String(), logger, metrics.WithTimeout(100*time.Millisecond))}}
 	done := make(chan int, 1)
-	go func() { _, code := rn.Run(context.Background(), countJob{}, false); done <- code }()
+	go func() { _, code := rn.Run(context.Background(), countJob{}, jobs.Limits{}); done <- code }()
 	select {
 	case code := <-done:
 		require.Equal(t, jobs.ExitOK, code, "a failed push does not fail the run")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
@@ -153,12 +154,7 @@ func (b *bundle) run(mod ...func(*orphans.Config)) (*jobs.Report, error) {
 	cfg := b.config(mod...)
 	j, err := orphans.New(cfg)
 	require.NoError(b.t, err)
-	r := jobs.NewReport(j.Name(), cfg.DryRun)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	err = j.Run(ctx, r)
-	b.t.Logf("report: rows %v counters %v err %v", r.Rows, r.Counters, err)
-	return r, err
+	return jobtest.Run(b.t, cfg.Pool, j, cfg.Limits)
 }
 
 func dryRun(c *orphans.Config) { c.DryRun = true }

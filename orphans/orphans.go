@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/objstore/filestore"
 	"github.com/lethe-project/lethe/objstore/s3store"
@@ -60,9 +59,9 @@ var errLeft = errors.New("work left for the next run")
 // prefixes_listed, prefixes_orphaned, prefixes_removed, objects_removed
 // (versions and delete markers) and bytes_removed. A dry run fills the same
 // counters with what a real run would remove.
-func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
+func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	cfg := &j.cfg
-	j.report = r
+	j.report = s.Report
 	j.deadline = time.Now().Add(cfg.TimeBudget)
 	sec := cfg.Policy.Orphans
 	if sec == nil {
@@ -90,13 +89,8 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	if err := j.survey(ctx, w); err != nil {
 		return err
 	}
-	if !cfg.DryRun {
-		var run *ledger.Run
-		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name(), ""); err != nil {
-			return err
-		}
-		// err is Run's named result: Finish records how the run ended.
-		defer run.Finish(ctx, &err, r)
+	if err := s.Start(ctx); err != nil {
+		return err
 	}
 	var errs []error
 	for _, o := range w.orgs {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/orphans"
 	"github.com/lethe-project/lethe/policy"
@@ -33,8 +34,8 @@ func TestLastMemberPurgedThenOrganizationGoes(t *testing.T) {
 
 	p, err := purge.New(purge.Config{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher("k"), Limits: jobs.Limits{StatementTimeout: 5 * time.Second}})
 	require.NoError(t, err)
-	pr := jobs.NewReport("purge", false)
-	require.NoError(t, p.Run(context.Background(), pr))
+	_, err = jobtest.Run(t, b.db.Pool, p, jobs.Limits{StatementTimeout: 5 * time.Second})
+	require.NoError(t, err)
 	require.Equal(t, 0, b.db.Int(t, `SELECT count(*) FROM users WHERE id = $1`, carol))
 	require.Equal(t, full(0), b.org(last), "the purge alone leaves the organization behind")
 

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lethe-project/lethe/internal/faultproxy"
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
@@ -176,12 +177,7 @@ func (b *bundle) run(mod ...func(*purge.Config)) (int, error) {
 	}
 	j, err := purge.New(cfg)
 	require.NoError(b.t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	err = j.Run(ctx, jobs.NewReport(j.Name(), cfg.DryRun))
-	if err != nil {
-		b.t.Logf("run error: %v", err)
-	}
+	_, err = jobtest.Run(b.t, cfg.Pool, j, cfg.Limits)
 	return jobs.ExitCode(err), err
 }
 

@@ -1,12 +1,11 @@
 package purge_test
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"testing"
-	"time"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
@@ -74,20 +73,15 @@ func (b *bundle) config(mod ...func(*purge.Config)) purge.Config {
 // run runs the purge and returns its report and exit code.
 func (b *bundle) run(mod ...func(*purge.Config)) (*jobs.Report, int) {
 	b.t.Helper()
-	j, err := purge.New(b.config(mod...))
+	cfg := b.config(mod...)
+	j, err := purge.New(cfg)
 	require.NoError(b.t, err)
-	return runJob(b.t, j)
+	return runJob(b.t, cfg, j)
 }
 
-func runJob(t *testing.T, j jobs.Job) (*jobs.Report, int) {
+func runJob(t *testing.T, cfg purge.Config, j jobs.Job) (*jobs.Report, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	r := jobs.NewReport(j.Name(), false)
-	err := j.Run(ctx, r)
-	if err != nil {
-		t.Logf("run error: %v", err)
-	}
+	r, err := jobtest.Run(t, cfg.Pool, j, cfg.Limits)
 	return r, jobs.ExitCode(err)
 }
 

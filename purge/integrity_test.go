@@ -44,7 +44,8 @@ func TestFailedSubjectIsNotTakenAgainInTheRun(t *testing.T) {
 	gone := b.addUser("gone", "45 days", false, "")
 	b.addUser("active", "", false, "")
 	eraser := &flakyEraser{}
-	j, err := purge.New(b.config(func(c *purge.Config) { c.Workers = 2; c.Erasers = []purge.Eraser{eraser} }))
+	cfg := b.config(func(c *purge.Config) { c.Workers = 2; c.Erasers = []purge.Eraser{eraser} })
+	j, err := purge.New(cfg)
 	require.NoError(t, err)
 	var selects atomic.Int32
 	secondRead, firstEnded := make(chan struct{}), make(chan struct{})
@@ -59,7 +60,7 @@ func TestFailedSubjectIsNotTakenAgainInTheRun(t *testing.T) {
 		}
 	}, nil, func() { once.Do(func() { close(firstEnded) }) })
 
-	r, code := runJob(t, j)
+	r, code := runJob(t, cfg, j)
 	require.Equal(t, jobs.ExitFailed, code, "the run says the subject was kept")
 	require.Equal(t, 1, b.footprint(gone)["users"], "and the subject was kept")
 	require.Zero(t, r.Counter("subjects_done"))
@@ -81,14 +82,15 @@ func TestRolledBackBatchIsNotCounted(t *testing.T) {
 	gone := b.addUser("gone", "45 days", false, "")
 	b.addUser("active", "", false, "")
 	before := b.footprint(gone)
-	j, err := purge.New(b.config())
+	cfg := b.config()
+	j, err := purge.New(cfg)
 	require.NoError(t, err)
 	purge.SetHooks(j, nil, func(pid uint32) {
 		// With a timeout, pg_terminate_backend waits until the process is gone.
 		b.db.Exec(t, "SELECT pg_terminate_backend($1, 60000)", int32(pid))
 	}, nil)
 
-	r, code := runJob(t, j)
+	r, code := runJob(t, cfg, j)
 	require.Equal(t, jobs.ExitFailed, code)
 	require.Equal(t, before, b.footprint(gone), "the batch rolled back")
 	require.Empty(t, r.RowCounts(), "so the report counts none of its rows")

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -77,8 +76,9 @@ func (j *Job) Name() string {
 func (j *Job) Plan() *plan.Plan { return j.pl }
 
 // Run implements jobs.Job.
-func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
+func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	cfg := &j.cfg
+	r := s.Report
 	pl, err := plan.Build(ctx, cfg.Pool, cfg.Policy)
 	if err != nil {
 		var pe *policy.Error
@@ -123,14 +123,10 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	}
 
 	if !cfg.DryRun {
-		var run *ledger.Run
-		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name(), cfg.Hasher.Fingerprint()); err != nil {
+		if err = s.Start(ctx); err != nil {
 			return err
 		}
-		j.runID = run.ID
-		// err is Run's named result: a failure to record the run's end
-		// becomes the run's error.
-		defer run.Finish(ctx, &err, r)
+		j.runID = s.RunID
 		if err = j.verifyOwed(ctx, r); err != nil {
 			var ve *VerificationError
 			if !errors.As(err, &ve) {

@@ -233,28 +233,28 @@ func TestEraseOneSubjectNow(t *testing.T) {
 
 	j, err := purge.NewErase(b.config(dryRun), asked)
 	require.NoError(t, err)
-	r, code := runJob(t, j)
+	r, code := runJob(t, b.config(dryRun), j)
 	require.Equal(t, jobs.ExitOK, code)
 	require.Equal(t, int64(1), r.Counter("subjects_done"))
 	require.Equal(t, 2, b.footprint(asked)["sessions"], "without --confirm nothing changes")
 
 	j, err = purge.NewErase(b.config(), asked)
 	require.NoError(t, err)
-	_, code = runJob(t, j)
+	_, code = runJob(t, b.config(), j)
 	require.Equal(t, jobs.ExitOK, code)
 	require.Empty(t, nonzero(b.footprint(asked)), "erased without a deletion request or grace period")
 	require.Equal(t, before, b.footprint(other))
 
 	j, err = purge.NewErase(b.config(), "not-a-uuid; DROP TABLE users")
 	require.NoError(t, err)
-	r, code = runJob(t, j)
+	r, code = runJob(t, b.config(), j)
 	require.Equal(t, jobs.ExitConfig, code, "a key that is not a uuid is a usage error")
 	require.Zero(t, r.Counter("subjects_done"))
 
 	heldBefore := b.footprint(held)
 	j, err = purge.NewErase(b.config(), held)
 	require.NoError(t, err)
-	_, code = runJob(t, j)
+	_, code = runJob(t, b.config(), j)
 	require.Equal(t, jobs.ExitConfig, code, "a hold is never skipped")
 	require.Equal(t, heldBefore, b.footprint(held))
 }

@@ -1,13 +1,13 @@
 package retention_test
 
 import (
-	"context"
 	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
@@ -53,12 +53,7 @@ func runJob(t *testing.T, cfg retention.Config) (*jobs.Report, error) {
 	t.Helper()
 	j, err := retention.New(cfg)
 	require.NoError(t, err)
-	r := jobs.NewReport(j.Name(), cfg.DryRun)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	err = j.Run(ctx, r)
-	t.Logf("report: rows %v counters %v", r.Rows, r.Counters)
-	return r, err
+	return jobtest.Run(t, cfg.Pool, j, cfg.Limits)
 }
 
 // fakeClock is a clock that moves only when the test moves it: the time

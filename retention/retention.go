@@ -9,7 +9,6 @@ import (
 
 	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -47,8 +46,9 @@ func (j *Job) Name() string { return "retention" }
 // and counters named "TABLE.batches", "TABLE.block_range_walks",
 // "TABLE.partitions_dropped", "TABLE.longest_transaction_ms" and
 // "TABLE.rows_left", with totals under the bare names.
-func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
+func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	cfg := &j.cfg
+	r := s.Report
 	j.report = r
 	if len(cfg.Policy.Retention) == 0 {
 		return &jobs.ConfigError{Err: fmt.Errorf("policy %s has no retention: rules", cfg.Policy.Path)}
@@ -68,13 +68,8 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	if !cfg.AsOf.IsZero() {
 		now = cfg.AsOf
 	}
-	if !cfg.DryRun {
-		var run *ledger.Run
-		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name(), ""); err != nil {
-			return err
-		}
-		// err is Run's named result: Finish records how the run ended.
-		defer run.Finish(ctx, &err, r)
+	if err := s.Start(ctx); err != nil {
+		return err
 	}
 	// The budget is for the batches: it starts once the run is set up.
 	j.deadline = cfg.now().Add(cfg.TimeBudget)

@@ -39,9 +39,10 @@ type Config struct {
 	// Runner runs each job; its hooks (a Pushgateway push, say) run after
 	// every run. Default: a runner that logs to Logger.
 	Runner *jobs.Runner
-	// DryRun runs every job as a dry run: nothing is changed, and no
+	// Limits are every run's limits; each run gets its own Stop. With
+	// Limits.DryRun every job is a dry run: nothing is changed, and no
 	// metrics are recorded.
-	DryRun bool
+	Limits jobs.Limits
 	// Metrics receives every run's metrics and is served on /metrics.
 	// Default: a new metrics.Registry.
 	Metrics *metrics.Registry
@@ -203,7 +204,9 @@ func (s *Scheduler) runOnce(ctx, stop context.Context, e *entry) {
 		job = brokenJob{name: e.Name, err: &jobs.ConfigError{Err: err}}
 	}
 	log.Debug("run starting")
-	s.runner.Run(ctx, job, s.cfg.DryRun)
+	limits := s.cfg.Limits
+	limits.Stop = stop
+	s.runner.Run(ctx, job, limits)
 }
 
 func (s *Scheduler) server() *http.Server {
@@ -217,7 +220,7 @@ func (s *Scheduler) server() *http.Server {
 }
 
 func (s *Scheduler) logStarted(c *cron.Cron) {
-	attrs := []any{slog.Bool("dry_run", s.cfg.DryRun)}
+	attrs := []any{slog.Bool("dry_run", s.cfg.Limits.DryRun)}
 	if s.ln != nil {
 		attrs = append(attrs, slog.String("listen", s.ln.Addr().String()))
 	}
@@ -244,5 +247,5 @@ type brokenJob struct {
 	err  error
 }
 
-func (j brokenJob) Name() string                            { return j.name }
-func (j brokenJob) Run(context.Context, *jobs.Report) error { return j.err }
+func (j brokenJob) Name() string                             { return j.name }
+func (j brokenJob) Run(context.Context, *jobs.Session) error { return j.err }

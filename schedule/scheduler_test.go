@@ -34,7 +34,8 @@ type batchJob struct {
 
 func (j *batchJob) Name() string { return j.name }
 
-func (j *batchJob) Run(ctx context.Context, r *jobs.Report) error {
+func (j *batchJob) Run(ctx context.Context, s *jobs.Session) error {
+	r := s.Report
 	j.tally.start()
 	defer j.tally.end()
 	for i := 0; i < j.batches; i++ {

@@ -241,13 +241,14 @@ retention:
 	if err != nil {
 		return err
 	}
-	j, err := retention.New(retention.Config{Pool: pool, Policy: pol, AsOf: asOf, Limits: jobs.Limits{TimeBudget: time.Hour}, BlockRangeFraction: fraction,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	limits := jobs.Limits{TimeBudget: time.Hour}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	j, err := retention.New(retention.Config{Pool: pool, Policy: pol, AsOf: asOf, Limits: limits, BlockRangeFraction: fraction, Logger: logger})
 	if err != nil {
 		return err
 	}
-	rep := jobs.NewReport(j.Name(), false)
-	if err := j.Run(ctx, rep); err != nil {
+	rep, err := (&jobs.Runner{Pool: pool, Logger: logger}).Execute(ctx, j, limits)
+	if err != nil {
 		return err
 	}
 	for _, n := range rep.Rows {
