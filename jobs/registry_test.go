@@ -27,7 +27,7 @@ func TestRegistryBuildsChecksAndRefusesWhatIsMissing(t *testing.T) {
 	spec := func(name, section string, has bool) Spec {
 		return Spec{Name: name, Help: name + " help", Section: section,
 			Needs: func(*policy.Policy) bool { return has },
-			New: func(d Deps) (Job, error) { built = append(built, name); return checkJob{deps: d}, nil }}
+			New:   func(d Deps) (Job, error) { built = append(built, name); return checkJob{deps: d}, nil }}
 	}
 	reg := NewRegistry(spec("purge", "subject", true), spec("orphans", "orphans", false))
 	require.Equal(t, []string{"purge", "orphans"}, reg.Names())
