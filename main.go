@@ -190,7 +190,7 @@ func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, l
 	case "inactivity":
 		ic := inactivity.Config{
 			Pool: pool, Policy: pol, Hasher: hasher, Logger: logger.With("job", cfg.Job),
-			SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate, Limits: limits,
+			SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate,
 		}
 		if pol.Inactivity != nil && pol.Inactivity.Notify.Webhook != nil {
 			// The secret is named by the policy and read here, in main.
