@@ -210,13 +210,12 @@ type hookRequest struct {
 type receiver struct {
 	srv *httptest.Server
 
-	mu      sync.Mutex
-	reqs    []hookRequest
-	bad     []string
-	status  int
-	hang    bool
-	blockCh chan struct{}
-	gotCh   chan struct{}
+	gate
+	mu     sync.Mutex
+	reqs   []hookRequest
+	bad    []string
+	status int
+	hang   bool
 }
 
 func newReceiver(t *testing.T) *receiver {
@@ -265,17 +264,9 @@ func (rc *receiver) handle(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &ev)
 	rc.mu.Lock()
 	rc.reqs = append(rc.reqs, hookRequest{key: r.Header.Get("Idempotency-Key"), ev: ev})
-	status, hang, block, got := rc.status, rc.hang, rc.blockCh, rc.gotCh
+	status, hang := rc.status, rc.hang
 	rc.mu.Unlock()
-	if got != nil {
-		select {
-		case got <- struct{}{}:
-		default:
-		}
-	}
-	if block != nil {
-		<-block
-	}
+	rc.pass()
 	if hang {
 		<-r.Context().Done() // only the client's timeout ends the request
 		return
@@ -290,21 +281,44 @@ func (rc *receiver) set(status int, hang bool) {
 	rc.status, rc.hang = status, hang
 }
 
-// blockNext makes requests hang until release, and returns a channel that
-// receives when a request arrived.
-func (rc *receiver) blockNext() <-chan struct{} {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.blockCh, rc.gotCh = make(chan struct{}), make(chan struct{}, 1)
-	return rc.gotCh
+// gate holds a server's deliveries once the test asks it to: blockNext
+// makes the next deliveries wait, once received, until release, and
+// returns a channel that receives when one arrived.
+type gate struct {
+	mu             sync.Mutex
+	blockCh, gotCh chan struct{}
 }
 
-func (rc *receiver) release() {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if rc.blockCh != nil {
-		close(rc.blockCh)
-		rc.blockCh, rc.gotCh = nil, nil
+func (g *gate) blockNext() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.blockCh, g.gotCh = make(chan struct{}), make(chan struct{}, 1)
+	return g.gotCh
+}
+
+func (g *gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.blockCh != nil {
+		close(g.blockCh)
+		g.blockCh, g.gotCh = nil, nil
+	}
+}
+
+// pass is called by the server once it received a delivery: it says so,
+// and waits for release when the gate is closed.
+func (g *gate) pass() {
+	g.mu.Lock()
+	block, got := g.blockCh, g.gotCh
+	g.mu.Unlock()
+	if got != nil {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	}
+	if block != nil {
+		<-block
 	}
 }
 

@@ -42,11 +42,10 @@ type smtpServer struct {
 	certPEM string
 	srv     *smtp.Server
 
-	mu      sync.Mutex
-	msgs    []mailMsg
-	failAt  int
-	blockCh chan struct{}
-	gotCh   chan struct{}
+	gate
+	mu     sync.Mutex
+	msgs   []mailMsg
+	failAt int
 }
 
 func newSMTPServer(t *testing.T) *smtpServer { return startSMTPServer(t, false) }
@@ -80,22 +79,6 @@ func (s *smtpServer) setFail(code int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failAt = code
-}
-
-func (s *smtpServer) blockNext() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.blockCh, s.gotCh = make(chan struct{}), make(chan struct{}, 1)
-	return s.gotCh
-}
-
-func (s *smtpServer) release() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blockCh != nil {
-		close(s.blockCh)
-		s.blockCh, s.gotCh = nil, nil
-	}
 }
 
 func (s *smtpServer) messages() []mailMsg {
@@ -141,7 +124,7 @@ func (ss *smtpSession) Data(r io.Reader) error {
 		return err
 	}
 	ss.s.mu.Lock()
-	code, block, got := ss.s.failAt, ss.s.blockCh, ss.s.gotCh
+	code := ss.s.failAt
 	ss.s.mu.Unlock()
 	if code != 0 {
 		return &smtp.SMTPError{Code: code, Message: "try again later, " + ss.to}
@@ -156,15 +139,7 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, mailMsg{to: ss.to, messageID: m.Header.Get("Message-Id"), subject: subj, raw: string(raw), tls: isTLS})
 	ss.s.mu.Unlock()
-	if got != nil {
-		select {
-		case got <- struct{}{}:
-		default:
-		}
-	}
-	if block != nil {
-		<-block
-	}
+	ss.s.pass()
 	return nil
 }
 
