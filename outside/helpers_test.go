@@ -1,12 +1,8 @@
 package outside_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -114,19 +110,21 @@ type bundle struct {
 	polText string
 	pol     *policy.Policy
 	env     map[string]string
-	logs    *syncBuffer
+	logger  *slog.Logger
+	logs    *jobtest.Logs
 }
 
 func setup(t *testing.T, opts ...miniotest.BucketOption) *bundle {
 	t.Helper()
 	srv := miniotest.Start(t)
 	b := &bundle{t: t, db: pgtest.NewDB(t, schema), direct: srv.Client(), dir: t.TempDir(),
-		proc: &processorServer{status: http.StatusNoContent}, env: map[string]string{"CRM_TOKEN": "t0k"},
-		logs: &syncBuffer{}}
+		proc: &processorServer{status: http.StatusNoContent}, env: map[string]string{"CRM_TOKEN": "t0k"}}
+	// The erasers' logger: the dry-run test reads what they would do.
+	b.logger, b.logs = jobtest.CaptureLogger(t)
 	b.bucket = srv.CreateBucket(t, opts...)
 	// An account nobody asked to delete, so that the blast-radius guard
 	// (which refuses nearly all subjects at once) lets the tests' purges run.
-	b.db.Exec(t, `INSERT INTO users (id, email, name) VALUES ($1, 'bystander@example.com', 'bystander')`, md5uuid("bystander"))
+	b.db.Exec(t, `INSERT INTO users (id, email, name) VALUES ($1, 'bystander@example.com', 'bystander')`, jobtest.MD5UUID("bystander"))
 	b.s3proxy = faultproxy.Start(t, srv.Endpoint)
 	s3, err := s3store.New(context.Background(), s3store.Config{
 		Region: miniotest.Region, Endpoint: b.s3proxy.URL, ForcePathStyle: true,
@@ -162,8 +160,7 @@ processors:
 // erasers builds the erasers as main does, with the test's environment.
 func (b *bundle) erasers() ([]purge.Eraser, error) {
 	lookup := func(name string) (string, bool) { v, ok := b.env[name]; return v, ok }
-	logger := slog.New(slog.NewTextHandler(io.MultiWriter(b.logs, testLog{b.t}), nil))
-	return outside.New(b.pol, b.store, lookup, nil, logger)
+	return outside.New(b.pol, b.store, lookup, nil, b.logger)
 }
 
 // run runs the purge with the erasers and returns its exit code and error.
@@ -173,7 +170,7 @@ func (b *bundle) run(mod ...func(*purge.Config)) (int, error) {
 	require.NoError(b.t, err)
 	cfg := purge.Config{
 		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey), Erasers: es,
-		Logger: slog.New(slog.NewTextHandler(testLog{b.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: jobtest.Logger(b.t),
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -195,7 +192,7 @@ type user struct{ id, hash string }
 func (b *bundle) addUser(name, requested string) user {
 	t := b.t
 	t.Helper()
-	u := user{id: md5uuid(name), hash: subject.NewHasher(hashKey).Hash(md5uuid(name))}
+	u := user{id: jobtest.MD5UUID(name), hash: subject.NewHasher(hashKey).Hash(jobtest.MD5UUID(name))}
 	var req any
 	if requested != "" {
 		req = requested
@@ -245,7 +242,7 @@ type state struct {
 }
 
 func (b *bundle) state(name string) state {
-	id := md5uuid(name)
+	id := jobtest.MD5UUID(name)
 	_, err := os.Stat(filepath.Join(b.dir, id))
 	return state{
 		Users:    b.db.Int(b.t, `SELECT count(*) FROM users WHERE id = $1`, id),
@@ -266,34 +263,4 @@ func (b *bundle) receipt(u user) ledger.Receipt {
 	require.NoError(b.t, err)
 	require.Len(b.t, rs, 1)
 	return rs[0]
-}
-
-func md5uuid(s string) string {
-	h := md5.Sum([]byte(s))
-	x := hex.EncodeToString(h[:])
-	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
-}
-
-type testLog struct{ t *testing.T }
-
-func (w testLog) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
