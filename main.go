@@ -91,12 +91,23 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	case "receipt":
 		return receipt(ctx, cfg, stdout, stderr)
 	}
-	pol, err := policy.Load(cfg.Policy)
+	// Before the job starts there is nothing to let finish: the first
+	// signal stops the policy read (a FIFO may block) and the connect.
+	pol, err := policy.LoadContext(stop, cfg.Policy)
+	if stop.Err() != nil {
+		return stopped(stderr)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
 		return jobs.ExitConfig
 	}
-	pool, err := connect(ctx, cfg)
+	pool, err := connect(stop, cfg)
+	if stop.Err() != nil {
+		if pool != nil {
+			pool.Close()
+		}
+		return stopped(stderr)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
 		return jobs.ExitCode(err)
@@ -123,6 +134,12 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	}
 	_, code := runner.Run(ctx, job, cfg.DryRun)
 	return code
+}
+
+// stopped reports a signal that came before the job started.
+func stopped(stderr io.Writer) int {
+	fmt.Fprintln(stderr, "lethe: stopped by a signal before the job started; nothing was changed")
+	return jobs.ExitFailed
 }
 
 func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, logger *slog.Logger, stop context.Context) (jobs.Job, error) {
