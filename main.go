@@ -143,6 +143,13 @@ func stopped(stderr io.Writer) int {
 }
 
 func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, logger *slog.Logger, stop context.Context) (jobs.Job, error) {
+	need := cfg.Job
+	if cmd == "erase" {
+		need = "erase"
+	}
+	if err := pol.Require(need); err != nil {
+		return nil, err
+	}
 	var hasher *subject.Hasher
 	if cfg.SubjectHashKey != "" {
 		hasher = subject.NewHasher(cfg.SubjectHashKey)
@@ -247,10 +254,13 @@ func connect(ctx context.Context, cfg *Config) (*pgxpool.Pool, error) {
 // check validates every section of the policy against the database, the
 // purge's plan first, and prints the plan; nothing is changed.
 func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, logger *slog.Logger, stdout, stderr io.Writer) int {
-	pl, err := plan.Build(ctx, pool, pol)
-	if err != nil {
-		fmt.Fprintf(stderr, "lethe: %v\n", err)
-		return jobs.ExitCode(err)
+	var pl *plan.Plan
+	if pol.HasSubject() {
+		var err error
+		if pl, err = plan.Build(ctx, pool, pol); err != nil {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitCode(err)
+		}
 	}
 	sections := map[string]bool{
 		"retention":  len(pol.Retention) > 0,
@@ -277,10 +287,13 @@ func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Pol
 		checked = append(checked, name)
 	}
 	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", pol.Path, pol.Digest[:12])
-	if len(checked) > 0 {
-		fmt.Fprintf(stdout, "checked against the database: subject and tables, %s\n", strings.Join(checked, ", "))
+	if pl != nil {
+		checked = append([]string{"subject and tables"}, checked...)
 	}
-	pl.Describe(stdout)
+	fmt.Fprintf(stdout, "checked against the database: %s\n", strings.Join(checked, ", "))
+	if pl != nil {
+		pl.Describe(stdout)
+	}
 	return 0
 }
 

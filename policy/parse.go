@@ -136,7 +136,7 @@ func Parse(data []byte, path string) (*Policy, error) {
 		return nil, perr
 	}
 	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
-		perr.Add(root.Line, "the policy must be a mapping with a subject: section")
+		perr.Add(root.Line, "the policy must be a mapping of sections (subject:, retention:, inactivity:, orphans: ...)")
 		return nil, perr
 	}
 	p := &Policy{Path: path}
