@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/stretchr/testify/require"
 )
@@ -20,6 +21,10 @@ func TestExitCode(t *testing.T) {
 	require.Equal(t, ExitConfig, ExitCode(&ConfigError{Err: errors.New("x")}))
 	require.Equal(t, ExitConfig, ExitCode(fmt.Errorf("wrapped: %w", &policy.Error{Problems: []policy.Problem{{Msg: "x"}}})))
 	require.Equal(t, ExitGuard, ExitCode(fmt.Errorf("wrapped: %w", &GuardError{Reason: "too many"})))
+	for _, code := range []string{"28P01", "28000", "3D000"} {
+		require.Equal(t, ExitConfig, ExitCode(fmt.Errorf("connect: %w", &pgconn.PgError{Code: code})), code)
+	}
+	require.Equal(t, ExitFailed, ExitCode(&pgconn.PgError{Code: "57P01"}), "admin shutdown is transient")
 	// A guard refusal wins over a configuration problem found with it.
 	require.Equal(t, ExitGuard, ExitCode(errors.Join(&ConfigError{Err: errors.New("x")}, &GuardError{Reason: "y"})))
 }
