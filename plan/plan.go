@@ -105,7 +105,7 @@ type builder struct {
 func (b *builder) table(id policy.Ident, line int, what string) *Table {
 	t, ok := b.cat.Lookup(id)
 	if !ok {
-		b.perr.Add(line, "%s: table %s does not exist", what, id)
+		b.perr.Add(line, "%s: %s", what, b.cat.Missing(id))
 		return nil
 	}
 	return t
@@ -114,7 +114,7 @@ func (b *builder) table(id policy.Ident, line int, what string) *Table {
 func (b *builder) column(t *Table, id policy.Ident, line int, what string) *Column {
 	c, ok := t.Columns[id.Column()]
 	if !ok {
-		b.perr.Add(line, "%s: column %s does not exist in table %s", what, id, t)
+		b.perr.Add(line, "%s: %s", what, t.MissingColumn(id.String()))
 		return nil
 	}
 	return c
@@ -348,7 +348,7 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*Table]bool) []*
 	for i := range b.pol.Ignore {
 		ig := &b.pol.Ignore[i]
 		if _, ok := b.cat.Lookup(ig.Table); !ok {
-			b.perr.Add(ig.Line, "ignore: table %s does not exist", ig.Table)
+			b.perr.Add(ig.Line, "ignore: %s", b.cat.Missing(ig.Table))
 		}
 	}
 	var cascades []*Step
