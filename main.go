@@ -68,6 +68,14 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	if len(args) > 0 && commands[args[0]] {
 		cmd, args = args[0], args[1:]
 	}
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		cmd = "version"
+	}
+	if _, job := lookup("LETHE_JOB"); cmd == "run" && len(args) == 0 && !job {
+		// lethe alone: a usage error, with the usage.
+		usage(stderr)
+		return jobs.ExitConfig
+	}
 	switch cmd {
 	case "help":
 		usage(stdout)
@@ -377,7 +385,9 @@ Usage:
   lethe erase --subject KEY [--confirm]  erase one subject now (no grace period, never a hold)
   lethe receipt --subject KEY            show the receipt that proves a subject was erased
   lethe schedule                         run jobs on cron schedules (LETHE_SCHEDULE), serve /metrics
-  lethe version                          print version, commit and Go version
+  lethe version                          print version, commit and Go version (also --version)
+
+lethe with no arguments and no LETHE_JOB prints this and exits 2.
 
 Jobs:
 `)
