@@ -62,3 +62,18 @@ func TestNamesThatAreNotTablesSayWhatTheyAre(t *testing.T) {
 	_, err = plan.Build(context.Background(), db.Pool, p)
 	require.ErrorContains(t, err, `column userid does not exist in table "UserProfiles"; did you mean "userId"?`)
 }
+
+// TestCatalogAndValueProblemsTogether: a set: literal that does not cast
+// used to be checked only once every table and column resolved, so a
+// policy with both kinds of mistakes took two runs to fix.
+func TestCatalogAndValueProblemsTogether(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, read(t, "../examples/schema.sql"))
+	src := strings.Replace(read(t, "../examples/policy.yaml"), "table: sessions\n", "table: sesions\n", 1)
+	src = strings.Replace(src, `set: {user_id: null, customer_email: {pseudonym: "purged-"}}`, `set: {user_id: null, amount_cents: lots}`, 1)
+	p, err := policy.Parse([]byte(src), "policy.yaml")
+	require.NoError(t, err)
+	_, err = plan.Build(context.Background(), db.Pool, p)
+	require.ErrorContains(t, err, "table sesions does not exist")
+	require.ErrorContains(t, err, `sets amount_cents to "lots", which is not a valid bigint`)
+}

@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -82,13 +83,13 @@ func Build(ctx context.Context, q Querier, p *policy.Policy) (*Plan, error) {
 	}
 	b := &builder{pol: p, cat: cat, perr: &policy.Error{Path: p.Path}, ctx: ctx, q: q}
 	pl := b.build()
-	if err := b.perr.Err(); err != nil {
-		return nil, err
-	}
+	// The literals of the rules that resolved are checked even when others
+	// did not, so that one run names every problem.
 	if err := b.checkValues(pl); err != nil {
 		return nil, err
 	}
 	if err := b.perr.Err(); err != nil {
+		sort.SliceStable(b.perr.Problems, func(i, j int) bool { return b.perr.Problems[i].Line < b.perr.Problems[j].Line })
 		return nil, err
 	}
 	return pl, nil
