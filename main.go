@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -260,22 +261,40 @@ func connect(ctx context.Context, cfg *Config) (*pgxpool.Pool, error) {
 }
 
 // check validates every section of the policy against the database, the
-// purge's plan first, and prints the plan; nothing is changed.
+// purge's plan first, and prints the plan; nothing is changed. The
+// problems of every section are reported together, by line.
 func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, logger *slog.Logger, stdout, stderr io.Writer) int {
+	problems := &policy.Error{Path: pol.Path}
+	// fail reports an error that is not a list of policy problems (the
+	// database went away): it stops the check.
+	collect := func(section string, err error) (fail bool) {
+		var pe *policy.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &pe):
+			problems.Problems = append(problems.Problems, pe.Problems...)
+		case jobs.ExitCode(err) == jobs.ExitConfig:
+			problems.Add(0, "%s: %v", section, err)
+		default:
+			return true
+		}
+		return false
+	}
 	var pl *plan.Plan
+	var checked []string
 	if pol.HasSubject() {
 		var err error
-		if pl, err = plan.Build(ctx, pool, pol); err != nil {
+		if pl, err = plan.Build(ctx, pool, pol); collect("subject", err) {
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
 			return jobs.ExitCode(err)
 		}
+		checked = append(checked, "subject and tables")
 	}
 	sections := map[string]bool{
 		"retention":  len(pol.Retention) > 0,
 		"inactivity": pol.Inactivity != nil,
 		"orphans":    pol.Orphans != nil,
 	}
-	var checked []string
 	for _, name := range []string{"retention", "inactivity", "orphans"} {
 		if !sections[name] {
 			continue
@@ -288,21 +307,38 @@ func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Pol
 				err = checker.Check(ctx)
 			}
 		}
-		if err != nil {
+		if collect(name, err) {
 			fmt.Fprintf(stderr, "lethe: %s: %v\n", name, err)
 			return jobs.ExitCode(err)
 		}
 		checked = append(checked, name)
 	}
-	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", pol.Path, pol.Digest[:12])
-	if pl != nil {
-		checked = append([]string{"subject and tables"}, checked...)
+	if len(problems.Problems) > 0 {
+		dedupe(problems)
+		fmt.Fprintf(stderr, "lethe: %v\n", problems)
+		return jobs.ExitConfig
 	}
+	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", pol.Path, pol.Digest[:12])
 	fmt.Fprintf(stdout, "checked against the database: %s\n", strings.Join(checked, ", "))
 	if pl != nil {
 		pl.Describe(stdout)
 	}
 	return 0
+}
+
+// dedupe sorts problems by line and drops repeats: the inactivity check
+// builds the purge's plan too.
+func dedupe(e *policy.Error) {
+	sort.SliceStable(e.Problems, func(i, j int) bool { return e.Problems[i].Line < e.Problems[j].Line })
+	seen := map[policy.Problem]bool{}
+	out := e.Problems[:0]
+	for _, p := range e.Problems {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	e.Problems = out
 }
 
 func receipt(ctx context.Context, cfg *Config, stdout, stderr io.Writer) int {

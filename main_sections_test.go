@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -43,4 +44,20 @@ func TestRetentionOnlyPolicy(t *testing.T) {
 	r = lethe(t, env, "--job", "retention", "--policy", pol)
 	require.Equal(t, 0, r.code)
 	require.Zero(t, db.Int(t, `SELECT count(*) FROM activity_log WHERE created_at < now() - interval '90 days'`))
+}
+
+// TestCheckReportsEverySectionAtOnce: lethe check used to stop at the
+// purge's problems and say nothing of the retention rules until those were
+// fixed.
+func TestCheckReportsEverySectionAtOnce(t *testing.T) {
+	t.Parallel()
+	_, env := exampleDB(t, 20)
+	src := strings.Replace(readFile(t, "examples/policy.yaml"), "table: sessions\n", "table: sesions\n", 1)
+	src = strings.Replace(src, "  - table: activity_log\n    column: created_at\n", "  - table: activity_logs\n    column: created_at\n", 1)
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	require.NoError(t, os.WriteFile(pol, []byte(src), 0o600))
+	r := lethe(t, env, "check", "--policy", pol)
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "table sesions does not exist")
+	require.Contains(t, r.stderr, "retention: table activity_logs does not exist")
 }
