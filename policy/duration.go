@@ -93,11 +93,11 @@ func (d Duration) String() string {
 // UnmarshalYAML implements yaml.Unmarshaler so that errors carry the line.
 func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
 	if node.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as 30d, got %s", node.Line, describe(node))
+		return decodeError(fmt.Errorf("line %d: want a duration such as 30d, got %s", node.Line, describe(node)))
 	}
 	v, err := ParseDuration(node.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", node.Line, err)
+		return decodeError(fmt.Errorf("line %d: %w", node.Line, err))
 	}
 	*d = v
 	return nil

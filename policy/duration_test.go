@@ -24,3 +24,34 @@ func TestDurationTotalIsBounded(t *testing.T) {
 	require.ErrorContains(t, err, "line 9: duration \"200y200y184y344d34m34s\" is longer than 100 years")
 	require.False(t, strings.Contains(err.Error(), "1h"))
 }
+
+// TestEveryDecodeProblemInOneRun: the first bad duration or name stopped
+// the decoder, hiding every later problem of the file.
+func TestEveryDecodeProblemInOneRun(t *testing.T) {
+	src := `subject:
+  table: users
+  key: id
+  requested_at: deleted_at
+  grace: 30x
+retention:
+  - table: logs
+    column: at
+    keep: 200y200y
+  - table: "a..b"
+    column: at
+    keep: 1d
+    colour: red
+`
+	_, err := Parse([]byte(src), "p.yaml")
+	var perr *Error
+	require.ErrorAs(t, err, &perr)
+	msg := err.Error()
+	for _, want := range []string{
+		`line 5: duration "30x": unknown unit 'x'`,
+		`line 9: duration "200y200y" is longer than 100 years`,
+		`line 10: name "a..b" has an empty part`,
+		`line 13: unknown key "colour" in a retention: rule`,
+	} {
+		require.Contains(t, msg, want)
+	}
+}

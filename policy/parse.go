@@ -260,3 +260,10 @@ func eachItem(items []*yaml.Node, n int, fn func(j int, item *yaml.Node)) {
 		}
 	}
 }
+
+// decodeError turns an UnmarshalYAML error into a *yaml.TypeError, which
+// the decoder collects before it goes on with the rest of the file (any
+// other error stops it): one run names every problem.
+func decodeError(err error) error {
+	return &yaml.TypeError{Errors: []string{err.Error()}}
+}
