@@ -28,7 +28,14 @@ unit: tools
 chart-test: tools
 	cd charts/tests && LETHE_REQUIRE_TOOLS=1 go test -count=1 ./...
 
-test: lint unit chart-test
+# test runs lint, unit and chart-test each even when an earlier one fails,
+# so that one failure never hides another, and fails if any failed.
+test: tools
+	@failed=""; \
+	for t in lint unit chart-test; do \
+		$(MAKE) --no-print-directory $$t || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: failed:$$failed" >&2; exit 1; fi
 
 fuzz:
 	go test ./policy -run '^$$' -fuzz FuzzParse -fuzztime 60s

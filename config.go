@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/grants"
 	"github.com/sethvargo/go-envconfig"
 )
 
@@ -47,6 +48,8 @@ type Config struct {
 	Summary    bool
 	Subject    string
 	Confirm    bool
+	// Role and GrantsFormat are lethe grants' --role and --format.
+	Role, GrantsFormat string
 }
 
 // envVars documents every variable for --help, in order.
@@ -113,6 +116,10 @@ func parseConfig(ctx context.Context, cmd string, args []string, lookup envconfi
 	if cmd == "erase" {
 		fs.BoolVar(&cfg.Confirm, "confirm", false, "really erase; without it, show what would happen")
 	}
+	if cmd == "grants" {
+		fs.StringVar(&cfg.Role, "role", grants.DefaultRole, "name of the role to create")
+		fs.StringVar(&cfg.GrantsFormat, "format", "sql", "sql (the script, the IAM policy in comments) or iam (the IAM policy JSON)")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -138,6 +145,14 @@ func (c *Config) validate(cmd string) error {
 	}
 	if (cmd == "erase" || cmd == "receipt") && c.Subject == "" {
 		errs = append(errs, "--subject KEY is required")
+	}
+	if cmd == "grants" {
+		if err := grants.CheckRole(c.Role); err != nil {
+			errs = append(errs, err.Error())
+		}
+		if c.GrantsFormat != "sql" && c.GrantsFormat != "iam" {
+			errs = append(errs, fmt.Sprintf("--format %q: want sql or iam", c.GrantsFormat))
+		}
 	}
 	if c.BatchSize < 1 {
 		errs = append(errs, "batch size must be at least 1")

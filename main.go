@@ -19,7 +19,9 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/grants"
 	"github.com/lethe-project/lethe/inactivity"
+	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/metrics"
@@ -61,7 +63,7 @@ func signalContexts() (ctx, stop context.Context, cancel func()) {
 	return ctx, stop, func() { signal.Stop(ch); cancelStop(); cancelCtx() }
 }
 
-var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true}
+var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true, "grants": true}
 
 // run is the whole program; it returns the exit code.
 func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
@@ -125,6 +127,20 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 
 	if cmd == "check" {
 		return check(ctx, cfg, pool, pol, logger, stdout, stderr)
+	}
+	if cmd == "grants" {
+		return printGrants(ctx, cfg, pool, pol, stdout, stderr)
+	}
+	grants.WarnPrivileged(ctx, pool, pol, logger)
+	if cmd == "erase" {
+		if err := pol.Require("erase"); err != nil {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitConfig
+		}
+		if cfg.Subject, err = canonicalKey(ctx, pool, pol, cfg.Subject); err != nil {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitCode(err)
+		}
 	}
 	runner := &jobs.Runner{Logger: logger}
 	if cfg.PushgatewayURL != "" {
@@ -319,6 +335,7 @@ func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Pol
 		return jobs.ExitConfig
 	}
 	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", pol.Path, pol.Digest[:12])
+	warnMonth(stderr, cfg, pol)
 	fmt.Fprintf(stdout, "checked against the database: %s\n", strings.Join(checked, ", "))
 	if pl != nil {
 		pl.Describe(stdout)
@@ -352,20 +369,43 @@ func receipt(ctx context.Context, cfg *Config, stdout, stderr io.Writer) int {
 		return jobs.ExitCode(err)
 	}
 	defer pool.Close()
-	hash := subject.NewHasher(cfg.SubjectHashKey).Hash(cfg.Subject)
-	rs, err := ledger.ReceiptsFor(ctx, pool, hash)
+	key, err := receiptKey(ctx, cfg, pool)
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitCode(err)
+	}
+	hasher := subject.NewHasher(cfg.SubjectHashKey)
+	hash := hasher.Hash(key)
+	rs, err := ledger.ReceiptsFor(ctx, pool, hash)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", pgerr.Redact(err))
 		return jobs.ExitFailed
 	}
 	if len(rs) == 0 {
-		fmt.Fprintf(stdout, "no receipt for subject %s: lethe has not erased it\n", hash)
-		return jobs.ExitFailed
+		return noReceipt(ctx, pool, hasher, hash, stdout, stderr)
 	}
 	for _, r := range rs {
 		writeReceipt(stdout, r)
 	}
 	return 0
+}
+
+// noReceipt answers for a subject without a receipt under this key: not
+// erased, unless receipts exist made with another LETHE_SUBJECT_HASH_KEY,
+// in which case this key cannot tell (exit 2).
+func noReceipt(ctx context.Context, pool *pgxpool.Pool, hasher *subject.Hasher, hash string, stdout, stderr io.Writer) int {
+	other, err := ledger.OtherKeyReceipts(ctx, pool, hasher.Fingerprint())
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitFailed
+	}
+	if other > 0 {
+		fmt.Fprintf(stdout, "no receipt for subject %s under this LETHE_SUBJECT_HASH_KEY, but %d receipt(s) exist, made with a different key: "+
+			"look the subject up with the key those runs used (see \"Hash key loss and rotation\" in the README)\n", hash, other)
+		return jobs.ExitConfig
+	}
+	fmt.Fprintf(stdout, "no receipt for subject %s: lethe has not erased it\n", hash)
+	return jobs.ExitFailed
 }
 
 func writeReceipt(w io.Writer, r ledger.Receipt) {
@@ -420,6 +460,7 @@ Usage:
   lethe check [--policy FILE]            check the policy against the database and print the plan
   lethe erase --subject KEY [--confirm]  erase one subject now (no grace period, never a hold)
   lethe receipt --subject KEY            show the receipt that proves a subject was erased
+  lethe grants [--role R] [--format F]   print the SQL (and IAM policy) of a least-privilege role
   lethe schedule                         run jobs on cron schedules (LETHE_SCHEDULE), serve /metrics
   lethe version                          print version, commit and Go version (also --version)
 
@@ -439,7 +480,8 @@ Flags (override the environment):
   --workers N           batches in flight at once
   --time-budget D       stop starting batches after D (e.g. 10m)
   --max-subjects N      blast-radius guard: most subjects one purge may erase
-  --max-share F         blast-radius guard: largest share of all subjects (0-1)
+  --max-share F         blast-radius guard: largest share of all subjects (0-1); at any size,
+                        more than 90% (and at least 2) of all is refused too
   --allow-large         run even when the blast-radius guard would refuse
   --log-format F        json or text
   --log-level L         debug, info, warn or error

@@ -70,9 +70,15 @@ func exampleDB(t *testing.T, users int) (*pgtest.DB, []string) {
 	data := readFile(t, "examples/data.sql")
 	data = data[strings.Index(data, "INSERT"):] // drop the psql \if preamble
 	db.Exec(t, strings.ReplaceAll(data, ":users", fmt.Sprint(users)))
+	// The example's uploads directory, made here: a missing file:// root
+	// is an error, as an unmounted volume must be.
+	uploads := t.TempDir()
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	src := strings.ReplaceAll(readFile(t, "examples/policy.yaml"), "file:///var/lib/app/uploads/", "file://"+uploads+"/")
+	require.NoError(t, os.WriteFile(pol, []byte(src), 0o600))
 	env := []string{
 		"LETHE_DATABASE_URL=" + db.URL,
-		"LETHE_POLICY=examples/policy.yaml",
+		"LETHE_POLICY=" + pol,
 		"LETHE_SUBJECT_HASH_KEY=test-key",
 	}
 	return db, env
@@ -170,34 +176,49 @@ func TestConcurrentRunsNeverPurgeTwice(t *testing.T) {
 // run on a copy of the same data.
 func TestKilledRunThenRerun(t *testing.T) {
 	t.Parallel()
-	slow := `CREATE OR REPLACE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN PERFORM pg_sleep(0.002); RETURN OLD; END $$;
-		CREATE TRIGGER slow_sessions BEFORE DELETE ON sessions FOR EACH ROW EXECUTE FUNCTION slow();`
+	// After two batches (25 subjects of 3 sessions each), the delete of a
+	// session waits on an advisory lock the test holds: the kill lands in
+	// the middle of the third batch. Advisory locks belong to one
+	// database: the clean copy's run never waits.
+	gate := `CREATE SEQUENCE sessions_deleted;
+		CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+			IF nextval('sessions_deleted') > 150 THEN PERFORM pg_advisory_xact_lock(4244); END IF; RETURN OLD; END $$;
+		CREATE TRIGGER gate_sessions BEFORE DELETE ON sessions FOR EACH ROW EXECUTE FUNCTION gate();`
 	killed, env := exampleDB(t, 2000)
-	killed.Exec(t, slow)
+	killed.Exec(t, gate)
 	clean := killed.Clone(t)
+	ctx := context.Background()
+	holder, err := killed.Pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer holder.Release()
+	_, err = holder.Exec(ctx, `SELECT pg_advisory_lock(4244)`)
+	require.NoError(t, err)
 	cleanEnv := append([]string{"LETHE_DATABASE_URL=" + clean.URL}, env[1:]...)
 	env = append(env, "LETHE_BATCH_SIZE=25", "LETHE_WORKERS=1")
 	cleanEnv = append(cleanEnv, "LETHE_BATCH_SIZE=25", "LETHE_WORKERS=1")
 
 	cmd := exec.Command(letheBin, "--job", "purge")
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LETHE_LOCK_TIMEOUT=1h", "LETHE_STATEMENT_TIMEOUT=1h"}, env...)
 	require.NoError(t, cmd.Start())
-	// Wait until some batches committed, then kill in the middle of the
-	// next one (each batch sleeps in the trigger for ~0.15 s).
+	var waiting int
 	deadline := time.Now().Add(time.Minute)
-	for {
-		var n int
-		_ = killed.Pool.QueryRow(context.Background(), `SELECT count(*) FROM lethe.receipts`).Scan(&n)
-		if n >= 50 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
+	for killed.Pool.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 4244 AND NOT granted`).Scan(&waiting) != nil {
+		require.True(t, time.Now().Before(deadline), "no batch reached the gate")
+		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(70 * time.Millisecond)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
+	// The killed run's session waits on; end it (its batch rolls back).
+	killed.Exec(t, `SELECT pg_terminate_backend($1)`, waiting)
+	deadline = time.Now().Add(time.Minute)
+	for killed.Int(t, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, waiting) > 0 {
+		require.True(t, time.Now().Before(deadline), "the killed run's session lingers")
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, err = holder.Exec(ctx, `SELECT pg_advisory_unlock(4244)`)
+	require.NoError(t, err)
 	partial := killed.Int(t, `SELECT count(*) FROM lethe.receipts`)
+	require.Equal(t, 50, partial, "the two batches before the kill, and nothing of the one in flight")
 	eligible := killed.Int(t, `SELECT count(*) FROM users WHERE deleted_at < now() - interval '30 days' AND NOT legal_hold`)
 	require.Greater(t, eligible, 0, "the kill must land before the run finished")
 	// Every subject is either fully erased, with a receipt, or untouched.
@@ -228,6 +249,9 @@ func TestKilledRunThenRerun(t *testing.T) {
 	require.Equal(t, 0, lethe(t, cleanEnv, "--job", "purge").code)
 	require.Equal(t, clean.Snapshot(t, "public", "billing"), killed.Snapshot(t, "public", "billing"))
 	require.Equal(t, clean.Int(t, `SELECT count(*) FROM lethe.receipts`), killed.Int(t, `SELECT count(DISTINCT subject_hash) FROM lethe.receipts`))
+	require.Zero(t, killed.Int(t, `SELECT count(*) FROM lethe.runs WHERE status = 'running'`), "the rerun closed the killed run")
+	require.Zero(t, killed.Int(t, `SELECT count(*) FROM lethe.receipts r LEFT JOIN lethe.batches b ON b.id = r.batch_id
+		WHERE r.verification = 'pending' AND (b.id IS NULL OR b.verification = 'pending')`), "no receipt is left pending")
 }
 
 func TestCheckCoversEverySection(t *testing.T) {

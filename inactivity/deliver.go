@@ -49,17 +49,19 @@ func (j *Job) deliverAll(ctx context.Context, r *jobs.Report) error {
 	consecutive := 0
 	for !j.stopped(ctx, r) {
 		var o outcome
+		nr := jobs.NewReport(j.Name(), false) // merged once the notice's transaction committed
 		err := pgx.BeginFunc(ctx, j.cfg.Pool, func(tx pgx.Tx) error {
 			if err := j.setTimeouts(ctx, tx); err != nil {
 				return err
 			}
 			var err error
-			o, err = j.deliverNext(ctx, tx, failed, r)
+			o, err = j.deliverNext(ctx, tx, failed, nr)
 			return err
 		})
 		if err != nil {
 			return err
 		}
+		r.Merge(nr)
 		if o.id == "" {
 			break
 		}

@@ -16,8 +16,13 @@ import (
 func TestWebhookFailures(t *testing.T) {
 	t.Parallel()
 	for name, fault := range map[string]func(b *bundle) func(){
-		"5xx":     func(b *bundle) func() { b.hook.set(503, 0); return func() { b.hook.set(200, 0) } },
-		"timeout": func(b *bundle) func() { b.hook.set(200, 3*time.Second); return func() { b.hook.set(200, 0) } },
+		"5xx": func(b *bundle) func() { b.hook.set(503, false); return func() { b.hook.set(200, false) } },
+		// The receiver never answers: only the delivery timeout ends it.
+		"timeout": func(b *bundle) func() {
+			b.hook.set(200, true)
+			b.deliveryTimeout = 200 * time.Millisecond
+			return func() { b.hook.set(200, false); b.deliveryTimeout = time.Minute }
+		},
 		"down": func(b *bundle) func() {
 			up := b.pol.Inactivity.Notify.Webhook.URL
 			b.pol.Inactivity.Notify.Webhook.URL = "http://" + closedAddr(t)

@@ -100,13 +100,16 @@ type bundle struct {
 	hook    *receiver
 	smtp    *smtpServer
 	smtpURL string
+	// deliveryTimeout is the job's DeliveryTimeout: generous, so that no
+	// real delivery races it, unless a test makes a receiver hang.
+	deliveryTimeout time.Duration
 }
 
 // setup gives a test the example schema, a webhook receiver and an SMTP
 // server, and a policy using the channels in notify ("webhook", "smtp").
 func setup(t *testing.T, channels ...string) *bundle {
 	t.Helper()
-	b := &bundle{t: t, db: pgtest.NewDB(t, readRepoFile(t, "examples/schema.sql"))}
+	b := &bundle{t: t, db: pgtest.NewDB(t, readRepoFile(t, "examples/schema.sql")), deliveryTimeout: time.Minute}
 	b.hook = newReceiver(t)
 	b.smtp = newSMTPServer(t)
 	b.smtpURL = fmt.Sprintf("smtp://%s:%s@%s", smtpUser, smtpPass, b.smtp.addr)
@@ -150,7 +153,7 @@ func (b *bundle) config(mod ...func(*inactivity.Config)) inactivity.Config {
 		Logger:        slog.New(slog.NewTextHandler(testLogWriter{b.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		WebhookSecret: webhookSecret, SMTPURL: b.smtpURL, SMTPRate: 50,
 		TLSConfig:       &tls.Config{RootCAs: b.smtp.roots},
-		DeliveryTimeout: 2 * time.Second,
+		DeliveryTimeout: b.deliveryTimeout,
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -226,7 +229,8 @@ type hookRequest struct {
 
 // receiver is a real HTTP endpoint that verifies each request's signature
 // with its own code (not the package's Verify) and records it. Its mode
-// makes faults: a status to answer, a delay, or a block until released.
+// makes faults: a status to answer, a hang until the client gives up, or a
+// block until released.
 type receiver struct {
 	srv *httptest.Server
 
@@ -234,7 +238,7 @@ type receiver struct {
 	reqs    []hookRequest
 	bad     []string
 	status  int
-	delay   time.Duration
+	hang    bool
 	blockCh chan struct{}
 	gotCh   chan struct{}
 }
@@ -285,7 +289,7 @@ func (rc *receiver) handle(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &ev)
 	rc.mu.Lock()
 	rc.reqs = append(rc.reqs, hookRequest{key: r.Header.Get("Idempotency-Key"), ev: ev})
-	status, delay, block, got := rc.status, rc.delay, rc.blockCh, rc.gotCh
+	status, hang, block, got := rc.status, rc.hang, rc.blockCh, rc.gotCh
 	rc.mu.Unlock()
 	if got != nil {
 		select {
@@ -296,14 +300,18 @@ func (rc *receiver) handle(w http.ResponseWriter, r *http.Request) {
 	if block != nil {
 		<-block
 	}
-	time.Sleep(delay)
+	if hang {
+		<-r.Context().Done() // only the client's timeout ends the request
+		return
+	}
 	w.WriteHeader(status)
 }
 
-func (rc *receiver) set(status int, delay time.Duration) {
+// set makes the receiver answer status, or with hang never answer.
+func (rc *receiver) set(status int, hang bool) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	rc.status, rc.delay = status, delay
+	rc.status, rc.hang = status, hang
 }
 
 // blockNext makes requests hang until release, and returns a channel that

@@ -22,6 +22,10 @@ type Job struct {
 	channels  []channel
 	runID     int64
 	deadline  time.Time
+
+	// beforeCommit, set only by tests, runs just before a batch commits,
+	// with the server process id of its connection and what it counted.
+	beforeCommit func(pid uint32, batch *jobs.Report)
 }
 
 var _ jobs.Job = (*Job)(nil)
@@ -68,7 +72,7 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	if j.channels, err = j.buildChannels(); err != nil {
 		return &jobs.ConfigError{Err: err}
 	}
-	run, err := ledger.BeginRun(ctx, cfg.Pool, j.Name())
+	run, err := ledger.BeginRun(ctx, cfg.Pool, j.Name(), cfg.Hasher.Fingerprint())
 	if err != nil {
 		return err
 	}
@@ -147,17 +151,23 @@ func (j *Job) stopped(ctx context.Context, r *jobs.Report) bool {
 func (j *Job) loop(ctx context.Context, r *jobs.Report, batch func(context.Context, pgx.Tx, *jobs.Report) (int, error)) error {
 	for !j.stopped(ctx, r) {
 		var n int
+		// The batch counts into a report of its own, merged once it
+		// committed: a batch rolled back counts nothing.
+		br := jobs.NewReport(j.Name(), false)
 		err := pgx.BeginFunc(ctx, j.cfg.Pool, func(tx pgx.Tx) error {
 			if err := j.setTimeouts(ctx, tx); err != nil {
 				return err
 			}
 			var err error
-			n, err = batch(ctx, tx, r)
+			if n, err = batch(ctx, tx, br); err == nil && j.beforeCommit != nil {
+				j.beforeCommit(tx.Conn().PgConn().PID(), br)
+			}
 			return err
 		})
 		if err != nil {
 			return err
 		}
+		r.Merge(br)
 		if n < j.cfg.BatchSize {
 			return nil
 		}

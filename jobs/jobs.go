@@ -187,3 +187,19 @@ type Checker interface {
 	// Check returns a *policy.Error naming every problem, or nil.
 	Check(ctx context.Context) error
 }
+
+// Merge adds from's rows and counters to r: a batch counts into a report
+// of its own and merges it once its transaction committed, so that work
+// rolled back is never reported.
+func (r *Report) Merge(from *Report) {
+	from.mu.Lock()
+	defer from.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, n := range from.Rows {
+		r.Rows[k] += n
+	}
+	for k, n := range from.Counters {
+		r.Counters[k] += n
+	}
+}

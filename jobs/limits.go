@@ -67,10 +67,17 @@ func (l *Limits) SetDefaults() {
 	}
 }
 
+// NearlyAll is the share of all subjects (or organizations, invitations,
+// prefixes) that no run may act on without AllowLarge, however few there
+// are, once at least two would go: on a database of 3 users a purge may
+// erase 2, never all 3. LETHE_MAX_SHARE above it raises it.
+const NearlyAll = 0.9
+
 // Guard is the blast-radius check: it refuses with a *GuardError when n of
-// total things (what) is more than MaxSubjects, or more than MaxShare of
-// total once n reaches minForShare. hint says what to check first. It
-// passes everything with AllowLarge.
+// total things (what) is more than MaxSubjects, more than MaxShare of total
+// once n reaches minForShare, or, at every size, at least 2 and more than
+// NearlyAll (or MaxShare, if larger) of total. hint says what to check
+// first. It passes everything with AllowLarge.
 func (l Limits) Guard(what string, n, total, minForShare int64, hint string) error {
 	if l.AllowLarge {
 		return nil
@@ -79,9 +86,14 @@ func (l Limits) Guard(what string, n, total, minForShare int64, hint string) err
 		return &GuardError{Reason: fmt.Sprintf("%d %s, more than LETHE_MAX_SUBJECTS=%d; %s, then rerun with --allow-large if this is intended",
 			n, what, l.MaxSubjects, hint)}
 	}
+	pct := 100 * float64(n) / float64(max(total, 1))
 	if n >= minForShare && float64(n) > l.MaxShare*float64(total) {
 		return &GuardError{Reason: fmt.Sprintf("%d of %d %s (%.0f%%), more than LETHE_MAX_SHARE=%.0f%%; %s, then rerun with --allow-large if this is intended",
-			n, total, what, 100*float64(n)/float64(max(total, 1)), 100*l.MaxShare, hint)}
+			n, total, what, pct, 100*l.MaxShare, hint)}
+	}
+	if nearly := max(NearlyAll, l.MaxShare); n >= 2 && float64(n) > nearly*float64(total) {
+		return &GuardError{Reason: fmt.Sprintf("%d of %d %s (%.0f%%): nearly all of them, more than %.0f%%; %s, then rerun with --allow-large if this is intended",
+			n, total, what, pct, 100*nearly, hint)}
 	}
 	return nil
 }

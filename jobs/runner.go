@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/lethe-project/lethe/internal/pgerr"
 )
 
 // Hook is called once when a run ends, whatever its outcome; the metrics
@@ -27,9 +29,11 @@ type Runner struct {
 }
 
 // Run runs job, logs its summary and returns the report and the exit code.
+// The error it shows (log, table, hooks) quotes no value from the server
+// (see [pgerr.Redact]).
 func (rn *Runner) Run(ctx context.Context, job Job, dryRun bool) (*Report, int) {
 	r := NewReport(job.Name(), dryRun)
-	err := job.Run(ctx, r)
+	err := pgerr.Redact(job.Run(ctx, r))
 	r.Duration = time.Since(r.Started)
 	code := ExitCode(err)
 	rn.summary(r, err, code)

@@ -11,62 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Run is a job run recorded in lethe.runs.
-type Run struct {
-	// ID is the run's id, for receipts.
-	ID   int64
-	pool *pgxpool.Pool
-}
-
-// BeginRun migrates the lethe schema if needed and records that job
-// started. Call Finish when it ends.
-func BeginRun(ctx context.Context, pool *pgxpool.Pool, job string) (*Run, error) {
-	if err := Migrate(ctx, pool); err != nil {
-		return nil, err
-	}
-	id, err := StartRun(ctx, pool, job, false)
-	if err != nil {
-		return nil, err
-	}
-	return &Run{ID: id, pool: pool}, nil
-}
-
-// Finish records how the run ended and its report; deferred as
-// defer run.Finish(ctx, &err, report), it turns a failure to record into
-// the run's error when the run itself succeeded.
-func (r *Run) Finish(ctx context.Context, runErr *error, report any) {
-	status := "succeeded"
-	if *runErr != nil {
-		status = "failed"
-	}
-	if err := FinishRun(context.WithoutCancel(ctx), r.pool, r.ID, status, report); err != nil && *runErr == nil {
-		*runErr = err
-	}
-}
-
-// StartRun records that a job started and returns the run's id.
-func StartRun(ctx context.Context, pool *pgxpool.Pool, job string, dryRun bool) (int64, error) {
-	var id int64
-	err := pool.QueryRow(ctx, "INSERT INTO lethe.runs (job, dry_run) VALUES ($1, $2) RETURNING id", job, dryRun).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("record run: %w", err)
-	}
-	return id, nil
-}
-
-// FinishRun records how a run ended and its report.
-func FinishRun(ctx context.Context, pool *pgxpool.Pool, id int64, status string, report any) error {
-	b, err := json.Marshal(report)
-	if err != nil {
-		return err
-	}
-	_, err = pool.Exec(ctx, "UPDATE lethe.runs SET finished_at = now(), status = $2, report = $3 WHERE id = $1", id, status, b)
-	if err != nil {
-		return fmt.Errorf("record run end: %w", err)
-	}
-	return nil
-}
-
 // Receipt shows that one subject was erased. It holds no personal data.
 type Receipt struct {
 	// SubjectHash is the keyed hash of the subject's key.
@@ -112,14 +56,19 @@ type ObjectCount struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// InsertReceiptsSQL records a batch and writes its receipts from parallel
-// arrays, returning the batch's id; it runs inside the batch's transaction
-// so that a receipt exists exactly when the erasure committed.
+// InsertReceiptsSQL records a batch, writes its receipts from parallel
+// arrays and lists its subjects as unverified ($8 keys, $9 their subject
+// rows' columns that verification needs, as JSON objects), returning the
+// batch's id; it runs inside the batch's transaction so that a receipt
+// exists exactly when the erasure committed, and verification is owed
+// until it ran.
 const InsertReceiptsSQL = `WITH b AS (INSERT INTO lethe.batches (run_id) VALUES ($2) RETURNING id),
 r AS (INSERT INTO lethe.receipts
 	(subject_hash, run_id, requested_at, policy_digest, rows, objects, processors, batch_id)
 	SELECT x.h, $2, x.r, $3, x.rw, x.o, x.p, b.id
-	FROM b, unnest($1::text[], $4::timestamptz[], $5::jsonb[], $6::jsonb[], $7::jsonb[]) AS x(h, r, rw, o, p))
+	FROM b, unnest($1::text[], $4::timestamptz[], $5::jsonb[], $6::jsonb[], $7::jsonb[]) AS x(h, r, rw, o, p)),
+u AS (INSERT INTO lethe.unverified (batch_id, subject_hash, subject_key, row)
+	SELECT b.id, x.h, x.k, x.row FROM b, unnest($1::text[], $8::text[], $9::jsonb[]) AS x(h, k, row))
 SELECT id FROM b`
 
 // SetVerificationSQL records that a subject failed verification; $1 hash,
@@ -131,6 +80,10 @@ const SetVerificationSQL = `UPDATE lethe.receipts SET verification = $3, verifie
 // passed or failed: N subject(s). Receipts without a result of their own
 // take their batch's.
 const SetBatchVerificationSQL = `UPDATE lethe.batches SET verification = $2, verified_at = now() WHERE id = $1`
+
+// DoneVerifyingSQL forgets the keys of a verified batch ($1); sent in the
+// same pipeline (one implicit transaction) as its results.
+const DoneVerifyingSQL = `DELETE FROM lethe.unverified WHERE batch_id = $1`
 
 // ReceiptsFor returns the receipts of a subject by its keyed hash, newest
 // first. It returns no error and no receipts when the lethe schema does not

@@ -72,6 +72,21 @@ var migrations = []string{
 	);
 	ALTER TABLE lethe.receipts ADD COLUMN batch_id bigint REFERENCES lethe.batches (id);
 	CREATE INDEX receipts_batch_idx ON lethe.receipts (batch_id);`,
+	// 4: the fingerprint of the subject hash key each run used, so that a
+	// receipt looked up with another key is told apart from no receipt;
+	// and the subjects of batches not verified yet, so that a run killed
+	// between commit and verification leaves them for the next purge to
+	// verify. They hold keys: verification deletes them, normally seconds
+	// after the commit.
+	`ALTER TABLE lethe.runs ADD COLUMN key_fingerprint text;
+	CREATE TABLE lethe.unverified (
+		batch_id     bigint NOT NULL REFERENCES lethe.batches (id),
+		subject_hash text NOT NULL,
+		subject_key  text NOT NULL,
+		row          jsonb NOT NULL DEFAULT '{}'
+	);
+	CREATE INDEX unverified_batch_idx ON lethe.unverified (batch_id);
+	COMMENT ON TABLE lethe.unverified IS 'Subjects erased by a batch whose verification has not run yet. Holds keys: deleted when the batch is verified, by the run that erased them or, after a crash, by the next purge.';`,
 }
 
 // migrateLockKey is the advisory lock that serializes migrations.
@@ -84,7 +99,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
 			return fmt.Errorf("migrate: lock: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS lethe;
+		// CREATE SCHEMA IF NOT EXISTS wants CREATE on the database even when
+		// the schema exists: a least-privilege role owns schema lethe (see
+		// lethe grants) but may not create schemas.
+		if _, err := tx.Exec(ctx, `DO $$ BEGIN
+				IF to_regnamespace('lethe') IS NULL THEN CREATE SCHEMA lethe; END IF;
+			END $$;
 			CREATE TABLE IF NOT EXISTS lethe.schema_migrations (
 				version    integer PRIMARY KEY,
 				applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {

@@ -31,6 +31,14 @@ const (
 	// NameOldestRequestAge is the age in seconds of the oldest deletion
 	// request still pending, as the purge last saw it.
 	NameOldestRequestAge = "lethe_purge_oldest_request_age_seconds"
+	// NameOldestOverdue is how long, in seconds, the oldest pending request
+	// has been past its requested_at + grace without being erased: the
+	// purge's lateness, 0 when no request is past its grace period.
+	NameOldestOverdue = "lethe_purge_oldest_overdue_seconds"
+	// NameGrace is the policy's grace period in seconds, as the purge last
+	// read it: with the purge's schedule it says whether a request can be
+	// erased within the month of GDPR Art. 12(3).
+	NameGrace = "lethe_purge_grace_seconds"
 	// NameSkippedRuns counts the runs `lethe schedule` skipped because the
 	// previous run of the same job was still going.
 	NameSkippedRuns = "lethe_schedule_skipped_runs_total"
@@ -40,6 +48,8 @@ const (
 var purgeGauges = []struct{ gauge, metric string }{
 	{"pending_subjects", NamePendingSubjects},
 	{"oldest_request_age_seconds", NameOldestRequestAge},
+	{"oldest_overdue_seconds", NameOldestOverdue},
+	{"grace_seconds", NameGrace},
 }
 
 // run is what one run publishes, read from its report.
@@ -104,6 +114,8 @@ func newGauges(labels ...string) *gauges {
 		purge: map[string]*prometheus.GaugeVec{
 			NamePendingSubjects:  vec(NamePendingSubjects, "Subjects whose deletion request is still to be erased, as the last purge saw them."),
 			NameOldestRequestAge: vec(NameOldestRequestAge, "Age in seconds of the oldest pending deletion request, as the last purge saw it."),
+			NameOldestOverdue:    vec(NameOldestOverdue, "Seconds the oldest pending deletion request has been past requested_at + grace, as the last purge saw it; 0 when none is."),
+			NameGrace:            vec(NameGrace, "The policy's grace period in seconds, as the last purge read it."),
 		},
 	}
 }

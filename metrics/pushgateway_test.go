@@ -65,10 +65,10 @@ func startPushgateway(t *testing.T) string {
 	return ""
 }
 
-// waitReady polls /-/ready until it answers 200, the process exits, or 10 s
-// pass.
+// waitReady polls /-/ready until it answers 200, the process exits, or a
+// minute passes (a generous bound on an external process's start).
 func waitReady(url string, exited <-chan error) bool {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
@@ -100,7 +100,7 @@ func freeAddr(t *testing.T) string {
 // scrape reads url's /metrics and parses it.
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/metrics", nil)
 	require.NoError(t, err)

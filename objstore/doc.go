@@ -14,8 +14,10 @@
 // "file:///var/lib/app/uploads/{key}/" and "file:///x/{key}.png" do the same
 // on disk. {key} is the subject key; any other {name} is a column of the
 // subject's row. Every template needs a placeholder, and a value may not be
-// empty or hold "/", "\", ".." or control characters, so no subject value can
-// turn a location into a bucket root or a parent directory.
+// empty, "." or "..", nor hold "/", "\" or control characters, nor make a "."
+// or ".." path segment with the template's text, so no subject value can
+// turn a location into a bucket root or a parent directory. Dots inside a
+// segment ("john..doe") are harmless and allowed.
 //
 // # Versions
 //

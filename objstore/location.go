@@ -192,13 +192,30 @@ func (l Location) Root() Resolved {
 	if len(l.parts) > 0 && l.parts[0].name == "" {
 		fixed = l.parts[0].text
 	}
-	return Resolved{Template: l.raw, Scheme: l.scheme, Bucket: l.bucket, Key: fixed, Prefix: true}
+	return Resolved{Template: l.raw, Scheme: l.scheme, Bucket: l.bucket, Key: fixed, Prefix: true, rootDir: l.rootDir()}
+}
+
+// rootDir is, for a file template, the directory its fixed text names
+// before the first placeholder: "/srv/uploads" for
+// "file:///srv/uploads/u-{key}/". Empty for S3.
+func (l Location) rootDir() string {
+	if l.scheme != SchemeFile || len(l.parts) == 0 || l.parts[0].name != "" {
+		return ""
+	}
+	fixed := l.parts[0].text
+	i := strings.LastIndex(fixed, "/")
+	if i <= 0 {
+		return "/"
+	}
+	return fixed[:i]
 }
 
 // Resolve fills the placeholders with the subject's values. A value that is
-// missing, empty, ".", or holds "/", "\", "..", or a control character is an
-// error, so no value can turn the location into a parent prefix or directory.
-// Errors name the placeholder, never the value.
+// missing, empty, "." or "..", or holds "/", "\" or a control character is an
+// error, and so is a "." or ".." path segment that values make with the
+// template's text or with each other, so no value can turn the location
+// into a parent prefix or directory. Dots inside a segment ("john..doe")
+// are harmless. Errors name the placeholder, never the value.
 func (l Location) Resolve(values map[string]string) (Resolved, error) {
 	var b strings.Builder
 	for _, p := range l.parts {
@@ -216,15 +233,24 @@ func (l Location) Resolve(values map[string]string) (Resolved, error) {
 		b.WriteString(v)
 	}
 	key := b.String()
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "." || seg == ".." {
+			// The template's own segments are checked when it is parsed:
+			// the values made this one.
+			return Resolved{}, fmt.Errorf("location %s: the values make a %q path segment", l.raw, seg)
+		}
+	}
 	if l.scheme == SchemeFile {
-		// Values hold no "/" or "..", so cleaning changes nothing a value
-		// controls; it keeps the trailing slash off before adding it back.
+		// Values hold no "/" and make no "." or ".." segment, so cleaning
+		// changes nothing a value controls; it keeps the trailing slash
+		// off before adding it back.
 		key = path.Clean(key)
 		if l.prefix {
 			key += "/"
 		}
 	}
-	return Resolved{Template: l.raw, Scheme: l.scheme, Bucket: l.bucket, Key: key, Prefix: l.prefix, resolved: true}, nil
+	return Resolved{Template: l.raw, Scheme: l.scheme, Bucket: l.bucket, Key: key, Prefix: l.prefix, resolved: true,
+		rootDir: l.rootDir()}, nil
 }
 
 // Match is the reverse of [Location.Resolve]: it reports whether an object
@@ -278,8 +304,8 @@ func CheckValue(v string) error {
 	switch {
 	case v == "":
 		return fmt.Errorf("is empty")
-	case v == "." || strings.Contains(v, ".."):
-		return fmt.Errorf("holds \"..\" or is \".\"")
+	case v == "." || v == "..":
+		return fmt.Errorf("is %q, a path segment that names a directory itself or its parent", v)
 	case strings.ContainsAny(v, `/\`):
 		return fmt.Errorf("holds a path separator")
 	}
@@ -310,7 +336,17 @@ type Resolved struct {
 	// resolved is set by [Location.Resolve]: only such a location may be
 	// deleted, never a [Location.Root] or a hand-made value.
 	resolved bool
+	// rootDir is returned by [Resolved.RootDir].
+	rootDir string
 }
+
+// RootDir is, for a file location, the directory named by the template's
+// fixed text before its first placeholder ("/srv/uploads" for
+// "file:///srv/uploads/{key}/"). It holds no subject value. A store must
+// treat a missing RootDir as an error, never as an empty location: it is
+// what a volume that is not mounted looks like. Empty for S3 locations and
+// for hand-made values.
+func (r Resolved) RootDir() string { return r.rootDir }
 
 // CheckDeletable returns an error unless r came from [Location.Resolve], so
 // a Root (a whole tree shared by all subjects) can be listed but never

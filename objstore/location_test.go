@@ -70,7 +70,7 @@ func TestResolveRejectsHostileValues(t *testing.T) {
 	for _, template := range []string{"s3://app-uploads/users/{key}/", "file:///var/lib/app/{key}/", "s3://avatars/{key}.png"} {
 		loc, err := objstore.ParseLocation(template)
 		require.NoError(t, err)
-		for _, v := range []string{"", ".", "..", "a/b", "../etc", "a\\b", "x..y", "a\x00b", "a\nb", "/"} {
+		for _, v := range []string{"", ".", "..", "a/b", "../etc", "a\\b", "a\x00b", "a\nb", "/"} {
 			_, err := loc.Resolve(map[string]string{"key": v})
 			require.Error(t, err, "%s with %q", template, v)
 			if len(v) > 2 {
@@ -79,6 +79,40 @@ func TestResolveRejectsHostileValues(t *testing.T) {
 		}
 		_, err = loc.Resolve(map[string]string{"other": "1"})
 		require.ErrorContains(t, err, "no value for {key}")
+	}
+}
+
+// A key that merely holds ".." (john..doe) is harmless: only a whole "."
+// or ".." path segment could climb the tree, whether the value alone makes
+// it or together with the template's text or another value.
+func TestResolveAllowsDotsInsideASegment(t *testing.T) {
+	t.Parallel()
+	for _, template := range []string{"s3://app-uploads/users/{key}/", "file:///var/lib/app/{key}/", "s3://avatars/{key}.png", "file:///x/u-{key}"} {
+		loc, err := objstore.ParseLocation(template)
+		require.NoError(t, err)
+		for _, v := range []string{"john..doe", "...", "a..", "..a", ".hidden", "x.y"} {
+			r, err := loc.Resolve(map[string]string{"key": v})
+			require.NoError(t, err, "%s with %q", template, v)
+			require.Contains(t, r.Key, v)
+			vals, ok := loc.Match(r.Key + "f")
+			if loc.IsPrefix() {
+				require.True(t, ok, "%s matches back %q", template, r.Key)
+				require.Equal(t, v, vals["key"])
+			}
+		}
+	}
+	for template, vals := range map[string]map[string]string{
+		"file:///x/{key}./":    {"key": "."},
+		"s3://b/{key}./":       {"key": "."},
+		"s3://b/u/.{key}":      {"key": "."},
+		"file:///x/{a}{key}/":  {"a": ".", "key": "."},
+		"s3://b/x/{a}/{key}/":  {"a": "..", "key": "1"},
+		"file:///x/{key}/{a}/": {"a": ".", "key": "1"},
+	} {
+		loc, err := objstore.ParseLocation(template)
+		require.NoError(t, err, template)
+		_, err = loc.Resolve(vals)
+		require.Error(t, err, "%s with %v", template, vals)
 	}
 }
 

@@ -101,23 +101,36 @@ func TestCLIKilledRunThenRerun(t *testing.T) {
 	for i := 1; i <= 40; i++ {
 		b.put("orgs/"+md5uuid(fmt.Sprint("o", i))+"/f", "x")
 	}
-	b.db.Exec(t, `CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN PERFORM pg_sleep(0.03); RETURN OLD; END $$;
-		CREATE TRIGGER slow BEFORE DELETE ON notes FOR EACH ROW EXECUTE FUNCTION slow();`)
+	// After three batches (four organizations of two notes each), the
+	// delete of a note waits on an advisory lock the test holds: the kill
+	// lands in the middle of the fourth batch. Advisory locks belong to one
+	// database: the clean copy's run never waits.
+	b.db.Exec(t, `CREATE SEQUENCE notes_deleted;
+		CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+			IF nextval('notes_deleted') > 24 THEN PERFORM pg_advisory_xact_lock(4243); END IF; RETURN OLD; END $$;
+		CREATE TRIGGER gate BEFORE DELETE ON notes FOR EACH ROW EXECUTE FUNCTION gate();`)
 	clean := b.db.Clone(t)
+	ctx := context.Background()
+	holder, err := b.db.Pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer holder.Release()
+	_, err = holder.Exec(ctx, `SELECT pg_advisory_lock(4243)`)
+	require.NoError(t, err)
 	cleanBucket := b.srv.CreateBucket(t)
 	cleanEnv := append(b.env(clean.URL, strings.ReplaceAll(b.polText, b.bucket, cleanBucket)), "LETHE_BATCH_SIZE=4")
 	env := append(b.env(b.db.URL, b.polText), "LETHE_BATCH_SIZE=4")
 
 	cmd := exec.Command(letheproc.Binary(t), "--job", "orphans")
-	cmd.Env = env
+	cmd.Env = append(env, "LETHE_LOCK_TIMEOUT=1h", "LETHE_STATEMENT_TIMEOUT=1h")
 	require.NoError(t, cmd.Start())
-	waitFor(t, func() bool { return b.db.Int(t, `SELECT count(*) FROM organizations`) <= 188 })
-	time.Sleep(100 * time.Millisecond) // into the next batch (each takes ~0.25 s)
+	waitFor(t, func() bool {
+		return b.db.Int(t, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4243 AND NOT granted`) == 1
+	})
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
 	left := b.db.Int(t, `SELECT count(*) FROM organizations`)
 	require.Greater(t, left, 160, "the kill must land before the run finished")
+	require.Equal(t, 188, left, "three batches of four, and nothing of the one in flight")
 	for i := 1; i <= 40; i++ {
 		st := b.org(md5uuid(fmt.Sprint("o", i)))
 		st.Objects = 0 // a killed batch may have removed the files already; its rows stay for the rerun
@@ -130,6 +143,8 @@ func TestCLIKilledRunThenRerun(t *testing.T) {
 
 	// The killed run's server session ends once its statement does; until
 	// then its row locks make a rerun skip (not touch) its organizations.
+	_, err = holder.Exec(ctx, `SELECT pg_advisory_unlock(4243)`)
+	require.NoError(t, err)
 	waitFor(t, func() bool {
 		return b.db.Int(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'lethe'`) == 0
 	})

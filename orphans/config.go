@@ -3,6 +3,7 @@ package orphans
 import (
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/jobs"
@@ -44,6 +45,10 @@ type Config struct {
 	// LookupSize is the number of object prefixes whose subject keys are
 	// looked up in one query. Default 1000.
 	LookupSize int
+
+	// asOf, set by tests only (export_test.go), replaces the database's
+	// clock as the moment the min_age of objects is measured from.
+	asOf time.Time
 }
 
 func (c *Config) setDefaults() error {

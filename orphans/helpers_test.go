@@ -161,7 +161,16 @@ func (b *bundle) run(mod ...func(*orphans.Config)) (*jobs.Report, error) {
 	return r, err
 }
 
-func dryRun(c *orphans.Config)     { c.DryRun = true }
+func dryRun(c *orphans.Config) { c.DryRun = true }
+
+// asOf makes the run measure the min_age of objects from at.
+func asOf(at time.Time) func(*orphans.Config) {
+	return func(c *orphans.Config) { orphans.SetAsOf(c, at) }
+}
+
+// later is a moment every object put so far is older than by far more than
+// the policy's min_age of objects (1s).
+func later() func(*orphans.Config) { return asOf(time.Now().Add(time.Hour)) }
 func allowLarge(c *orphans.Config) { c.AllowLarge = true }
 
 // addUser adds a user; requested is an interval ago (or "") for deleted_at.
@@ -233,6 +242,52 @@ func (b *bundle) deleteObject(key string) {
 	b.t.Helper()
 	_, err := b.srv.Client().DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)})
 	require.NoError(b.t, err)
+}
+
+// newestModified returns the newest modification time, as the server lists
+// it, of the versions and delete markers under prefix.
+func (b *bundle) newestModified(bucket, prefix string) time.Time {
+	b.t.Helper()
+	var newest time.Time
+	p := s3.NewListObjectVersionsPaginator(b.srv.Client(), &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		require.NoError(b.t, err)
+		for _, v := range page.Versions {
+			newest = maxTime(newest, aws.ToTime(v.LastModified))
+		}
+		for _, m := range page.DeleteMarkers {
+			newest = maxTime(newest, aws.ToTime(m.LastModified))
+		}
+	}
+	return newest
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// waitServerPast waits until an object put now is listed as modified after
+// at, whatever the precision of the server's listing: it waits for a state
+// of the server, not for a length of time.
+func (b *bundle) waitServerPast(at time.Time) {
+	b.t.Helper()
+	probe := b.srv.CreateBucket(b.t)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := b.srv.Client().PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: aws.String(probe), Key: aws.String("probe"), Body: strings.NewReader("p"),
+		})
+		require.NoError(b.t, err)
+		if b.newestModified(probe, "").After(at) {
+			return
+		}
+		require.True(b.t, time.Now().Before(deadline), "the server's clock does not move past %s", at)
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // versions counts versions and delete markers under prefix, directly.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
@@ -34,11 +35,6 @@ type orgTarget struct {
 
 // name is the organization table as reports name it.
 func (o *orgTarget) name() string { return o.table.String() }
-
-// membersLine marks the ignore entry that stands for the members table in
-// the plan built for an organization rule; problems about it are dropped,
-// since an organization is only removed when that table has no row for it.
-const membersLine = -7
 
 func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *policy.Policy, r *policy.OrgRule, perr *policy.Error) (*orgTarget, error) {
 	where := fmt.Sprintf("orphans: organization %s", r.Table)
@@ -101,9 +97,6 @@ func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *pol
 			return nil, fmt.Errorf("orphans: check %s: %w", where, err)
 		}
 		for _, p := range pe.Problems {
-			if p.Line == membersLine {
-				continue
-			}
 			if p.Line == 0 {
 				p.Line = r.Line
 			}
@@ -113,7 +106,7 @@ func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *pol
 	}
 	for _, s := range pl.Steps {
 		if s.Table.OID == mt.OID && s.Rule == nil {
-			continue // counts the members rows, of which there are none
+			continue // an ignore: entry's cascade: there is no member row to count
 		}
 		o.steps = append(o.steps, s)
 	}
@@ -125,22 +118,18 @@ func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *pol
 // buildPlan checks and orders the organization's tables with package
 // plan, the organization table standing in for the subject: the same
 // checks of tables, columns, set: values and foreign-key coverage as the
-// purge, and the same ordering, children first.
+// purge, and the same ordering, children first. The members table's key
+// into the organizations needs no rule, whatever its ON DELETE action: an
+// organization is only removed when that table has no row for it.
 func buildPlan(ctx context.Context, q plan.Querier, pol *policy.Policy, r *policy.OrgRule, members *plan.Table) (*plan.Plan, error) {
-	ignore := append([]policy.Ignore{}, r.Ignore...)
-	ignore = append(ignore, policy.Ignore{
-		Table:  policy.Ident{Parts: []string{members.Schema, members.Name}},
-		Column: policy.Ident{Parts: []string{r.Members.Match.Column()}},
-		Reason: "members", Line: membersLine,
-	})
 	sp := &policy.Policy{
 		Path: pol.Path,
 		Subject: policy.Subject{Table: r.Table, Key: r.Key, RequestedAt: r.CreatedAt, Grace: r.MinAge,
 			Final: policy.Delete, Line: r.Line},
 		Tables: r.Tables,
-		Ignore: ignore,
+		Ignore: r.Ignore,
 	}
-	return plan.Build(ctx, q, sp)
+	return plan.Build(ctx, q, sp, plan.Absent(policy.Ident{Parts: []string{members.Schema, members.Name}}, r.Members.Match.Column()))
 }
 
 func hasFK(cat *plan.Catalog, child *plan.Table, col string, parent *plan.Table, pcol string) bool {
@@ -293,14 +282,19 @@ func (j *Job) orgBatch(ctx context.Context, o *orgTarget, after *string) (int, s
 	}
 	keys, failed := j.orgObjects(ctx, o, live)
 	if len(keys) > 0 {
-		if err := j.orgRows(ctx, tx, o, keys); err != nil {
+		rows, err := j.orgRows(ctx, tx, o, keys)
+		if err != nil {
 			return n, last, err
 		}
 		if !cfg.DryRun {
+			if j.beforeCommit != nil {
+				j.beforeCommit(tx.Conn().PgConn().PID())
+			}
 			if err := tx.Commit(ctx); err != nil {
 				return n, last, fmt.Errorf("orphans: %s batch: commit: %w", o.name(), err)
 			}
 		}
+		j.report.Merge(rows) // committed: a batch rolled back counts no rows
 	}
 	j.report.Add("organizations_removed", int64(len(keys)))
 	j.report.Add("batches", 1)
@@ -419,8 +413,10 @@ func hasAll(placeholders []string, values map[string]string) bool {
 }
 
 // orgRows runs the organization's steps for keys, children first and the
-// organization row last, and adds the rows to the report.
-func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []string) error {
+// organization row last, and returns the rows in a report of their own, to
+// be merged once the batch committed.
+func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []string) (*jobs.Report, error) {
+	r := jobs.NewReport(j.Name(), j.cfg.DryRun)
 	stmts := o.run
 	if j.cfg.DryRun {
 		stmts = o.dry
@@ -431,7 +427,7 @@ func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []strin
 		args := append([]any{keys, none}, st.Args...)
 		rows, err := tx.Query(ctx, st.SQL, args...)
 		if err != nil {
-			return fmt.Errorf("orphans: %s: %w", s, err)
+			return nil, fmt.Errorf("orphans: %s: %w", s, err)
 		}
 		var total int64
 		for rows.Next() {
@@ -439,14 +435,14 @@ func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []strin
 			var n int64
 			if err := rows.Scan(&k, &n); err != nil {
 				rows.Close()
-				return fmt.Errorf("orphans: %s: %w", s, err)
+				return nil, fmt.Errorf("orphans: %s: %w", s, err)
 			}
 			total += n
 		}
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("orphans: %s: %w", s, err)
+			return nil, fmt.Errorf("orphans: %s: %w", s, err)
 		}
-		j.report.AddRows(s.Table.String(), string(s.Action), total)
+		r.AddRows(s.Table.String(), string(s.Action), total)
 	}
-	return nil
+	return r, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/objstore/filestore"
 	"github.com/lethe-project/lethe/objstore/s3store"
@@ -25,6 +26,10 @@ type Job struct {
 	report   *jobs.Report
 	deadline time.Time
 	now      time.Time // the database's clock at the start of the run
+
+	// beforeCommit, set only by tests, runs just before an organizations
+	// batch commits, with the server process id of its connection.
+	beforeCommit func(pid uint32)
 }
 
 var _ jobs.Job = (*Job)(nil)
@@ -55,7 +60,7 @@ var errLeft = errors.New("work left for the next run")
 // prefixes_listed, prefixes_orphaned, prefixes_removed, objects_removed
 // (versions and delete markers) and bytes_removed. A dry run fills the same
 // counters with what a real run would remove.
-func (j *Job) Run(ctx context.Context, r *jobs.Report) error {
+func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	cfg := &j.cfg
 	j.report = r
 	j.deadline = time.Now().Add(cfg.TimeBudget)
@@ -79,8 +84,19 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) error {
 	if err := cfg.Pool.QueryRow(ctx, "SELECT now()").Scan(&j.now); err != nil {
 		return fmt.Errorf("orphans: read the database clock: %w", err)
 	}
+	if !cfg.asOf.IsZero() {
+		j.now = cfg.asOf
+	}
 	if err := j.survey(ctx, w); err != nil {
 		return err
+	}
+	if !cfg.DryRun {
+		var run *ledger.Run
+		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name(), ""); err != nil {
+			return err
+		}
+		// err is Run's named result: Finish records how the run ended.
+		defer run.Finish(ctx, &err, r)
 	}
 	var errs []error
 	for _, o := range w.orgs {

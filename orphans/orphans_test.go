@@ -49,6 +49,8 @@ func TestLastMemberPurgedThenOrganizationGoes(t *testing.T) {
 	require.Equal(t, map[string]int64{
 		"note_comments delete": 1, "notes delete": 2, "custom_roles delete": 1, "invites delete": 1, "organizations delete": 1,
 	}, r.Rows)
+	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.runs WHERE job = 'orphans' AND status = 'succeeded'`),
+		"the run is recorded")
 
 	// Idempotent: a second run finds nothing.
 	before := b.db.Snapshot(t, "public")
@@ -68,6 +70,7 @@ func TestMembershipInsertedDuringRunKeepsOrganization(t *testing.T) {
 	joiner := b.addUser("joiner", "")
 	saved := b.addOrg("saved", "1 year")
 	gone := b.addOrg("gone", "1 year")
+	b.addOrg("busy", "1 year", joiner) // so that 2 of 3, not all, are orphaned
 
 	ctx := context.Background()
 	tx, err := b.db.Pool.Begin(ctx)
@@ -80,17 +83,27 @@ func TestMembershipInsertedDuringRunKeepsOrganization(t *testing.T) {
 		r   *jobs.Report
 		err error
 	}
+	var insertPID int
+	require.NoError(t, tx.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&insertPID))
 	done := make(chan result, 1)
 	go func() { r, err := b.run(); done <- result{r, err} }()
+	// The job either finishes, or some session of it waits for the insert:
+	// the test sees which, however long the job takes.
 	var res result
-	select {
-	case res = <-done:
-	case <-time.After(5 * time.Second):
-		// A job that waits for the insert instead of skipping: let the
-		// insert commit and see what the job does then.
-		require.NoError(t, tx.Commit(ctx))
-		res = <-done
-		t.Fatalf("the job waited for the membership insert instead of skipping the organization (err %v)", res.err)
+poll:
+	for {
+		select {
+		case res = <-done:
+			break poll
+		default:
+		}
+		if b.db.Int(t, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))`, insertPID) > 0 {
+			// Let the insert commit and see what the job does then.
+			require.NoError(t, tx.Commit(ctx))
+			res = <-done
+			t.Fatalf("the job waited for the membership insert instead of skipping the organization (err %v)", res.err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	require.NoError(t, tx.Commit(ctx))
 	require.NoError(t, res.err)
@@ -120,7 +133,9 @@ func TestMembershipInsertedWhileOrganizationLockedWaits(t *testing.T) {
 	require.NoError(t, err)
 
 	done := make(chan error, 1)
-	go func() { _, err := b.run(); done <- err }()
+	// The job waits on the advisory lock for as long as the test takes to
+	// set the insert up: no lock_timeout may end that wait first.
+	go func() { _, err := b.run(func(c *orphans.Config) { c.LockTimeout = time.Hour }); done <- err }()
 	waitFor(t, func() bool {
 		return b.db.Int(t, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted`) == 1
 	})
@@ -145,7 +160,7 @@ func TestMembershipInsertedWhileOrganizationLockedWaits(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatal("timed out")
@@ -202,11 +217,14 @@ func TestOrphanedObjectPrefixesGo(t *testing.T) {
 	}
 	b.put("users/not-a-key/x", "x")
 	b.put("users/readme.txt", "x")
-	time.Sleep(1500 * time.Millisecond) // min_age is 1s
+	// The run's clock is min_age (1s) after the newest of these, and the
+	// fresh prefix is newer than them all: it is younger than min_age.
+	cutoff := b.newestModified(b.bucket, "users/")
+	b.waitServerPast(cutoff)
 	fresh := md5uuid("fresh")
 	b.put("users/"+fresh+"/new.txt", "n")
 
-	r, err := b.run(func(c *orphans.Config) { c.LookupSize = 3 })
+	r, err := b.run(func(c *orphans.Config) { c.LookupSize = 3 }, asOf(cutoff.Add(time.Second)))
 	require.NoError(t, err)
 	for _, id := range live {
 		require.Equal(t, 4, b.versions("users/"+id+"/"))
@@ -234,15 +252,14 @@ func TestDryRunChangesNothing(t *testing.T) {
 	b.addOrg("orphan", "1 year")
 	b.db.Exec(t, `INSERT INTO invites (org_id, invited_by, email) SELECT id, $1, 'x' FROM organizations WHERE name = 'kept'`, md5uuid("gone"))
 	b.put("users/"+md5uuid("gone")+"/f", "data")
-	time.Sleep(1100 * time.Millisecond)
 	snap, objs := b.db.Snapshot(t, "public"), b.listing("")
-	dry, err := b.run(dryRun)
+	dry, err := b.run(dryRun, later())
 	require.NoError(t, err)
 	requireSameRows(t, snap, b.db.Snapshot(t, "public"))
 	require.Equal(t, objs, b.listing(""))
 	require.Equal(t, 0, b.db.Int(t, `SELECT count(*) FROM pg_namespace WHERE nspname = 'lethe'`))
 
-	real, err := b.run()
+	real, err := b.run(later())
 	require.NoError(t, err)
 	require.Equal(t, real.Rows, dry.Rows)
 	for _, c := range []string{"organizations_removed", "invites_removed", "prefixes_removed", "objects_removed", "bytes_removed"} {
@@ -306,14 +323,13 @@ func TestGuardRefusesWhenMostWouldGo(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		b.put("users/"+md5uuid(fmt.Sprint("u", i))+"/f", "x")
 	}
-	time.Sleep(1100 * time.Millisecond)
 	objs = b.listing("")
-	_, err = b.run()
+	_, err = b.run(later())
 	require.Equal(t, jobs.ExitGuard, jobs.ExitCode(err), "%v", err)
 	require.Contains(t, err.Error(), "10 of 10 prefixes under")
 	require.Equal(t, objs, b.listing(""))
 
-	r, err := b.run(allowLarge)
+	r, err := b.run(allowLarge, later())
 	require.NoError(t, err)
 	require.Equal(t, int64(10), r.Counter("prefixes_removed"))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
@@ -34,7 +35,7 @@ func newRowsRule(r policy.ObjectRule) (rowsRule, error) {
 // resolve turns one stored object key into a location that may be deleted.
 // A key may hold "/": each of its path segments fills a placeholder of its
 // own, so objstore's checks apply to every segment (none may be empty, ".",
-// hold ".." or a control character) and no stored value can climb out of
+// ".." or hold a control character) and no stored value can climb out of
 // the template's fixed part. A key that ends in "/" names every object
 // under it. Errors name the policy template, never the key.
 func (r rowsRule) resolve(v string) (objstore.Resolved, error) {
@@ -101,7 +102,9 @@ func (o *Objects) readRows(ctx context.Context, b *purge.Batch) (map[string][]ob
 // rule's table that a delete step of the plan removes for the batch.
 func (r rowsRule) read(ctx context.Context, b *purge.Batch, fn func(key, value string)) error {
 	fail := func(err error) error {
-		return fmt.Errorf("objects %s: read %s.%s: %w", r.rule.Location, r.rule.Table, r.rule.Column, err)
+		// The purge logs an eraser's errors per subject: no server error
+		// may quote a value there.
+		return fmt.Errorf("objects %s: read %s.%s: %w", r.rule.Location, r.rule.Table, r.rule.Column, pgerr.Redact(err))
 	}
 	t, ok := b.Plan.Catalog.Lookup(r.rule.Table)
 	if !ok {

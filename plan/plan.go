@@ -76,12 +76,15 @@ func (s *Step) String() string { return s.Table.String() + " " + string(s.Action
 
 // Build checks p against the database and orders its steps. Every error is a
 // *policy.Error naming each problem.
-func Build(ctx context.Context, q Querier, p *policy.Policy) (*Plan, error) {
+func Build(ctx context.Context, q Querier, p *policy.Policy, opts ...Option) (*Plan, error) {
 	cat, err := LoadCatalog(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	b := &builder{pol: p, cat: cat, perr: &policy.Error{Path: p.Path}, ctx: ctx, q: q}
+	for _, o := range opts {
+		o(b)
+	}
 	pl := b.build()
 	// The literals of the rules that resolved are checked even when others
 	// did not, so that one run names every problem.
@@ -101,6 +104,8 @@ type builder struct {
 	pol  *policy.Policy
 	cat  *Catalog
 	perr *policy.Error
+
+	absent []absentRef // set by [Absent]
 }
 
 func (b *builder) table(id policy.Ident, line int, what string) *Table {
@@ -354,7 +359,7 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*Table]bool) []*
 	}
 	var cascades []*Step
 	for _, fk := range b.cat.FKs {
-		if fk.Parent != pl.Subject.Table && !deleted[fk.Parent] {
+		if fk.Parent != pl.Subject.Table && !deleted[fk.Parent] || b.isAbsent(pl, fk) {
 			continue
 		}
 		ref := fmt.Sprintf("%s.%s references %s(%s) (%s, %s)", fk.Child, strings.Join(fk.ChildCols, ", "), fk.Parent,

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,33 +18,6 @@ import (
 	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/plan"
 )
-
-// cursor remembers where a dry run's keyset pagination stands, and which
-// subjects failed in this run so that no batch selects them again.
-type cursor struct {
-	mu      sync.Mutex
-	ra, key *string
-	failed  []string
-}
-
-func newCursor() *cursor { return &cursor{failed: []string{}} }
-
-func (c *cursor) failedKeys() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string{}, c.failed...)
-}
-
-// failedSubjectsError says that some subjects of a batch kept their rows
-// because their outside data could not be erased; the others went ahead.
-type failedSubjectsError struct {
-	n     int
-	first error
-}
-
-func (e *failedSubjectsError) Error() string {
-	return fmt.Sprintf("%d subject(s) kept for the next run, their outside data is not all erased: %v", e.n, e.first)
-}
 
 // retryable reports whether a batch failed because of other sessions and is
 // worth retrying: a deadlock, a lock wait that timed out, a serialization
@@ -65,6 +37,9 @@ func (j *Job) batchWithRetry(ctx context.Context, r *jobs.Report, cur *cursor) (
 	const attempts = 6
 	for a := 1; ; a++ {
 		n, err := j.batch(ctx, r, cur)
+		if j.hooks.batchEnded != nil {
+			j.hooks.batchEnded()
+		}
 		if err == nil || !retryable(err) || a == attempts {
 			return n, err
 		}
@@ -80,6 +55,8 @@ func (j *Job) batchWithRetry(ctx context.Context, r *jobs.Report, cur *cursor) (
 }
 
 type selected struct {
+	// n is how many subjects the select returned, dropped ones included.
+	n         int
 	subjects  []Subject
 	requested []time.Time
 	lastRA    string
@@ -102,9 +79,9 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 
 	sel, err := j.selectSubjects(ctx, tx, cur)
 	if err != nil || len(sel.subjects) == 0 {
-		return 0, err
+		return sel.n, err
 	}
-	n := len(sel.subjects)
+	n := sel.n
 	if cfg.DryRun {
 		last := sel.subjects[n-1].Key
 		cur.ra, cur.key = &sel.lastRA, &last
@@ -127,7 +104,7 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 		stmts = j.sql.counts
 	}
 	selected := time.Now()
-	perSubject, err := j.runSteps(ctx, tx, stmts, keys, pseudos, r)
+	perSubject, rows, err := j.runSteps(ctx, tx, stmts, keys, pseudos)
 	if err != nil {
 		return n, err
 	}
@@ -137,12 +114,18 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 		if batchID, err = j.finishBatch(ctx, tx, keys, live, sel, hashes, perSubject, outcomes); err != nil {
 			return n, err
 		}
+		if j.hooks.beforeCommit != nil {
+			j.hooks.beforeCommit(tx.Conn().PgConn().PID())
+		}
 		if err := tx.Commit(ctx); err != nil {
 			return n, fmt.Errorf("purge batch: commit: %w", err)
 		}
 	}
+	// Only now, committed (or counted, dry), do the batch's rows count: a
+	// batch that rolled back or is retried adds nothing.
 	committed := time.Now()
 	el := committed.Sub(started)
+	r.Merge(rows)
 	r.Add("subjects_done", int64(len(live)))
 	r.Add("batches", 1)
 	r.Max("longest_transaction_ms", el.Milliseconds())
@@ -176,6 +159,9 @@ func (j *Job) selectSubjects(ctx context.Context, tx pgx.Tx, cur *cursor) (selec
 	default:
 		b.Queue(j.sql.selectBatch, j.pl.Subject.Grace, cfg.BatchSize, cur.failedKeys())
 	}
+	if j.hooks.selecting != nil {
+		j.hooks.selecting()
+	}
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	var sel selected
@@ -202,6 +188,7 @@ func (j *Job) selectSubjects(ctx context.Context, tx pgx.Tx, cur *cursor) (selec
 			}
 		}
 		t, _ := vals[1].(time.Time)
+		sel.n++
 		sel.subjects = append(sel.subjects, s)
 		sel.requested = append(sel.requested, t)
 		sel.lastRA, _ = vals[2].(string)
@@ -209,7 +196,10 @@ func (j *Job) selectSubjects(ctx context.Context, tx pgx.Tx, cur *cursor) (selec
 	if err := rows.Err(); err != nil {
 		return sel, fmt.Errorf("purge batch: select subjects: %w", err)
 	}
-	return sel, nil
+	if j.one != nil || cfg.DryRun {
+		return sel, nil // one subject, or keyset pagination: never selected twice
+	}
+	return dropFailed(sel, cur), nil
 }
 
 // eraseOutside runs the erasers and returns the indexes of the subjects
@@ -273,8 +263,10 @@ func (j *Job) eraseOutside(ctx context.Context, tx pgx.Tx, sel selected, cur *cu
 }
 
 // runSteps sends every step in one pipeline and returns per subject key the
-// rows per "table action".
-func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, keys, pseudos []string, r *jobs.Report) (map[string]map[string]int64, error) {
+// rows per "table action", and the batch's rows in a report of their own
+// for the caller to merge once the batch committed.
+func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, keys, pseudos []string) (map[string]map[string]int64, *jobs.Report, error) {
+	r := jobs.NewReport(j.Name(), j.cfg.DryRun)
 	b := &pgx.Batch{}
 	for _, st := range stmts {
 		b.Queue(st.SQL, append([]any{keys, pseudos}, st.Args...)...)
@@ -286,7 +278,7 @@ func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, k
 		step := j.sql.stepOf[i]
 		rows, err := br.Query()
 		if err != nil {
-			return nil, fmt.Errorf("purge batch: %s: %w", step, err)
+			return nil, nil, fmt.Errorf("purge batch: %s: %w", step, err)
 		}
 		var total int64
 		for rows.Next() {
@@ -294,7 +286,7 @@ func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, k
 			var c int64
 			if err := rows.Scan(&k, &c); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("purge batch: %s: %w", step, err)
+				return nil, nil, fmt.Errorf("purge batch: %s: %w", step, err)
 			}
 			if per[k] == nil {
 				per[k] = map[string]int64{}
@@ -304,13 +296,13 @@ func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, k
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("purge batch: %s: %w", step, err)
+			return nil, nil, fmt.Errorf("purge batch: %s: %w", step, err)
 		}
 		if total > 0 {
 			r.AddRows(step.Table.String(), string(step.Action), total)
 		}
 	}
-	return per, nil
+	return per, r, nil
 }
 
 // finishBatch, in one round trip, forgets the subjects' inactivity notices
@@ -344,7 +336,12 @@ func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, keys []string, live []
 	}
 	b := &pgx.Batch{}
 	b.Queue(forgetNoticesSQL, keys)
-	b.Queue(ledger.InsertReceiptsSQL, hashes, j.runID, j.cfg.Policy.Digest, requested, rowsJSON, objsJSON, procsJSON)
+	subjectRows := make([]map[string]string, n)
+	for i, idx := range live {
+		subjectRows[i] = sel.subjects[idx].Row
+	}
+	b.Queue(ledger.InsertReceiptsSQL, hashes, j.runID, j.cfg.Policy.Digest, requested, rowsJSON, objsJSON, procsJSON,
+		keys, subjectRows)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {

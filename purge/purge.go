@@ -26,6 +26,22 @@ type Job struct {
 	runID int64
 	// one, when set, erases this single subject now (lethe erase).
 	one *string
+	// hooks let tests order workers and make faults at exact points.
+	hooks hooks
+}
+
+// hooks are called, when set, at fixed points of a batch; only tests set
+// them.
+type hooks struct {
+	// selecting runs after a batch read the run's failed subjects and
+	// before its select is sent.
+	selecting func()
+	// beforeCommit runs just before a batch commits, with the server
+	// process id of its connection.
+	beforeCommit func(pid uint32)
+	// batchEnded runs after each attempt at a batch, once its transaction
+	// has ended.
+	batchEnded func()
 }
 
 var _ jobs.Job = (*Job)(nil)
@@ -94,6 +110,8 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	}
 	r.SetGauge("pending_subjects", float64(st.pending))
 	r.SetGauge("oldest_request_age_seconds", st.oldestAge)
+	r.SetGauge("oldest_overdue_seconds", st.oldestOverdue)
+	r.SetGauge("grace_seconds", pl.Subject.Grace.Seconds())
 	r.Set("subjects_eligible", st.eligible)
 	if j.one == nil {
 		if err := j.guard(st); err != nil {
@@ -106,13 +124,21 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 
 	if !cfg.DryRun {
 		var run *ledger.Run
-		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name()); err != nil {
+		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name(), cfg.Hasher.Fingerprint()); err != nil {
 			return err
 		}
 		j.runID = run.ID
 		// err is Run's named result: a failure to record the run's end
 		// becomes the run's error.
 		defer run.Finish(ctx, &err, r)
+		if err = j.verifyOwed(ctx, r); err != nil {
+			var ve *VerificationError
+			if !errors.As(err, &ve) {
+				return err
+			}
+			// Earlier receipts failed: say so, and erase what is due.
+			defer func(owed error) { err = errors.Join(owed, err) }(err)
+		}
 	}
 
 	err = j.work(ctx, r)
@@ -125,6 +151,7 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 				r.Set("subjects_left", left.eligible)
 				r.SetGauge("pending_subjects", float64(left.pending))
 				r.SetGauge("oldest_request_age_seconds", left.oldestAge)
+				r.SetGauge("oldest_overdue_seconds", left.oldestOverdue)
 			}
 		}
 	}
@@ -138,6 +165,9 @@ func (j *Job) guard(st stats) error {
 type stats struct {
 	eligible, pending, total int64
 	oldestAge                float64
+	// oldestOverdue is how long, in seconds, the oldest eligible request
+	// has been past requested_at + grace; 0 when none is.
+	oldestOverdue float64
 }
 
 func (j *Job) stats(ctx context.Context) (stats, error) {
@@ -147,7 +177,7 @@ func (j *Job) stats(ctx context.Context) (stats, error) {
 	if j.one != nil {
 		q, args = j.sql.statsOne, []any{*j.one}
 	}
-	err := j.cfg.Pool.QueryRow(ctx, q, args...).Scan(&st.eligible, &st.pending, &st.total, &st.oldestAge)
+	err := j.cfg.Pool.QueryRow(ctx, q, args...).Scan(&st.eligible, &st.pending, &st.total, &st.oldestAge, &st.oldestOverdue)
 	var pe *pgconn.PgError
 	if j.one != nil && errors.As(err, &pe) && pe.Code == "22P02" {
 		// The server's message would repeat the key: say what is wrong

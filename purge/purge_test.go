@@ -160,6 +160,7 @@ func TestRestoredAccountIsNeverPurged(t *testing.T) {
 	b := setup(t, exampleSchema, examplePolicy)
 	gone := b.addUser("gone", "45 days", false, "")
 	back := b.addUser("back", "45 days", false, "")
+	b.addUser("active", "", false, "") // so that 2 of 3, not all, are eligible
 	before := b.footprint(back)
 
 	// The application restores "back" in a transaction that is still open

@@ -39,10 +39,13 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 	keyParam := func(n int) string { return fmt.Sprintf("$%d::text::%s", n, s.Key.Type) }
 
 	q := queries{extraColumns: extra}
+	// The last column is how long the oldest eligible request has been past
+	// requested_at + grace: what the lateness alert reads (0 when none).
 	q.stats = fmt.Sprintf(`SELECT count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s), count(*),
-		COALESCE(EXTRACT(epoch FROM now() - min(%s::timestamptz) FILTER (WHERE %s)), 0)::float8 FROM %s t`,
-		eligible, pending, ra, pending, t)
-	q.statsOne = fmt.Sprintf(`SELECT count(*), 0::bigint, 1::bigint, 0::float8 FROM %s t WHERE %s = %s AND %s`,
+		COALESCE(EXTRACT(epoch FROM now() - min(%s::timestamptz) FILTER (WHERE %s)), 0)::float8,
+		COALESCE(EXTRACT(epoch FROM now() - $1::interval - min(%s::timestamptz) FILTER (WHERE %s)), 0)::float8 FROM %s t`,
+		eligible, pending, ra, pending, ra, eligible, t)
+	q.statsOne = fmt.Sprintf(`SELECT count(*), 0::bigint, 1::bigint, 0::float8, 0::float8 FROM %s t WHERE %s = %s AND %s`,
 		t, key, keyParam(1), notHeld)
 
 	cols := []string{key + "::text", ra + "::timestamptz", ra + "::text"}

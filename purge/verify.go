@@ -2,12 +2,14 @@ package purge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
 )
 
@@ -88,6 +90,7 @@ func (j *Job) verify(ctx context.Context, subs []Subject, batchID int64) error {
 		result = fmt.Sprintf("failed: %d subject(s)", len(hs))
 	}
 	rec.Queue(ledger.SetBatchVerificationSQL, batchID, result)
+	rec.Queue(ledger.DoneVerifyingSQL, batchID)
 	if err := j.cfg.Pool.SendBatch(ctx, rec).Close(); err != nil {
 		return fmt.Errorf("verify: record: %w", err)
 	}
@@ -95,4 +98,36 @@ func (j *Job) verify(ctx context.Context, subs []Subject, batchID int64) error {
 		return nil
 	}
 	return &VerificationError{Failed: byHash}
+}
+
+// verifyOwed verifies the batches that committed in runs that ended before
+// verifying them (killed, or their connection or server lost), and closes
+// the older ones that cannot be verified any more.
+func (j *Job) verifyOwed(ctx context.Context, r *jobs.Report) error {
+	owed, err := ledger.OwedVerifications(ctx, j.cfg.Pool)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for start := 0; start < len(owed); {
+		end := start
+		var subs []Subject
+		for ; end < len(owed) && owed[end].BatchID == owed[start].BatchID; end++ {
+			u := owed[end]
+			subs = append(subs, Subject{Key: u.Key, Hash: u.Hash, Row: u.Row})
+		}
+		if err := j.verify(ctx, subs, owed[start].BatchID); err != nil {
+			var ve *VerificationError
+			if !errors.As(err, &ve) {
+				return err
+			}
+			errs = append(errs, err)
+		}
+		r.Add("receipts_verified_late", int64(len(subs)))
+		start = end
+	}
+	if _, err := ledger.MarkUnverifiable(ctx, j.cfg.Pool); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }

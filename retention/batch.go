@@ -162,6 +162,7 @@ func (j *Job) drain(ctx context.Context, r *jobs.Report, tr *tableRun, rel strin
 		if err := j.mustStop(ctx); err != nil {
 			return err
 		}
+		j.cfg.beforeBatch()
 		args := append([]any{tr.cutoff, 0}, tr.t.filterArgs()...)
 		sql := q.first
 		if last != nil {

@@ -211,6 +211,7 @@ func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql s
 		if err := j.mustStop(ctx); err != nil {
 			return err
 		}
+		j.cfg.beforeBatch()
 		hi := min(lo+w.width, to)
 		n, err := j.rangeWithRetry(ctx, tr, sql, w, lo, &hi)
 		if err != nil {

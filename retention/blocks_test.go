@@ -1,13 +1,11 @@
 package retention_test
 
 import (
-	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/retention"
 	"github.com/stretchr/testify/require"
 )
 
@@ -30,36 +28,30 @@ func TestBlockRangesWalkScatteredRows(t *testing.T) {
 	expired := b.db.Int(t, "SELECT count(*) FROM scattered WHERE created_at < $1", cut)
 	require.Equal(t, 0, b.db.Int(t, "SELECT count(*) FROM scattered WHERE created_at IS NOT NULL AND created_at < $1 AND id % 200 <= 90", cut))
 
-	// The application inserts while the job runs: every other row is older than the cutoff.
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var inserted, insertedOld atomic.Int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 100000; ctx.Err() == nil; i++ {
-			at := asOf.Add(time.Hour)
-			if i%2 == 0 {
-				at = cut.Add(-time.Hour)
-			}
-			if _, err := b.db.Pool.Exec(context.Background(), "INSERT INTO scattered VALUES ($1, $2, 'app')", i, at); err != nil {
-				t.Errorf("app insert: %v", err)
-				return
-			}
-			inserted.Add(1)
-			if i%2 == 0 {
-				insertedOld.Add(1)
-			}
-			time.Sleep(time.Millisecond)
+	// The application inserts while the job runs, between every few ranges:
+	// every other row is older than the cutoff.
+	var inserted, insertedOld, ranges int64
+	retention.SetTestHooks(&b.cfg, nil, func() {
+		if ranges++; ranges%4 != 1 {
+			return
 		}
-	}()
-	b.cfg.TargetBatchTime = 2 * time.Millisecond // many small ranges
-	b.cfg.Pause = 2 * time.Millisecond
+		for k := range int64(2) {
+			i := 100000 + inserted
+			at := asOf.Add(time.Hour)
+			if k == 0 {
+				at = cut.Add(-time.Hour)
+				insertedOld++
+			}
+			b.db.Exec(t, "INSERT INTO scattered VALUES ($1, $2, 'app')", i, at)
+			inserted++
+		}
+	}, nil)
+	// A target far below any statement's duration: every range is one
+	// block wide, whatever the machine's speed.
+	b.cfg.TargetBatchTime = time.Microsecond
 	r, err := runJob(t, b.cfg)
-	stop()
-	wg.Wait()
 	require.NoError(t, err)
-	require.Positive(t, inserted.Load())
+	require.Positive(t, inserted)
 
 	require.EqualValues(t, 1, r.Counter("scattered.block_range_walks"))
 	require.Greater(t, r.Counter("scattered.batches"), int64(10), "many ranges")
@@ -67,11 +59,11 @@ func TestBlockRangesWalkScatteredRows(t *testing.T) {
 	require.Equal(t, 4000-expired, b.db.Int(t, "SELECT count(*) FROM scattered WHERE id <= 4000"))
 	require.Equal(t, 80, b.db.Int(t, "SELECT count(*) FROM scattered WHERE created_at IS NULL"), "NULLs stay")
 	require.Equal(t, 20, b.db.Int(t, "SELECT count(*) FROM scattered WHERE created_at = $1", cut), "rows at the cutoff stay")
-	newRows := inserted.Load() - insertedOld.Load()
+	newRows := inserted - insertedOld
 	require.EqualValues(t, newRows, b.db.Int(t, "SELECT count(*) FROM scattered WHERE id >= 100000 AND created_at >= $1", cut),
 		"the application's new rows all stay")
 	oldLeft := b.db.Int(t, "SELECT count(*) FROM scattered WHERE id >= 100000 AND created_at < $1", cut)
-	require.EqualValues(t, int64(expired)+insertedOld.Load()-int64(oldLeft), r.Rows[jobs.RowKey("scattered", "delete")])
+	require.EqualValues(t, int64(expired)+insertedOld-int64(oldLeft), r.Rows[jobs.RowKey("scattered", "delete")])
 }
 
 // The planner's estimate of the expired share picks the method: a few
@@ -109,18 +101,22 @@ func TestBlockRangeWalkStopsOnBudgetAndResumes(t *testing.T) {
 		FROM generate_series(1, 4000) g`, asOf)
 	cut := asOf.Add(-90 * 24 * time.Hour)
 	kept := b.db.Int(t, "SELECT count(*) FROM spread WHERE created_at >= $1", cut)
+	// Ranges of a few blocks (the first is sized from the model's priors,
+	// each next one at most four times the last): two of them leave most
+	// of the table; the budget runs out during the second.
 	b.cfg.TargetBatchTime = time.Millisecond
-	b.cfg.Pause = 20 * time.Millisecond
-	b.cfg.TimeBudget = 100 * time.Millisecond
+	b.cfg.TimeBudget = time.Minute
+	stopAfter(&b.cfg, 2)
 	r, err := runJob(t, b.cfg)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, r.Counter("budget_exhausted"))
+	require.EqualValues(t, 2, r.Counter("spread.batches"))
 	left := b.db.Int(t, "SELECT count(*) FROM spread WHERE created_at < $1", cut)
 	require.Positive(t, left)
 	require.EqualValues(t, left, r.Counter("spread.rows_left"))
 	require.Equal(t, kept, b.db.Int(t, "SELECT count(*) FROM spread WHERE created_at >= $1", cut))
 
-	b.cfg.TimeBudget, b.cfg.Pause = time.Minute, 0
+	retention.SetTestHooks(&b.cfg, nil, nil, nil)
 	r, err = runJob(t, b.cfg)
 	require.NoError(t, err)
 	require.EqualValues(t, left, r.Rows[jobs.RowKey("spread", "delete")])

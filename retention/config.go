@@ -55,6 +55,38 @@ type Config struct {
 	// cutoffs are computed from. Tests use it to put rows exactly at the
 	// cutoff; production runs leave it zero.
 	AsOf time.Time
+
+	// hooks are set by tests only (export_test.go), to drive the time
+	// budget, the moments between batches and lock retries without
+	// depending on the machine's speed.
+	hooks testHooks
+}
+
+// testHooks lets tests replace the clock of the time budget and run code
+// at fixed points of a run. Production runs leave them nil.
+type testHooks struct {
+	// now replaces time.Now for the time budget.
+	now func() time.Time
+	// beforeBatch is called before each keyset batch and each block range.
+	beforeBatch func()
+	// lockRetry is called after a partition statement did not get its
+	// lock, before its retry.
+	lockRetry func()
+}
+
+// now is the clock of the time budget.
+func (c *Config) now() time.Time {
+	if c.hooks.now != nil {
+		return c.hooks.now()
+	}
+	return time.Now()
+}
+
+// beforeBatch runs the test hook, if any, before a batch or block range.
+func (c *Config) beforeBatch() {
+	if c.hooks.beforeBatch != nil {
+		c.hooks.beforeBatch()
+	}
 }
 
 func (c *Config) setDefaults() error {

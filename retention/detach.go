@@ -240,6 +240,9 @@ func (j *Job) retryLocks(ctx context.Context, tr *tableRun, fn func() error) err
 		}
 		j.report.Add("lock_retries", 1)
 		j.cfg.Logger.Debug("lock not granted, retrying", slog.String("table", tr.t.name()), slog.String("error", err.Error()))
+		if j.cfg.hooks.lockRetry != nil {
+			j.cfg.hooks.lockRetry()
+		}
 		if err := sleepCtx(ctx, backoff(a+1)); err != nil {
 			return err
 		}

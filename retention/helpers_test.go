@@ -3,6 +3,7 @@ package retention_test
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,10 +61,49 @@ func runJob(t *testing.T, cfg retention.Config) (*jobs.Report, error) {
 	return r, err
 }
 
+// fakeClock is a clock that moves only when the test moves it: the time
+// budget then runs out at the point the test chooses, however fast or slow
+// the machine is.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(asOf.UnixNano())
+	return c
+}
+
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// stopAfter sets cfg's hooks so that the time budget runs out during the
+// n-th batch (or block range): exactly n are done, then the run stops.
+func stopAfter(cfg *retention.Config, n int) {
+	clock := newFakeClock()
+	batches := 0
+	retention.SetTestHooks(cfg, clock.now, func() {
+		if batches++; batches == n {
+			clock.advance(cfg.TimeBudget + time.Hour)
+		}
+	}, nil)
+}
+
 type tWriter struct{ t *testing.T }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// waitFor polls cond until it holds, and fails after a minute: it waits
+// for another session to reach a state, never for time to pass.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for a state that should come")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -45,10 +47,9 @@ func (j *Job) Name() string { return "retention" }
 // and counters named "TABLE.batches", "TABLE.block_range_walks",
 // "TABLE.partitions_dropped", "TABLE.longest_transaction_ms" and
 // "TABLE.rows_left", with totals under the bare names.
-func (j *Job) Run(ctx context.Context, r *jobs.Report) error {
+func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	cfg := &j.cfg
 	j.report = r
-	j.deadline = time.Now().Add(cfg.TimeBudget)
 	if len(cfg.Policy.Retention) == 0 {
 		return &jobs.ConfigError{Err: fmt.Errorf("policy %s has no retention: rules", cfg.Policy.Path)}
 	}
@@ -67,6 +68,16 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) error {
 	if !cfg.AsOf.IsZero() {
 		now = cfg.AsOf
 	}
+	if !cfg.DryRun {
+		var run *ledger.Run
+		if run, err = ledger.BeginRun(ctx, cfg.Pool, j.Name(), ""); err != nil {
+			return err
+		}
+		// err is Run's named result: Finish records how the run ended.
+		defer run.Finish(ctx, &err, r)
+	}
+	// The budget is for the batches: it starts once the run is set up.
+	j.deadline = cfg.now().Add(cfg.TimeBudget)
 	var errs []error
 	for _, t := range targets {
 		tr := &tableRun{t: t, cutoff: now.Add(-t.rule.Age()), size: cfg.BatchSize}
@@ -115,7 +126,7 @@ func (j *Job) mustStop(ctx context.Context) error {
 		j.report.Set("stopped", 1)
 		return errLeft
 	}
-	if time.Now().After(j.deadline) {
+	if j.cfg.now().After(j.deadline) {
 		j.report.Set("budget_exhausted", 1)
 		return errLeft
 	}
@@ -166,7 +177,7 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 		var cerr error
 		left, cerr = j.rowsLeft(context.WithoutCancel(ctx), tr)
 		if cerr != nil {
-			j.cfg.Logger.Warn("rows left not counted", slog.String("table", name), slog.String("error", cerr.Error()))
+			j.cfg.Logger.Warn("rows left not counted", slog.String("table", name), slog.String("error", pgerr.Redact(cerr).Error()))
 			left = -1
 		}
 	} else if j.cfg.DryRun {
@@ -180,7 +191,7 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 		slog.Int64("partitions", tr.dropped), slog.Int64("batches", tr.batches), slog.Int64("rows_left", left),
 		slog.Int64("longest_transaction_ms", tr.longest.Milliseconds())}
 	if err != nil && !errors.Is(err, errLeft) {
-		j.cfg.Logger.Warn("table not done", append(attrs, slog.String("error", err.Error()))...)
+		j.cfg.Logger.Warn("table not done", append(attrs, slog.String("error", pgerr.Redact(err).Error()))...)
 		return
 	}
 	j.cfg.Logger.Info("table done", attrs...)

@@ -2,12 +2,14 @@ package retention_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
+	"github.com/lethe-project/lethe/retention"
 	"github.com/stretchr/testify/require"
 )
 
@@ -42,6 +44,8 @@ func TestCutoffIsStrictAndNullsStay(t *testing.T) {
 	require.EqualValues(t, 2, r.Rows[jobs.RowKey("activity_log", "delete")])
 	require.EqualValues(t, 1, r.Rows[jobs.RowKey("projects", "delete")])
 	require.EqualValues(t, 0, r.Counter("rows_left"))
+	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.runs WHERE job = 'retention' AND status = 'succeeded' AND report IS NOT NULL`),
+		"the run is recorded")
 }
 
 // A database whose default time zone is not UTC must not change which rows
@@ -121,8 +125,8 @@ func TestBudgetStopsCleanlyAndReportsRowsLeft(t *testing.T) {
 	b.db.Exec(t, `INSERT INTO activity_log (created_at) SELECT now() - interval '1 year' FROM generate_series(1, 500)`)
 	b.cfg.BatchSize, b.cfg.MaxBatchSize = 10, 10
 	b.cfg.BlockRangeFraction = 2 // keyset batches only
-	b.cfg.Pause = 20 * time.Millisecond
-	b.cfg.TimeBudget = 150 * time.Millisecond
+	b.cfg.TimeBudget = time.Minute
+	stopAfter(&b.cfg, 5) // the budget runs out during the fifth batch
 	r, err := runJob(t, b.cfg)
 	require.NoError(t, err)
 	left := b.db.Int(t, "SELECT count(*) FROM activity_log")
@@ -130,9 +134,9 @@ func TestBudgetStopsCleanlyAndReportsRowsLeft(t *testing.T) {
 	require.Less(t, left, 500)
 	require.EqualValues(t, left, r.Counter("rows_left"))
 	require.EqualValues(t, 1, r.Counter("budget_exhausted"))
+	require.EqualValues(t, 5, r.Counter("activity_log.batches"), "no batch starts once the budget is spent")
 
-	b.cfg.TimeBudget = time.Minute
-	b.cfg.Pause = 0
+	retention.SetTestHooks(&b.cfg, nil, nil, nil)
 	_, err = runJob(t, b.cfg)
 	require.NoError(t, err)
 	require.Equal(t, 0, b.db.Int(t, "SELECT count(*) FROM activity_log"))
@@ -181,22 +185,29 @@ CREATE INDEX ON a (at); CREATE INDEX ON b (at); CREATE INDEX ON c (at);`
 		b.db.Exec(t, "INSERT INTO "+tbl+" SELECT g, now() - (g % 3) * interval '1 day' - interval '1 hour' FROM generate_series(1, 1500) g")
 	}
 	old := 3 * b.db.Int(t, "SELECT count(*) FROM a WHERE at < now() - interval '1 day'")
-	b.cfg.BatchSize, b.cfg.MaxBatchSize, b.cfg.Pause = 50, 50, 5*time.Millisecond
-	b.cfg.BlockRangeFraction = 2 // keyset batches: small and paused, so that the two runs overlap
+	b.cfg.BatchSize, b.cfg.MaxBatchSize = 50, 50
+	b.cfg.BlockRangeFraction = 2 // keyset batches
+	// The first run holds table a, waiting before its first batch, while
+	// the second run does its whole work; then the first goes on.
+	first := b.cfg
+	holding, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	retention.SetTestHooks(&first, nil, func() { once.Do(func() { close(holding); <-release }) }, nil)
 	type result struct {
 		r   *jobs.Report
 		err error
 	}
-	ch := make(chan result, 2)
-	for range 2 {
-		go func() {
-			r, err := runJob(t, b.cfg)
-			ch <- result{r, err}
-		}()
-	}
+	ch := make(chan result, 1)
+	go func() {
+		r, err := runJob(t, first)
+		ch <- result{r, err}
+	}()
+	<-holding
+	r2, err := runJob(t, b.cfg)
+	close(release)
+	r1 := <-ch
 	var deleted, skipped int64
-	for range 2 {
-		res := <-ch
+	for _, res := range []result{r1, {r2, err}} {
 		require.NoError(t, res.err)
 		for _, n := range res.r.Rows {
 			deleted += n

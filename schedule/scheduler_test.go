@@ -20,12 +20,14 @@ import (
 )
 
 // batchJob is a small real job in the shape of lethe's: it runs batches of
-// batchTime each, stops starting batches once its stop context is done, and
-// records what it did in a shared tally.
+// batchTime each (or, with a gate, each until the gate is open), stops
+// starting batches once its stop context is done, and records what it did
+// in a shared tally.
 type batchJob struct {
 	name      string
 	batches   int
 	batchTime time.Duration
+	gate      <-chan struct{}
 	stop      context.Context
 	tally     *tally
 }
@@ -41,8 +43,13 @@ func (j *batchJob) Run(ctx context.Context, r *jobs.Report) error {
 			r.Set("subjects_left", int64(j.batches-i))
 			return nil
 		}
+		var timer <-chan time.Time
+		if j.gate == nil {
+			timer = time.After(j.batchTime)
+		}
 		select {
-		case <-time.After(j.batchTime):
+		case <-j.gate: // nil without a gate: never
+		case <-timer: // nil with a gate: never
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -101,13 +108,24 @@ type testBundle struct {
 	abort  context.CancelFunc
 	runErr chan error
 	done   chan struct{}
+	// gate holds every batch until openGate, when setup's batchTime is 0.
+	gate chan struct{}
 }
 
+// openGate lets the held batches go, and every later one.
+func (tb *testBundle) openGate() { close(tb.gate) }
+
 // setup starts a scheduler with the job "batches" on spec, every run doing
-// batches batches of batchTime.
+// batches batches of batchTime; a batchTime of 0 holds each batch until
+// openGate instead: a run as slow as the test wants.
 func setup(t *testing.T, spec string, batches int, batchTime time.Duration) *testBundle {
 	t.Helper()
 	tb := &testBundle{tally: newTally(), runErr: make(chan error, 1), done: make(chan struct{})}
+	var gate chan struct{}
+	if batchTime == 0 {
+		gate = make(chan struct{})
+		tb.gate = gate
+	}
 	logger, logs := newLogger(t)
 	tb.logs = logs
 	s, err := schedule.New(schedule.Config{
@@ -115,7 +133,7 @@ func setup(t *testing.T, spec string, batches int, batchTime time.Duration) *tes
 		Seconds: true,
 		Listen:  "127.0.0.1:0",
 		NewJob: func(name string, stop context.Context) (jobs.Job, error) {
-			return &batchJob{name: name, batches: batches, batchTime: batchTime, stop: stop, tally: tb.tally}, nil
+			return &batchJob{name: name, batches: batches, batchTime: batchTime, gate: gate, stop: stop, tally: tb.tally}, nil
 		},
 		Runner: &jobs.Runner{Logger: logger},
 		Logger: logger,
@@ -150,7 +168,8 @@ func (tb *testBundle) waitRun(t *testing.T, d time.Duration) error {
 	}
 }
 
-// eventually polls cond every 50 ms for at most d.
+// eventually polls cond every 50 ms for at most d: d is a generous bound on
+// a wait for the scheduler's clock, never an assertion on speed.
 func eventually(t *testing.T, d time.Duration, cond func() bool, what string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -171,7 +190,7 @@ func TestRunsRepeatedlyAndServesMetrics(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
-	eventually(t, 5*time.Second, func() bool { _, finished, _, _ := tb.tally.get(); return finished >= 2 }, "two runs")
+	eventually(t, time.Minute, func() bool { _, finished, _, _ := tb.tally.get(); return finished >= 2 }, "two runs")
 	mfs := scrape(t, tb.url)
 	job := map[string]string{"lethe_job": "batches"}
 	require.Equal(t, 0.0, value(t, mfs, "lethe_job_exit_code", job))
@@ -181,16 +200,17 @@ func TestRunsRepeatedlyAndServesMetrics(t *testing.T) {
 	require.Equal(t, 2.0, value(t, mfs, "lethe_job_subjects", map[string]string{"lethe_job": "batches", "state": "done"}))
 
 	tb.stop()
-	require.NoError(t, tb.waitRun(t, 5*time.Second))
+	require.NoError(t, tb.waitRun(t, time.Minute))
 	require.Contains(t, tb.logs.String(), `msg="run finished"`)
 }
 
 func TestSlowJobNeverOverlapsAndStopLetsItFinish(t *testing.T) {
 	t.Parallel()
-	// Each run takes 3 s, in batches of 100 ms; the schedule fires every second.
-	tb := setup(t, "*/1 * * * * *", 30, 100*time.Millisecond)
+	// The first run is held in its first batch until the test lets it go,
+	// however many times the schedule fires (every second) meanwhile.
+	tb := setup(t, "*/1 * * * * *", 30, 0)
 
-	eventually(t, 6*time.Second, func() bool { return strings.Count(tb.logs.String(), "run skipped") >= 2 }, "two skipped runs")
+	eventually(t, time.Minute, func() bool { return strings.Count(tb.logs.String(), "run skipped") >= 2 }, "two skipped runs")
 	started, _, _, maxRunning := tb.tally.get()
 	require.Equal(t, 1, started)
 	require.Equal(t, 1, maxRunning, "a job must never run twice at once")
@@ -200,7 +220,8 @@ func TestSlowJobNeverOverlapsAndStopLetsItFinish(t *testing.T) {
 
 	// The first SIGTERM: the run in flight finishes its batch and returns.
 	tb.stop()
-	require.NoError(t, tb.waitRun(t, 5*time.Second))
+	tb.openGate()
+	require.NoError(t, tb.waitRun(t, time.Minute))
 	started, finished, inStop, maxRunning := tb.tally.get()
 	require.Equal(t, 1, started, "no run starts after stop")
 	require.Equal(t, 1, finished, "Run waits for the running job")
@@ -213,15 +234,15 @@ func TestSlowJobNeverOverlapsAndStopLetsItFinish(t *testing.T) {
 
 func TestAbortCancelsTheRunningJob(t *testing.T) {
 	t.Parallel()
-	tb := setup(t, "*/1 * * * * *", 1, time.Hour)
+	tb := setup(t, "*/1 * * * * *", 1, 0) // its batch never ends by itself
 	select {
 	case <-tb.tally.firstStarted:
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("the job did not start")
 	}
 	tb.stop()
 	tb.abort()
-	err := tb.waitRun(t, 5*time.Second)
+	err := tb.waitRun(t, time.Minute)
 	require.ErrorIs(t, err, context.Canceled)
 	require.Contains(t, tb.logs.String(), `level=ERROR msg="run failed"`)
 }

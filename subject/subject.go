@@ -35,3 +35,8 @@ func (h *Hasher) Hash(key string) string { return h.sum("subject", key)[:32] }
 // stable per subject, unrelated to Hash so that a receipt cannot be joined
 // to a tombstone.
 func (h *Hasher) Pseudonym(key string) string { return h.sum("pseudonym", key)[:16] }
+
+// Fingerprint names the key itself, never the key: 16 hex digits of an
+// HMAC of a fixed label. lethe records it with each run, so that a receipt
+// looked up with another key can be told from no receipt.
+func (h *Hasher) Fingerprint() string { return h.sum("key-fingerprint", "")[:16] }

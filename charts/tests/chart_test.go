@@ -27,13 +27,15 @@ func TestLint(t *testing.T) {
 	}
 }
 
+// TestDefaultValues renders the defaults with the example policy, which
+// has the sections of purge and retention.
 func TestDefaultValues(t *testing.T) {
-	r := render(t, "r")
-	if len(r.CronJobs) != 4 {
-		t.Fatalf("got %d CronJobs, want 4: %v", len(r.CronJobs), keys(r.CronJobs))
+	r := render(t, "r", "--set-file", "policy="+examplePolicy)
+	if got := keys(r.CronJobs); !slices.Equal(got, []string{"r-lethe-purge", "r-lethe-retention"}) {
+		t.Fatalf("CronJobs %v, want purge and retention", got)
 	}
-	if len(r.ConfigMaps) != 0 {
-		t.Errorf("no policy is set, yet ConfigMaps were rendered: %v", keys(r.ConfigMaps))
+	if len(r.ConfigMaps) != 1 {
+		t.Errorf("want the policy ConfigMap only, got %v", keys(r.ConfigMaps))
 	}
 	if len(r.PrometheusRules) != 0 {
 		t.Errorf("prometheusRule.enabled is auto and the cluster has no monitoring.coreos.com/v1, yet a PrometheusRule was rendered")
@@ -41,7 +43,7 @@ func TestDefaultValues(t *testing.T) {
 	if _, ok := r.ServiceAccounts["r-lethe"]; !ok {
 		t.Errorf("no ServiceAccount r-lethe: %v", keys(r.ServiceAccounts))
 	}
-	for _, job := range jobNames() {
+	for _, job := range []string{"purge", "retention"} {
 		cj := r.CronJobs[cronJobName("r", job)]
 		if cj == nil {
 			t.Fatalf("no CronJob for %s: %v", job, keys(r.CronJobs))
@@ -57,10 +59,7 @@ func TestDefaultValues(t *testing.T) {
 		if cj.Spec.FailedJobsHistoryLimit == nil || *cj.Spec.FailedJobsHistoryLimit < 3 {
 			t.Errorf("%s: failedJobsHistoryLimit %v, want at least 3", job, cj.Spec.FailedJobsHistoryLimit)
 		}
-		pod := spec.Template.Spec
-		if len(pod.Volumes) != 1 || pod.Volumes[0].Name != "tmp" {
-			t.Errorf("%s: without a policy only the tmp volume is expected, got %+v", job, pod.Volumes)
-		}
+		checkPolicyMount(t, spec.Template.Spec, job, "r-lethe-policy", "policy.yaml")
 	}
 }
 
@@ -135,8 +134,12 @@ func TestExistingPolicyConfigMap(t *testing.T) {
 	if len(r.ConfigMaps) != 0 || len(r.ServiceAccounts) != 0 {
 		t.Errorf("nothing but CronJobs expected: ConfigMaps %v, ServiceAccounts %v", keys(r.ConfigMaps), keys(r.ServiceAccounts))
 	}
+	// The chart cannot read this policy: enabled alone decides.
 	if got := keys(r.CronJobs); !slices.Equal(got, []string{"r-lethe-inactivity", "r-lethe-purge"}) {
 		t.Errorf("CronJobs %v, want only the enabled inactivity and purge", got)
+	}
+	if notes := renderNotes(t, "r", "-f", valuesFile("values-existing-policy.yaml")); !strings.Contains(notes, "enable only the jobs whose section that policy has") {
+		t.Errorf("NOTES do not tell to enable only the jobs the external policy covers:\n%s", notes)
 	}
 	for name, cj := range r.CronJobs {
 		pod := cj.Spec.JobTemplate.Spec.Template.Spec
@@ -371,7 +374,8 @@ func TestPolicyChecksumFollowsPolicy(t *testing.T) {
 
 func TestLongReleaseName(t *testing.T) {
 	release := strings.Repeat("a", 53)
-	r := render(t, release)
+	all := allJobs(t)
+	r := render(t, release, all...)
 	if len(r.CronJobs) != 4 {
 		t.Fatalf("got %d CronJobs", len(r.CronJobs))
 	}
@@ -388,7 +392,7 @@ func TestLongReleaseName(t *testing.T) {
 	if len(seen) != 4 {
 		t.Errorf("CronJob names collide: %v", keys(r.CronJobs))
 	}
-	notes := renderNotes(t, release)
+	notes := renderNotes(t, release, all...)
 	for name := range r.CronJobs {
 		for _, line := range strings.Split(notes, "\n") {
 			if !strings.Contains(line, "--from=cronjob/"+name+" ") {
@@ -404,7 +408,7 @@ func TestLongReleaseName(t *testing.T) {
 }
 
 func TestNotes(t *testing.T) {
-	notes := renderNotes(t, "r", "--set", "jobs.orphans.enabled=false")
+	notes := renderNotes(t, "r", "--set-file", "policy="+policyFile(t, allSections), "--set", "jobs.inactivity.enabled=true")
 	for _, job := range []string{"purge", "retention", "inactivity"} {
 		cj := cronJobName("r", job)
 		want := fmt.Sprintf("kubectl create job --from=cronjob/%s %s-manual-$(date +%%s) -n gdpr", cj, cj)
@@ -418,10 +422,13 @@ func TestNotes(t *testing.T) {
 	if strings.Contains(notes, "cronjob/r-lethe-orphans") {
 		t.Errorf("NOTES mention the disabled orphans job:\n%s", notes)
 	}
+	if !strings.Contains(notes, "orphans: not scheduled: jobs.orphans.enabled is false") {
+		t.Errorf("NOTES do not say why orphans is not scheduled:\n%s", notes)
+	}
 	if !strings.Contains(notes, `"value":"--dry-run"`) {
 		t.Errorf("NOTES dry-run recipe does not add --dry-run:\n%s", notes)
 	}
-	if !strings.Contains(notes, "WARNING: no policy is set") {
+	if notes := renderNotes(t, "r"); !strings.Contains(notes, "WARNING: no policy is set") {
 		t.Errorf("NOTES do not warn that no policy is set:\n%s", notes)
 	}
 	if strings.Contains(renderNotes(t, "r", "--set-string", "policy=subject: {}"), "WARNING") {
@@ -440,6 +447,9 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"bad-backoff-limit.yaml", "at '/jobs/retention/backoffLimit'"},
 		{"bad-empty-schedule.yaml", "at '/jobs/orphans/schedule'"},
 		{"bad-null-schedule.yaml", "at '/jobs/inactivity': missing property 'schedule'"},
+		// Replaced by purgeOverdueThresholdSeconds and monthLimitSeconds: an
+		// old values file must not lose its threshold without a word.
+		{"bad-old-deadline-threshold.yaml", "additional properties 'purgeDeadlineThresholdSeconds' not allowed"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			for _, cmd := range [][]string{

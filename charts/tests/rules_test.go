@@ -99,8 +99,12 @@ func TestPrometheusRuleFromChart(t *testing.T) {
 			t.Errorf("LetheJobNotSucceeded lacks the window %s from the values", want)
 		}
 	}
-	if !strings.Contains(exprOf(alerts["LethePurgeDeadlineAtRisk"]), "vector(1728000)") {
-		t.Errorf("LethePurgeDeadlineAtRisk lacks the threshold from the values:\n%s", exprOf(alerts["LethePurgeDeadlineAtRisk"]))
+	if !strings.Contains(exprOf(alerts["LethePurgeOverdue"]), "vector(86400)") {
+		t.Errorf("LethePurgeOverdue lacks the threshold from the values:\n%s", exprOf(alerts["LethePurgeOverdue"]))
+	}
+	// monthLimitSeconds less purge's window: 2000000 - 7200.
+	if !strings.Contains(exprOf(alerts["LethePurgeMonthAtRisk"]), "vector(1992800)") {
+		t.Errorf("LethePurgeMonthAtRisk lacks the month less purge's window from the values:\n%s", exprOf(alerts["LethePurgeMonthAtRisk"]))
 	}
 	if !strings.Contains(exprOf(alerts["LetheJobFailed"]), `namespace="gdpr"`) {
 		t.Errorf("LetheJobFailed is not restricted to the release namespace")

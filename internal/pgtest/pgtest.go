@@ -44,6 +44,7 @@ type Server struct {
 	dataDir   string
 	binDir    string
 	runAs     *user.User
+	startArgs []string // pg_ctl start's arguments, for Restart
 }
 
 var (
@@ -141,17 +142,15 @@ func NewServer(settings []string) (*Server, error) {
 		return nil, err
 	}
 	s.Port = port
-	logFile := filepath.Join(base, "server.log")
-	cmd := s.command(filepath.Join(binDir, "pg_ctl"), "-D", s.dataDir, "-l", logFile, "-w", "-t", "60",
+	s.startArgs = []string{"-D", s.dataDir, "-l", filepath.Join(base, "server.log"), "-w", "-t", "60",
 		"-o", strings.Join([]string{
 			"-p", strconv.Itoa(port), "-k", base, "-c", "listen_addresses=127.0.0.1",
 			"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 			"-c", "max_connections=200", "-c", "shared_buffers=128MB",
 			"-c", "max_locks_per_transaction=256",
-		}, " ")+settingsFlags(settings), "start")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(logFile)
-		return nil, fmt.Errorf("pg_ctl start: %v: %s\n%s", err, out, log)
+		}, " ") + settingsFlags(settings), "start"}
+	if err := s.Restart(); err != nil {
+		return nil, err
 	}
 	s.AdminURL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 	return s, nil
@@ -291,12 +290,30 @@ func NewDB(t testing.TB, schema string) *DB {
 	if err != nil {
 		t.Fatalf("pgtest: template: %v", err)
 	}
-	return newDB(t, tmpl)
+	return s.newDB(t, tmpl)
+}
+
+// NewDB creates a database on this server (a private cluster from
+// NewServer, say) for this test from schema, as the package's NewDB does
+// on the shared one.
+func (s *Server) NewDB(t testing.TB, schema string) *DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tmpl, err := s.template(ctx, schema)
+	if err != nil {
+		t.Fatalf("pgtest: template: %v", err)
+	}
+	return s.newDB(t, tmpl)
 }
 
 func newDB(t testing.TB, tmpl string) *DB {
 	t.Helper()
-	s := Start(t)
+	return Start(t).newDB(t, tmpl)
+}
+
+func (s *Server) newDB(t testing.TB, tmpl string) *DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s.mu.Lock()

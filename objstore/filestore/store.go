@@ -23,9 +23,13 @@ var (
 
 // List walks loc in lexical order and calls fn for every regular file or
 // symbolic link (a link is listed, never followed). A missing path lists
-// nothing.
+// nothing, but a missing root directory ([objstore.Resolved.RootDir]) is
+// an error.
 func (Store) List(ctx context.Context, loc objstore.Resolved, fn func(objstore.Object) error) error {
 	if err := checkFile(loc); err != nil {
+		return err
+	}
+	if err := checkRoot(loc); err != nil {
 		return err
 	}
 	if err := walk(ctx, trimSlash(loc.Key), fn); err != nil {
@@ -35,7 +39,8 @@ func (Store) List(ctx context.Context, loc objstore.Resolved, fn func(objstore.O
 }
 
 // Delete removes the file, or the directory and everything in it. A missing
-// path is already gone and not an error. A symbolic link at loc is removed
+// path is already gone and not an error, but a missing root directory
+// ([objstore.Resolved.RootDir]: a volume not mounted) is. A symbolic link at loc is removed
 // itself; what it points to is left alone. A directory where a single file
 // was expected is an error.
 func (Store) Delete(ctx context.Context, loc objstore.Resolved) (objstore.Removed, error) {
@@ -44,6 +49,9 @@ func (Store) Delete(ctx context.Context, loc objstore.Resolved) (objstore.Remove
 		return removed, err
 	}
 	if err := checkFile(loc); err != nil {
+		return removed, err
+	}
+	if err := checkRoot(loc); err != nil {
 		return removed, err
 	}
 	p := trimSlash(loc.Key)
@@ -83,9 +91,12 @@ func (Store) Delete(ctx context.Context, loc objstore.Resolved) (objstore.Remove
 // ListPrefixes groups the files under root by the path up to the next
 // delimiter; see [objstore.PrefixLister]. root.Key may end in a partial
 // name, such as "/x/u-": the walk starts in its directory and keeps the
-// paths that start with it.
+// paths that start with it. A missing root directory is an error.
 func (Store) ListPrefixes(ctx context.Context, root objstore.Resolved, delimiter string, fn func(objstore.PrefixSummary) error) error {
 	if err := checkFile(root); err != nil {
+		return err
+	}
+	if err := checkRoot(root); err != nil {
 		return err
 	}
 	dir := root.Key
@@ -145,6 +156,27 @@ func stripPath(err error) error {
 func checkFile(loc objstore.Resolved) error {
 	if loc.Scheme != objstore.SchemeFile || !filepath.IsAbs(loc.Key) {
 		return fmt.Errorf("location %s: not a file location", loc.Template)
+	}
+	return nil
+}
+
+// checkRoot returns an error unless loc's root directory exists: a root
+// that is missing (a volume not mounted, a wrong path) must never pass for
+// a location with nothing in it. The root holds no subject value, so the
+// error may name it.
+func checkRoot(loc objstore.Resolved) error {
+	root := loc.RootDir()
+	if root == "" {
+		return nil
+	}
+	info, err := os.Stat(root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("location %s: root directory %s does not exist (is its volume mounted?)", loc.Template, root)
+	case err != nil:
+		return fmt.Errorf("location %s: root directory %s: %w", loc.Template, root, stripPath(err))
+	case !info.IsDir():
+		return fmt.Errorf("location %s: root %s is not a directory", loc.Template, root)
 	}
 	return nil
 }

@@ -128,3 +128,41 @@ func TestListPrefixes(t *testing.T) {
 	require.ErrorContains(t, err, "refusing to delete")
 	require.DirExists(t, root+"/uploads/1")
 }
+
+// A location whose root directory is missing (a volume that is not
+// mounted) is an error for every operation, never an empty success; a
+// subject with nothing under a root that exists is fine.
+func TestMissingRootIsAnError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var s filestore.Store
+	base := t.TempDir()
+	write(t, base+"/mounted/other/f", "x")
+	for _, template := range []string{"file://" + base + "/mounted/{key}/", "file://" + base + "/mounted/{key}.png"} {
+		loc := resolve(t, template, "42")
+		removed, err := s.Delete(ctx, loc)
+		require.NoError(t, err, template)
+		require.Zero(t, removed)
+		found, err := objstore.Exists(ctx, s, loc)
+		require.NoError(t, err)
+		require.False(t, found)
+	}
+	for template, want := range map[string]string{
+		"file://" + base + "/unmounted/{key}/":       "root directory " + base + "/unmounted does not exist",
+		"file://" + base + "/unmounted/u-{key}.png":  "root directory " + base + "/unmounted does not exist",
+		"file://" + base + "/mounted/other/f/{key}/": "root " + base + "/mounted/other/f is not a directory",
+	} {
+		loc := resolve(t, template, "42")
+		_, err := s.Delete(ctx, loc)
+		require.ErrorContains(t, err, want, template)
+		require.NotContains(t, err.Error(), "42")
+		_, err = objstore.Exists(ctx, s, loc)
+		require.ErrorContains(t, err, want, template)
+		_, err = objstore.Usage(ctx, s, loc)
+		require.ErrorContains(t, err, want, template)
+		l, err := objstore.ParseLocation(template)
+		require.NoError(t, err)
+		err = s.ListPrefixes(ctx, l.Root(), "/", func(objstore.PrefixSummary) error { return nil })
+		require.ErrorContains(t, err, want, template)
+	}
+}

@@ -231,10 +231,14 @@ func TestRetriesSlowAnswer(t *testing.T) {
 	store, err := s3store.New(context.Background(), s3store.Config{
 		Region: miniotest.Region, Endpoint: b.proxy.URL, ForcePathStyle: true,
 		Credentials: miniotest.Start(t).Credentials(), MaxAttempts: 3,
-		MinBackoff: 10 * time.Millisecond, AttemptTimeout: 300 * time.Millisecond,
+		// As generous as setup's: only the attempt that gets no answer
+		// at all reaches it, never a real request on a slow machine.
+		MinBackoff: 10 * time.Millisecond, AttemptTimeout: 5 * time.Second,
 	})
 	require.NoError(t, err)
-	slow := b.proxy.Inject(faultproxy.Fault{Match: faultproxy.HasQuery("versions"), Times: 1, Action: faultproxy.Delay(5 * time.Second)})
+	// The first listing never gets an answer: only the attempt timeout
+	// ends it, and the retry succeeds.
+	slow := b.proxy.Inject(faultproxy.Fault{Match: faultproxy.HasQuery("versions"), Times: 1, Action: faultproxy.Delay(24 * time.Hour)})
 
 	exists, err := objstore.Exists(context.Background(), store, b.resolve(t, "s3://%s/users/{key}/", "42"))
 	require.NoError(t, err)

@@ -111,3 +111,32 @@ name may have.
 {{- define "lethe.manualJobPrefix" -}}
 {{- printf "%s-manual" (. | trunc 45 | trimSuffix "-") }}
 {{- end }}
+
+{{/*
+lethe.jobSkip says why a job is not scheduled, or is "" when it is. Called
+with (dict "root" $ "job" "<job>"). A job is scheduled when it is enabled
+and the policy has its section: subject: for purge, retention: for
+retention, inactivity: and orphans: for theirs. A job without its section
+would exit with code 2 on every run and page on-call, so it is left out.
+The chart cannot read a policy in existingPolicyConfigMap: there, enabled
+alone decides. Without any policy nothing is scheduled.
+*/}}
+{{- define "lethe.jobSkip" -}}
+{{- $root := .root }}
+{{- $cfg := get $root.Values.jobs .job }}
+{{- $section := get (dict "purge" "subject" "retention" "retention" "inactivity" "inactivity" "orphans" "orphans") .job }}
+{{- if not (and $cfg $cfg.enabled) }}
+{{- printf "jobs.%s.enabled is false" .job }}
+{{- else if $root.Values.existingPolicyConfigMap }}
+{{- else if not (include "lethe.policy" $root) }}
+{{- "no policy is set" }}
+{{- else }}
+{{- $policy := include "lethe.policy" $root | fromYaml }}
+{{- if hasKey $policy "Error" }}
+{{- fail (printf "policy is not a YAML map: %s" (get $policy "Error")) }}
+{{- end }}
+{{- if not (get $policy $section) }}
+{{- printf "the policy has no %s: section" $section }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,91 @@
+package grants_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// writePolicy writes the test policy with old replaced by new.
+func (b *bundle) editPolicy(old, new string) []string {
+	b.t.Helper()
+	var path string
+	for _, e := range b.env {
+		if p, ok := strings.CutPrefix(e, "LETHE_POLICY="); ok {
+			path = p
+		}
+	}
+	src, err := os.ReadFile(path)
+	require.NoError(b.t, err)
+	require.Contains(b.t, string(src), old)
+	edited := filepath.Join(b.t.TempDir(), "policy.yaml")
+	require.NoError(b.t, os.WriteFile(edited, []byte(strings.Replace(string(src), old, new, 1)), 0o600))
+	return append(append([]string{}, b.env...), "LETHE_POLICY="+edited)
+}
+
+// The IAM policy lets lethe list and delete versions under the policy's
+// prefixes only, and never read an object.
+func TestIAMPolicyCoversOnlyThePolicysPrefixes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.editPolicy("  - location: \"file://"+b.uploads+"/{key}/\"",
+		"  - location: \"s3://app-uploads/users/{key}/\"\n  - location: \"s3://app-uploads/avatars/{key}.png\"\n  - location: \"s3://other/{key}/\"")
+	r := b.lethe(env, "grants", "--format", "iam")
+	require.Equal(t, 0, r.code, r.stderr)
+	var doc struct {
+		Statement []struct {
+			Action    []string
+			Resource  []string
+			Condition map[string]map[string][]string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &doc), r.stdout)
+	require.Len(t, doc.Statement, 4)
+	app, other := doc.Statement[0], doc.Statement[2]
+	require.Equal(t, []string{"arn:aws:s3:::app-uploads"}, app.Resource)
+	require.Equal(t, []string{"avatars/*", "users/*"}, app.Condition["StringLike"]["s3:prefix"])
+	require.ElementsMatch(t, []string{"arn:aws:s3:::app-uploads/avatars/*", "arn:aws:s3:::app-uploads/users/*"}, doc.Statement[1].Resource)
+	require.Contains(t, doc.Statement[1].Action, "s3:DeleteObjectVersion")
+	require.Nil(t, other.Condition, "a template that starts with its placeholder lists the whole bucket")
+	require.Equal(t, []string{"arn:aws:s3:::other/*"}, doc.Statement[3].Resource)
+	for _, s := range doc.Statement {
+		require.NotContains(t, s.Action, "s3:GetObject")
+		require.NotContains(t, s.Action, "s3:PutObject")
+	}
+
+	// The SQL format carries the same policy as comments and stays a script.
+	r = b.lethe(env, "grants")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "-- {\n")
+	require.Contains(t, r.stdout, "--       \"Sid\": \"LetheListVersions1\"")
+	// file:// locations get a note on the directory instead.
+	r = b.lethe(b.env, "grants")
+	require.Contains(t, r.stdout, "--   "+b.uploads+"/  (from file://"+b.uploads+"/{key}/)")
+	r = b.lethe(b.env, "grants", "--format", "iam")
+	require.Equal(t, 2, r.code, "no s3:// location, no IAM policy")
+}
+
+// A policy that does not fit the database, or a bad flag, exits 2 and
+// prints no script.
+func TestGrantsRefusesABadPolicy(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	env := b.editPolicy("  - table: sessions\n", "  - table: sesions\n")
+	r := b.lethe(env, "grants")
+	require.Equal(t, 2, r.code)
+	require.Empty(t, r.stdout)
+	require.Contains(t, r.stderr, "sesions")
+	env = b.editPolicy("    column: created_at\n    keep: 90d", "    column: created\n    keep: 90d")
+	r = b.lethe(env, "grants")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "created")
+	for _, args := range [][]string{{"--format", "xml"}, {"--role", ""}, {"--role", "a$b"}} {
+		r = b.lethe(b.env, append([]string{"grants"}, args...)...)
+		require.Equal(t, 2, r.code, args)
+		require.Empty(t, r.stdout)
+	}
+}

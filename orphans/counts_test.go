@@ -1,0 +1,41 @@
+package orphans_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/orphans"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRolledBackBatchIsNotCounted kills an organizations batch's
+// connection just before it commits: its rows stay, and the report counts
+// none of them.
+func TestRolledBackBatchIsNotCounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice := b.addUser("alice", "")
+	gone := b.addOrg("gone", "1 year")
+	b.addOrg("kept", "1 year", alice)
+	j, err := orphans.New(b.config())
+	require.NoError(t, err)
+	orphans.SetBeforeCommit(j, func(pid uint32) {
+		// With a timeout, pg_terminate_backend waits until the process is gone.
+		b.db.Exec(t, "SELECT pg_terminate_backend($1, 60000)", int32(pid))
+	})
+	r := jobs.NewReport(j.Name(), false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = j.Run(ctx, r)
+	require.Error(t, err)
+	st := b.org(gone)
+	require.Equal(t, []int{1, 2, 1}, []int{st.Orgs, st.Notes, st.Comments}, "the batch rolled back")
+	for k, n := range r.Rows {
+		if k != "invites delete" {
+			require.Zero(t, n, "%s: a batch rolled back counts no rows", k)
+		}
+	}
+	require.Zero(t, r.Counter("organizations_removed"))
+}
