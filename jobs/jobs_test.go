@@ -67,7 +67,8 @@ func TestRunnerSummary(t *testing.T) {
 type tableJob struct{ err error }
 
 func (tableJob) Name() string { return "retention" }
-func (j tableJob) Run(_ context.Context, r *Report) error {
+func (j tableJob) Run(_ context.Context, s *Session) error {
+	r := s.Report
 	r.AddRows("audit_events", "delete", 7)
 	r.Add("audit_events.rows_left", 5)
 	r.Add("rows_left", 5)
@@ -79,7 +80,7 @@ func (j tableJob) Run(_ context.Context, r *Report) error {
 func TestTableKeepsTableNames(t *testing.T) {
 	var table bytes.Buffer
 	rn := &Runner{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Table: &table}
-	rn.Run(context.Background(), tableJob{}, false)
+	rn.Run(context.Background(), tableJob{}, Limits{})
 	require.Contains(t, table.String(), "audit_events.rows left: 5")
 	require.Contains(t, table.String(), "  rows left: 5")
 	require.NotContains(t, table.String(), "audit events")
@@ -93,7 +94,7 @@ func TestMultiLineErrorsLogOnOneLine(t *testing.T) {
 	perr := &policy.Error{Path: "p.yaml"}
 	perr.Add(3, "first problem")
 	perr.Add(5, "second problem")
-	_, code := rn.Run(context.Background(), tableJob{err: perr}, false)
+	_, code := rn.Run(context.Background(), tableJob{err: perr}, Limits{})
 	require.Equal(t, ExitConfig, code)
 	require.Contains(t, logs.String(), `error="policy p.yaml: 2 problems; line 3: first problem; line 5: second problem"`)
 	require.NotContains(t, logs.String(), `\n`)
