@@ -180,7 +180,7 @@ func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, l
 		return purge.New(pc)
 	case "retention":
 		return retention.New(retention.Config{
-			Pool: pool, Policy: pol, Logger: logger.With("job", cfg.Job), Limits: limits,
+			Pool: pool, Policy: pol, Logger: logger.With("job", cfg.Job),
 		})
 	case "orphans":
 		return orphans.New(orphans.Config{

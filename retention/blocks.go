@@ -73,7 +73,7 @@ func (j *Job) drainRel(ctx context.Context, r *jobs.Report, tr *tableRun, rel st
 	if !blocks {
 		return j.drain(ctx, r, tr, rel)
 	}
-	j.report.Add(tr.t.name()+".block_range_walks", 1)
+	j.s.Report.Add(tableCounter(tr.t.name(), BlockRangeWalks), 1)
 	return j.walkBlocks(ctx, r, tr, rel, st)
 }
 
@@ -190,12 +190,12 @@ func (w *rangeWidth) timedOut(blocks int64) {
 // again from block 0: the ranges it already emptied cost one sequential
 // read each.
 func (j *Job) walkBlocks(ctx context.Context, r *jobs.Report, tr *tableRun, rel string, st relStats) error {
-	sql := tr.t.buildRange(rel, j.cfg.DryRun)
+	sql := tr.t.buildRange(rel, j.s.DryRun())
 	w := newRangeWidth(j.cfg.TargetBatchTime, st.rowsPerBlock())
 	if err := j.walkRange(ctx, r, tr, sql, w, 0, st.blocks); err != nil {
 		return err
 	}
-	if j.cfg.DryRun {
+	if j.s.DryRun() {
 		return nil
 	}
 	now, err := j.relStats(ctx, tr, rel)
@@ -220,10 +220,8 @@ func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql s
 		tr.deleted += n
 		r.AddRows(tr.t.name(), "delete", n)
 		lo = hi
-		if j.cfg.Pause > 0 {
-			if err := sleepCtx(ctx, j.cfg.Pause); err != nil {
-				return err
-			}
+		if err := j.pause(ctx); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -249,16 +247,12 @@ func (j *Job) rangeWithRetry(ctx context.Context, tr *tableRun, sql string, w *r
 		case statementTimedOut(ctx, err) && *hi-lo > 1:
 			w.timedOut(*hi - lo)
 			*hi = lo + w.width
-			j.report.Add("batches_retried", 1)
+			j.s.Report.Add(string(jobs.BatchesRetried), 1)
 			j.cfg.Logger.Debug("range timed out, halved", slog.String("table", tr.t.name()), slog.Int64("width", w.width))
-		case lockTrouble(err) && lockTries < j.cfg.LockRetries:
-			lockTries++
-			j.report.Add("batches_retried", 1)
-			if err := sleepCtx(ctx, backoff(lockTries)); err != nil {
+		case jobs.Retryable(err):
+			if err := j.lockPause(ctx, tr, &lockTries, err); err != nil {
 				return 0, err
 			}
-		case lockTrouble(err):
-			return 0, &lockedOutError{table: tr.t.name(), err: err}
 		default:
 			return 0, fmt.Errorf("retention %s: block range: %w", tr.t.name(), err)
 		}
@@ -266,9 +260,12 @@ func (j *Job) rangeWithRetry(ctx context.Context, tr *tableRun, sql string, w *r
 }
 
 // rangeOnce runs one range in its own transaction, with a statement
-// timeout of at most RangeTimeout.
+// timeout of rangeTimeout: the one place where the job deliberately sets
+// a timeout other than the session's, since a range the model sized wrong
+// is cut short and halved (rangeWithRetry) instead of holding its row
+// locks up to StatementTimeout.
 func (j *Job) rangeOnce(ctx context.Context, tr *tableRun, sql string, lo, hi int64) (int64, error) {
-	tx, err := j.begin(ctx)
+	tx, err := j.s.Begin(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -278,7 +275,7 @@ func (j *Job) rangeOnce(ctx context.Context, tr *tableRun, sql string, lo, hi in
 	}
 	args := append([]any{tr.cutoff, blockTID(lo), blockTID(hi)}, tr.t.filterArgs()...)
 	var n int64
-	if j.cfg.DryRun {
+	if j.s.DryRun() {
 		err = tx.QueryRow(ctx, sql, args...).Scan(&n)
 		return n, err
 	}
@@ -296,7 +293,7 @@ func (j *Job) rangeOnce(ctx context.Context, tr *tableRun, sql string, lo, hi in
 // StatementTimeout. A range the model got wrong is cut short and halved
 // instead of holding its row locks for long.
 func (j *Job) rangeTimeout() time.Duration {
-	return min(j.cfg.StatementTimeout, max(10*j.cfg.TargetBatchTime, time.Second))
+	return min(j.s.Limits.StatementTimeout, max(10*j.cfg.TargetBatchTime, time.Second))
 }
 
 // blockTID is the first tuple id of block b: (b,0), below every real
