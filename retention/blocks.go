@@ -164,11 +164,16 @@ func (w *rangeWidth) observe(blocks, rows int64, el time.Duration) {
 	if float64(rows) < 0.05*float64(blocks)*w.rowsPerBlock {
 		w.perBlock = alpha*w.perBlock + (1-alpha)*t/float64(blocks)
 	} else {
+		// Reading the blocks took no longer than the whole statement: a
+		// cost learnt before (or doubled by timeouts) that says more is
+		// wrong, and dense ranges would never correct it otherwise.
+		w.perBlock = min(w.perBlock, t/float64(blocks))
 		w.perRow = alpha*w.perRow + (1-alpha)*max(t-float64(blocks)*w.perBlock, 0)/float64(rows)
 	}
 	if t > 2*w.target { // slower than the model said: trust the clock
 		w.perRow *= t / w.target
 	}
+	w.capCosts()
 	w.density = float64(rows) / float64(blocks)
 	w.width = w.fit(4 * blocks)
 }
@@ -177,8 +182,21 @@ func (w *rangeWidth) observe(blocks, rows int64, el time.Duration) {
 func (w *rangeWidth) timedOut(blocks int64) {
 	w.perRow *= 2
 	w.perBlock *= 2
+	w.capCosts()
 	w.density = w.rowsPerBlock
 	w.width = max(blocks/2, 1)
+}
+
+// capCosts bounds the learnt costs where the width is 1 block whatever
+// the density: a block that takes the whole target to read, or whose rows,
+// all expired, take it to delete. A higher cost would tell the model
+// nothing more, and the factors of slow statements and timeouts would
+// compound without end (to +Inf, the width then stuck at 1 for the rest
+// of the walk however fast the statements come back); from the cap, a few
+// fast statements bring the costs back.
+func (w *rangeWidth) capCosts() {
+	w.perBlock = min(w.perBlock, w.target)
+	w.perRow = min(w.perRow, w.target/w.rowsPerBlock)
 }
 
 // walkBlocks deletes the expired rows of rel one block range at a time, in
