@@ -186,6 +186,9 @@ type batchResult struct {
 
 // batchWithRetry runs one batch, halving it after a statement timeout and
 // pausing after lock trouble, and adapts the size of the next one.
+// Durations are read from the real clock, here and for block ranges and
+// partition drops: they measure the server's speed, which sizes the next
+// batch. The run's clock (s.Limits) is for the budget and the pauses.
 func (j *Job) batchWithRetry(ctx context.Context, tr *tableRun, sql string, args []any) (batchResult, error) {
 	cfg := &j.cfg
 	lockTries := 0
