@@ -32,7 +32,7 @@ func jobsFor(cfg *Config, stop context.Context) *jobs.Registry {
 			Name: "retention", Help: "delete rows older than the policy's retention rules",
 			Sections: []string{"retention"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
-				return retention.New(retention.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger, Limits: limits})
+				return retention.New(retention.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger})
 			},
 		},
 		jobs.Spec{
