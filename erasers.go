@@ -28,9 +28,24 @@ func buildErasers(ctx context.Context, cfg *Config, pol *policy.Policy, logger *
 	if len(pol.Objects) == 0 && len(pol.Processors) == 0 {
 		return nil, nil
 	}
-	router := &objstore.Router{File: filestore.Store{}}
+	var locs []string
 	for _, o := range pol.Objects {
-		if strings.HasPrefix(o.Location, "s3://") {
+		locs = append(locs, o.Location)
+	}
+	router, err := buildRouter(ctx, cfg, locs)
+	if err != nil {
+		return nil, err
+	}
+	return outside.New(pol, router, os.LookupEnv, nil, logger)
+}
+
+// buildRouter builds an object-store router for locations: file://
+// always, and an S3 client (configured as buildErasers says) when one of
+// them uses s3://.
+func buildRouter(ctx context.Context, cfg *Config, locations []string) (*objstore.Router, error) {
+	router := &objstore.Router{File: filestore.Store{}}
+	for _, l := range locations {
+		if strings.HasPrefix(l, "s3://") {
 			s3, err := s3store.New(ctx, s3store.Config{Endpoint: cfg.S3Endpoint, ForcePathStyle: cfg.S3PathStyle})
 			if err != nil {
 				return nil, &jobs.ConfigError{Err: fmt.Errorf("s3: %w", err)}
@@ -39,5 +54,20 @@ func buildErasers(ctx context.Context, cfg *Config, pol *policy.Policy, logger *
 			break
 		}
 	}
-	return outside.New(pol, router, os.LookupEnv, nil, logger)
+	return router, nil
+}
+
+// orphanLocations lists the object locations of the policy's orphans:
+// section.
+func orphanLocations(pol *policy.Policy) []string {
+	var locs []string
+	if pol.Orphans != nil {
+		for _, r := range pol.Orphans.Organizations {
+			locs = append(locs, r.Objects...)
+		}
+		for _, o := range pol.Orphans.Objects {
+			locs = append(locs, o.Location)
+		}
+	}
+	return locs
 }

@@ -183,10 +183,11 @@ func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, l
 			Pool: pool, Policy: pol, Logger: logger.With("job", cfg.Job), Limits: limits,
 		})
 	case "orphans":
-		return orphans.New(orphans.Config{
-			Pool: pool, Policy: pol, Logger: logger.With("job", cfg.Job),
-			S3Endpoint: cfg.S3Endpoint, S3PathStyle: cfg.S3PathStyle, Limits: limits,
-		})
+		store, err := buildRouter(stop, cfg, orphanLocations(pol))
+		if err != nil {
+			return nil, err
+		}
+		return orphans.New(orphans.Config{Pool: pool, Policy: pol, Logger: logger.With("job", cfg.Job), Store: store})
 	case "inactivity":
 		ic := inactivity.Config{
 			Pool: pool, Policy: pol, Hasher: hasher, Logger: logger.With("job", cfg.Job),
