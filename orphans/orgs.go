@@ -90,7 +90,7 @@ func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *pol
 	if len(perr.Problems) > bad {
 		return nil, nil
 	}
-	pl, err := buildPlan(ctx, q, pol, r, mt)
+	steps, err := PlanOrganization(ctx, q, cat, pol.Path, r)
 	if err != nil {
 		var pe *policy.Error
 		if !errors.As(err, &pe) {
@@ -104,32 +104,9 @@ func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *pol
 		}
 		return nil, nil
 	}
-	for _, s := range pl.Steps {
-		if s.Table.OID == mt.OID && s.Rule == nil {
-			continue // an ignore: entry's cascade: there is no member row to count
-		}
-		o.steps = append(o.steps, s)
-	}
-	o.steps = append(o.steps, pl.Final)
+	o.steps = steps
 	o.buildSQL()
 	return o, nil
-}
-
-// buildPlan checks and orders the organization's tables with package
-// plan, the organization table standing in for the subject: the same
-// checks of tables, columns, set: values and foreign-key coverage as the
-// purge, and the same ordering, children first. The members table's key
-// into the organizations needs no rule, whatever its ON DELETE action: an
-// organization is only removed when that table has no row for it.
-func buildPlan(ctx context.Context, q plan.Querier, pol *policy.Policy, r *policy.OrgRule, members *plan.Table) (*plan.Plan, error) {
-	sp := &policy.Policy{
-		Path: pol.Path,
-		Subject: policy.Subject{Table: r.Table, Key: r.Key, RequestedAt: r.CreatedAt, Grace: r.MinAge,
-			Final: policy.Delete, Line: r.Line},
-		Tables: r.Tables,
-		Ignore: r.Ignore,
-	}
-	return plan.Build(ctx, q, sp, plan.Absent(policy.Ident{Parts: []string{members.Schema, members.Name}}, r.Members.Match.Column()))
 }
 
 func hasFK(cat *plan.Catalog, child *plan.Table, col string, parent *plan.Table, pcol string) bool {
@@ -148,31 +125,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func (o *orgTarget) buildSQL() {
-	r := o.rule
-	t := o.table.Ident()
-	k := "o." + o.key.Ident()
-	created := "o." + pgx.Identifier{r.CreatedAt.Column()}.Sanitize()
-	orphaned := fmt.Sprintf("%s <= now() - $1::interval AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.%s = %s)",
-		created, o.members.Ident(), pgx.Identifier{r.Members.Match.Column()}.Sanitize(), k)
-	sel := []string{k + "::text"}
-	for _, c := range o.cols {
-		sel = append(sel, "o."+pgx.Identifier{c}.Sanitize()+"::text")
-	}
-	o.candidates = fmt.Sprintf("SELECT %s FROM %s o WHERE %s AND ($2::text IS NULL OR %s > $2::text::%s) ORDER BY %s LIMIT $3",
-		strings.Join(sel, ", "), t, orphaned, k, o.key.Type, k)
-	o.lock = o.candidates + " FOR UPDATE OF o SKIP LOCKED"
-	// A later statement, so a later snapshot: it sees every membership
-	// committed before the lock was taken.
-	o.recheck = fmt.Sprintf("SELECT %s::text FROM %s o WHERE %s = ANY($2::text[]::%s[]) AND %s",
-		k, t, k, o.key.Type, orphaned)
-	o.counts = fmt.Sprintf("SELECT count(*) FILTER (WHERE %s), count(*) FROM %s o", orphaned, t)
-	for _, s := range o.steps {
-		o.run = append(o.run, s.SQL(o.key, false, nil))
-		o.dry = append(o.dry, s.SQL(o.key, true, nil))
-	}
 }
 
 func (j *Job) surveyOrgs(ctx context.Context, o *orgTarget) error {
