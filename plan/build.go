@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"sort"
 
 	"github.com/lethe-project/lethe/policy"
 )
@@ -44,13 +45,13 @@ func BuildFrom(ctx context.Context, q Querier, cat *Catalog, root policy.Subject
 		o(b)
 	}
 	pl := b.build()
-	if err := b.perr.Err(); err != nil {
-		return nil, err
-	}
+	// The literals of the rules that resolved are checked even when others
+	// did not, so that one run names every problem.
 	if err := b.checkValues(pl); err != nil {
 		return nil, err
 	}
 	if err := b.perr.Err(); err != nil {
+		sort.SliceStable(b.perr.Problems, func(i, j int) bool { return b.perr.Problems[i].Line < b.perr.Problems[j].Line })
 		return nil, err
 	}
 	return pl, nil

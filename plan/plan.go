@@ -78,7 +78,7 @@ func (s *Step) String() string { return s.Table.String() + " " + string(s.Action
 func (b *builder) table(id policy.Ident, line int, what string) *Table {
 	t, ok := b.cat.Lookup(id)
 	if !ok {
-		b.perr.Add(line, "%s: table %s does not exist", what, id)
+		b.perr.Add(line, "%s: %s", what, b.cat.Missing(id))
 		return nil
 	}
 	return t
@@ -87,7 +87,7 @@ func (b *builder) table(id policy.Ident, line int, what string) *Table {
 func (b *builder) column(t *Table, id policy.Ident, line int, what string) *Column {
 	c, ok := t.Columns[id.Column()]
 	if !ok {
-		b.perr.Add(line, "%s: column %s does not exist in table %s", what, id, t)
+		b.perr.Add(line, "%s: %s", what, t.MissingColumn(id.String()))
 		return nil
 	}
 	return c
@@ -321,7 +321,7 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*Table]bool) []*
 	for i := range b.rules.Ignore {
 		ig := &b.rules.Ignore[i]
 		if _, ok := b.cat.Lookup(ig.Table); !ok {
-			b.perr.Add(ig.Line, "ignore: table %s does not exist", ig.Table)
+			b.perr.Add(ig.Line, "ignore: %s", b.cat.Missing(ig.Table))
 		}
 	}
 	var cascades []*Step
