@@ -54,7 +54,7 @@ func jobsFor(cfg *Config, stop context.Context) *jobs.Registry {
 			Name: "orphans", Help: "remove organizations, invites and files that lost their owner",
 			Sections: []string{"orphans"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
-				return orphans.New(orphans.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger, Store: d.Objects, Limits: limits})
+				return orphans.New(orphans.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger, Store: d.Objects})
 			},
 		},
 	)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/objstore"
+	"github.com/lethe-project/lethe/orphans"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -76,9 +77,9 @@ func (g *Grants) retention(ctx context.Context, q plan.Querier, cat *plan.Catalo
 	return nil
 }
 
-// orphans adds the organizations (planned as package orphans plans them,
-// the organization table standing in for the subject), the invites and
-// the subject table that orphan objects are checked against.
+// orphans adds the organizations (planned by package orphans' own
+// planner), the invites and the subject table that orphan objects are
+// checked against.
 func (g *Grants) orphans(ctx context.Context, q plan.Querier, cat *plan.Catalog, p *policy.Policy, perr *policy.Error) error {
 	for i := range p.Orphans.Organizations {
 		r := &p.Orphans.Organizations[i]
@@ -87,21 +88,16 @@ func (g *Grants) orphans(ctx context.Context, q plan.Querier, cat *plan.Catalog,
 			perr.Add(r.Line, "orphans: organization %s: members: table %s does not exist", r.Table, r.Members.Table)
 			continue
 		}
-		pl, err := plan.Build(ctx, q, orgPolicy(p, r, members))
+		steps, err := orphans.PlanOrganization(ctx, q, cat, p.Path, r)
 		if err != nil {
 			return err
 		}
 		g.read(members, "orphans: checks that an organization has no member left")
-		var steps []*plan.Step
-		for _, s := range pl.Steps {
-			if s.Line != membersLine && (s.Table.OID != members.OID || s.Rule != nil) {
-				steps = append(steps, s)
-			}
-		}
-		g.steps("orphans", steps)
-		e := g.read(pl.Subject.Table, "orphans: deletes organizations without members")
+		final := steps[len(steps)-1]
+		g.steps("orphans", steps[:len(steps)-1])
+		e := g.read(final.Table, "orphans: deletes organizations without members")
 		e.Delete = true
-		e.lock("orphans locks each organization it removes (FOR UPDATE)", pl.Subject.RequestedAt)
+		e.lock("orphans locks each organization it removes (FOR UPDATE)", final.Table.Columns[r.CreatedAt.Column()])
 	}
 	for _, r := range p.Orphans.Invites {
 		t, ok := cat.Lookup(r.Table)
@@ -123,30 +119,6 @@ func (g *Grants) orphans(ctx context.Context, q plan.Querier, cat *plan.Catalog,
 func (g *Grants) subjectRead(cat *plan.Catalog, p *policy.Policy, why string) {
 	if t, ok := cat.Lookup(p.Subject.Table); ok {
 		g.read(t, why)
-	}
-}
-
-// membersLine marks the rule orgPolicy adds for the members table.
-const membersLine = -7
-
-// orgPolicy is the policy an organization is planned with, the
-// organization table standing in for the subject, as package orphans does.
-// The members table gets a delete rule of its own (marked membersLine, and
-// dropped from the steps): an orphaned organization has no membership rows,
-// so whatever its foreign key's ON DELETE, lethe only reads that table.
-func orgPolicy(p *policy.Policy, r *policy.OrgRule, members *plan.Table) *policy.Policy {
-	tables := append([]policy.Rule{}, r.Tables...)
-	tables = append(tables, policy.Rule{
-		Table:  policy.Ident{Parts: []string{members.Schema, members.Name}},
-		Match:  r.Members.Match,
-		Action: policy.Delete, Line: membersLine,
-	})
-	return &policy.Policy{
-		Path: p.Path,
-		Subject: policy.Subject{Table: r.Table, Key: r.Key, RequestedAt: r.CreatedAt, Grace: r.MinAge,
-			Final: policy.Delete, Line: r.Line},
-		Tables: tables,
-		Ignore: r.Ignore,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/stretchr/testify/require"
 )
@@ -67,7 +68,7 @@ func TestCLIExitCodes(t *testing.T) {
 	r := b.cli(env, "--job", "orphans", "--dry-run", "--summary")
 	require.Equal(t, 0, r.code)
 	require.Contains(t, r.stdout, "organizations removed: 1")
-	require.Equal(t, 1, b.org(md5uuid("orphan")).Orgs)
+	require.Equal(t, 1, b.org(jobtest.MD5UUID("orphan")).Orgs)
 
 	b.db.Exec(t, `CREATE TABLE org_secrets (org_id uuid REFERENCES organizations (id))`)
 	r = b.cli(env, "--job", "orphans")
@@ -84,7 +85,7 @@ func TestCLIExitCodes(t *testing.T) {
 	r = b.cli(env, "--job", "orphans", "--allow-large")
 	require.Equal(t, 0, r.code)
 	require.Equal(t, 0, b.db.Int(t, `SELECT count(*) FROM organizations`))
-	require.NotContains(t, r.stderr, md5uuid("orphan"), "no keys in logs")
+	require.NotContains(t, r.stderr, jobtest.MD5UUID("orphan"), "no keys in logs")
 }
 
 // SIGKILL in the middle of a run leaves every organization either fully
@@ -99,7 +100,7 @@ func TestCLIKilledRunThenRerun(t *testing.T) {
 		INSERT INTO note_comments (note_id, body) SELECT id, 'c' FROM notes;
 		INSERT INTO custom_roles (org_id, name) SELECT id, 'r' FROM organizations`)
 	for i := 1; i <= 40; i++ {
-		b.put("orgs/"+md5uuid(fmt.Sprint("o", i))+"/f", "x")
+		b.put("orgs/"+jobtest.MD5UUID(fmt.Sprint("o", i))+"/f", "x")
 	}
 	// After three batches (four organizations of two notes each), the
 	// delete of a note waits on an advisory lock the test holds: the kill
@@ -132,7 +133,7 @@ func TestCLIKilledRunThenRerun(t *testing.T) {
 	require.Greater(t, left, 160, "the kill must land before the run finished")
 	require.Equal(t, 188, left, "three batches of four, and nothing of the one in flight")
 	for i := 1; i <= 40; i++ {
-		st := b.org(md5uuid(fmt.Sprint("o", i)))
+		st := b.org(jobtest.MD5UUID(fmt.Sprint("o", i)))
 		st.Objects = 0 // a killed batch may have removed the files already; its rows stay for the rerun
 		switch st {
 		case orgState{}, orgState{Orgs: 1, Notes: 2, Comments: 2, Roles: 1}:

@@ -6,39 +6,23 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/policy"
 )
 
-// Store is where objects live: an [objstore.Router] in production.
-type Store interface {
-	objstore.Store
-	objstore.PrefixLister
-}
-
-// Config is everything the orphans job needs. The zero values of the
-// numeric fields take the defaults below.
+// Config is what the orphans job needs besides the limits of its run,
+// which come from its session (jobs.Session.Limits). The zero values of
+// the numeric fields take the defaults below.
 type Config struct {
-	// Limits are the settings every job shares: batch size, time budget,
-	// timeouts, the blast-radius guard, dry run and stop.
-	jobs.Limits
-
 	// Pool connects to the application's database. The job uses at most
 	// two of its connections at once.
 	Pool *pgxpool.Pool
 	// Policy is the parsed policy file; its orphans: section is the work.
 	Policy *policy.Policy
-	// Store serves the locations of the section's objects. Nil builds a
-	// router from S3Endpoint and S3PathStyle (s3://, with the AWS default
-	// credential chain) and the local filesystem (file://).
-	Store Store
-	// S3Endpoint is the base URL of an S3-compatible server; empty means
-	// AWS S3. Used only when Store is nil.
-	S3Endpoint string
-	// S3PathStyle addresses buckets as endpoint/bucket/key. Used only when
-	// Store is nil.
-	S3PathStyle bool
+	// Store serves the locations of the section's objects; the caller
+	// builds it once for every job. It may be nil only when the section
+	// names no object location.
+	Store *objstore.Router
 	// Logger receives one line per part of the work and Debug per batch.
 	Logger *slog.Logger
 
@@ -52,7 +36,6 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
-	c.Limits.SetDefaults()
 	if c.Pool == nil || c.Policy == nil {
 		return errors.New("orphans: Pool and Policy are required")
 	}

@@ -18,7 +18,7 @@ func TestRolledBackBatchIsNotCounted(t *testing.T) {
 	alice := b.addUser("alice", "")
 	gone := b.addOrg("gone", "1 year")
 	b.addOrg("kept", "1 year", alice)
-	j, err := orphans.New(b.config())
+	j, err := orphans.New(b.spec().cfg)
 	require.NoError(t, err)
 	orphans.SetBeforeCommit(j, func(pid uint32) {
 		// With a timeout, pg_terminate_backend waits until the process is gone.

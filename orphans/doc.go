@@ -16,9 +16,12 @@
 // objects are removed while the lock is held, before its rows; if any
 // cannot be removed, its rows stay and the run exits 1, as in the purge.
 //
-// It owns the catalog checks of the orphans: section and the batching. It
-// reuses package plan to check and order an organization's tables (the
-// organization table stands in for the subject), package objstore to list
-// and remove objects, and does not parse the policy (package policy) nor
-// decide how a run is reported (package jobs).
+// It owns the catalog checks of the orphans: section, the planning of an
+// organization's tables ([PlanOrganization], which package grants uses
+// too) and the batching. It builds that plan with package plan from the
+// organization table as the root (plan.BuildFrom), uses package objstore
+// to list and remove objects through the router its caller gives, and does
+// not parse the policy (package policy) nor own the run's mechanics: stop,
+// budget, transactions, retries, locks and the report are its
+// jobs.Session's.
 package orphans

@@ -2,10 +2,7 @@ package orphans_test
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -110,7 +107,7 @@ type bundle struct {
 	db      *pgtest.DB
 	srv     *miniotest.Server
 	bucket  string
-	store   orphans.Store
+	store   *objstore.Router
 	polText string
 	pol     *policy.Policy
 }
@@ -137,42 +134,48 @@ func (b *bundle) setPolicy(text string) {
 	b.pol = pol
 }
 
-func (b *bundle) config(mod ...func(*orphans.Config)) orphans.Config {
-	cfg := orphans.Config{
-		Pool: b.db.Pool, Policy: b.pol, Store: b.store,
-		Logger: slog.New(slog.NewTextHandler(tWriter{b.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Limits: jobs.Limits{StatementTimeout: 5 * time.Second, LockTimeout: time.Second},
+// runSpec is one run's settings: the job's config and its session's
+// limits.
+type runSpec struct {
+	cfg    orphans.Config
+	limits jobs.Limits
+}
+
+func (b *bundle) spec(mod ...func(*runSpec)) runSpec {
+	rs := runSpec{
+		cfg:    orphans.Config{Pool: b.db.Pool, Policy: b.pol, Store: b.store, Logger: jobtest.Logger(b.t)},
+		limits: jobs.Limits{StatementTimeout: 5 * time.Second, LockTimeout: time.Second},
 	}
 	for _, m := range mod {
-		m(&cfg)
+		m(&rs)
 	}
-	return cfg
+	return rs
 }
 
-func (b *bundle) run(mod ...func(*orphans.Config)) (*jobs.Report, error) {
+func (b *bundle) run(mod ...func(*runSpec)) (*jobs.Report, error) {
 	b.t.Helper()
-	cfg := b.config(mod...)
-	j, err := orphans.New(cfg)
+	rs := b.spec(mod...)
+	j, err := orphans.New(rs.cfg)
 	require.NoError(b.t, err)
-	return jobtest.Run(b.t, cfg.Pool, j, cfg.Limits)
+	return jobtest.Run(b.t, rs.cfg.Pool, j, rs.limits)
 }
 
-func dryRun(c *orphans.Config) { c.DryRun = true }
+func dryRun(rs *runSpec) { rs.limits.DryRun = true }
 
 // asOf makes the run measure the min_age of objects from at.
-func asOf(at time.Time) func(*orphans.Config) {
-	return func(c *orphans.Config) { orphans.SetAsOf(c, at) }
+func asOf(at time.Time) func(*runSpec) {
+	return func(rs *runSpec) { orphans.SetAsOf(&rs.cfg, at) }
 }
 
 // later is a moment every object put so far is older than by far more than
 // the policy's min_age of objects (1s).
-func later() func(*orphans.Config) { return asOf(time.Now().Add(time.Hour)) }
-func allowLarge(c *orphans.Config) { c.AllowLarge = true }
+func later() func(*runSpec)  { return asOf(time.Now().Add(time.Hour)) }
+func allowLarge(rs *runSpec) { rs.limits.AllowLarge = true }
 
 // addUser adds a user; requested is an interval ago (or "") for deleted_at.
 func (b *bundle) addUser(name, requested string) string {
 	b.t.Helper()
-	id := md5uuid(name)
+	id := jobtest.MD5UUID(name)
 	var ra any
 	if requested != "" {
 		ra = requested
@@ -186,7 +189,7 @@ func (b *bundle) addUser(name, requested string) string {
 // versions and a delete marker under orgs/{id}/.
 func (b *bundle) addOrg(name, age string, members ...string) string {
 	b.t.Helper()
-	id := md5uuid(name)
+	id := jobtest.MD5UUID(name)
 	b.db.Exec(b.t, `INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, now() - $3::interval)`, id, name, age)
 	for _, m := range members {
 		b.db.Exec(b.t, `INSERT INTO memberships (org_id, user_id) VALUES ($1, $2)`, id, m)
@@ -309,20 +312,6 @@ func (b *bundle) listing(prefix string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func md5uuid(s string) string {
-	h := md5.Sum([]byte(s))
-	x := hex.EncodeToString(h[:])
-	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // requireSameRows compares two snapshots and names only the rows that

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -107,72 +107,45 @@ func (j *Job) surveyInvites(ctx context.Context, iv *inviteTarget) error {
 	if err := j.cfg.Pool.QueryRow(ctx, iv.counts, args...).Scan(&n, &total); err != nil {
 		return fmt.Errorf("orphans: count invitations in %s: %w", iv.name(), err)
 	}
-	j.report.Add("invites_eligible", n)
-	if j.cfg.DryRun {
-		j.report.Add("invites_removed", n)
-		j.report.AddRows(iv.name(), string(policy.Delete), n)
+	j.s.Report.Add(string(InvitesEligible), n)
+	if j.s.DryRun() {
+		j.s.Report.Add(string(InvitesRemoved), n)
+		j.s.Report.AddRows(iv.name(), string(policy.Delete), n)
 	}
 	return j.guard("pending invitations of "+iv.name()+" whose inviter is gone", n, total,
 		"check subject: (table, key, requested_at) and orphans: invites: inviter:")
 }
 
-// runInvites deletes one rule's invitations a batch at a time. A dry run
-// has counted them in the survey already.
+// runInvites deletes one rule's invitations a batch at a time, each batch
+// counted once it committed. A dry run has counted them in the survey
+// already.
 func (j *Job) runInvites(ctx context.Context, iv *inviteTarget) error {
-	if j.cfg.DryRun {
+	if j.s.DryRun() {
 		return nil
 	}
 	var total int64
 	for {
-		if err := j.mustStop(ctx); err != nil {
+		if err := j.proceed(ctx); err != nil {
 			return err
 		}
-		n, err := j.inviteBatch(ctx, iv)
+		var n int64
+		err := j.s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
+			args := append([]any{j.s.Limits.BatchSize}, iv.args...)
+			if err := tx.QueryRow(ctx, iv.del, args...).Scan(&n); err != nil {
+				return fmt.Errorf("delete invitations: %w", err)
+			}
+			t.Add(InvitesRemoved, n)
+			t.AddRows(iv.name(), string(policy.Delete), n)
+			return nil
+		})
 		if err != nil {
-			return err
+			return fmt.Errorf("orphans: %s batch: %w", iv.name(), err)
 		}
 		total += n
-		j.report.Add("invites_removed", n)
-		j.report.AddRows(iv.name(), string(policy.Delete), n)
-		if n < int64(j.cfg.BatchSize) {
+		if n < int64(j.s.Limits.BatchSize) {
 			break
 		}
 	}
 	j.cfg.Logger.Info("invitations done", slog.String("table", iv.name()), slog.Int64("removed", total))
 	return nil
-}
-
-func (j *Job) inviteBatch(ctx context.Context, iv *inviteTarget) (int64, error) {
-	for a := 1; ; a++ {
-		n, err := j.inviteBatchOnce(ctx, iv)
-		if err == nil || !retryable(err) || a == 5 {
-			return n, err
-		}
-		j.report.Add("batches_retried", 1)
-		select {
-		case <-time.After(time.Duration(50<<a) * time.Millisecond):
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-	}
-}
-
-func (j *Job) inviteBatchOnce(ctx context.Context, iv *inviteTarget) (int64, error) {
-	started := time.Now()
-	tx, err := j.begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("orphans: %s batch: begin: %w", iv.name(), err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	var n int64
-	args := append([]any{j.cfg.BatchSize}, iv.args...)
-	if err := tx.QueryRow(ctx, iv.del, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("orphans: delete invitations in %s: %w", iv.name(), err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("orphans: %s batch: commit: %w", iv.name(), err)
-	}
-	j.report.Add("batches", 1)
-	j.report.Max("longest_transaction_ms", time.Since(started).Milliseconds())
-	return n, nil
 }

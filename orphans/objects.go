@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"regexp"
 	"time"
 
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
@@ -153,12 +153,11 @@ func (j *Job) surveyObjects(ctx context.Context, o *objectTarget) error {
 	if err != nil {
 		return err
 	}
-	j.report.Add("prefixes_listed", matched)
-	j.report.Add("prefixes_orphaned", orphaned)
-	if j.cfg.DryRun {
-		j.report.Add("prefixes_removed", due)
-		j.report.Add("objects_removed", versions)
-		j.report.Add("bytes_removed", bytes)
+	j.s.Report.Add(string(PrefixesListed), matched)
+	j.s.Report.Add(string(PrefixesOrphaned), orphaned)
+	if j.s.DryRun() {
+		j.s.Report.Add(string(PrefixesRemoved), due)
+		j.countObjects(objstore.Removed{Versions: versions, Bytes: bytes})
 	}
 	return j.guard("prefixes under "+o.rule.Location+" named after no subject", orphaned, matched,
 		"check subject: (table, key) and the location template")
@@ -168,18 +167,18 @@ func (j *Job) surveyObjects(ctx context.Context, o *objectTarget) error {
 // version, under an advisory lock that keeps concurrent runs from listing
 // the same tree twice. A dry run has counted them in the survey already.
 func (j *Job) runObjects(ctx context.Context, o *objectTarget) error {
-	if j.cfg.DryRun {
+	if j.s.DryRun() {
 		return nil
 	}
-	if err := j.mustStop(ctx); err != nil {
+	if err := j.proceed(ctx); err != nil {
 		return err
 	}
-	unlock, ok, err := j.lockRule(ctx, o.rule.Location)
+	unlock, ok, err := j.s.TryLock(ctx, jobs.LockKey(j.Name(), o.rule.Location))
 	if err != nil {
-		return err
+		return fmt.Errorf("orphans: objects %s: %w", o.rule.Location, err)
 	}
 	if !ok {
-		j.report.Add("objects_rules_skipped_busy", 1)
+		j.s.Report.Add(string(ObjectsRulesSkippedBusy), 1)
 		j.cfg.Logger.Warn("objects skipped: another run is working on them", slog.String("location", o.rule.Location))
 		return nil
 	}
@@ -187,7 +186,7 @@ func (j *Job) runObjects(ctx context.Context, o *objectTarget) error {
 	var removed int64
 	var errs []error
 	_, _, err = j.scan(ctx, o, func(gs []group, old []bool) error {
-		if err := j.mustStop(ctx); err != nil {
+		if err := j.proceed(ctx); err != nil {
 			return err
 		}
 		for i, g := range gs {
@@ -206,42 +205,14 @@ func (j *Job) runObjects(ctx context.Context, o *objectTarget) error {
 				continue
 			}
 			removed++
-			j.report.Add("prefixes_removed", 1)
+			j.s.Report.Add(string(PrefixesRemoved), 1)
 		}
 		return nil
 	})
 	j.cfg.Logger.Info("objects done", slog.String("location", o.rule.Location), slog.Int64("prefixes_removed", removed))
 	if len(errs) > 0 {
-		j.report.Add("prefixes_failed", int64(len(errs)))
+		j.s.Report.Add(string(PrefixesFailed), int64(len(errs)))
 		errs = append([]error{fmt.Errorf("orphans: objects %s: %d prefix(es) not removed", o.rule.Location, len(errs))}, errs[0])
 	}
 	return errors.Join(append(errs, err)...)
-}
-
-// lockKeyHigh is the high half of the advisory lock keys of this job.
-const lockKeyHigh = int64(0x6f727068) // "orph"
-
-// lockRule takes a session advisory lock for one objects: entry, without
-// waiting; ok is false when another run holds it.
-func (j *Job) lockRule(ctx context.Context, location string) (unlock func(), ok bool, err error) {
-	conn, err := j.cfg.Pool.Acquire(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("orphans: lock objects %s: %w", location, err)
-	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(location))
-	key := lockKeyHigh<<32 | int64(h.Sum32())
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil || !ok {
-		conn.Release()
-		if err != nil {
-			return nil, false, fmt.Errorf("orphans: lock objects %s: %w", location, err)
-		}
-		return nil, false, nil
-	}
-	return func() {
-		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key); err != nil {
-			conn.Conn().Close(context.WithoutCancel(ctx))
-		}
-		conn.Release()
-	}, true, nil
 }

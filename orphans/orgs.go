@@ -90,7 +90,7 @@ func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *pol
 	if len(perr.Problems) > bad {
 		return nil, nil
 	}
-	pl, err := buildPlan(ctx, q, pol, r, mt)
+	steps, err := PlanOrganization(ctx, q, cat, pol.Path, r)
 	if err != nil {
 		var pe *policy.Error
 		if !errors.As(err, &pe) {
@@ -104,32 +104,9 @@ func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *pol
 		}
 		return nil, nil
 	}
-	for _, s := range pl.Steps {
-		if s.Table.OID == mt.OID && s.Rule == nil {
-			continue // an ignore: entry's cascade: there is no member row to count
-		}
-		o.steps = append(o.steps, s)
-	}
-	o.steps = append(o.steps, pl.Final)
+	o.steps = steps
 	o.buildSQL()
 	return o, nil
-}
-
-// buildPlan checks and orders the organization's tables with package
-// plan, the organization table standing in for the subject: the same
-// checks of tables, columns, set: values and foreign-key coverage as the
-// purge, and the same ordering, children first. The members table's key
-// into the organizations needs no rule, whatever its ON DELETE action: an
-// organization is only removed when that table has no row for it.
-func buildPlan(ctx context.Context, q plan.Querier, pol *policy.Policy, r *policy.OrgRule, members *plan.Table) (*plan.Plan, error) {
-	sp := &policy.Policy{
-		Path: pol.Path,
-		Subject: policy.Subject{Table: r.Table, Key: r.Key, RequestedAt: r.CreatedAt, Grace: r.MinAge,
-			Final: policy.Delete, Line: r.Line},
-		Tables: r.Tables,
-		Ignore: r.Ignore,
-	}
-	return plan.Build(ctx, q, sp, plan.Absent(policy.Ident{Parts: []string{members.Schema, members.Name}}, r.Members.Match.Column()))
 }
 
 func hasFK(cat *plan.Catalog, child *plan.Table, col string, parent *plan.Table, pcol string) bool {
@@ -150,37 +127,12 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func (o *orgTarget) buildSQL() {
-	r := o.rule
-	t := o.table.Ident()
-	k := "o." + o.key.Ident()
-	created := "o." + pgx.Identifier{r.CreatedAt.Column()}.Sanitize()
-	orphaned := fmt.Sprintf("%s <= now() - $1::interval AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.%s = %s)",
-		created, o.members.Ident(), pgx.Identifier{r.Members.Match.Column()}.Sanitize(), k)
-	sel := []string{k + "::text"}
-	for _, c := range o.cols {
-		sel = append(sel, "o."+pgx.Identifier{c}.Sanitize()+"::text")
-	}
-	o.candidates = fmt.Sprintf("SELECT %s FROM %s o WHERE %s AND ($2::text IS NULL OR %s > $2::text::%s) ORDER BY %s LIMIT $3",
-		strings.Join(sel, ", "), t, orphaned, k, o.key.Type, k)
-	o.lock = o.candidates + " FOR UPDATE OF o SKIP LOCKED"
-	// A later statement, so a later snapshot: it sees every membership
-	// committed before the lock was taken.
-	o.recheck = fmt.Sprintf("SELECT %s::text FROM %s o WHERE %s = ANY($2::text[]::%s[]) AND %s",
-		k, t, k, o.key.Type, orphaned)
-	o.counts = fmt.Sprintf("SELECT count(*) FILTER (WHERE %s), count(*) FROM %s o", orphaned, t)
-	for _, s := range o.steps {
-		o.run = append(o.run, s.SQL(o.key, false, nil))
-		o.dry = append(o.dry, s.SQL(o.key, true, nil))
-	}
-}
-
 func (j *Job) surveyOrgs(ctx context.Context, o *orgTarget) error {
 	var n, total int64
 	if err := j.cfg.Pool.QueryRow(ctx, o.counts, time.Duration(o.rule.MinAge)).Scan(&n, &total); err != nil {
 		return fmt.Errorf("orphans: count orphaned %s: %w", o.name(), err)
 	}
-	j.report.Add("organizations_eligible", n)
+	j.s.Report.Add(string(OrganizationsEligible), n)
 	return j.guard(o.name()+" rows with no member", n, total,
 		fmt.Sprintf("check orphans: organizations: %s members: (is %s the membership table, and is it filled?)", o.name(), o.rule.Members.Table))
 }
@@ -205,10 +157,15 @@ func (j *Job) runOrgs(ctx context.Context, o *orgTarget) error {
 		errs  []error
 	)
 	for {
-		if err := j.mustStop(ctx); err != nil {
+		if err := j.proceed(ctx); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		n, last, err := j.orgBatchWithRetry(ctx, o, after)
+		var n int
+		var last string
+		err := j.s.Retry(ctx, func(ctx context.Context) (err error) {
+			n, last, err = j.orgBatch(ctx, o, after)
+			return err
+		})
 		if err != nil {
 			var fe *orgFailedError
 			if !errors.As(err, &fe) {
@@ -216,36 +173,21 @@ func (j *Job) runOrgs(ctx context.Context, o *orgTarget) error {
 			}
 			errs = append(errs, err)
 		}
-		if n < j.cfg.BatchSize {
+		if n < j.s.Limits.BatchSize {
 			break
 		}
 		after = &last
 	}
-	if !j.cfg.DryRun {
+	if !j.s.DryRun() {
 		// What another run holds, or what this one kept, is left.
 		var left, total int64
 		if err := j.cfg.Pool.QueryRow(ctx, o.counts, time.Duration(o.rule.MinAge)).Scan(&left, &total); err == nil {
-			j.report.Add("organizations_left", left)
+			j.s.Report.Add(string(OrganizationsLeft), left)
 		}
 	}
 	j.cfg.Logger.Info("organizations done", slog.String("table", o.name()),
-		slog.Int64("removed", j.report.Counter("organizations_removed")), slog.Bool("dry_run", j.cfg.DryRun))
+		slog.Int64("removed", j.s.Report.Counter(string(OrganizationsRemoved))), slog.Bool("dry_run", j.s.DryRun()))
 	return errors.Join(errs...)
-}
-
-func (j *Job) orgBatchWithRetry(ctx context.Context, o *orgTarget, after *string) (int, string, error) {
-	for a := 1; ; a++ {
-		n, last, err := j.orgBatch(ctx, o, after)
-		if err == nil || !retryable(err) || a == 5 {
-			return n, last, err
-		}
-		j.report.Add("batches_retried", 1)
-		select {
-		case <-time.After(time.Duration(50<<a) * time.Millisecond):
-		case <-ctx.Done():
-			return 0, "", ctx.Err()
-		}
-	}
 }
 
 type org struct {
@@ -255,17 +197,17 @@ type org struct {
 
 // orgBatch removes (or, dry, counts) one batch of organizations in one
 // transaction: lock, check again, objects, rows, commit. It returns how
-// many candidates it selected and the last one's key.
+// many candidates it selected and the last one's key. Its rows and
+// counters reach the report only once it committed.
 func (j *Job) orgBatch(ctx context.Context, o *orgTarget, after *string) (int, string, error) {
-	cfg := &j.cfg
-	started := time.Now()
-	tx, err := j.begin(ctx)
+	started := j.s.Limits.Now()
+	tx, err := j.s.Begin(ctx)
 	if err != nil {
-		return 0, "", fmt.Errorf("orphans: %s batch: begin: %w", o.name(), err)
+		return 0, "", fmt.Errorf("orphans: %s batch: %w", o.name(), err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	q := o.lock
-	if cfg.DryRun {
+	if j.s.DryRun() {
 		q = o.candidates // read-only: nothing to lock, nothing will change
 	}
 	cands, err := j.selectOrgs(ctx, tx, o, q, after)
@@ -273,20 +215,20 @@ func (j *Job) orgBatch(ctx context.Context, o *orgTarget, after *string) (int, s
 		return 0, "", err
 	}
 	n, last := len(cands), cands[len(cands)-1].key
+	t := jobs.NewTally()
 	live := cands
-	if !cfg.DryRun {
+	if !j.s.DryRun() {
 		if live, err = j.recheck(ctx, tx, o, cands); err != nil {
 			return n, last, err
 		}
-		j.report.Add("organizations_saved", int64(len(cands)-len(live)))
+		t.Add(OrganizationsSaved, int64(len(cands)-len(live)))
 	}
 	keys, failed := j.orgObjects(ctx, o, live)
 	if len(keys) > 0 {
-		rows, err := j.orgRows(ctx, tx, o, keys)
-		if err != nil {
+		if err := j.orgRows(ctx, tx, o, keys, t); err != nil {
 			return n, last, err
 		}
-		if !cfg.DryRun {
+		if !j.s.DryRun() {
 			if j.beforeCommit != nil {
 				j.beforeCommit(tx.Conn().PgConn().PID())
 			}
@@ -294,22 +236,21 @@ func (j *Job) orgBatch(ctx context.Context, o *orgTarget, after *string) (int, s
 				return n, last, fmt.Errorf("orphans: %s batch: commit: %w", o.name(), err)
 			}
 		}
-		j.report.Merge(rows) // committed: a batch rolled back counts no rows
 	}
-	j.report.Add("organizations_removed", int64(len(keys)))
-	j.report.Add("batches", 1)
-	j.report.Max("longest_transaction_ms", time.Since(started).Milliseconds())
-	cfg.Logger.Debug("organizations batch done", slog.String("table", o.name()), slog.Int("removed", len(keys)),
-		slog.Int("saved", len(cands)-len(live)), slog.Int("failed", len(failed)), slog.Duration("duration", time.Since(started)))
+	t.Add(OrganizationsRemoved, int64(len(keys)))
+	t.Add(OrganizationsFailed, int64(len(failed)))
+	took := j.s.Limits.Now().Sub(started)
+	j.s.Commit(t, took)
+	j.cfg.Logger.Debug("organizations batch done", slog.String("table", o.name()), slog.Int("removed", len(keys)),
+		slog.Int("saved", len(cands)-len(live)), slog.Int("failed", len(failed)), slog.Duration("duration", took))
 	if len(failed) > 0 {
-		j.report.Add("organizations_failed", int64(len(failed)))
 		return n, last, &orgFailedError{table: o.name(), n: len(failed), first: failed[0]}
 	}
 	return n, last, nil
 }
 
 func (j *Job) selectOrgs(ctx context.Context, tx pgx.Tx, o *orgTarget, q string, after *string) ([]org, error) {
-	rows, err := tx.Query(ctx, q, time.Duration(o.rule.MinAge), after, j.cfg.BatchSize)
+	rows, err := tx.Query(ctx, q, time.Duration(o.rule.MinAge), after, j.s.Limits.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("orphans: select orphaned %s: %w", o.name(), err)
 	}
@@ -379,7 +320,7 @@ func (j *Job) orgObjects(ctx context.Context, o *orgTarget, orgs []org) (keys []
 				continue
 			}
 			var rm objstore.Removed
-			if j.cfg.DryRun {
+			if j.s.DryRun() {
 				rm, err = objstore.Usage(ctx, j.cfg.Store, loc)
 			} else {
 				rm, err = j.cfg.Store.Delete(ctx, loc)
@@ -398,9 +339,11 @@ func (j *Job) orgObjects(ctx context.Context, o *orgTarget, orgs []org) (keys []
 	return keys, failed
 }
 
+// countObjects counts removed objects at once: unlike rows, they do not
+// come back when a batch rolls back.
 func (j *Job) countObjects(rm objstore.Removed) {
-	j.report.Add("objects_removed", rm.Versions+rm.DeleteMarkers)
-	j.report.Add("bytes_removed", rm.Bytes)
+	j.s.Report.Add(string(jobs.ObjectsRemoved), rm.Versions+rm.DeleteMarkers)
+	j.s.Report.Add(string(jobs.BytesRemoved), rm.Bytes)
 }
 
 func hasAll(placeholders []string, values map[string]string) bool {
@@ -413,12 +356,10 @@ func hasAll(placeholders []string, values map[string]string) bool {
 }
 
 // orgRows runs the organization's steps for keys, children first and the
-// organization row last, and returns the rows in a report of their own, to
-// be merged once the batch committed.
-func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []string) (*jobs.Report, error) {
-	r := jobs.NewReport(j.Name(), j.cfg.DryRun)
+// organization row last, and counts their rows in t.
+func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []string, t *jobs.Tally) error {
 	stmts := o.run
-	if j.cfg.DryRun {
+	if j.s.DryRun() {
 		stmts = o.dry
 	}
 	none := make([]string, len(keys)) // no pseudonyms for organizations
@@ -427,7 +368,7 @@ func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []strin
 		args := append([]any{keys, none}, st.Args...)
 		rows, err := tx.Query(ctx, st.SQL, args...)
 		if err != nil {
-			return nil, fmt.Errorf("orphans: %s: %w", s, err)
+			return fmt.Errorf("orphans: %s: %w", s, err)
 		}
 		var total int64
 		for rows.Next() {
@@ -435,14 +376,14 @@ func (j *Job) orgRows(ctx context.Context, tx pgx.Tx, o *orgTarget, keys []strin
 			var n int64
 			if err := rows.Scan(&k, &n); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("orphans: %s: %w", s, err)
+				return fmt.Errorf("orphans: %s: %w", s, err)
 			}
 			total += n
 		}
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("orphans: %s: %w", s, err)
+			return fmt.Errorf("orphans: %s: %w", s, err)
 		}
-		r.AddRows(s.Table.String(), string(s.Action), total)
+		t.AddRows(s.Table.String(), string(s.Action), total)
 	}
-	return r, nil
+	return nil
 }

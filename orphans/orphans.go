@@ -4,17 +4,45 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/objstore"
-	"github.com/lethe-project/lethe/objstore/filestore"
-	"github.com/lethe-project/lethe/objstore/s3store"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
+)
+
+// Counters of the orphans job; the shared ones (objects_removed,
+// bytes_removed, batches, ...) are in package jobs.
+const (
+	// OrganizationsEligible is how many organizations had no member and
+	// were old enough when the run began.
+	OrganizationsEligible jobs.Counter = "organizations_eligible"
+	// OrganizationsRemoved is how many organizations were removed.
+	OrganizationsRemoved jobs.Counter = "organizations_removed"
+	// OrganizationsSaved is how many were found with no member, then seen
+	// with one under the lock.
+	OrganizationsSaved jobs.Counter = "organizations_saved"
+	// OrganizationsFailed is how many kept their rows because an object
+	// could not be removed.
+	OrganizationsFailed jobs.Counter = "organizations_failed"
+	// OrganizationsLeft is how many orphaned organizations remain.
+	OrganizationsLeft jobs.Counter = "organizations_left"
+	// InvitesEligible is how many pending invitations had lost their
+	// inviter when the run began.
+	InvitesEligible jobs.Counter = "invites_eligible"
+	// InvitesRemoved is how many invitations were deleted.
+	InvitesRemoved jobs.Counter = "invites_removed"
+	// PrefixesListed is how many listed prefixes name a subject key.
+	PrefixesListed jobs.Counter = "prefixes_listed"
+	// PrefixesOrphaned is how many of those name no subject.
+	PrefixesOrphaned jobs.Counter = "prefixes_orphaned"
+	// PrefixesRemoved is how many orphaned prefixes were removed.
+	PrefixesRemoved jobs.Counter = "prefixes_removed"
+	// PrefixesFailed is how many could not be removed.
+	PrefixesFailed jobs.Counter = "prefixes_failed"
+	// ObjectsRulesSkippedBusy is how many objects: entries were skipped
+	// because another run held them.
+	ObjectsRulesSkippedBusy jobs.Counter = "objects_rules_skipped_busy"
 )
 
 // Job is the orphans job.
@@ -22,9 +50,8 @@ type Job struct {
 	cfg Config
 
 	// Set by Run.
-	report   *jobs.Report
-	deadline time.Time
-	now      time.Time // the database's clock at the start of the run
+	s   *jobs.Session
+	now time.Time // the database's clock at the start of the run
 
 	// beforeCommit, set only by tests, runs just before an organizations
 	// batch commits, with the server process id of its connection.
@@ -52,17 +79,12 @@ var errLeft = errors.New("work left for the next run")
 // and applies the blast-radius guard before any change, then removes
 // orphaned organizations, invitations and objects, in that order.
 //
-// The report holds rows per table and action, and the counters
-// organizations_eligible, organizations_removed, organizations_saved (found
-// with no member, then seen with one under the lock), organizations_failed
-// (kept because an object could not be removed), invites_removed,
-// prefixes_listed, prefixes_orphaned, prefixes_removed, objects_removed
-// (versions and delete markers) and bytes_removed. A dry run fills the same
-// counters with what a real run would remove.
+// The report holds rows per table and action, the counters above, and
+// objects_removed (versions and delete markers) and bytes_removed. A dry
+// run fills the same counters with what a real run would remove.
 func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	cfg := &j.cfg
-	j.report = s.Report
-	j.deadline = time.Now().Add(cfg.TimeBudget)
+	j.s = s
 	sec := cfg.Policy.Orphans
 	if sec == nil {
 		return &jobs.ConfigError{Err: fmt.Errorf("policy %s has no orphans: section", cfg.Policy.Path)}
@@ -76,9 +98,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		return err
 	}
 	if w.needStore && cfg.Store == nil {
-		if cfg.Store, err = j.buildStore(ctx, w); err != nil {
-			return err
-		}
+		return &jobs.ConfigError{Err: errors.New("orphans: the orphans: section names object locations, but no object store was given")}
 	}
 	if err := cfg.Pool.QueryRow(ctx, "SELECT now()").Scan(&j.now); err != nil {
 		return fmt.Errorf("orphans: read the database clock: %w", err)
@@ -117,7 +137,6 @@ type work struct {
 	invites   []*inviteTarget
 	objects   []*objectTarget
 	needStore bool
-	s3        bool
 }
 
 // resolve checks every rule of the section against the catalog; every
@@ -126,10 +145,6 @@ func (j *Job) resolve(ctx context.Context, cat *plan.Catalog) (*work, error) {
 	pol := j.cfg.Policy
 	perr := &policy.Error{Path: pol.Path}
 	w := &work{}
-	note := func(loc string) {
-		w.needStore = true
-		w.s3 = w.s3 || strings.HasPrefix(loc, "s3://")
-	}
 	for i := range pol.Orphans.Organizations {
 		r := &pol.Orphans.Organizations[i]
 		o, err := resolveOrg(ctx, j.cfg.Pool, cat, pol, r, perr)
@@ -138,9 +153,7 @@ func (j *Job) resolve(ctx context.Context, cat *plan.Catalog) (*work, error) {
 		}
 		if o != nil {
 			w.orgs = append(w.orgs, o)
-			for _, l := range r.Objects {
-				note(l)
-			}
+			w.needStore = w.needStore || len(r.Objects) > 0
 		}
 	}
 	for i := range pol.Orphans.Invites {
@@ -151,25 +164,13 @@ func (j *Job) resolve(ctx context.Context, cat *plan.Catalog) (*work, error) {
 	for i := range pol.Orphans.Objects {
 		if ob := resolveObjects(cat, pol, &pol.Orphans.Objects[i], perr); ob != nil {
 			w.objects = append(w.objects, ob)
-			note(ob.rule.Location)
+			w.needStore = true
 		}
 	}
 	if err := perr.Err(); err != nil {
 		return nil, err
 	}
 	return w, nil
-}
-
-func (j *Job) buildStore(ctx context.Context, w *work) (Store, error) {
-	router := &objstore.Router{File: filestore.Store{}}
-	if w.s3 {
-		s3, err := s3store.New(ctx, s3store.Config{Endpoint: j.cfg.S3Endpoint, ForcePathStyle: j.cfg.S3PathStyle})
-		if err != nil {
-			return nil, &jobs.ConfigError{Err: fmt.Errorf("s3: %w", err)}
-		}
-		router.S3 = s3
-	}
-	return router, nil
 }
 
 // survey counts what each rule would remove and applies the blast-radius
@@ -186,7 +187,7 @@ func (j *Job) survey(ctx context.Context, w *work) error {
 		}
 	}
 	for _, ob := range w.objects {
-		if j.cfg.AllowLarge && !j.cfg.DryRun {
+		if j.s.Limits.AllowLarge && !j.s.DryRun() {
 			continue // the listing only feeds the guard; the removal lists again
 		}
 		if err := j.surveyObjects(ctx, ob); err != nil {
@@ -204,44 +205,20 @@ const guardFloor = 10
 // guard refuses a rule that would remove more than MaxSubjects things, or
 // more than MaxShare of all once at least guardFloor would go.
 func (j *Job) guard(what string, n, total int64, hint string) error {
-	return j.cfg.Guard(what+" would be removed", n, total, guardFloor, hint)
+	return j.s.Limits.Guard(what+" would be removed", n, total, guardFloor, hint)
 }
 
-// mustStop returns errLeft once the budget is spent or a stop was asked
-// for, and ctx's error once it is cancelled.
-func (j *Job) mustStop(ctx context.Context) error {
+// proceed returns nil while the run may start another batch (see
+// jobs.Session.Continue), ctx's error once it is cancelled, and errLeft
+// once a stop was asked for or the budget is spent.
+func (j *Job) proceed(ctx context.Context) error {
+	if j.s.Continue(ctx) {
+		return nil
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if j.cfg.Stop.Err() != nil {
-		j.report.Set("stopped", 1)
-		return errLeft
-	}
-	if time.Now().After(j.deadline) {
-		j.report.Set("budget_exhausted", 1)
-		return errLeft
-	}
-	return nil
-}
-
-// begin starts a batch's transaction (read-only in a dry run) with the
-// statement and lock timeouts.
-func (j *Job) begin(ctx context.Context) (pgx.Tx, error) {
-	opts := pgx.TxOptions{}
-	if j.cfg.DryRun {
-		opts.AccessMode = pgx.ReadOnly
-	}
-	tx, err := j.cfg.Pool.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	_, err = tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
-		strconv.FormatInt(j.cfg.StatementTimeout.Milliseconds(), 10), strconv.FormatInt(j.cfg.LockTimeout.Milliseconds(), 10))
-	if err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return nil, err
-	}
-	return tx, nil
+	return errLeft
 }
 
 // Check implements jobs.Checker: the orphans section against the catalog.

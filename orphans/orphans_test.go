@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/orphans"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/purge"
 	"github.com/lethe-project/lethe/subject"
@@ -136,7 +135,7 @@ func TestMembershipInsertedWhileOrganizationLockedWaits(t *testing.T) {
 	done := make(chan error, 1)
 	// The job waits on the advisory lock for as long as the test takes to
 	// set the insert up: no lock_timeout may end that wait first.
-	go func() { _, err := b.run(func(c *orphans.Config) { c.LockTimeout = time.Hour }); done <- err }()
+	go func() { _, err := b.run(func(rs *runSpec) { rs.limits.LockTimeout = time.Hour }); done <- err }()
 	waitFor(t, func() bool {
 		return b.db.Int(t, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted`) == 1
 	})
@@ -176,7 +175,7 @@ func TestPendingInvitesOfGoneInvitersGo(t *testing.T) {
 	alive := b.addUser("alive", "")
 	leaving := b.addUser("leaving", "2 hours")
 	org := b.addOrg("org", "1 year", alive)
-	gone := md5uuid("gone") // no user row
+	gone := jobtest.MD5UUID("gone") // no user row
 	b.db.Exec(t, `DELETE FROM invites`)
 	for _, inv := range []struct {
 		by       any
@@ -208,7 +207,7 @@ func TestOrphanedObjectPrefixesGo(t *testing.T) {
 	var live, gone []string
 	for i := 0; i < 5; i++ {
 		live = append(live, b.addUser(fmt.Sprint("live", i), ""))
-		gone = append(gone, md5uuid(fmt.Sprint("gone", i)))
+		gone = append(gone, jobtest.MD5UUID(fmt.Sprint("gone", i)))
 	}
 	for _, id := range append(append([]string{}, live...), gone...) {
 		b.put("users/"+id+"/a.txt", "1")
@@ -222,10 +221,10 @@ func TestOrphanedObjectPrefixesGo(t *testing.T) {
 	// fresh prefix is newer than them all: it is younger than min_age.
 	cutoff := b.newestModified(b.bucket, "users/")
 	b.waitServerPast(cutoff)
-	fresh := md5uuid("fresh")
+	fresh := jobtest.MD5UUID("fresh")
 	b.put("users/"+fresh+"/new.txt", "n")
 
-	r, err := b.run(func(c *orphans.Config) { c.LookupSize = 3 }, asOf(cutoff.Add(time.Second)))
+	r, err := b.run(func(rs *runSpec) { rs.cfg.LookupSize = 3 }, asOf(cutoff.Add(time.Second)))
 	require.NoError(t, err)
 	for _, id := range live {
 		require.Equal(t, 4, b.versions("users/"+id+"/"))
@@ -251,8 +250,8 @@ func TestDryRunChangesNothing(t *testing.T) {
 	alice := b.addUser("alice", "")
 	b.addOrg("kept", "1 year", alice)
 	b.addOrg("orphan", "1 year")
-	b.db.Exec(t, `INSERT INTO invites (org_id, invited_by, email) SELECT id, $1, 'x' FROM organizations WHERE name = 'kept'`, md5uuid("gone"))
-	b.put("users/"+md5uuid("gone")+"/f", "data")
+	b.db.Exec(t, `INSERT INTO invites (org_id, invited_by, email) SELECT id, $1, 'x' FROM organizations WHERE name = 'kept'`, jobtest.MD5UUID("gone"))
+	b.put("users/"+jobtest.MD5UUID("gone")+"/f", "data")
 	snap, objs := b.db.Snapshot(t, "public"), b.listing("")
 	dry, err := b.run(dryRun, later())
 	require.NoError(t, err)
@@ -285,7 +284,7 @@ func TestConcurrentRuns(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reports[i], errs[i] = b.run(func(c *orphans.Config) { c.BatchSize = 3 })
+			reports[i], errs[i] = b.run(func(rs *runSpec) { rs.limits.BatchSize = 3 })
 		}()
 	}
 	wg.Wait()
@@ -322,7 +321,7 @@ func TestGuardRefusesWhenMostWouldGo(t *testing.T) {
 	// subject table is wrong) are refused the same way.
 	b.db.Exec(t, `INSERT INTO memberships (org_id, user_id) SELECT id, $1 FROM organizations`, b.addUser("m", ""))
 	for i := 0; i < 10; i++ {
-		b.put("users/"+md5uuid(fmt.Sprint("u", i))+"/f", "x")
+		b.put("users/"+jobtest.MD5UUID(fmt.Sprint("u", i))+"/f", "x")
 	}
 	objs = b.listing("")
 	_, err = b.run(later())

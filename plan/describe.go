@@ -47,9 +47,9 @@ func (pl *Plan) Describe(w io.Writer) {
 			fmt.Fprintf(w, "       %s\n", a)
 		}
 	}
-	if len(pl.Policy.Ignore) > 0 {
+	if len(pl.Ignore) > 0 {
 		fmt.Fprintln(w, "ignored:")
-		for _, ig := range pl.Policy.Ignore {
+		for _, ig := range pl.Ignore {
 			fmt.Fprintf(w, "     %s: %s\n", ig.Table, ig.Reason)
 		}
 	}

@@ -1,9 +1,7 @@
 package plan
 
 import (
-	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -12,8 +10,11 @@ import (
 
 // Plan is a policy checked against the catalog and put in execution order.
 type Plan struct {
-	// Policy is the policy the plan was built from.
+	// Policy is the policy the plan was built from by [Build]; nil from
+	// [BuildFrom].
 	Policy *policy.Policy
+	// Ignore lists the ignore: entries the plan was built with.
+	Ignore []policy.Ignore
 	// Catalog is the catalog it was checked against.
 	Catalog *Catalog
 	// Subject describes the account table.
@@ -74,40 +75,6 @@ type SetColumn struct {
 // String names the step for reports: table and action.
 func (s *Step) String() string { return s.Table.String() + " " + string(s.Action) }
 
-// Build checks p against the database and orders its steps. Every error is a
-// *policy.Error naming each problem.
-func Build(ctx context.Context, q Querier, p *policy.Policy, opts ...Option) (*Plan, error) {
-	cat, err := LoadCatalog(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	b := &builder{pol: p, cat: cat, perr: &policy.Error{Path: p.Path}, ctx: ctx, q: q}
-	for _, o := range opts {
-		o(b)
-	}
-	pl := b.build()
-	// The literals of the rules that resolved are checked even when others
-	// did not, so that one run names every problem.
-	if err := b.checkValues(pl); err != nil {
-		return nil, err
-	}
-	if err := b.perr.Err(); err != nil {
-		sort.SliceStable(b.perr.Problems, func(i, j int) bool { return b.perr.Problems[i].Line < b.perr.Problems[j].Line })
-		return nil, err
-	}
-	return pl, nil
-}
-
-type builder struct {
-	ctx  context.Context
-	q    Querier
-	pol  *policy.Policy
-	cat  *Catalog
-	perr *policy.Error
-
-	absent []absentRef // set by [Absent]
-}
-
 func (b *builder) table(id policy.Ident, line int, what string) *Table {
 	t, ok := b.cat.Lookup(id)
 	if !ok {
@@ -127,8 +94,8 @@ func (b *builder) column(t *Table, id policy.Ident, line int, what string) *Colu
 }
 
 func (b *builder) build() *Plan {
-	ps := b.pol.Subject
-	pl := &Plan{Policy: b.pol, Catalog: b.cat}
+	ps := b.root
+	pl := &Plan{Catalog: b.cat, Ignore: b.rules.Ignore}
 	st := b.table(ps.Table, ps.Line, "subject")
 	if st == nil {
 		return pl
@@ -171,8 +138,8 @@ func (b *builder) build() *Plan {
 
 func (b *builder) ruleSteps(pl *Plan) []*Step {
 	var steps []*Step
-	for i := range b.pol.Tables {
-		r := &b.pol.Tables[i]
+	for i := range b.rules.Tables {
+		r := &b.rules.Tables[i]
 		what := fmt.Sprintf("rule for %s", r.Table)
 		t := b.table(r.Table, r.Line, what)
 		if t == nil {
@@ -275,11 +242,11 @@ func (b *builder) linkVia(steps []*Step) {
 }
 
 func (b *builder) subjectKey() *Column {
-	t, ok := b.cat.Lookup(b.pol.Subject.Table)
+	t, ok := b.cat.Lookup(b.root.Table)
 	if !ok {
 		return nil
 	}
-	return t.Columns[b.pol.Subject.Key.Column()]
+	return t.Columns[b.root.Key.Column()]
 }
 
 // viaRef finds the column of vt that s.Match refers to: through a foreign
@@ -337,8 +304,8 @@ func (b *builder) ruleNulls(steps []*Step, fk *FK) bool {
 }
 
 func (b *builder) ignored(t *Table, col string) *policy.Ignore {
-	for i := range b.pol.Ignore {
-		ig := &b.pol.Ignore[i]
+	for i := range b.rules.Ignore {
+		ig := &b.rules.Ignore[i]
 		it, ok := b.cat.Lookup(ig.Table)
 		if ok && it == t && (ig.Column.IsZero() || ig.Column.Column() == col) {
 			return ig
@@ -351,8 +318,8 @@ func (b *builder) ignored(t *Table, col string) *policy.Ignore {
 // deleted table is covered, and returns cascade steps for ignored tables
 // whose rows go by ON DELETE CASCADE.
 func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*Table]bool) []*Step {
-	for i := range b.pol.Ignore {
-		ig := &b.pol.Ignore[i]
+	for i := range b.rules.Ignore {
+		ig := &b.rules.Ignore[i]
 		if _, ok := b.cat.Lookup(ig.Table); !ok {
 			b.perr.Add(ig.Line, "ignore: %s", b.cat.Missing(ig.Table))
 		}
