@@ -162,7 +162,7 @@ func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, l
 	limits := limitsOf(cfg, stop)
 	pc := purge.Config{
 		Pool: pool, Policy: pol, Hasher: hasher, Logger: logger.With("job", cfg.Job),
-		Workers: cfg.Workers, Limits: limits,
+		Workers: cfg.Workers,
 	}
 	if cmd == "erase" || cfg.Job == "purge" {
 		erasers, err := buildErasers(stop, cfg, pol, pc.Logger)

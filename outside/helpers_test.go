@@ -3,8 +3,6 @@ package outside_test
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -126,7 +124,7 @@ func setup(t *testing.T, opts ...miniotest.BucketOption) *bundle {
 	b.bucket = srv.CreateBucket(t, opts...)
 	// An account nobody asked to delete, so that the blast-radius guard
 	// (which refuses nearly all subjects at once) lets the tests' purges run.
-	b.db.Exec(t, `INSERT INTO users (id, email, name) VALUES ($1, 'bystander@example.com', 'bystander')`, md5uuid("bystander"))
+	b.db.Exec(t, `INSERT INTO users (id, email, name) VALUES ($1, 'bystander@example.com', 'bystander')`, jobtest.MD5UUID("bystander"))
 	b.s3proxy = faultproxy.Start(t, srv.Endpoint)
 	s3, err := s3store.New(context.Background(), s3store.Config{
 		Region: miniotest.Region, Endpoint: b.s3proxy.URL, ForcePathStyle: true,
@@ -162,25 +160,27 @@ processors:
 // erasers builds the erasers as main does, with the test's environment.
 func (b *bundle) erasers() ([]purge.Eraser, error) {
 	lookup := func(name string) (string, bool) { v, ok := b.env[name]; return v, ok }
-	logger := slog.New(slog.NewTextHandler(io.MultiWriter(b.logs, testLog{b.t}), nil))
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(b.logs, b.t.Output()), nil))
 	return outside.New(b.pol, b.store, lookup, nil, logger)
 }
 
-// run runs the purge with the erasers and returns its exit code and error.
-func (b *bundle) run(mod ...func(*purge.Config)) (int, error) {
+// run runs the purge with the erasers, and limits changed by mod, and
+// returns its exit code and error.
+func (b *bundle) run(mod ...func(*jobs.Limits)) (int, error) {
 	b.t.Helper()
 	es, err := b.erasers()
 	require.NoError(b.t, err)
 	cfg := purge.Config{
 		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey), Erasers: es,
-		Logger: slog.New(slog.NewTextHandler(testLog{b.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: jobtest.Logger(b.t),
 	}
+	var limits jobs.Limits
 	for _, m := range mod {
-		m(&cfg)
+		m(&limits)
 	}
 	j, err := purge.New(cfg)
 	require.NoError(b.t, err)
-	_, err = jobtest.Run(b.t, cfg.Pool, j, cfg.Limits)
+	_, err = jobtest.Run(b.t, cfg.Pool, j, limits)
 	return jobs.ExitCode(err), err
 }
 
@@ -195,7 +195,7 @@ type user struct{ id, hash string }
 func (b *bundle) addUser(name, requested string) user {
 	t := b.t
 	t.Helper()
-	u := user{id: md5uuid(name), hash: subject.NewHasher(hashKey).Hash(md5uuid(name))}
+	u := user{id: jobtest.MD5UUID(name), hash: subject.NewHasher(hashKey).Hash(jobtest.MD5UUID(name))}
 	var req any
 	if requested != "" {
 		req = requested
@@ -245,7 +245,7 @@ type state struct {
 }
 
 func (b *bundle) state(name string) state {
-	id := md5uuid(name)
+	id := jobtest.MD5UUID(name)
 	_, err := os.Stat(filepath.Join(b.dir, id))
 	return state{
 		Users:    b.db.Int(b.t, `SELECT count(*) FROM users WHERE id = $1`, id),
@@ -266,19 +266,6 @@ func (b *bundle) receipt(u user) ledger.Receipt {
 	require.NoError(b.t, err)
 	require.Len(b.t, rs, 1)
 	return rs[0]
-}
-
-func md5uuid(s string) string {
-	h := md5.Sum([]byte(s))
-	x := hex.EncodeToString(h[:])
-	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
-}
-
-type testLog struct{ t *testing.T }
-
-func (w testLog) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 type syncBuffer struct {
