@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -70,6 +71,14 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	if len(args) > 0 && commands[args[0]] {
 		cmd, args = args[0], args[1:]
 	}
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		cmd = "version"
+	}
+	if _, job := lookup("LETHE_JOB"); cmd == "run" && len(args) == 0 && !job {
+		// lethe alone: a usage error, with the usage.
+		usage(stderr)
+		return jobs.ExitConfig
+	}
 	switch cmd {
 	case "help":
 		usage(stdout)
@@ -93,12 +102,23 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	case "receipt":
 		return receipt(ctx, cfg, stdout, stderr)
 	}
-	pol, err := policy.Load(cfg.Policy)
+	// Before the job starts there is nothing to let finish: the first
+	// signal stops the policy read (a FIFO may block) and the connect.
+	pol, err := policy.LoadContext(stop, cfg.Policy)
+	if stop.Err() != nil {
+		return stopped(stderr)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
 		return jobs.ExitConfig
 	}
-	pool, err := connect(ctx, cfg)
+	pool, err := connect(stop, cfg)
+	if stop.Err() != nil {
+		if pool != nil {
+			pool.Close()
+		}
+		return stopped(stderr)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
 		return jobs.ExitCode(err)
@@ -113,6 +133,10 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	}
 	grants.WarnPrivileged(ctx, pool, pol, logger)
 	if cmd == "erase" {
+		if err := pol.Require("erase"); err != nil {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitConfig
+		}
 		if cfg.Subject, err = canonicalKey(ctx, pool, pol, cfg.Subject); err != nil {
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
 			return jobs.ExitCode(err)
@@ -154,7 +178,20 @@ func limitsOf(cfg *Config, stop context.Context) jobs.Limits {
 	}
 }
 
+// stopped reports a signal that came before the job started.
+func stopped(stderr io.Writer) int {
+	fmt.Fprintln(stderr, "lethe: stopped by a signal before the job started; nothing was changed")
+	return jobs.ExitFailed
+}
+
 func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, logger *slog.Logger, stop context.Context) (jobs.Job, error) {
+	need := cfg.Job
+	if cmd == "erase" {
+		need = "erase"
+	}
+	if err := pol.Require(need); err != nil {
+		return nil, err
+	}
 	var hasher *subject.Hasher
 	if cfg.SubjectHashKey != "" {
 		hasher = subject.NewHasher(cfg.SubjectHashKey)
@@ -249,19 +286,40 @@ func connect(ctx context.Context, cfg *Config) (*pgxpool.Pool, error) {
 }
 
 // check validates every section of the policy against the database, the
-// purge's plan first, and prints the plan; nothing is changed.
+// purge's plan first, and prints the plan; nothing is changed. The
+// problems of every section are reported together, by line.
 func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, logger *slog.Logger, stdout, stderr io.Writer) int {
-	pl, err := plan.Build(ctx, pool, pol)
-	if err != nil {
-		fmt.Fprintf(stderr, "lethe: %v\n", err)
-		return jobs.ExitCode(err)
+	problems := &policy.Error{Path: pol.Path}
+	// fail reports an error that is not a list of policy problems (the
+	// database went away): it stops the check.
+	collect := func(section string, err error) (fail bool) {
+		var pe *policy.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &pe):
+			problems.Problems = append(problems.Problems, pe.Problems...)
+		case jobs.ExitCode(err) == jobs.ExitConfig:
+			problems.Add(0, "%s: %v", section, err)
+		default:
+			return true
+		}
+		return false
+	}
+	var pl *plan.Plan
+	var checked []string
+	if pol.HasSubject() {
+		var err error
+		if pl, err = plan.Build(ctx, pool, pol); collect("subject", err) {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitCode(err)
+		}
+		checked = append(checked, "subject and tables")
 	}
 	sections := map[string]bool{
 		"retention":  len(pol.Retention) > 0,
 		"inactivity": pol.Inactivity != nil,
 		"orphans":    pol.Orphans != nil,
 	}
-	var checked []string
 	for _, name := range []string{"retention", "inactivity", "orphans"} {
 		if !sections[name] {
 			continue
@@ -274,19 +332,39 @@ func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Pol
 				err = checker.Check(ctx)
 			}
 		}
-		if err != nil {
+		if collect(name, err) {
 			fmt.Fprintf(stderr, "lethe: %s: %v\n", name, err)
 			return jobs.ExitCode(err)
 		}
 		checked = append(checked, name)
 	}
+	if len(problems.Problems) > 0 {
+		dedupe(problems)
+		fmt.Fprintf(stderr, "lethe: %v\n", problems)
+		return jobs.ExitConfig
+	}
 	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", pol.Path, pol.Digest[:12])
 	warnMonth(stderr, cfg, pol)
-	if len(checked) > 0 {
-		fmt.Fprintf(stdout, "checked against the database: subject and tables, %s\n", strings.Join(checked, ", "))
+	fmt.Fprintf(stdout, "checked against the database: %s\n", strings.Join(checked, ", "))
+	if pl != nil {
+		pl.Describe(stdout)
 	}
-	pl.Describe(stdout)
 	return 0
+}
+
+// dedupe sorts problems by line and drops repeats: the inactivity check
+// builds the purge's plan too.
+func dedupe(e *policy.Error) {
+	sort.SliceStable(e.Problems, func(i, j int) bool { return e.Problems[i].Line < e.Problems[j].Line })
+	seen := map[policy.Problem]bool{}
+	out := e.Problems[:0]
+	for _, p := range e.Problems {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	e.Problems = out
 }
 
 func receipt(ctx context.Context, cfg *Config, stdout, stderr io.Writer) int {
@@ -393,7 +471,9 @@ Usage:
   lethe receipt --subject KEY            show the receipt that proves a subject was erased
   lethe grants [--role R] [--format F]   print the SQL (and IAM policy) of a least-privilege role
   lethe schedule                         run jobs on cron schedules (LETHE_SCHEDULE), serve /metrics
-  lethe version                          print version, commit and Go version
+  lethe version                          print version, commit and Go version (also --version)
+
+lethe with no arguments and no LETHE_JOB prints this and exits 2.
 
 Jobs:
 `)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -44,17 +45,30 @@ type GuardError struct{ Reason string }
 
 func (e *GuardError) Error() string { return "refused: " + e.Reason }
 
-// ExitCode maps a run's error to the process exit code.
+// configSQLStates are the server's answers that no retry can change: the
+// credentials or the database name in LETHE_DATABASE_URL are wrong.
+var configSQLStates = map[string]bool{
+	"28P01": true, // invalid_password
+	"28000": true, // invalid_authorization_specification (no such role, pg_hba.conf rejects)
+	"3D000": true, // invalid_catalog_name: the database does not exist
+}
+
+// ExitCode maps a run's error to the process exit code. A wrong password,
+// role or database name is configuration (exit 2); a refused or dropped
+// connection stays transient (exit 1).
 func ExitCode(err error) int {
 	var ce *ConfigError
 	var ge *GuardError
 	var pe *policy.Error
+	var pge *pgconn.PgError
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &ge):
 		return ExitGuard
 	case errors.As(err, &ce), errors.As(err, &pe):
+		return ExitConfig
+	case errors.As(err, &pge) && configSQLStates[pge.Code]:
 		return ExitConfig
 	}
 	return ExitFailed

@@ -44,4 +44,9 @@ const (
 	PendingSubjects Gauge = "pending_subjects"
 	// OldestRequestAgeSeconds is the age of the oldest pending request.
 	OldestRequestAgeSeconds Gauge = "oldest_request_age_seconds"
+	// OldestOverdueSeconds is how long the oldest pending request has been
+	// past requested_at + grace; 0 when none is.
+	OldestOverdueSeconds Gauge = "oldest_overdue_seconds"
+	// GraceSeconds is the policy's grace period.
+	GraceSeconds Gauge = "grace_seconds"
 )

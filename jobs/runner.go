@@ -86,7 +86,7 @@ func (rn *Runner) summary(r *Report, err error, code int) {
 		attrs = append(attrs, slog.Int64(k, r.Counter(k)))
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error", OneLine(err)))
 		rn.Logger.Error("run failed", attrs...)
 		return
 	}
@@ -116,11 +116,29 @@ func WriteTable(w io.Writer, r *Report, err error) {
 	}
 	sort.Strings(counters)
 	for _, k := range counters {
-		fmt.Fprintf(w, "  %s: %d\n", strings.ReplaceAll(k, "_", " "), r.Counter(k))
+		fmt.Fprintf(w, "  %s: %d\n", counterLabel(k), r.Counter(k))
 	}
 	if err != nil {
 		fmt.Fprintf(w, "  FAILED (exit %d): %v\n", ExitCode(err), err)
 	}
+}
+
+// counterLabel spells a counter for people: "subjects_done" as "subjects
+// done", and "audit_events.rows_left" as "audit_events.rows left", the
+// table's name as it is.
+func counterLabel(k string) string {
+	i := strings.LastIndexByte(k, '.') + 1
+	return k[:i] + strings.ReplaceAll(k[i:], "_", " ")
+}
+
+// OneLine joins the lines of a multi-line error (a policy's problems) with
+// "; " for a log attribute, where a text handler would show a literal \n.
+func OneLine(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.Join(lines, "; ")
 }
 
 // rowList logs as a JSON list of {table, action, rows} objects, and as

@@ -45,11 +45,14 @@ const (
 )
 
 // purgeGauges maps the report's gauges to the metrics they become.
-var purgeGauges = []struct{ gauge, metric string }{
-	{"pending_subjects", NamePendingSubjects},
-	{"oldest_request_age_seconds", NameOldestRequestAge},
-	{"oldest_overdue_seconds", NameOldestOverdue},
-	{"grace_seconds", NameGrace},
+var purgeGauges = []struct {
+	gauge  jobs.Gauge
+	metric string
+}{
+	{jobs.PendingSubjects, NamePendingSubjects},
+	{jobs.OldestRequestAgeSeconds, NameOldestRequestAge},
+	{jobs.OldestOverdueSeconds, NameOldestOverdue},
+	{jobs.GraceSeconds, NameGrace},
 }
 
 // run is what one run publishes, read from its report.
@@ -78,13 +81,13 @@ func readRun(r *jobs.Report, err error) run {
 		rows:      r.RowCounts(),
 		gauges:    map[string]float64{},
 	}
-	done, hasDone := r.Counters["subjects_done"]
-	left, hasLeft := r.Counters["subjects_left"]
+	done, hasDone := r.Counters[string(jobs.SubjectsDone)]
+	left, hasLeft := r.Counters[string(jobs.SubjectsLeft)]
 	if hasDone || hasLeft {
 		s.subjects = map[string]int64{"done": done, "left": left}
 	}
 	for _, g := range purgeGauges {
-		if v, ok := r.Gauges[g.gauge]; ok {
+		if v, ok := r.Gauges[string(g.gauge)]; ok {
 			s.gauges[g.metric] = v
 		}
 	}

@@ -107,6 +107,7 @@ type Catalog struct {
 	byOID      map[uint32]*Table
 	byName     map[[2]string]*Table
 	searchPath []string
+	others     map[[2]string]relation
 	// FKs lists every foreign key between user tables.
 	FKs []*FK
 }
@@ -182,6 +183,9 @@ func LoadCatalog(ctx context.Context, q Querier) (*Catalog, error) {
 		}
 		c.byOID[oid].PK = pk
 	}
+	if err := c.loadOthers(ctx, q); err != nil {
+		return nil, err
+	}
 	rows, err = q.Query(ctx, catalogFKsSQL)
 	if err != nil {
 		return nil, fmt.Errorf("read foreign keys: %w", err)
@@ -207,19 +211,10 @@ func LoadCatalog(ctx context.Context, q Querier) (*Catalog, error) {
 
 // Lookup finds the table a policy name refers to, resolving an unqualified
 // name through the search_path as PostgreSQL would.
+// When it finds none, Missing says why.
 func (c *Catalog) Lookup(id policy.Ident) (*Table, bool) {
-	switch len(id.Parts) {
-	case 2:
-		t, ok := c.byName[[2]string{id.Parts[0], id.Parts[1]}]
-		return t, ok
-	case 1:
-		for _, s := range c.searchPath {
-			if t, ok := c.byName[[2]string{s, id.Parts[0]}]; ok {
-				return t, true
-			}
-		}
-	}
-	return nil, false
+	_, t, ok := resolve(c, c.byName, id)
+	return t, ok
 }
 
 // FKsInto lists the foreign keys that reference t.

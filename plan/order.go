@@ -103,6 +103,9 @@ func appendOnce(list []string, s string) []string {
 func (b *builder) checkValues(pl *Plan) error {
 	all := append([]*Step{pl.Final}, pl.Steps...)
 	for _, s := range all {
+		if s == nil {
+			continue // the subject did not resolve
+		}
 		for _, sc := range s.Set {
 			if sc.Value.Kind != policy.Literal {
 				continue

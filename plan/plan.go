@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -85,13 +86,13 @@ func Build(ctx context.Context, q Querier, p *policy.Policy, opts ...Option) (*P
 		o(b)
 	}
 	pl := b.build()
-	if err := b.perr.Err(); err != nil {
-		return nil, err
-	}
+	// The literals of the rules that resolved are checked even when others
+	// did not, so that one run names every problem.
 	if err := b.checkValues(pl); err != nil {
 		return nil, err
 	}
 	if err := b.perr.Err(); err != nil {
+		sort.SliceStable(b.perr.Problems, func(i, j int) bool { return b.perr.Problems[i].Line < b.perr.Problems[j].Line })
 		return nil, err
 	}
 	return pl, nil
@@ -110,7 +111,7 @@ type builder struct {
 func (b *builder) table(id policy.Ident, line int, what string) *Table {
 	t, ok := b.cat.Lookup(id)
 	if !ok {
-		b.perr.Add(line, "%s: table %s does not exist", what, id)
+		b.perr.Add(line, "%s: %s", what, b.cat.Missing(id))
 		return nil
 	}
 	return t
@@ -119,7 +120,7 @@ func (b *builder) table(id policy.Ident, line int, what string) *Table {
 func (b *builder) column(t *Table, id policy.Ident, line int, what string) *Column {
 	c, ok := t.Columns[id.Column()]
 	if !ok {
-		b.perr.Add(line, "%s: column %s does not exist in table %s", what, id, t)
+		b.perr.Add(line, "%s: %s", what, t.MissingColumn(id.String()))
 		return nil
 	}
 	return c
@@ -353,7 +354,7 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*Table]bool) []*
 	for i := range b.pol.Ignore {
 		ig := &b.pol.Ignore[i]
 		if _, ok := b.cat.Lookup(ig.Table); !ok {
-			b.perr.Add(ig.Line, "ignore: table %s does not exist", ig.Table)
+			b.perr.Add(ig.Line, "ignore: %s", b.cat.Missing(ig.Table))
 		}
 	}
 	var cascades []*Step

@@ -69,7 +69,7 @@ func (a Assignments) Has(column string) (Value, bool) {
 // literal, null is NULL, and {pseudonym: PREFIX} is a keyed-hash pseudonym.
 func (a *Assignments) UnmarshalYAML(node *yaml.Node) error {
 	if node.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: want a mapping of column: value, got %s", node.Line, describe(node))
+		return decodeError(fmt.Errorf("line %d: want a mapping of column: value, got %s", node.Line, describe(node)))
 	}
 	var out Assignments
 	seen := map[string]int{}
@@ -77,15 +77,15 @@ func (a *Assignments) UnmarshalYAML(node *yaml.Node) error {
 		k, v := node.Content[i], node.Content[i+1]
 		col, err := ParseIdent(k.Value)
 		if err != nil || len(col.Parts) != 1 {
-			return fmt.Errorf("line %d: %q is not a column name", k.Line, k.Value)
+			return decodeError(fmt.Errorf("line %d: %q is not a column name", k.Line, k.Value))
 		}
 		if prev, ok := seen[col.Column()]; ok {
-			return fmt.Errorf("line %d: column %q is already set at line %d", k.Line, k.Value, prev)
+			return decodeError(fmt.Errorf("line %d: column %q is already set at line %d", k.Line, k.Value, prev))
 		}
 		seen[col.Column()] = k.Line
 		val, err := parseValue(v)
 		if err != nil {
-			return err
+			return decodeError(err)
 		}
 		out = append(out, Assignment{Column: col, Value: val, Line: k.Line})
 	}

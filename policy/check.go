@@ -4,9 +4,45 @@ import "fmt"
 
 // check finds the problems that the file alone shows.
 func (p *Policy) check(perr *Error) {
+	p.checkSections(perr)
+	p.checkSubject(perr)
+	seen := map[string]int{}
+	for i := range p.Tables {
+		p.checkRule(perr, &p.Tables[i], seen)
+	}
+	for _, ig := range p.Ignore {
+		if ig.Table.IsZero() {
+			perr.Add(ig.Line, "ignore entry needs a table")
+		}
+		if ig.Reason == "" {
+			perr.Add(ig.Line, "ignore entry for %s needs a reason", ig.Table)
+		}
+	}
+	p.checkOutside(perr)
+	p.checkInactivity(perr)
+	p.checkOrphans(perr)
+	for _, r := range p.Retention {
+		if r.Table.IsZero() || r.Column.IsZero() {
+			perr.Add(r.Line, "retention rule needs table and column")
+		}
+		if r.Keep > 0 && r.Retain > 0 {
+			perr.Add(r.Line, "retention rule for %s: give keep or retain, not both", r.Table)
+		}
+		if r.Keep <= 0 && r.Retain <= 0 {
+			perr.Add(r.Line, "retention rule for %s needs keep: (or retain:) with a positive duration", r.Table)
+		}
+		for _, w := range r.Where {
+			if w.Value.Kind == Pseudonym {
+				perr.Add(w.Line, "retention where: compares with literals or null, not a pseudonym")
+			}
+		}
+	}
+}
+
+// checkSubject checks the subject: section, when present.
+func (p *Policy) checkSubject(perr *Error) {
 	s := &p.Subject
-	if s.Line == 0 {
-		perr.Add(0, "subject: section is missing (it names the account table)")
+	if !p.HasSubject() {
 		return
 	}
 	need := func(id Ident, key string) {
@@ -44,38 +80,6 @@ func (p *Policy) check(perr *Error) {
 		}
 	default:
 		perr.Add(s.Line, "subject.final must be delete or anonymize, not %q", s.Final)
-	}
-
-	seen := map[string]int{}
-	for i := range p.Tables {
-		p.checkRule(perr, &p.Tables[i], seen)
-	}
-	for _, ig := range p.Ignore {
-		if ig.Table.IsZero() {
-			perr.Add(ig.Line, "ignore entry needs a table")
-		}
-		if ig.Reason == "" {
-			perr.Add(ig.Line, "ignore entry for %s needs a reason", ig.Table)
-		}
-	}
-	p.checkOutside(perr)
-	p.checkInactivity(perr)
-	p.checkOrphans(perr)
-	for _, r := range p.Retention {
-		if r.Table.IsZero() || r.Column.IsZero() {
-			perr.Add(r.Line, "retention rule needs table and column")
-		}
-		if r.Keep > 0 && r.Retain > 0 {
-			perr.Add(r.Line, "retention rule for %s: give keep or retain, not both", r.Table)
-		}
-		if r.Keep <= 0 && r.Retain <= 0 {
-			perr.Add(r.Line, "retention rule for %s needs keep: (or retain:) with a positive duration", r.Table)
-		}
-		for _, w := range r.Where {
-			if w.Value.Kind == Pseudonym {
-				perr.Add(w.Line, "retention where: compares with literals or null, not a pseudonym")
-			}
-		}
 	}
 }
 

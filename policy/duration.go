@@ -22,7 +22,12 @@ var units = map[byte]time.Duration{
 	'y': 365 * 24 * time.Hour,
 }
 
-// ParseDuration parses a policy duration.
+// MaxDuration is the longest policy duration, 100 years: anything longer
+// is a typo, and a sum that overflowed would silently become short.
+const MaxDuration = 100 * 365 * 24 * time.Hour
+
+// ParseDuration parses a policy duration. The total must not exceed
+// MaxDuration.
 func ParseDuration(s string) (Duration, error) {
 	orig := s
 	s = strings.TrimSpace(s)
@@ -46,8 +51,9 @@ func ParseDuration(s string) (Duration, error) {
 		if !ok {
 			return 0, fmt.Errorf("duration %q: unknown unit %q (use s, m, h, d, w or y)", orig, s[i])
 		}
-		if n > int64(200*365*24*time.Hour/unit) {
-			return 0, fmt.Errorf("duration %q is too long", orig)
+		// Checked before adding, so the sum can never overflow.
+		if n > int64((MaxDuration-total)/unit) {
+			return 0, fmt.Errorf("duration %q is longer than 100 years", orig)
 		}
 		total += time.Duration(n) * unit
 		s = s[i+1:]
@@ -87,11 +93,11 @@ func (d Duration) String() string {
 // UnmarshalYAML implements yaml.Unmarshaler so that errors carry the line.
 func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
 	if node.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as 30d, got %s", node.Line, describe(node))
+		return decodeError(fmt.Errorf("line %d: want a duration such as 30d, got %s", node.Line, describe(node)))
 	}
 	v, err := ParseDuration(node.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", node.Line, err)
+		return decodeError(fmt.Errorf("line %d: %w", node.Line, err))
 	}
 	*d = v
 	return nil

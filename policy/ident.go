@@ -119,11 +119,11 @@ func (id Ident) String() string {
 // UnmarshalYAML implements yaml.Unmarshaler so that errors carry the line.
 func (id *Ident) UnmarshalYAML(node *yaml.Node) error {
 	if node.Kind != yaml.ScalarNode || node.Tag == "!!null" {
-		return fmt.Errorf("line %d: want a name, got %s", node.Line, describe(node))
+		return decodeError(fmt.Errorf("line %d: want a name, got %s", node.Line, describe(node)))
 	}
 	v, err := ParseIdent(node.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", node.Line, err)
+		return decodeError(fmt.Errorf("line %d: %w", node.Line, err))
 	}
 	*id = v
 	return nil

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -31,18 +32,24 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "policy %s: %d problem", e.Path, len(e.Problems))
-	if len(e.Problems) != 1 {
-		b.WriteString("s")
+	if len(e.Problems) == 1 {
+		fmt.Fprintf(&b, "policy %s: ", e.Path)
+		e.Problems[0].write(&b)
+		return b.String()
 	}
+	fmt.Fprintf(&b, "policy %s: %d problems", e.Path, len(e.Problems))
 	for _, p := range e.Problems {
 		b.WriteString("\n  ")
-		if p.Line > 0 {
-			fmt.Fprintf(&b, "line %d: ", p.Line)
-		}
-		b.WriteString(p.Msg)
+		p.write(&b)
 	}
 	return b.String()
+}
+
+func (p Problem) write(b *strings.Builder) {
+	if p.Line > 0 {
+		fmt.Fprintf(b, "line %d: ", p.Line)
+	}
+	b.WriteString(p.Msg)
 }
 
 // Add records a problem.
@@ -58,13 +65,56 @@ func (e *Error) Err() error {
 	return e
 }
 
+// MaxSize is the largest policy file lethe reads, 16 MiB: a real policy is
+// a few kilobytes, and a wrong path (/dev/zero) must not fill the memory.
+const MaxSize = 16 << 20
+
 // Load reads and checks the policy file at path.
 func Load(path string) (*Policy, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, &Error{Path: path, Problems: []Problem{{Msg: err.Error()}}}
+	return LoadContext(context.Background(), path)
+}
+
+// LoadContext is Load that gives up when ctx is done, even while the open
+// or a read blocks (a FIFO with no writer, a stalled network file system):
+// it returns ctx's error, not a *Error.
+func LoadContext(ctx context.Context, path string) (*Policy, error) {
+	type result struct {
+		data []byte
+		err  error
 	}
-	return Parse(data, path)
+	ch := make(chan result, 1)
+	go func() {
+		// An open or read that never returns leaves this goroutine behind;
+		// the process is about to exit anyway.
+		data, err := readLimited(path)
+		ch <- result{data, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r := <-ch:
+		if r.err != nil {
+			return nil, &Error{Path: path, Problems: []Problem{{Msg: r.err.Error()}}}
+		}
+		return Parse(r.data, path)
+	}
+}
+
+// readLimited reads at most MaxSize bytes of path.
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSize {
+		return nil, errors.New("the file is larger than 16 MiB, the most a policy may be")
+	}
+	return data, nil
 }
 
 // Parse decodes and checks a policy. Every error is an *Error.
@@ -86,7 +136,7 @@ func Parse(data []byte, path string) (*Policy, error) {
 		return nil, perr
 	}
 	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
-		perr.Add(root.Line, "the policy must be a mapping with a subject: section")
+		perr.Add(root.Line, "the policy must be a mapping of sections (subject:, retention:, inactivity:, orphans: ...)")
 		return nil, perr
 	}
 	p := &Policy{Path: path}
@@ -209,4 +259,11 @@ func eachItem(items []*yaml.Node, n int, fn func(j int, item *yaml.Node)) {
 			fn(j, item)
 		}
 	}
+}
+
+// decodeError turns an UnmarshalYAML error into a *yaml.TypeError, which
+// the decoder collects before it goes on with the rest of the file (any
+// other error stops it): one run names every problem.
+func decodeError(err error) error {
+	return &yaml.TypeError{Errors: []string{err.Error()}}
 }

@@ -116,7 +116,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if p.Subject.Table.IsZero() || p.Subject.Key.IsZero() || p.Subject.RequestedAt.IsZero() || p.Subject.Grace <= 0 {
+		if p.HasSubject() && (p.Subject.Table.IsZero() || p.Subject.Key.IsZero() || p.Subject.RequestedAt.IsZero() || p.Subject.Grace <= 0) {
 			t.Fatalf("accepted an incomplete subject: %+v", p.Subject)
 		}
 		for _, r := range p.Tables {

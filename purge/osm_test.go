@@ -3,7 +3,9 @@ package purge_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/lethe-project/lethe/internal/pgtest"
@@ -17,12 +19,15 @@ import (
 // plus the two columns an application adds to use lethe: when the person
 // asked for deletion, and when the tombstone was made.
 func osmSchema(t *testing.T) string {
-	b, err := os.ReadFile("../../shared/fixtures/osm/structure.sql")
+	const fixture = "../../shared/fixtures/osm/structure.sql"
+	b, err := os.ReadFile(fixture)
 	if errors.Is(err, os.ErrNotExist) {
+		abs, _ := filepath.Abs(fixture)
+		msg := fmt.Sprintf("this test needs ../shared beside the repository (%s is missing): check the repository out next to shared/, as CI does", abs)
 		if os.Getenv("CI") != "" {
-			t.Fatal("shared/fixtures/osm/structure.sql is missing beside the repository")
+			t.Fatal(msg)
 		}
-		t.Skip("shared/fixtures/osm/structure.sql is not beside the repository")
+		t.Skip(msg)
 	}
 	require.NoError(t, err)
 	return string(b) + `

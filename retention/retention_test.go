@@ -144,8 +144,10 @@ func TestBudgetStopsCleanlyAndReportsRowsLeft(t *testing.T) {
 
 func TestInvalidRulesChangeNothing(t *testing.T) {
 	t.Parallel()
-	b := setup(t, plainSchema, `  - {table: activity_log, column: created_at, keep: 90d}
+	b := setup(t, plainSchema+`
+CREATE MATERIALIZED VIEW recent_activity AS SELECT * FROM activity_log;`, `  - {table: activity_log, column: created_at, keep: 90d}
   - {table: missing_table, column: created_at, keep: 90d}
+  - {table: recent_activity, column: created_at, keep: 90d}
   - {table: activity_log, column: note, keep: 90d}
   - {table: activity_log, column: nope, keep: 90d}
   - {table: email_events, column: sent_at, keep: 1y, where: {kind: marketing, missing: x}}
@@ -158,11 +160,12 @@ func TestInvalidRulesChangeNothing(t *testing.T) {
 	require.Equal(t, jobs.ExitConfig, jobs.ExitCode(err))
 	var pe *policy.Error
 	require.ErrorAs(t, err, &pe)
-	require.Len(t, pe.Problems, 5, "%v", err)
+	require.Len(t, pe.Problems, 6, "%v", err)
 	for _, p := range pe.Problems {
 		require.Positive(t, p.Line, p.Msg)
 	}
 	require.Contains(t, err.Error(), "missing_table does not exist")
+	require.Contains(t, err.Error(), "recent_activity is a materialized view, not a table")
 	require.Contains(t, err.Error(), "column note is text")
 	require.Contains(t, err.Error(), "not a valid integer")
 	require.Equal(t, before, b.db.Snapshot(t, "public"))

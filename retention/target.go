@@ -85,7 +85,7 @@ func resolve(ctx context.Context, q plan.Querier, pol *policy.Policy) ([]*target
 func resolveRule(ctx context.Context, q plan.Querier, cat *plan.Catalog, r policy.RetentionRule, perr *policy.Error) (*target, error) {
 	tbl, ok := cat.Lookup(r.Table)
 	if !ok {
-		perr.Add(r.Line, "retention: table %s does not exist", r.Table.Raw)
+		perr.Add(r.Line, "retention: %s", cat.Missing(r.Table))
 		return nil, nil
 	}
 	t := &target{rule: r, table: tbl}
@@ -94,7 +94,7 @@ func resolveRule(ctx context.Context, q plan.Querier, cat *plan.Catalog, r polic
 		perr.Add(r.Line, "retention rule for %s: column must be a column name, not %q", tbl, r.Column.Raw)
 		bad = true
 	} else if c, ok := tbl.Columns[r.Column.Column()]; !ok {
-		perr.Add(r.Line, "retention rule for %s: column %s does not exist", tbl, r.Column.Raw)
+		perr.Add(r.Line, "retention rule for %s: %s", tbl, tbl.MissingColumn(r.Column.Raw))
 		bad = true
 	} else if ok, _ := timeType(c.Type); !ok {
 		perr.Add(r.Line, "retention rule for %s: column %s is %s, want timestamp, timestamptz or date", tbl, c.Name, c.Type)

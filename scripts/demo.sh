@@ -8,7 +8,13 @@ cd "$(dirname "$0")/.."
 bash scripts/install-postgres.sh
 BINDIR=$(bash scripts/pg-bindir.sh)
 LETHE=${LETHE:-./bin/lethe}
-go build -o "$LETHE" .
+# make demo has just built a versioned bin/lethe: never overwrite it with an
+# unversioned build. Run alone, the script builds it the way make does.
+if [ ! -x "$LETHE" ]; then
+  make build
+  LETHE=./bin/lethe
+fi
+echo "==> $("$LETHE" version)"
 
 WORK=$(mktemp -d /tmp/lethe-demo.XXXXXX)
 RUNAS=()

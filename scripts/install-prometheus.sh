@@ -2,34 +2,49 @@
 # install-prometheus.sh makes promtool and prometheus-pushgateway available
 # for the alert rule tests, from Debian's packages.
 #
-# It is idempotent: when both commands are already there it does nothing.
-# Otherwise it installs the Debian packages `prometheus` (which ships
-# promtool) and `prometheus-pushgateway` without recommended packages, and
-# without leaving their services running: a temporary policy-rc.d forbids
-# starting services during the install, and any unit that was started anyway
-# is stopped and disabled. Must run as root on Debian or Ubuntu.
+# It installs only what is missing: the Debian package `prometheus` (which
+# ships promtool) only when promtool is absent, `prometheus-pushgateway`
+# only when that command is absent, so a system's own Prometheus is never
+# upgraded, stopped or reconfigured. A temporary policy-rc.d forbids
+# starting services during the install, and the units of the packages this
+# script installed are disabled (so nothing starts at the next boot).
+# Needs root on Debian or Ubuntu, and only when something is missing.
+#
+# POLICY_RC_D overrides /usr/sbin/policy-rc.d (for tests).
 set -euo pipefail
 
 log() { printf 'install-prometheus: %s\n' "$*" >&2; }
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
-if have promtool && have prometheus-pushgateway; then
+packages=()
+units=()
+if have promtool; then
 	log "promtool already installed: $(promtool --version 2>&1 | head -n1)"
+else
+	packages+=(prometheus)
+	units+=(prometheus)
+fi
+if have prometheus-pushgateway; then
 	log "prometheus-pushgateway already installed: $(command -v prometheus-pushgateway)"
+else
+	packages+=(prometheus-pushgateway)
+	units+=(prometheus-pushgateway)
+fi
+if [ ${#packages[@]} -eq 0 ]; then
 	exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-	log "must run as root to install Debian packages"
+	log "must run as root to install Debian packages: ${packages[*]}"
 	exit 1
 fi
 if ! have apt-get; then
-	log "apt-get not found: this script installs Debian packages"
+	log "apt-get not found: install ${packages[*]} (Debian package names) another way"
 	exit 1
 fi
 
-policy=/usr/sbin/policy-rc.d
+policy="${POLICY_RC_D:-/usr/sbin/policy-rc.d}"
 created_policy=0
 if [ ! -e "$policy" ]; then
 	log "writing $policy so the packages' services are not started"
@@ -46,18 +61,22 @@ trap cleanup EXIT
 
 export DEBIAN_FRONTEND=noninteractive
 log "apt-get update"
-apt-get update
-log "apt-get install --no-install-recommends prometheus prometheus-pushgateway"
-apt-get install -y --no-install-recommends prometheus prometheus-pushgateway
+apt-get update -qq
+log "apt-get install --no-install-recommends ${packages[*]}"
+apt-get install -y -qq --no-install-recommends "${packages[@]}"
 
-# On a machine with systemd the units may have been enabled; make sure
-# nothing is left running or starts at the next boot.
-for unit in prometheus prometheus-pushgateway; do
-	if have systemctl && [ -d /run/systemd/system ]; then
-		systemctl stop "$unit" >/dev/null 2>&1 || true
-		systemctl disable "$unit" >/dev/null 2>&1 || true
-	elif have service; then
-		service "$unit" stop >/dev/null 2>&1 || true
+# The packages enable their units even when policy-rc.d keeps them from
+# starting: disable (and stop, if one started anyway) only what was just
+# installed.
+for unit in "${units[@]}"; do
+	if have deb-systemd-helper; then
+		deb-systemd-helper disable "$unit.service" >/dev/null 2>&1 || true
+	fi
+	if have systemctl; then
+		systemctl disable "$unit.service" >/dev/null 2>&1 || true
+		if [ -d /run/systemd/system ]; then
+			systemctl stop "$unit.service" >/dev/null 2>&1 || true
+		fi
 	fi
 done
 
@@ -67,4 +86,4 @@ for cmd in promtool prometheus-pushgateway; do
 		exit 1
 	fi
 done
-log "installed: $(promtool --version 2>&1 | head -n1)"
+log "installed: ${packages[*]}"

@@ -1,0 +1,100 @@
+package policy
+
+import "strings"
+
+// Require returns a *Error naming the sections the job (or command) needs
+// and the policy lacks: purge and erase need subject:, retention needs
+// retention:, inactivity needs subject: and inactivity:, orphans needs
+// orphans:. Every other section is checked when present and otherwise
+// ignored.
+func (p *Policy) Require(job string) error {
+	var need []string
+	has := map[string]bool{
+		"subject":    p.HasSubject(),
+		"retention":  len(p.Retention) > 0,
+		"inactivity": p.Inactivity != nil,
+		"orphans":    p.Orphans != nil,
+	}
+	what := "the " + job + " job"
+	switch job {
+	case "purge":
+		need = []string{"subject"}
+	case "erase":
+		need, what = []string{"subject"}, "lethe erase"
+	case "retention":
+		need = []string{"retention"}
+	case "inactivity":
+		need = []string{"subject", "inactivity"}
+	case "orphans":
+		need = []string{"orphans"}
+	}
+	missing := false
+	for _, s := range need {
+		missing = missing || !has[s]
+	}
+	if !missing {
+		return nil
+	}
+	names := make([]string, len(need))
+	for i, s := range need {
+		names[i] = article(s) + " " + s + ": section"
+	}
+	perr := &Error{Path: p.Path}
+	perr.Add(0, "%s needs %s", what, strings.Join(names, " and "))
+	return perr
+}
+
+// HasSubject reports whether the policy has a subject: section.
+func (p *Policy) HasSubject() bool { return p.Subject.Line > 0 }
+
+func article(section string) string {
+	if strings.ContainsRune("aeiou", rune(section[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// checkSections reports a policy with no section at all, and sections
+// that only make sense with a subject: when it is absent.
+func (p *Policy) checkSections(perr *Error) {
+	if !p.HasSubject() && len(p.Retention) == 0 && p.Inactivity == nil && p.Orphans == nil &&
+		len(p.Tables) == 0 && len(p.Ignore) == 0 && len(p.Objects) == 0 && len(p.Processors) == 0 {
+		perr.Add(0, "the policy has no sections: want subject: (purge), retention:, inactivity: or orphans:")
+		return
+	}
+	if p.HasSubject() {
+		return
+	}
+	for _, s := range []struct {
+		name  string
+		lines []int
+	}{
+		{"tables:", lines(p.Tables, func(r Rule) int { return r.Line })},
+		{"ignore:", lines(p.Ignore, func(r Ignore) int { return r.Line })},
+		{"objects:", lines(p.Objects, func(r ObjectRule) int { return r.Line })},
+		{"processors:", lines(p.Processors, func(r Processor) int { return r.Line })},
+	} {
+		if len(s.lines) > 0 {
+			perr.Add(s.lines[0], "%s needs a subject: section (the purge erases what refers to a subject)", s.name)
+		}
+	}
+	if p.Inactivity != nil {
+		perr.Add(p.Inactivity.Line, "inactivity: needs a subject: section (it reads the subject table)")
+	}
+	if o := p.Orphans; o != nil {
+		if len(o.Invites) > 0 {
+			perr.Add(o.Invites[0].Line, "orphans: invites: needs a subject: section (an inviter is a subject)")
+		}
+		if len(o.Objects) > 0 {
+			perr.Add(o.Objects[0].Line, "orphans: objects: needs a subject: section (prefixes are named after subject keys)")
+		}
+	}
+}
+
+func lines[T any](items []T, line func(T) int) []int {
+	out := make([]int, len(items))
+	for i, it := range items {
+		out[i] = line(it)
+	}
+	return out
+}

@@ -1,0 +1,50 @@
+package policy
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const retentionOnly = `retention:
+  - table: audit_events
+    column: created_at
+    keep: 90d
+`
+
+// TestRetentionOnlyPolicyNeedsNoSubject: subject: used to be required even
+// when only retention: was used.
+func TestRetentionOnlyPolicyNeedsNoSubject(t *testing.T) {
+	p, err := Parse([]byte(retentionOnly), "p.yaml")
+	require.NoError(t, err)
+	require.NoError(t, p.Require("retention"))
+	for job, want := range map[string]string{
+		"purge":      "the purge job needs a subject: section",
+		"erase":      "lethe erase needs a subject: section",
+		"inactivity": "the inactivity job needs a subject: section and an inactivity: section",
+		"orphans":    "the orphans job needs an orphans: section",
+	} {
+		err := p.Require(job)
+		var perr *Error
+		require.True(t, errors.As(err, &perr), job)
+		require.ErrorContains(t, err, want, job)
+	}
+}
+
+// TestEachSectionIsRequiredOnlyByItsJobs: a purge-only policy does not
+// satisfy retention, and sections that only make sense with a subject say
+// so.
+func TestEachSectionIsRequiredOnlyByItsJobs(t *testing.T) {
+	p, err := Parse([]byte("subject: {table: users, key: id, requested_at: deleted_at, grace: 30d}\n"), "p.yaml")
+	require.NoError(t, err)
+	require.NoError(t, p.Require("purge"))
+	require.ErrorContains(t, p.Require("retention"), "the retention job needs a retention: section")
+
+	_, err = Parse([]byte(retentionOnly+"tables:\n  - table: notes\n    match: user_id\n    action: delete\n"), "p.yaml")
+	require.ErrorContains(t, err, "line 6: tables: needs a subject: section")
+	_, err = Parse([]byte(retentionOnly+"orphans:\n  invites:\n    - table: invites\n      inviter: invited_by\n"), "p.yaml")
+	require.ErrorContains(t, err, "orphans: invites: needs a subject: section")
+	_, err = Parse([]byte("{}\n"), "p.yaml")
+	require.ErrorContains(t, err, "the policy has no sections")
+}
