@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
@@ -108,7 +107,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		return err
 	}
 	setGauges(r, st)
-	r.SetGauge(string(GraceSeconds), pl.Subject.Grace.Seconds())
+	r.SetGauge(string(jobs.GraceSeconds), pl.Subject.Grace.Seconds())
 	r.Set(string(jobs.SubjectsEligible), st.eligible)
 	if j.one == nil {
 		if err := s.Limits.Guard("subjects are eligible", st.eligible, st.total, 50, "check subject.requested_at and grace"); err != nil {
@@ -152,7 +151,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 func setGauges(r *jobs.Report, st stats) {
 	r.SetGauge(string(jobs.PendingSubjects), float64(st.pending))
 	r.SetGauge(string(jobs.OldestRequestAgeSeconds), st.oldestAge)
-	r.SetGauge(string(OldestOverdueSeconds), st.oldestOverdue)
+	r.SetGauge(string(jobs.OldestOverdueSeconds), st.oldestOverdue)
 }
 
 type stats struct {
@@ -171,8 +170,7 @@ func (j *Job) stats(ctx context.Context) (stats, error) {
 		q, args = j.sql.statsOne, []any{*j.one}
 	}
 	err := j.cfg.Pool.QueryRow(ctx, q, args...).Scan(&st.eligible, &st.pending, &st.total, &st.oldestAge, &st.oldestOverdue)
-	var pe *pgconn.PgError
-	if j.one != nil && errors.As(err, &pe) && pe.Code == "22P02" {
+	if j.one != nil && jobs.SQLState(err) == "22P02" {
 		// The server's message would repeat the key: say what is wrong
 		// without it.
 		return st, &jobs.ConfigError{Err: fmt.Errorf("the subject key is not a valid %s", j.pl.Subject.Key.Type)}
