@@ -78,14 +78,6 @@ var envVars = [][2]string{
 	{"LETHE_SMTP_RATE", "inactivity mails: most sent per second (default 5)"},
 }
 
-// jobNames lists the jobs --job accepts, with what they do.
-var jobNames = [][2]string{
-	{"purge", "erase subjects whose deletion request is older than the grace period"},
-	{"retention", "delete rows older than the policy's retention rules"},
-	{"inactivity", "warn inactive subjects, then request their deletion"},
-	{"orphans", "remove organizations, invites and files that lost their owner"},
-}
-
 // parseConfig reads the environment, then the flags of the command in args.
 // It returns flag.ErrHelp for -h/--help.
 func parseConfig(ctx context.Context, cmd string, args []string, lookup envconfig.Lookuper, stderr io.Writer) (*Config, error) {
@@ -137,10 +129,11 @@ type usageError struct{ error }
 func (c *Config) validate(cmd string) error {
 	var errs []string
 	if cmd == "run" {
+		names := strings.Join(jobsFor(c, context.Background()).Names(), ", ")
 		if c.Job == "" {
-			errs = append(errs, "no job selected: use --job NAME or LETHE_JOB (purge, retention, inactivity, orphans)")
-		} else if !knownJob(c.Job) {
-			errs = append(errs, fmt.Sprintf("unknown job %q: want one of purge, retention, inactivity, orphans", c.Job))
+			errs = append(errs, "no job selected: use --job NAME or LETHE_JOB ("+names+")")
+		} else if _, ok := jobsFor(c, context.Background()).Lookup(c.Job); !ok {
+			errs = append(errs, fmt.Sprintf("unknown job %q: want one of %s", c.Job, names))
 		}
 	}
 	if (cmd == "erase" || cmd == "receipt") && c.Subject == "" {
@@ -183,13 +176,4 @@ func (c *Config) validate(cmd string) error {
 		return usageError{errors.New(strings.Join(errs, "; "))}
 	}
 	return nil
-}
-
-func knownJob(name string) bool {
-	for _, j := range jobNames {
-		if j[0] == name {
-			return true
-		}
-	}
-	return false
 }

@@ -20,16 +20,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/grants"
-	"github.com/lethe-project/lethe/inactivity"
-	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/metrics"
-	"github.com/lethe-project/lethe/orphans"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
-	"github.com/lethe-project/lethe/purge"
-	"github.com/lethe-project/lethe/retention"
 	"github.com/lethe-project/lethe/schedule"
 	"github.com/lethe-project/lethe/subject"
 )
@@ -125,46 +119,72 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	}
 	defer pool.Close()
 
+	deps, err := newDeps(stop, cfg, pool, pol, logger, lookup)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitCode(err)
+	}
 	if cmd == "check" {
-		return check(ctx, cfg, pool, pol, logger, stdout, stderr)
+		return check(ctx, cfg, deps, stdout, stderr)
 	}
 	if cmd == "grants" {
 		return printGrants(ctx, cfg, pool, pol, stdout, stderr)
 	}
 	grants.WarnPrivileged(ctx, pool, pol, logger)
-	if cmd == "erase" {
-		if err := pol.Require("erase"); err != nil {
-			fmt.Fprintf(stderr, "lethe: %v\n", err)
-			return jobs.ExitConfig
-		}
-		if cfg.Subject, err = canonicalKey(ctx, pool, pol, cfg.Subject); err != nil {
-			fmt.Fprintf(stderr, "lethe: %v\n", err)
-			return jobs.ExitCode(err)
-		}
-	}
-	if cmd == "erase" {
-		cfg.DryRun = !cfg.Confirm
-	}
 	runner := &jobs.Runner{Logger: logger, Pool: pool}
-	if cfg.SubjectHashKey != "" {
-		runner.KeyFingerprint = subject.NewHasher(cfg.SubjectHashKey).Fingerprint()
+	if deps.Hasher != nil {
+		runner.KeyFingerprint = deps.Hasher.Fingerprint()
 	}
 	if cfg.PushgatewayURL != "" {
 		runner.Hooks = append(runner.Hooks, metrics.PushHook(cfg.PushgatewayURL, logger))
 	}
-	if cmd == "schedule" {
-		return runSchedule(ctx, stop, cfg, pool, pol, runner, logger, stderr)
-	}
-	job, err := buildJob(cmd, cfg, pool, pol, logger, stop)
-	if err != nil {
-		fmt.Fprintf(stderr, "lethe: %v\n", err)
-		return jobs.ExitConfig
+	var job jobs.Job
+	switch cmd {
+	case "schedule":
+		return runSchedule(ctx, stop, cfg, deps, runner, stderr)
+	case "erase":
+		if job, err = newErase(ctx, cfg, deps); err != nil {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitCode(err)
+		}
+	default:
+		if job, err = jobsFor(cfg, stop).Build(cfg.Job, deps); err != nil {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitConfig
+		}
 	}
 	if cfg.Summary || isTerminal(stdout) || cmd == "erase" {
 		runner.Table = stdout
 	}
 	_, code := runner.Run(ctx, job, limitsOf(cfg, stop))
 	return code
+}
+
+// newDeps builds once what every job may use.
+func newDeps(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, logger *slog.Logger, lookup func(string) (string, bool)) (jobs.Deps, error) {
+	d := jobs.Deps{Pool: pool, Policy: pol, Logger: logger, Env: lookup}
+	if cfg.SubjectHashKey != "" {
+		d.Hasher = subject.NewHasher(cfg.SubjectHashKey)
+	}
+	var err error
+	d.Objects, err = objectRouter(ctx, cfg, pol)
+	return d, err
+}
+
+// newErase is lethe erase: the purge of one subject, now, whose key is
+// read through the key's type (so that every way of writing it names the
+// same subject, as lethe receipt does); without --confirm, a dry run.
+func newErase(ctx context.Context, cfg *Config, d jobs.Deps) (jobs.Job, error) {
+	if err := d.Policy.Require("lethe erase", "subject"); err != nil {
+		return nil, err
+	}
+	key, err := canonicalKey(ctx, d.Pool, d.Policy, cfg.Subject)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DryRun = !cfg.Confirm
+	d.Logger = d.Logger.With("job", "erase")
+	return newPurge(cfg, limitsOf(cfg, ctx), d, &key)
 }
 
 // limitsOf is the one place the run's limits are read from the
@@ -184,61 +204,7 @@ func stopped(stderr io.Writer) int {
 	return jobs.ExitFailed
 }
 
-func buildJob(cmd string, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, logger *slog.Logger, stop context.Context) (jobs.Job, error) {
-	need := cfg.Job
-	if cmd == "erase" {
-		need = "erase"
-	}
-	if err := pol.Require(need); err != nil {
-		return nil, err
-	}
-	var hasher *subject.Hasher
-	if cfg.SubjectHashKey != "" {
-		hasher = subject.NewHasher(cfg.SubjectHashKey)
-	}
-	limits := limitsOf(cfg, stop)
-	pc := purge.Config{
-		Pool: pool, Policy: pol, Hasher: hasher, Logger: logger.With("job", cfg.Job),
-		Workers: cfg.Workers,
-	}
-	if cmd == "erase" || cfg.Job == "purge" {
-		erasers, err := buildErasers(stop, cfg, pol, pc.Logger)
-		if err != nil {
-			return nil, err
-		}
-		pc.Erasers = erasers
-	}
-	if cmd == "erase" {
-		pc.Logger = logger.With("job", "erase")
-		return purge.NewErase(pc, cfg.Subject)
-	}
-	switch cfg.Job {
-	case "purge":
-		return purge.New(pc)
-	case "retention":
-		return retention.New(retention.Config{
-			Pool: pool, Policy: pol, Logger: logger.With("job", cfg.Job), Limits: limits,
-		})
-	case "orphans":
-		return orphans.New(orphans.Config{
-			Pool: pool, Policy: pol, Logger: logger.With("job", cfg.Job),
-			S3Endpoint: cfg.S3Endpoint, S3PathStyle: cfg.S3PathStyle, Limits: limits,
-		})
-	case "inactivity":
-		ic := inactivity.Config{
-			Pool: pool, Policy: pol, Hasher: hasher, Logger: logger.With("job", cfg.Job),
-			SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate, Limits: limits,
-		}
-		if pol.Inactivity != nil && pol.Inactivity.Notify.Webhook != nil {
-			// The secret is named by the policy and read here, in main.
-			ic.WebhookSecret = os.Getenv(pol.Inactivity.Notify.Webhook.SecretEnv)
-		}
-		return inactivity.New(ic)
-	}
-	return nil, fmt.Errorf("job %q is not available in this build yet", cfg.Job)
-}
-
-func runSchedule(ctx, stop context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, runner *jobs.Runner, logger *slog.Logger, stderr io.Writer) int {
+func runSchedule(ctx, stop context.Context, cfg *Config, deps jobs.Deps, runner *jobs.Runner, stderr io.Writer) int {
 	entries, err := schedule.ParseEntries(cfg.Schedule)
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe: LETHE_SCHEDULE: %v\n", err)
@@ -246,11 +212,9 @@ func runSchedule(ctx, stop context.Context, cfg *Config, pool *pgxpool.Pool, pol
 	}
 	err = schedule.Run(ctx, stop, schedule.Config{
 		Jobs: entries, Listen: cfg.ScheduleListen, Limits: limitsOf(cfg, stop), Seconds: cfg.ScheduleSeconds,
-		Runner: runner, Logger: logger.With("component", "schedule"),
+		Runner: runner, Logger: deps.Logger.With("component", "schedule"),
 		NewJob: func(name string, stop context.Context) (jobs.Job, error) {
-			c := *cfg
-			c.Job = name
-			return buildJob("run", &c, pool, pol, logger, stop)
+			return jobsFor(cfg, stop).Build(name, deps)
 		},
 	})
 	if err != nil {
@@ -288,7 +252,8 @@ func connect(ctx context.Context, cfg *Config) (*pgxpool.Pool, error) {
 // check validates every section of the policy against the database, the
 // purge's plan first, and prints the plan; nothing is changed. The
 // problems of every section are reported together, by line.
-func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, logger *slog.Logger, stdout, stderr io.Writer) int {
+func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.Writer) int {
+	pool, pol := deps.Pool, deps.Policy
 	problems := &policy.Error{Path: pol.Path}
 	// fail reports an error that is not a list of policy problems (the
 	// database went away): it stops the check.
@@ -315,28 +280,24 @@ func check(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Pol
 		}
 		checked = append(checked, "subject and tables")
 	}
-	sections := map[string]bool{
-		"retention":  len(pol.Retention) > 0,
-		"inactivity": pol.Inactivity != nil,
-		"orphans":    pol.Orphans != nil,
-	}
-	for _, name := range []string{"retention", "inactivity", "orphans"} {
-		if !sections[name] {
+	registry := jobsFor(cfg, ctx)
+	for _, spec := range registry.Specs() {
+		if !spec.Has(pol) {
 			continue
 		}
-		c := *cfg
-		c.Job, c.DryRun = name, true
-		job, err := buildJob("run", &c, pool, pol, logger, context.Background())
-		if err == nil {
-			if checker, ok := job.(jobs.Checker); ok {
-				err = checker.Check(ctx)
-			}
+		job, err := registry.Build(spec.Name, deps)
+		checker, ok := job.(jobs.Checker)
+		if err == nil && !ok {
+			continue // its part is checked above, with the plan
 		}
-		if collect(name, err) {
-			fmt.Fprintf(stderr, "lethe: %s: %v\n", name, err)
+		if err == nil {
+			err = checker.Check(ctx)
+		}
+		if collect(spec.Name, err) {
+			fmt.Fprintf(stderr, "lethe: %s: %v\n", spec.Name, err)
 			return jobs.ExitCode(err)
 		}
-		checked = append(checked, name)
+		checked = append(checked, spec.Name)
 	}
 	if len(problems.Problems) > 0 {
 		dedupe(problems)
@@ -367,74 +328,6 @@ func dedupe(e *policy.Error) {
 	e.Problems = out
 }
 
-func receipt(ctx context.Context, cfg *Config, stdout, stderr io.Writer) int {
-	if cfg.SubjectHashKey == "" {
-		fmt.Fprintln(stderr, "lethe: LETHE_SUBJECT_HASH_KEY is not set: receipts are found by the keyed hash of the subject")
-		return jobs.ExitConfig
-	}
-	pool, err := connect(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "lethe: %v\n", err)
-		return jobs.ExitCode(err)
-	}
-	defer pool.Close()
-	key, err := receiptKey(ctx, cfg, pool)
-	if err != nil {
-		fmt.Fprintf(stderr, "lethe: %v\n", err)
-		return jobs.ExitCode(err)
-	}
-	hasher := subject.NewHasher(cfg.SubjectHashKey)
-	hash := hasher.Hash(key)
-	rs, err := ledger.ReceiptsFor(ctx, pool, hash)
-	if err != nil {
-		fmt.Fprintf(stderr, "lethe: %v\n", pgerr.Redact(err))
-		return jobs.ExitFailed
-	}
-	if len(rs) == 0 {
-		return noReceipt(ctx, pool, hasher, hash, stdout, stderr)
-	}
-	for _, r := range rs {
-		writeReceipt(stdout, r)
-	}
-	return 0
-}
-
-// noReceipt answers for a subject without a receipt under this key: not
-// erased, unless receipts exist made with another LETHE_SUBJECT_HASH_KEY,
-// in which case this key cannot tell (exit 2).
-func noReceipt(ctx context.Context, pool *pgxpool.Pool, hasher *subject.Hasher, hash string, stdout, stderr io.Writer) int {
-	other, err := ledger.OtherKeyReceipts(ctx, pool, hasher.Fingerprint())
-	if err != nil {
-		fmt.Fprintf(stderr, "lethe: %v\n", err)
-		return jobs.ExitFailed
-	}
-	if other > 0 {
-		fmt.Fprintf(stdout, "no receipt for subject %s under this LETHE_SUBJECT_HASH_KEY, but %d receipt(s) exist, made with a different key: "+
-			"look the subject up with the key those runs used (see \"Hash key loss and rotation\" in the README)\n", hash, other)
-		return jobs.ExitConfig
-	}
-	fmt.Fprintf(stdout, "no receipt for subject %s: lethe has not erased it\n", hash)
-	return jobs.ExitFailed
-}
-
-func writeReceipt(w io.Writer, r ledger.Receipt) {
-	fmt.Fprintf(w, "subject %s erased at %s (run %d)\n", r.SubjectHash, r.PurgedAt.UTC().Format("2006-01-02 15:04:05Z"), r.RunID)
-	if r.RequestedAt != nil {
-		fmt.Fprintf(w, "  deletion requested: %s\n", r.RequestedAt.UTC().Format("2006-01-02 15:04:05Z"))
-	}
-	fmt.Fprintf(w, "  policy sha256: %s\n", r.PolicyDigest)
-	for _, rc := range r.Rows {
-		fmt.Fprintf(w, "  %-40s %-10s %d row(s)\n", rc.Table, rc.Action, rc.Rows)
-	}
-	for _, o := range r.Objects {
-		fmt.Fprintf(w, "  %-40s %-10s %d object version(s), %d bytes\n", o.Location, "removed", o.Objects, o.Bytes)
-	}
-	if len(r.Processors) > 0 {
-		fmt.Fprintf(w, "  processors confirmed: %s\n", strings.Join(r.Processors, ", "))
-	}
-	fmt.Fprintf(w, "  verification: %s\n", r.Verification)
-}
-
 func newLogger(cfg *Config, stderr io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
@@ -459,53 +352,4 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func usage(w io.Writer) {
-	fmt.Fprint(w, `lethe erases personal data from a PostgreSQL application when it is due.
-
-Usage:
-  lethe --job NAME [--dry-run] [flags]   run a job
-  lethe check [--policy FILE]            check the policy against the database and print the plan
-  lethe erase --subject KEY [--confirm]  erase one subject now (no grace period, never a hold)
-  lethe receipt --subject KEY            show the receipt that proves a subject was erased
-  lethe grants [--role R] [--format F]   print the SQL (and IAM policy) of a least-privilege role
-  lethe schedule                         run jobs on cron schedules (LETHE_SCHEDULE), serve /metrics
-  lethe version                          print version, commit and Go version (also --version)
-
-lethe with no arguments and no LETHE_JOB prints this and exits 2.
-
-Jobs:
-`)
-	for _, j := range jobNames {
-		fmt.Fprintf(w, "  %-12s %s\n", j[0], j[1])
-	}
-	fmt.Fprint(w, `
-Flags (override the environment):
-  --job NAME            job to run
-  --policy FILE         policy file
-  --dry-run             change nothing; report what a real run would do
-  --batch-size N        subjects (or rows) per transaction
-  --workers N           batches in flight at once
-  --time-budget D       stop starting batches after D (e.g. 10m)
-  --max-subjects N      blast-radius guard: most subjects one purge may erase
-  --max-share F         blast-radius guard: largest share of all subjects (0-1); at any size,
-                        more than 90% (and at least 2) of all is refused too
-  --allow-large         run even when the blast-radius guard would refuse
-  --log-format F        json or text
-  --log-level L         debug, info, warn or error
-  --summary             print the summary table even when stdout is not a terminal
-
-Environment:
-`)
-	for _, e := range envVars {
-		fmt.Fprintf(w, "  %-24s %s\n", e[0], e[1])
-	}
-	fmt.Fprint(w, `
-Exit codes:
-  0  done
-  1  the job failed; what was committed stays committed and is correct, the next run continues
-  2  configuration or policy is wrong; nothing was changed
-  3  refused by a safety guard (blast radius); nothing was changed
-`)
 }

@@ -1,11 +1,10 @@
 package jobs
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/objstore"
@@ -14,6 +13,8 @@ import (
 )
 
 // Deps are what main builds once per process and every job may use.
+// The run's limits are not among them: the Runner gives them to the
+// run's Session.
 type Deps struct {
 	// Pool is the application's database.
 	Pool *pgxpool.Pool
@@ -24,28 +25,24 @@ type Deps struct {
 	// Hasher names subjects without their keys; nil when
 	// LETHE_SUBJECT_HASH_KEY is not set.
 	Hasher *subject.Hasher
-	// Objects reaches the policy's object locations; nil when the policy
-	// names none.
+	// Objects reaches the policy's object locations.
 	Objects *objstore.Router
 	// Env reads the process environment (secrets the policy names by
-	// variable, a job's own settings). Jobs never call os.Getenv.
+	// variable). Jobs never call os.Getenv.
 	Env func(string) (string, bool)
-	// Limits are the run's limits.
-	Limits Limits
 }
 
 // Spec registers a job: its name for --job, a line of help, the policy
-// section it needs, and how to build it.
+// sections it needs, and how to build it.
 type Spec struct {
 	// Name is what --job selects.
 	Name string
 	// Help is one line for --help.
 	Help string
-	// Section names the policy section the job reads; Needs reports
-	// whether a policy has it. A job run on a policy without its section
-	// is a configuration error.
-	Section string
-	Needs   func(*policy.Policy) bool
+	// Sections are the policy sections the job needs (see
+	// policy.Policy.Has); a job run on a policy without one of them is a
+	// configuration error.
+	Sections []string
 	// New builds the job for one run.
 	New func(Deps) (Job, error)
 }
@@ -95,47 +92,25 @@ func (r *Registry) Usage(w io.Writer) {
 	}
 }
 
+// Has reports whether the policy has every section the spec needs.
+func (s Spec) Has(p *policy.Policy) bool { return p.Require("", s.Sections...) == nil }
+
 // Build returns the job registered as name, built with deps (its logger
-// scoped to the job). It is a *ConfigError when no job has that name or
-// the policy lacks the job's section.
+// scoped to the job). It is a configuration error when no job has that
+// name or the policy lacks one of the job's sections.
 func (r *Registry) Build(name string, deps Deps) (Job, error) {
 	s, ok := r.Lookup(name)
 	if !ok {
-		names := r.Names()
-		sort.Strings(names)
-		return nil, &ConfigError{Err: fmt.Errorf("unknown job %q: want one of %v", name, names)}
+		return nil, &ConfigError{Err: fmt.Errorf("unknown job %q: want one of %s", name, strings.Join(r.Names(), ", "))}
 	}
-	if s.Needs != nil && deps.Policy != nil && !s.Needs(deps.Policy) {
-		return nil, &ConfigError{Err: fmt.Errorf("job %s needs a %q section in the policy %s, which has none", name, s.Section, deps.Policy.Path)}
+	if deps.Policy != nil {
+		if err := deps.Policy.Require("the "+name+" job", s.Sections...); err != nil {
+			return nil, err
+		}
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	deps.Logger = deps.Logger.With("job", name)
 	return s.New(deps)
-}
-
-// CheckAll runs the Check of every registered job whose section the
-// policy has, in registration order, and returns the names it checked and
-// the first error. Nothing is changed.
-func (r *Registry) CheckAll(ctx context.Context, deps Deps) ([]string, error) {
-	var checked []string
-	for _, s := range r.specs {
-		if s.Needs != nil && !s.Needs(deps.Policy) {
-			continue
-		}
-		d := deps
-		d.Limits.DryRun = true
-		job, err := r.Build(s.Name, d)
-		if err != nil {
-			return checked, fmt.Errorf("%s: %w", s.Name, err)
-		}
-		if c, ok := job.(Checker); ok {
-			if err := c.Check(ctx); err != nil {
-				return checked, fmt.Errorf("%s: %w", s.Name, err)
-			}
-			checked = append(checked, s.Name)
-		}
-	}
-	return checked, nil
 }

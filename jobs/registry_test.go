@@ -2,52 +2,42 @@ package jobs
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"testing"
 
 	"github.com/lethe-project/lethe/policy"
 	"github.com/stretchr/testify/require"
 )
 
-type checkJob struct {
-	fakeJob
-	deps Deps
-}
-
-func (j checkJob) Check(context.Context) error {
-	if !j.deps.Limits.DryRun {
-		return errors.New("check must build a dry job")
-	}
-	return nil
-}
-
-func TestRegistryBuildsChecksAndRefusesWhatIsMissing(t *testing.T) {
+func TestRegistryBuildsAndRefusesWhatIsMissing(t *testing.T) {
 	var built []string
-	spec := func(name, section string, has bool) Spec {
-		return Spec{Name: name, Help: name + " help", Section: section,
-			Needs: func(*policy.Policy) bool { return has },
-			New:   func(d Deps) (Job, error) { built = append(built, name); return checkJob{deps: d}, nil }}
+	spec := func(name string, sections ...string) Spec {
+		return Spec{Name: name, Help: name + " help", Sections: sections,
+			New: func(d Deps) (Job, error) { built = append(built, name); return fakeJob{}, nil }}
 	}
-	reg := NewRegistry(spec("purge", "subject", true), spec("orphans", "orphans", false))
+	reg := NewRegistry(spec("purge", "subject"), spec("orphans", "orphans"))
 	require.Equal(t, []string{"purge", "orphans"}, reg.Names())
 	var help bytes.Buffer
 	reg.Usage(&help)
 	require.Contains(t, help.String(), "orphans help")
 
-	pol := &policy.Policy{Path: "policy.yaml"}
-	_, err := reg.Build("nope", Deps{Policy: pol})
+	pol, err := policy.Parse([]byte("subject: {table: users, key: id, requested_at: deleted_at, grace: 30d}\n"), "policy.yaml")
+	require.NoError(t, err)
+	_, err = reg.Build("nope", Deps{Policy: pol})
 	require.Equal(t, ExitConfig, ExitCode(err))
-	require.ErrorContains(t, err, `unknown job "nope"`)
+	require.ErrorContains(t, err, `unknown job "nope": want one of purge, orphans`)
 
 	_, err = reg.Build("orphans", Deps{Policy: pol})
 	require.Equal(t, ExitConfig, ExitCode(err))
-	require.ErrorContains(t, err, `needs a "orphans" section`)
+	require.ErrorContains(t, err, "the orphans job needs an orphans: section")
 	require.Empty(t, built, "nothing is built for a refused job")
 
-	checked, err := reg.CheckAll(context.Background(), Deps{Policy: pol})
+	_, err = reg.Build("purge", Deps{Policy: pol})
 	require.NoError(t, err)
-	require.Equal(t, []string{"purge"}, checked, "only the jobs whose section the policy has")
+	require.Equal(t, []string{"purge"}, built)
+	purge, _ := reg.Lookup("purge")
+	orphans, _ := reg.Lookup("orphans")
+	require.True(t, purge.Has(pol))
+	require.False(t, orphans.Has(pol))
 
-	require.Panics(t, func() { NewRegistry(spec("purge", "", true), spec("purge", "", true)) })
+	require.Panics(t, func() { NewRegistry(spec("purge"), spec("purge")) })
 }

@@ -2,46 +2,40 @@ package policy
 
 import "strings"
 
-// Require returns a *Error naming the sections the job (or command) needs
-// and the policy lacks: purge and erase need subject:, retention needs
-// retention:, inactivity needs subject: and inactivity:, orphans needs
-// orphans:. Every other section is checked when present and otherwise
-// ignored.
-func (p *Policy) Require(job string) error {
-	var need []string
-	has := map[string]bool{
-		"subject":    p.HasSubject(),
-		"retention":  len(p.Retention) > 0,
-		"inactivity": p.Inactivity != nil,
-		"orphans":    p.Orphans != nil,
-	}
-	what := "the " + job + " job"
-	switch job {
-	case "purge":
-		need = []string{"subject"}
-	case "erase":
-		need, what = []string{"subject"}, "lethe erase"
-	case "retention":
-		need = []string{"retention"}
-	case "inactivity":
-		need = []string{"subject", "inactivity"}
-	case "orphans":
-		need = []string{"orphans"}
-	}
+// Require returns a *Error naming the sections that what (a job, "the
+// purge job", or a command, "lethe erase") needs and the policy lacks; nil
+// when it has them all. Each job names its sections where it is registered.
+func (p *Policy) Require(what string, sections ...string) error {
 	missing := false
-	for _, s := range need {
-		missing = missing || !has[s]
+	for _, s := range sections {
+		missing = missing || !p.Has(s)
 	}
 	if !missing {
 		return nil
 	}
-	names := make([]string, len(need))
-	for i, s := range need {
+	names := make([]string, len(sections))
+	for i, s := range sections {
 		names[i] = article(s) + " " + s + ": section"
 	}
 	perr := &Error{Path: p.Path}
 	perr.Add(0, "%s needs %s", what, strings.Join(names, " and "))
 	return perr
+}
+
+// Has reports whether the policy has the section named (subject,
+// retention, inactivity or orphans).
+func (p *Policy) Has(section string) bool {
+	switch section {
+	case "subject":
+		return p.HasSubject()
+	case "retention":
+		return len(p.Retention) > 0
+	case "inactivity":
+		return p.Inactivity != nil
+	case "orphans":
+		return p.Orphans != nil
+	}
+	return false
 }
 
 // HasSubject reports whether the policy has a subject: section.

@@ -18,17 +18,21 @@ const retentionOnly = `retention:
 func TestRetentionOnlyPolicyNeedsNoSubject(t *testing.T) {
 	p, err := Parse([]byte(retentionOnly), "p.yaml")
 	require.NoError(t, err)
-	require.NoError(t, p.Require("retention"))
-	for job, want := range map[string]string{
-		"purge":      "the purge job needs a subject: section",
-		"erase":      "lethe erase needs a subject: section",
-		"inactivity": "the inactivity job needs a subject: section and an inactivity: section",
-		"orphans":    "the orphans job needs an orphans: section",
+	require.NoError(t, p.Require("the retention job", "retention"))
+	for _, tc := range []struct {
+		what     string
+		sections []string
+		want     string
+	}{
+		{"the purge job", []string{"subject"}, "the purge job needs a subject: section"},
+		{"lethe erase", []string{"subject"}, "lethe erase needs a subject: section"},
+		{"the inactivity job", []string{"subject", "inactivity"}, "the inactivity job needs a subject: section and an inactivity: section"},
+		{"the orphans job", []string{"orphans"}, "the orphans job needs an orphans: section"},
 	} {
-		err := p.Require(job)
+		err := p.Require(tc.what, tc.sections...)
 		var perr *Error
-		require.True(t, errors.As(err, &perr), job)
-		require.ErrorContains(t, err, want, job)
+		require.True(t, errors.As(err, &perr), tc.what)
+		require.ErrorContains(t, err, tc.want, tc.what)
 	}
 }
 
@@ -38,8 +42,8 @@ func TestRetentionOnlyPolicyNeedsNoSubject(t *testing.T) {
 func TestEachSectionIsRequiredOnlyByItsJobs(t *testing.T) {
 	p, err := Parse([]byte("subject: {table: users, key: id, requested_at: deleted_at, grace: 30d}\n"), "p.yaml")
 	require.NoError(t, err)
-	require.NoError(t, p.Require("purge"))
-	require.ErrorContains(t, p.Require("retention"), "the retention job needs a retention: section")
+	require.NoError(t, p.Require("the purge job", "subject"))
+	require.ErrorContains(t, p.Require("the retention job", "retention"), "the retention job needs a retention: section")
 
 	_, err = Parse([]byte(retentionOnly+"tables:\n  - table: notes\n    match: user_id\n    action: delete\n"), "p.yaml")
 	require.ErrorContains(t, err, "line 6: tables: needs a subject: section")
