@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/subject"
 	"github.com/stretchr/testify/require"
@@ -17,7 +18,7 @@ import (
 func TestEraseAndReceiptAgreeOnAnyFormOfAUUIDKey(t *testing.T) {
 	t.Parallel()
 	_, env := exampleDB(t, 60)
-	id := md5uuid("user7")
+	id := jobtest.MD5UUID("user7")
 	upper := "{" + strings.ToUpper(id) + "}"
 	r := lethe(t, env, "erase", "--subject", upper, "--confirm")
 	require.Equal(t, 0, r.code)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -36,7 +37,7 @@ func TestRetentionOnlyPolicy(t *testing.T) {
 		require.Equal(t, 2, r.code, job)
 		require.Contains(t, r.stderr, want, job)
 	}
-	r = lethe(t, env, "erase", "--subject", md5uuid("user1"), "--confirm", "--policy", pol)
+	r = lethe(t, env, "erase", "--subject", jobtest.MD5UUID("user1"), "--confirm", "--policy", pol)
 	require.Equal(t, 2, r.code)
 	require.Contains(t, r.stderr, "lethe erase needs a subject: section")
 	require.Equal(t, before, db.Snapshot(t, "public", "billing"))

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/subject"
@@ -140,12 +141,12 @@ func TestCheckAndGuardAndReceipt(t *testing.T) {
 	require.Equal(t, 0, r.code)
 	require.Contains(t, r.stdout, "subjects done: 29")
 	require.Contains(t, r.stderr, `"msg":"run finished"`)
-	id := md5uuid("user20")
+	id := jobtest.MD5UUID("user20")
 	require.NotContains(t, r.stderr, id, "logs never hold a subject's key")
 	r = lethe(t, env, "receipt", "--subject", id)
 	require.Equal(t, 0, r.code)
 	require.Contains(t, r.stdout, "verification: passed")
-	r = lethe(t, env, "receipt", "--subject", md5uuid("user21"))
+	r = lethe(t, env, "receipt", "--subject", jobtest.MD5UUID("user21"))
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stdout, "no receipt")
 }
@@ -225,7 +226,7 @@ func TestKilledRunThenRerun(t *testing.T) {
 	h := subject.NewHasher("test-key")
 	var erased, untouched int
 	for i := 10; i <= 2000; i += 10 {
-		id := md5uuid(fmt.Sprint("user", i))
+		id := jobtest.MD5UUID(fmt.Sprint("user", i))
 		if i == 10 {
 			continue // on legal hold
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"testing"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -14,7 +15,7 @@ func TestReceiptWithAnotherKey(t *testing.T) {
 	_, env := exampleDB(t, 100)
 	r := lethe(t, env, "--job", "purge")
 	require.Equal(t, 0, r.code)
-	id := md5uuid("user20")
+	id := jobtest.MD5UUID("user20")
 	r = lethe(t, env, "receipt", "--subject", id)
 	require.Equal(t, 0, r.code)
 
@@ -24,7 +25,7 @@ func TestReceiptWithAnotherKey(t *testing.T) {
 	require.Contains(t, r.stdout, "made with a different key")
 	require.NotContains(t, r.stdout, "has not erased it")
 
-	r = lethe(t, env, "receipt", "--subject", md5uuid("user21"))
+	r = lethe(t, env, "receipt", "--subject", jobtest.MD5UUID("user21"))
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stdout, "lethe has not erased it")
 }

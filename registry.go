@@ -32,7 +32,7 @@ func jobsFor(cfg *Config, stop context.Context) *jobs.Registry {
 			Name: "retention", Help: "delete rows older than the policy's retention rules",
 			Sections: []string{"retention"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
-				return retention.New(retention.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger, Limits: limits})
+				return retention.New(retention.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger})
 			},
 		},
 		jobs.Spec{
@@ -41,7 +41,7 @@ func jobsFor(cfg *Config, stop context.Context) *jobs.Registry {
 			New: func(d jobs.Deps) (jobs.Job, error) {
 				ic := inactivity.Config{
 					Pool: d.Pool, Policy: d.Policy, Hasher: d.Hasher, Logger: d.Logger,
-					SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate, Limits: limits,
+					SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate,
 				}
 				if wh := d.Policy.Inactivity.Notify.Webhook; wh != nil {
 					// The secret is named by the policy and read from the environment.

@@ -7,23 +7,19 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/subject"
 )
 
-// Config is everything the inactivity job needs. The zero values of the
-// numeric fields take the defaults below.
+// Config is everything the inactivity job needs besides the limits every
+// job shares, which come with the run's session (jobs.Session). The zero
+// values of the numeric fields take the defaults below.
 type Config struct {
-	// Limits are the settings every job shares: batch size, time budget,
-	// timeouts, the blast-radius guard, dry run and stop.
-	jobs.Limits
-
 	// Pool connects to the application's database.
 	Pool *pgxpool.Pool
 	// Policy is the parsed policy file; it must have an inactivity: section.
 	Policy *policy.Policy
-	// Hasher names subjects in logs; required unless DryRun.
+	// Hasher names subjects in logs; required unless the run is dry.
 	Hasher *subject.Hasher
 	// Logger receives per-batch and per-failure lines; never personal data.
 	Logger *slog.Logger
@@ -51,7 +47,6 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
-	c.Limits.SetDefaults()
 	if c.Pool == nil || c.Policy == nil {
 		return errors.New("inactivity: Pool and Policy are required")
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/lethe-project/lethe/inactivity"
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/stretchr/testify/require"
 )
@@ -18,14 +19,14 @@ func TestRolledBackBatchIsNotCounted(t *testing.T) {
 	b.user("c", 10)
 	j, err := inactivity.New(b.config())
 	require.NoError(t, err)
-	inactivity.SetBeforeCommit(j, func(pid uint32, batch *jobs.Report) {
-		if batch.Counter("notices_recorded") > 0 {
+	inactivity.SetBeforeCommit(j, func(pid uint32, batch *jobs.Tally) {
+		if batch.Counter(inactivity.NoticesRecorded) > 0 {
 			// With a timeout, pg_terminate_backend waits until the process is gone.
 			b.db.Exec(t, "SELECT pg_terminate_backend($1, 60000)", int32(pid))
 		}
 	})
-	r, code := b.runJob(j, jobs.Limits{})
-	require.Equal(t, jobs.ExitFailed, code)
+	r, err := jobtest.Run(t, b.db.Pool, j, jobs.Limits{})
+	require.Equal(t, jobs.ExitFailed, jobs.ExitCode(err))
 	require.Zero(t, b.notices(a), "the batch rolled back")
 	require.Zero(t, r.Counter("notices_recorded"), "so it counts nothing")
 	require.Empty(t, b.hook.requests())

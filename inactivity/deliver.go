@@ -43,25 +43,20 @@ type channel interface {
 // transaction that holds the notice's row lock while it is delivered: a
 // concurrent run skips it, and a crash before the commit leaves it pending
 // for the next run, which resends it with the same ID.
-func (j *Job) deliverAll(ctx context.Context, r *jobs.Report) error {
+func (j *Job) deliverAll(ctx context.Context, s *jobs.Session) error {
 	failed := []string{}
 	var firstErr error
 	consecutive := 0
-	for !j.stopped(ctx, r) {
+	for s.Continue(ctx) {
 		var o outcome
-		nr := jobs.NewReport(j.Name(), false) // merged once the notice's transaction committed
-		err := pgx.BeginFunc(ctx, j.cfg.Pool, func(tx pgx.Tx) error {
-			if err := j.setTimeouts(ctx, tx); err != nil {
-				return err
-			}
+		err := s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
 			var err error
-			o, err = j.deliverNext(ctx, tx, failed, nr)
+			o, err = j.deliverNext(ctx, tx, failed, t)
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		r.Merge(nr)
 		if o.id == "" {
 			break
 		}
@@ -73,7 +68,7 @@ func (j *Job) deliverAll(ctx context.Context, r *jobs.Report) error {
 		firstErr = cmp(firstErr, o.failed)
 		consecutive++
 		if consecutive >= j.cfg.MaxFailures {
-			r.Set("delivery_stopped", 1)
+			s.Report.Set(string(DeliveryStopped), 1)
 			break
 		}
 	}
@@ -99,7 +94,7 @@ type outcome struct {
 
 // deliverNext locks the oldest pending notice not failed in this run,
 // delivers it on the channels it still needs and records the outcome.
-func (j *Job) deliverNext(ctx context.Context, tx pgx.Tx, failed []string, r *jobs.Report) (outcome, error) {
+func (j *Job) deliverNext(ctx context.Context, tx pgx.Tx, failed []string, t *jobs.Tally) (outcome, error) {
 	var (
 		n                     Notice
 		needWebhook, needMail bool
@@ -121,11 +116,11 @@ func (j *Job) deliverNext(ctx context.Context, tx pgx.Tx, failed []string, r *jo
 	switch {
 	case !exists:
 		_, err = tx.Exec(ctx, "DELETE FROM lethe.notices WHERE id = $1", n.ID)
-		r.Add("notices_forgotten", 1)
+		t.Add(NoticesForgotten, 1)
 		return outcome{id: n.ID}, err
 	case current != nil && current.After(n.LastActive):
 		_, err = tx.Exec(ctx, "UPDATE lethe.notices SET status = 'closed', closed_at = now() WHERE id = $1", n.ID)
-		r.Add("closed_active_again", 1)
+		t.Add(ClosedActiveAgain, 1)
 		return outcome{id: n.ID}, err
 	}
 	if email != nil {
@@ -157,7 +152,7 @@ func (j *Job) deliverNext(ctx context.Context, tx pgx.Tx, failed []string, r *jo
 		c := todo[0]
 		if err := c.deliver(ctx, &n); err != nil {
 			derr := fmt.Errorf("%s: %s", c.name(), redact(err.Error(), n))
-			r.Add("delivery_failures", 1)
+			t.Add(DeliveryFailures, 1)
 			j.cfg.Logger.Warn("notice not delivered", slog.String("subject", hash), slog.String("error", derr.Error()))
 			_, err = tx.Exec(ctx, "UPDATE lethe.notices SET attempts = attempts + 1, last_error = $2 WHERE id = $1", n.ID, derr.Error())
 			return outcome{id: n.ID, failed: derr}, err
@@ -174,7 +169,7 @@ func (j *Job) deliverNext(ctx context.Context, tx pgx.Tx, failed []string, r *jo
 	if err != nil {
 		return outcome{id: n.ID}, fmt.Errorf("inactivity: mark sent: %w", err)
 	}
-	r.Add("warned", 1)
+	t.Add(Warned, 1)
 	j.cfg.Logger.Debug("notice delivered", slog.String("subject", hash))
 	return outcome{id: n.ID}, nil
 }

@@ -21,7 +21,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	b.user("b", 400)
 	b.user("c", 10)
 	before := b.db.Snapshot(t, "public", "billing")
-	r, code := b.run(func(c *inactivity.Config) { c.DryRun = true; c.Hasher = nil })
+	r, code := b.runLimits(jobs.Limits{DryRun: true}, func(c *inactivity.Config) { c.Hasher = nil })
 	require.Equal(t, 0, code)
 	require.EqualValues(t, 2, r.Counter("to_warn"))
 	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_namespace WHERE nspname = 'lethe'`))
@@ -31,9 +31,9 @@ func TestDryRunChangesNothing(t *testing.T) {
 	_, code = b.run()
 	require.Equal(t, 0, code)
 	b.advance(31 * day)
-	b.db.Exec(t, `UPDATE users SET last_active_at = now() WHERE id = $1`, md5uuid("b"))
+	b.db.Exec(t, `UPDATE users SET last_active_at = now() WHERE id = $1`, jobtest.MD5UUID("b"))
 	before = b.db.Snapshot(t, "public", "billing", "lethe")
-	r, code = b.run(func(c *inactivity.Config) { c.DryRun = true })
+	r, code = b.runLimits(jobs.Limits{DryRun: true})
 	require.Equal(t, 0, code)
 	require.EqualValues(t, 1, r.Counter("to_request"))
 	require.EqualValues(t, 1, r.Counter("to_close"))
@@ -48,16 +48,16 @@ func TestGuardRefusesLargeRuns(t *testing.T) {
 	for i := range 5 {
 		b.user(fmt.Sprint("u", i), 400)
 	}
-	_, code := b.run(func(c *inactivity.Config) { c.MaxSubjects = 4 })
+	_, code := b.runLimits(jobs.Limits{MaxSubjects: 4})
 	require.Equal(t, jobs.ExitGuard, code, "warning step")
 	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_namespace WHERE nspname = 'lethe'`))
 	require.Empty(t, b.hook.requests())
 
-	r, code := b.run(func(c *inactivity.Config) { c.MaxSubjects = 4; c.AllowLarge = true })
+	r, code := b.runLimits(jobs.Limits{MaxSubjects: 4, AllowLarge: true})
 	require.Equal(t, 0, code)
 	require.EqualValues(t, 5, r.Counter("warned"))
 	b.advance(31 * day)
-	_, code = b.run(func(c *inactivity.Config) { c.MaxSubjects = 4 })
+	_, code = b.runLimits(jobs.Limits{MaxSubjects: 4})
 	require.Equal(t, jobs.ExitGuard, code, "deletion step")
 	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM users WHERE deleted_at IS NOT NULL`))
 }
@@ -92,7 +92,7 @@ func TestConcurrentRunsWarnOnce(t *testing.T) {
 	codes := make([]int, 3)
 	for i := range codes {
 		wg.Go(func() {
-			_, codes[i] = b.run(func(c *inactivity.Config) { c.BatchSize = 7; c.AllowLarge = true })
+			_, codes[i] = b.runLimits(jobs.Limits{BatchSize: 7, AllowLarge: true})
 		})
 	}
 	wg.Wait()

@@ -2,28 +2,16 @@ package inactivity_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
-	"crypto/md5"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"math/big"
-	"mime"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 	"github.com/lethe-project/lethe/inactivity"
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
@@ -131,7 +117,7 @@ func setup(t *testing.T, channels ...string) *bundle {
 
 // user inserts a subject inactive for the given number of days.
 func (b *bundle) user(name string, inactiveDays int, mod ...string) string {
-	id := md5uuid(name)
+	id := jobtest.MD5UUID(name)
 	email := name + "@example.com"
 	if len(mod) > 0 && mod[0] == "no-email" {
 		email = ""
@@ -141,17 +127,10 @@ func (b *bundle) user(name string, inactiveDays int, mod ...string) string {
 	return id
 }
 
-type testLogWriter struct{ t *testing.T }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
 func (b *bundle) config(mod ...func(*inactivity.Config)) inactivity.Config {
 	cfg := inactivity.Config{
 		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey),
-		Logger:        slog.New(slog.NewTextHandler(testLogWriter{b.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:        jobtest.Logger(b.t),
 		WebhookSecret: webhookSecret, SMTPURL: b.smtpURL, SMTPRate: 50,
 		TLSConfig:       &tls.Config{RootCAs: b.smtp.roots},
 		DeliveryTimeout: b.deliveryTimeout,
@@ -162,25 +141,27 @@ func (b *bundle) config(mod ...func(*inactivity.Config)) inactivity.Config {
 	return cfg
 }
 
-// run runs the inactivity job and returns its report and exit code.
+// run runs the inactivity job with the default limits and returns its
+// report and exit code.
 func (b *bundle) run(mod ...func(*inactivity.Config)) (*jobs.Report, int) {
 	b.t.Helper()
-	cfg := b.config(mod...)
-	j, err := inactivity.New(cfg)
+	return b.runLimits(jobs.Limits{}, mod...)
+}
+
+// runLimits runs the inactivity job with limits.
+func (b *bundle) runLimits(limits jobs.Limits, mod ...func(*inactivity.Config)) (*jobs.Report, int) {
+	b.t.Helper()
+	j, err := inactivity.New(b.config(mod...))
 	require.NoError(b.t, err)
-	return b.runJob(j, cfg.Limits)
+	r, err := jobtest.Run(b.t, b.db.Pool, j, limits)
+	return r, jobs.ExitCode(err)
 }
 
 func (b *bundle) purge() (*jobs.Report, int) {
 	b.t.Helper()
 	j, err := purge.New(purge.Config{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey)})
 	require.NoError(b.t, err)
-	return b.runJob(j, jobs.Limits{})
-}
-
-func (b *bundle) runJob(j jobs.Job, limits jobs.Limits) (*jobs.Report, int) {
-	b.t.Helper()
-	r, err := jobtest.Run(b.t, b.db.Pool, j, limits)
+	r, err := jobtest.Run(b.t, b.db.Pool, j, jobs.Limits{})
 	return r, jobs.ExitCode(err)
 }
 
@@ -229,13 +210,12 @@ type hookRequest struct {
 type receiver struct {
 	srv *httptest.Server
 
-	mu      sync.Mutex
-	reqs    []hookRequest
-	bad     []string
-	status  int
-	hang    bool
-	blockCh chan struct{}
-	gotCh   chan struct{}
+	gate
+	mu     sync.Mutex
+	reqs   []hookRequest
+	bad    []string
+	status int
+	hang   bool
 }
 
 func newReceiver(t *testing.T) *receiver {
@@ -284,17 +264,9 @@ func (rc *receiver) handle(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &ev)
 	rc.mu.Lock()
 	rc.reqs = append(rc.reqs, hookRequest{key: r.Header.Get("Idempotency-Key"), ev: ev})
-	status, hang, block, got := rc.status, rc.hang, rc.blockCh, rc.gotCh
+	status, hang := rc.status, rc.hang
 	rc.mu.Unlock()
-	if got != nil {
-		select {
-		case got <- struct{}{}:
-		default:
-		}
-	}
-	if block != nil {
-		<-block
-	}
+	rc.pass()
 	if hang {
 		<-r.Context().Done() // only the client's timeout ends the request
 		return
@@ -309,21 +281,44 @@ func (rc *receiver) set(status int, hang bool) {
 	rc.status, rc.hang = status, hang
 }
 
-// blockNext makes requests hang until release, and returns a channel that
-// receives when a request arrived.
-func (rc *receiver) blockNext() <-chan struct{} {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.blockCh, rc.gotCh = make(chan struct{}), make(chan struct{}, 1)
-	return rc.gotCh
+// gate holds a server's deliveries once the test asks it to: blockNext
+// makes the next deliveries wait, once received, until release, and
+// returns a channel that receives when one arrived.
+type gate struct {
+	mu             sync.Mutex
+	blockCh, gotCh chan struct{}
 }
 
-func (rc *receiver) release() {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if rc.blockCh != nil {
-		close(rc.blockCh)
-		rc.blockCh, rc.gotCh = nil, nil
+func (g *gate) blockNext() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.blockCh, g.gotCh = make(chan struct{}), make(chan struct{}, 1)
+	return g.gotCh
+}
+
+func (g *gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.blockCh != nil {
+		close(g.blockCh)
+		g.blockCh, g.gotCh = nil, nil
+	}
+}
+
+// pass is called by the server once it received a delivery: it says so,
+// and waits for release when the gate is closed.
+func (g *gate) pass() {
+	g.mu.Lock()
+	block, got := g.blockCh, g.gotCh
+	g.mu.Unlock()
+	if got != nil {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	}
+	if block != nil {
+		<-block
 	}
 }
 
@@ -345,174 +340,4 @@ func (rc *receiver) forKey(subjectKey string) []hookRequest {
 		}
 	}
 	return out
-}
-
-// --- SMTP server ---
-
-type mailMsg struct {
-	to, messageID, subject string
-	raw                    string
-	tls                    bool
-}
-
-// smtpServer is go-smtp's server in this process, with STARTTLS on a
-// self-signed certificate and AUTH PLAIN (offered only over TLS). Its mode
-// makes faults: an SMTP error code at DATA, or a block after the message
-// was read.
-type smtpServer struct {
-	addr    string
-	roots   *x509.CertPool
-	certPEM string
-	srv     *smtp.Server
-
-	mu      sync.Mutex
-	msgs    []mailMsg
-	failAt  int
-	blockCh chan struct{}
-	gotCh   chan struct{}
-}
-
-func newSMTPServer(t *testing.T) *smtpServer { return startSMTPServer(t, false) }
-
-// startSMTPServer starts the server; implicitTLS makes it speak TLS from
-// the first byte (smtps) instead of offering STARTTLS.
-func startSMTPServer(t *testing.T, implicitTLS bool) *smtpServer {
-	cert, pemBytes := selfSigned(t)
-	s := &smtpServer{roots: x509.NewCertPool()}
-	s.roots.AppendCertsFromPEM(pemBytes)
-	s.certPEM = filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, os.WriteFile(s.certPEM, pemBytes, 0o600))
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &smtpSession{s: s, c: c}, nil
-	}))
-	s.srv.Domain = "localhost"
-	s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
-	s.srv.ReadTimeout, s.srv.WriteTimeout = 30*time.Second, 30*time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s.addr = l.Addr().String()
-	if implicitTLS {
-		l = tls.NewListener(l, s.srv.TLSConfig)
-	}
-	go func() { _ = s.srv.Serve(l) }()
-	t.Cleanup(func() { s.release(); _ = s.srv.Close() })
-	return s
-}
-
-func (s *smtpServer) setFail(code int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failAt = code
-}
-
-func (s *smtpServer) blockNext() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.blockCh, s.gotCh = make(chan struct{}), make(chan struct{}, 1)
-	return s.gotCh
-}
-
-func (s *smtpServer) release() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.blockCh != nil {
-		close(s.blockCh)
-		s.blockCh, s.gotCh = nil, nil
-	}
-}
-
-func (s *smtpServer) messages() []mailMsg {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]mailMsg{}, s.msgs...)
-}
-
-type smtpSession struct {
-	s      *smtpServer
-	c      *smtp.Conn
-	authed bool
-	to     string
-}
-
-func (ss *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (ss *smtpSession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != smtpUser || pass != smtpPass {
-			return errors.New("invalid credentials")
-		}
-		ss.authed = true
-		return nil
-	}), nil
-}
-
-func (ss *smtpSession) Mail(string, *smtp.MailOptions) error {
-	if !ss.authed {
-		return smtp.ErrAuthRequired
-	}
-	return nil
-}
-
-func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.to = to
-	return nil
-}
-
-func (ss *smtpSession) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	ss.s.mu.Lock()
-	code, block, got := ss.s.failAt, ss.s.blockCh, ss.s.gotCh
-	ss.s.mu.Unlock()
-	if code != 0 {
-		return &smtp.SMTPError{Code: code, Message: "try again later, " + ss.to}
-	}
-	m, err := mail.ReadMessage(strings.NewReader(string(raw)))
-	if err != nil {
-		return err
-	}
-	dec := new(mime.WordDecoder)
-	subj, _ := dec.DecodeHeader(m.Header.Get("Subject"))
-	_, isTLS := ss.c.TLSConnectionState()
-	ss.s.mu.Lock()
-	ss.s.msgs = append(ss.s.msgs, mailMsg{to: ss.to, messageID: m.Header.Get("Message-Id"), subject: subj, raw: string(raw), tls: isTLS})
-	ss.s.mu.Unlock()
-	if got != nil {
-		select {
-		case got <- struct{}{}:
-		default:
-		}
-	}
-	if block != nil {
-		<-block
-	}
-	return nil
-}
-
-func (ss *smtpSession) Reset()        {}
-func (ss *smtpSession) Logout() error { return nil }
-
-func selfSigned(t *testing.T) (tls.Certificate, []byte) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lethe test SMTP"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pemBytes
-}
-
-func md5uuid(s string) string {
-	sum := md5.Sum([]byte(s))
-	h := hex.EncodeToString(sum[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

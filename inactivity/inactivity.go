@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,12 +18,10 @@ type Job struct {
 	sql       queries
 	templates *policy.MailTemplates
 	channels  []channel
-	runID     int64
-	deadline  time.Time
 
 	// beforeCommit, set only by tests, runs just before a batch commits,
 	// with the server process id of its connection and what it counted.
-	beforeCommit func(pid uint32, batch *jobs.Report)
+	beforeCommit func(pid uint32, batch *jobs.Tally)
 }
 
 var _ jobs.Job = (*Job)(nil)
@@ -44,10 +41,8 @@ func (j *Job) Name() string { return "inactivity" }
 // requests the deletion of subjects still inactive warn after their warning,
 // then records and delivers new warnings.
 func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
-	cfg := &j.cfg
 	r := s.Report
-	j.deadline = time.Now().Add(cfg.TimeBudget)
-	cols, err := j.check(ctx)
+	cols, err := j.check(ctx, s.DryRun())
 	if err != nil {
 		return err
 	}
@@ -56,17 +51,15 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	if err != nil {
 		return err
 	}
-	r.Set("to_warn", st.toWarn)
-	r.Set("to_request", st.toRequest)
-	r.Set("to_close", st.toClose)
-	r.Set("undeliverable", st.undeliverable)
-	r.Set("pending_deliveries", st.pending)
-	if !cfg.AllowLarge {
-		if err := j.guard(st); err != nil {
-			return err
-		}
+	r.Set(string(ToWarn), st.toWarn)
+	r.Set(string(ToRequest), st.toRequest)
+	r.Set(string(ToClose), st.toClose)
+	r.Set(string(Undeliverable), st.undeliverable)
+	r.Set(string(PendingDeliveries), st.pending)
+	if err := j.guard(s.Limits, st); err != nil {
+		return err
 	}
-	if cfg.DryRun {
+	if s.DryRun() {
 		return nil
 	}
 	if j.channels, err = j.buildChannels(); err != nil {
@@ -75,31 +68,32 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
-	j.runID = s.RunID
-	for _, c := range []string{"warned", "delivery_failures", "deletion_requested", "closed_active_again"} {
-		r.Add(c, 0)
+	for _, c := range []jobs.Counter{Warned, DeliveryFailures, DeletionRequested, ClosedActiveAgain} {
+		r.Add(string(c), 0)
 	}
 	if err := j.forgetGone(ctx, r); err != nil {
 		return err
 	}
-	if err := j.loop(ctx, r, j.closeBatch); err != nil {
+	if err := j.loop(ctx, s, j.closeBatch); err != nil {
 		return err
 	}
 	if j.in.Then == policy.RequestDeletion {
-		if err := j.loop(ctx, r, j.requestBatch); err != nil {
+		if err := j.loop(ctx, s, j.requestBatch); err != nil {
 			return err
 		}
 	}
-	if err := j.loop(ctx, r, j.recordBatch); err != nil {
+	if err := j.loop(ctx, s, j.recordBatch); err != nil {
 		return err
 	}
-	return j.deliverAll(ctx, r)
+	return j.deliverAll(ctx, s)
 }
 
 type stats struct {
 	toWarn, undeliverable, toRequest, toClose, pending, total int64
 }
 
+// stats counts what the run would do, in a read-only transaction of its
+// own, dry or not: the counts change nothing.
 func (j *Job) stats(ctx context.Context) (stats, error) {
 	var st stats
 	err := pgx.BeginTxFunc(ctx, j.cfg.Pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -123,61 +117,36 @@ func (j *Job) stats(ctx context.Context) (stats, error) {
 	return st, nil
 }
 
-func (j *Job) guard(st stats) error {
+func (j *Job) guard(l jobs.Limits, st stats) error {
 	const hint = "check inactivity.last_active and after"
-	if err := j.cfg.Guard("subjects would be warned", st.toWarn, st.total, 50, hint); err != nil {
+	if err := l.Guard("subjects would be warned", st.toWarn, st.total, 50, hint); err != nil {
 		return err
 	}
-	return j.cfg.Guard("subjects would have their deletion requested", st.toRequest, st.total, 50, hint)
+	return l.Guard("subjects would have their deletion requested", st.toRequest, st.total, 50, hint)
 }
 
-// stopped reports whether the run must not start new work.
-func (j *Job) stopped(ctx context.Context, r *jobs.Report) bool {
-	if time.Now().After(j.deadline) {
-		r.Set("budget_exhausted", 1)
-		return true
-	}
-	if j.cfg.Stop.Err() != nil || ctx.Err() != nil {
-		r.Set("stopped", 1)
-		return true
-	}
-	return false
-}
+// batchFunc does one batch of at most size subjects in tx, counts into t,
+// and returns how many it selected.
+type batchFunc func(ctx context.Context, tx pgx.Tx, t *jobs.Tally, size int) (int, error)
 
-// loop runs batch until it selects fewer than a batch, the budget is spent
-// or it fails.
-func (j *Job) loop(ctx context.Context, r *jobs.Report, batch func(context.Context, pgx.Tx, *jobs.Report) (int, error)) error {
-	for !j.stopped(ctx, r) {
+// loop runs batch, each in a transaction of the session, until it selects
+// fewer than a batch, the run must stop or it fails.
+func (j *Job) loop(ctx context.Context, s *jobs.Session, batch batchFunc) error {
+	for s.Continue(ctx) {
 		var n int
-		// The batch counts into a report of its own, merged once it
-		// committed: a batch rolled back counts nothing.
-		br := jobs.NewReport(j.Name(), false)
-		err := pgx.BeginFunc(ctx, j.cfg.Pool, func(tx pgx.Tx) error {
-			if err := j.setTimeouts(ctx, tx); err != nil {
-				return err
-			}
+		err := s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
 			var err error
-			if n, err = batch(ctx, tx, br); err == nil && j.beforeCommit != nil {
-				j.beforeCommit(tx.Conn().PgConn().PID(), br)
+			if n, err = batch(ctx, tx, t, s.Limits.BatchSize); err == nil && j.beforeCommit != nil {
+				j.beforeCommit(tx.Conn().PgConn().PID(), t)
 			}
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		r.Merge(br)
-		if n < j.cfg.BatchSize {
+		if n < s.Limits.BatchSize {
 			return nil
 		}
-	}
-	return nil
-}
-
-func (j *Job) setTimeouts(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
-		strconv.FormatInt(j.cfg.StatementTimeout.Milliseconds(), 10), strconv.FormatInt(j.cfg.LockTimeout.Milliseconds(), 10))
-	if err != nil {
-		return fmt.Errorf("inactivity: set timeouts: %w", err)
 	}
 	return nil
 }
@@ -188,25 +157,25 @@ func (j *Job) forgetGone(ctx context.Context, r *jobs.Report) error {
 		return fmt.Errorf("inactivity: forget notices of deleted subjects: %w", err)
 	}
 	if n := tag.RowsAffected(); n > 0 {
-		r.Add("notices_forgotten", n)
+		r.Add(string(NoticesForgotten), n)
 	}
 	return nil
 }
 
 // closeBatch closes the open notices of subjects active again since.
-func (j *Job) closeBatch(ctx context.Context, tx pgx.Tx, r *jobs.Report) (int, error) {
-	tag, err := tx.Exec(ctx, j.sql.closeBatch, j.cfg.BatchSize)
+func (j *Job) closeBatch(ctx context.Context, tx pgx.Tx, t *jobs.Tally, size int) (int, error) {
+	tag, err := tx.Exec(ctx, j.sql.closeBatch, size)
 	if err != nil {
 		return 0, fmt.Errorf("inactivity: close notices: %w", err)
 	}
-	r.Add("closed_active_again", tag.RowsAffected())
+	t.Add(ClosedActiveAgain, tag.RowsAffected())
 	return int(tag.RowsAffected()), nil
 }
 
 // requestBatch sets requested_at of subjects warned at least warn ago and
 // not active since, which starts the purge's grace period.
-func (j *Job) requestBatch(ctx context.Context, tx pgx.Tx, r *jobs.Report) (int, error) {
-	rows, err := tx.Query(ctx, j.sql.requestBatch, time.Duration(j.in.Warn), j.cfg.BatchSize)
+func (j *Job) requestBatch(ctx context.Context, tx pgx.Tx, t *jobs.Tally, size int) (int, error) {
+	rows, err := tx.Query(ctx, j.sql.requestBatch, time.Duration(j.in.Warn), size)
 	if err != nil {
 		return 0, fmt.Errorf("inactivity: request deletion: %w", err)
 	}
@@ -221,20 +190,20 @@ func (j *Job) requestBatch(ctx context.Context, tx pgx.Tx, r *jobs.Report) (int,
 	for _, k := range keys {
 		j.cfg.Logger.Debug("deletion requested", slog.String("subject", j.cfg.Hasher.Hash(k)))
 	}
-	r.Add("deletion_requested", int64(len(keys)))
+	t.Add(DeletionRequested, int64(len(keys)))
 	return len(keys), nil
 }
 
 // recordBatch records pending notices for subjects inactive longer than
 // after, in the transaction that locks their rows.
-func (j *Job) recordBatch(ctx context.Context, tx pgx.Tx, r *jobs.Report) (int, error) {
+func (j *Job) recordBatch(ctx context.Context, tx pgx.Tx, t *jobs.Tally, size int) (int, error) {
 	var picked, inserted int
-	err := tx.QueryRow(ctx, j.sql.recordBatch, time.Duration(j.in.After), j.cfg.BatchSize,
+	err := tx.QueryRow(ctx, j.sql.recordBatch, time.Duration(j.in.After), size,
 		j.in.Notify.Webhook != nil, j.in.Notify.SMTP != nil).Scan(&picked, &inserted)
 	if err != nil {
 		return 0, fmt.Errorf("inactivity: record notices: %w", err)
 	}
-	r.Add("notices_recorded", int64(inserted))
+	t.Add(NoticesRecorded, int64(inserted))
 	j.cfg.Logger.Debug("notices recorded", slog.Int("subjects", picked), slog.Int("notices", inserted))
 	return picked, nil
 }
@@ -242,7 +211,7 @@ func (j *Job) recordBatch(ctx context.Context, tx pgx.Tx, r *jobs.Report) (int, 
 // Check implements jobs.Checker: the inactivity section against the
 // catalog.
 func (j *Job) Check(ctx context.Context) error {
-	_, err := j.check(ctx)
+	_, err := j.check(ctx, true)
 	return err
 }
 

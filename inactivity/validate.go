@@ -14,8 +14,9 @@ import (
 
 // check resolves the inactivity: section against the catalog and the
 // configuration. Every problem is named in one *policy.Error (exit 2),
-// before anything is changed.
-func (j *Job) check(ctx context.Context) (columns, error) {
+// before anything is changed. A dry run (and lethe check) needs no hasher:
+// it logs no subject.
+func (j *Job) check(ctx context.Context, dry bool) (columns, error) {
 	cfg := &j.cfg
 	pol := cfg.Policy
 	in := pol.Inactivity
@@ -71,7 +72,7 @@ func (j *Job) check(ctx context.Context) (columns, error) {
 			j.templates = tm
 		}
 	}
-	if !cfg.DryRun && cfg.Hasher == nil {
+	if !dry && cfg.Hasher == nil {
 		perr.Add(0, "LETHE_SUBJECT_HASH_KEY is not set: logs name subjects by their keyed hash")
 	}
 	return c, perr.Err()

@@ -26,6 +26,9 @@ func (t *Tally) Add(c Counter, n int64) { t.counters[c] += n }
 // Rows returns the rows counted for table and action.
 func (t *Tally) Rows(table, action string) int64 { return t.rows[RowKey(table, action)] }
 
+// Counter returns a counter's value so far.
+func (t *Tally) Counter(c Counter) int64 { return t.counters[c] }
+
 // merge adds a committed batch's tally.
 func (r *Report) merge(t *Tally) {
 	r.mu.Lock()

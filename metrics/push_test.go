@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/metrics"
 	"github.com/stretchr/testify/require"
@@ -31,7 +32,7 @@ func purgeReport(started time.Time, d time.Duration) *jobs.Report {
 func TestPushHookSuccessThenFailure(t *testing.T) {
 	t.Parallel()
 	url := startPushgateway(t)
-	logger, _ := newLogger(t)
+	logger := jobtest.Logger(t)
 	hook := metrics.PushHook(url, logger)
 	ctx := context.Background()
 
@@ -91,7 +92,7 @@ func TestPushHookSuccessThenFailure(t *testing.T) {
 func TestPushHookDryRunPushesNothing(t *testing.T) {
 	t.Parallel()
 	url := startPushgateway(t)
-	logger, logs := newLogger(t)
+	logger, logs := jobtest.CaptureLogger(t)
 	hook := metrics.PushHook(url, logger)
 
 	real := purgeReport(time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC), time.Second)
@@ -129,7 +130,7 @@ func TestPushHookDeadAddressIsLoggedOnly(t *testing.T) {
 	dead := "http://lethe:s3cret-pw@" + l.Addr().String()
 	require.NoError(t, l.Close())
 
-	logger, logs := newLogger(t)
+	logger, logs := jobtest.CaptureLogger(t)
 	rn := &jobs.Runner{Logger: logger, Hooks: []jobs.Hook{metrics.PushHook(dead, logger, metrics.WithTimeout(2*time.Second))}}
 
 	r, code := rn.Run(context.Background(), countJob{}, jobs.Limits{})
@@ -166,7 +167,7 @@ func TestPushHookSilentServerIsBounded(t *testing.T) {
 			held = append(held, c)
 		}
 	}()
-	logger, logs := newLogger(t)
+	logger, logs := jobtest.CaptureLogger(t)
 	rn := &jobs.Runner{Logger: logger, Hooks: []jobs.Hook{metrics.PushHook("http://"+hole.Addr().String(), logger, metrics.WithTimeout(100*time.Millisecond))}}
 	done := make(chan int, 1)
 	go func() { _, code := rn.Run(context.Background(), countJob{}, jobs.Limits{}); done <- code }()
@@ -182,7 +183,7 @@ func TestPushHookSilentServerIsBounded(t *testing.T) {
 func TestPushHookPushesAfterCancel(t *testing.T) {
 	t.Parallel()
 	url := startPushgateway(t)
-	logger, _ := newLogger(t)
+	logger := jobtest.Logger(t)
 	hook := metrics.PushHook(url, logger)
 	// A second SIGTERM cancels the run's context; its failure still reaches
 	// the Pushgateway.

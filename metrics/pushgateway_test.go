@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -162,31 +159,6 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 		}
 	}
 	return true
-}
-
-// logBuffer collects a logger's output for assertions and repeats it to t.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	t   *testing.T
-}
-
-func newLogger(t *testing.T) (*slog.Logger, *logBuffer) {
-	lb := &logBuffer{t: t}
-	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // labels is a shorthand for a label set.

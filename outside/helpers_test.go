@@ -1,10 +1,8 @@
 package outside_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -112,15 +110,17 @@ type bundle struct {
 	polText string
 	pol     *policy.Policy
 	env     map[string]string
-	logs    *syncBuffer
+	logger  *slog.Logger
+	logs    *jobtest.Logs
 }
 
 func setup(t *testing.T, opts ...miniotest.BucketOption) *bundle {
 	t.Helper()
 	srv := miniotest.Start(t)
 	b := &bundle{t: t, db: pgtest.NewDB(t, schema), direct: srv.Client(), dir: t.TempDir(),
-		proc: &processorServer{status: http.StatusNoContent}, env: map[string]string{"CRM_TOKEN": "t0k"},
-		logs: &syncBuffer{}}
+		proc: &processorServer{status: http.StatusNoContent}, env: map[string]string{"CRM_TOKEN": "t0k"}}
+	// The erasers' logger: the dry-run test reads what they would do.
+	b.logger, b.logs = jobtest.CaptureLogger(t)
 	b.bucket = srv.CreateBucket(t, opts...)
 	// An account nobody asked to delete, so that the blast-radius guard
 	// (which refuses nearly all subjects at once) lets the tests' purges run.
@@ -160,8 +160,7 @@ processors:
 // erasers builds the erasers as main does, with the test's environment.
 func (b *bundle) erasers() ([]purge.Eraser, error) {
 	lookup := func(name string) (string, bool) { v, ok := b.env[name]; return v, ok }
-	logger := slog.New(slog.NewTextHandler(io.MultiWriter(b.logs, b.t.Output()), nil))
-	return outside.New(b.pol, b.store, lookup, nil, logger)
+	return outside.New(b.pol, b.store, lookup, nil, b.logger)
 }
 
 // run runs the purge with the erasers, and limits changed by mod, and
@@ -266,21 +265,4 @@ func (b *bundle) receipt(u user) ledger.Receipt {
 	require.NoError(b.t, err)
 	require.Len(b.t, rs, 1)
 	return rs[0]
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -5,19 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/jobs"
 )
-
-// setTimeoutsSQL starts every transaction of the job: its own statement and
-// lock timeouts, and UTC so that timestamp values print and parse the same
-// whatever the server's default.
-const setTimeoutsSQL = `SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true), set_config('TimeZone', 'UTC', true)`
 
 // batchQueries are the statements that delete (or count) one batch of rel.
 // They take $1 the cutoff, $2 the batch size, then the filter values, then
@@ -106,8 +99,6 @@ func (t *target) filterArgs() []any {
 	return out
 }
 
-var readOnly = pgx.TxOptions{AccessMode: pgx.ReadOnly}
-
 func keyIdents(k []keyCol) []string {
 	out := make([]string, len(k))
 	for i, c := range k {
@@ -156,7 +147,7 @@ func (e *lockedOutError) Unwrap() error { return e.err }
 // drain deletes (or counts) the rows of rel older than the cutoff, batch
 // after batch, until none is left or the run must stop.
 func (j *Job) drain(ctx context.Context, r *jobs.Report, tr *tableRun, rel string) error {
-	q := tr.t.buildBatch(rel, j.cfg.DryRun)
+	q := tr.t.buildBatch(rel, j.s.DryRun())
 	var last []*string
 	for {
 		if err := j.mustStop(ctx); err != nil {
@@ -181,12 +172,8 @@ func (j *Job) drain(ctx context.Context, r *jobs.Report, tr *tableRun, rel strin
 			return nil
 		}
 		last = res.last
-		if j.cfg.Pause > 0 {
-			select {
-			case <-time.After(j.cfg.Pause):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		if err := j.pause(ctx); err != nil {
+			return err
 		}
 	}
 }
@@ -199,6 +186,9 @@ type batchResult struct {
 
 // batchWithRetry runs one batch, halving it after a statement timeout and
 // pausing after lock trouble, and adapts the size of the next one.
+// Durations are read from the real clock, here and for block ranges and
+// partition drops: they measure the server's speed, which sizes the next
+// batch. The run's clock (s.Limits) is for the budget and the pauses.
 func (j *Job) batchWithRetry(ctx context.Context, tr *tableRun, sql string, args []any) (batchResult, error) {
 	cfg := &j.cfg
 	lockTries := 0
@@ -215,7 +205,7 @@ func (j *Job) batchWithRetry(ctx context.Context, tr *tableRun, sql string, args
 				slog.Int64("rows", res.done), slog.Duration("duration", el))
 			switch {
 			case el < cfg.TargetBatchTime && res.selected == int64(tr.size):
-				tr.size = min(tr.size*2, cfg.MaxBatchSize)
+				tr.size = min(tr.size*2, j.maxBatch)
 			case el > 4*cfg.TargetBatchTime:
 				tr.size = max(tr.size/2, 1)
 			}
@@ -225,15 +215,11 @@ func (j *Job) batchWithRetry(ctx context.Context, tr *tableRun, sql string, args
 		case statementTimedOut(ctx, err) && tr.size > 1:
 			tr.size = max(tr.size/2, 1)
 			cfg.Logger.Debug("batch timed out, halved", slog.String("table", tr.t.name()), slog.Int("size", tr.size))
-			j.report.Add("batches_retried", 1)
-		case lockTrouble(err) && lockTries < cfg.LockRetries:
-			lockTries++
-			j.report.Add("batches_retried", 1)
-			if err := sleepCtx(ctx, backoff(lockTries)); err != nil {
+			j.s.Report.Add(string(jobs.BatchesRetried), 1)
+		case jobs.Retryable(err):
+			if err := j.lockPause(ctx, tr, &lockTries, err); err != nil {
 				return res, err
 			}
-		case lockTrouble(err):
-			return res, &lockedOutError{table: tr.t.name(), err: err}
 		default:
 			return res, fmt.Errorf("retention %s: batch: %w", tr.t.name(), err)
 		}
@@ -243,7 +229,7 @@ func (j *Job) batchWithRetry(ctx context.Context, tr *tableRun, sql string, args
 // batch runs one batch in its own transaction.
 func (j *Job) batch(ctx context.Context, tr *tableRun, sql string, args []any) (batchResult, error) {
 	var res batchResult
-	tx, err := j.begin(ctx)
+	tx, err := j.s.Begin(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -257,7 +243,7 @@ func (j *Job) batch(ctx context.Context, tr *tableRun, sql string, args []any) (
 	if err := tx.QueryRow(ctx, sql, args...).Scan(dest...); err != nil {
 		return res, err
 	}
-	if !j.cfg.DryRun {
+	if !j.s.DryRun() {
 		if err := tx.Commit(ctx); err != nil {
 			return res, err
 		}
@@ -265,38 +251,26 @@ func (j *Job) batch(ctx context.Context, tr *tableRun, sql string, args []any) (
 	return res, nil
 }
 
-// begin starts a transaction with the job's timeouts, read-only in a dry
-// run.
-func (j *Job) begin(ctx context.Context) (pgx.Tx, error) {
-	opts := pgx.TxOptions{}
-	if j.cfg.DryRun {
-		opts.AccessMode = pgx.ReadOnly
+// lockPause pauses before the retry of a statement that other sessions'
+// locks kept from running (jobs.Retryable), by the shared backoff and the
+// run's clock, or, once it was tried LockRetries times more, returns the
+// error that leaves the table for the next run.
+func (j *Job) lockPause(ctx context.Context, tr *tableRun, tries *int, err error) error {
+	if *tries >= j.cfg.LockRetries {
+		return &lockedOutError{table: tr.t.name(), err: err}
 	}
-	tx, err := j.cfg.Pool.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("retention: begin: %w", err)
-	}
-	if _, err := tx.Exec(ctx, setTimeoutsSQL, ms(j.cfg.StatementTimeout), ms(j.cfg.LockTimeout)); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("retention: set timeouts: %w", err)
-	}
-	return tx, nil
+	*tries++
+	j.s.Report.Add(string(jobs.BatchesRetried), 1)
+	return j.s.Limits.Sleep(ctx, jobs.Backoff(*tries))
 }
 
-func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
-
-// backoff is the pause before the n-th retry after lock trouble: 100ms,
-// 200ms, 400ms ... up to 3s, plus jitter so that two waiters part.
-func backoff(n int) time.Duration {
-	d := min(time.Duration(100<<min(n-1, 5))*time.Millisecond, 3*time.Second)
-	return d + rand.N(d/2+1)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	select {
-	case <-time.After(d):
+// pause sleeps Config.Pause between two batches, by the run's clock.
+func (j *Job) pause(ctx context.Context) error {
+	if j.cfg.Pause <= 0 {
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	return j.s.Limits.Sleep(ctx, j.cfg.Pause)
 }
+
+// ms is d in milliseconds, as set_config takes a timeout.
+func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }

@@ -73,7 +73,7 @@ func (j *Job) drainRel(ctx context.Context, r *jobs.Report, tr *tableRun, rel st
 	if !blocks {
 		return j.drain(ctx, r, tr, rel)
 	}
-	j.report.Add(tr.t.name()+".block_range_walks", 1)
+	j.s.Report.Add(tableCounter(tr.t.name(), BlockRangeWalks), 1)
 	return j.walkBlocks(ctx, r, tr, rel, st)
 }
 
@@ -164,11 +164,16 @@ func (w *rangeWidth) observe(blocks, rows int64, el time.Duration) {
 	if float64(rows) < 0.05*float64(blocks)*w.rowsPerBlock {
 		w.perBlock = alpha*w.perBlock + (1-alpha)*t/float64(blocks)
 	} else {
+		// Reading the blocks took no longer than the whole statement: a
+		// cost learnt before (or doubled by timeouts) that says more is
+		// wrong, and dense ranges would never correct it otherwise.
+		w.perBlock = min(w.perBlock, t/float64(blocks))
 		w.perRow = alpha*w.perRow + (1-alpha)*max(t-float64(blocks)*w.perBlock, 0)/float64(rows)
 	}
 	if t > 2*w.target { // slower than the model said: trust the clock
 		w.perRow *= t / w.target
 	}
+	w.capCosts()
 	w.density = float64(rows) / float64(blocks)
 	w.width = w.fit(4 * blocks)
 }
@@ -177,8 +182,21 @@ func (w *rangeWidth) observe(blocks, rows int64, el time.Duration) {
 func (w *rangeWidth) timedOut(blocks int64) {
 	w.perRow *= 2
 	w.perBlock *= 2
+	w.capCosts()
 	w.density = w.rowsPerBlock
 	w.width = max(blocks/2, 1)
+}
+
+// capCosts bounds the learnt costs where the width is 1 block whatever
+// the density: a block that takes the whole target to read, or whose rows,
+// all expired, take it to delete. A higher cost would tell the model
+// nothing more, and the factors of slow statements and timeouts would
+// compound without end (to +Inf, the width then stuck at 1 for the rest
+// of the walk however fast the statements come back); from the cap, a few
+// fast statements bring the costs back.
+func (w *rangeWidth) capCosts() {
+	w.perBlock = min(w.perBlock, w.target)
+	w.perRow = min(w.perRow, w.target/w.rowsPerBlock)
 }
 
 // walkBlocks deletes the expired rows of rel one block range at a time, in
@@ -190,12 +208,12 @@ func (w *rangeWidth) timedOut(blocks int64) {
 // again from block 0: the ranges it already emptied cost one sequential
 // read each.
 func (j *Job) walkBlocks(ctx context.Context, r *jobs.Report, tr *tableRun, rel string, st relStats) error {
-	sql := tr.t.buildRange(rel, j.cfg.DryRun)
+	sql := tr.t.buildRange(rel, j.s.DryRun())
 	w := newRangeWidth(j.cfg.TargetBatchTime, st.rowsPerBlock())
 	if err := j.walkRange(ctx, r, tr, sql, w, 0, st.blocks); err != nil {
 		return err
 	}
-	if j.cfg.DryRun {
+	if j.s.DryRun() {
 		return nil
 	}
 	now, err := j.relStats(ctx, tr, rel)
@@ -220,10 +238,8 @@ func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql s
 		tr.deleted += n
 		r.AddRows(tr.t.name(), "delete", n)
 		lo = hi
-		if j.cfg.Pause > 0 {
-			if err := sleepCtx(ctx, j.cfg.Pause); err != nil {
-				return err
-			}
+		if err := j.pause(ctx); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -249,16 +265,12 @@ func (j *Job) rangeWithRetry(ctx context.Context, tr *tableRun, sql string, w *r
 		case statementTimedOut(ctx, err) && *hi-lo > 1:
 			w.timedOut(*hi - lo)
 			*hi = lo + w.width
-			j.report.Add("batches_retried", 1)
+			j.s.Report.Add(string(jobs.BatchesRetried), 1)
 			j.cfg.Logger.Debug("range timed out, halved", slog.String("table", tr.t.name()), slog.Int64("width", w.width))
-		case lockTrouble(err) && lockTries < j.cfg.LockRetries:
-			lockTries++
-			j.report.Add("batches_retried", 1)
-			if err := sleepCtx(ctx, backoff(lockTries)); err != nil {
+		case jobs.Retryable(err):
+			if err := j.lockPause(ctx, tr, &lockTries, err); err != nil {
 				return 0, err
 			}
-		case lockTrouble(err):
-			return 0, &lockedOutError{table: tr.t.name(), err: err}
 		default:
 			return 0, fmt.Errorf("retention %s: block range: %w", tr.t.name(), err)
 		}
@@ -266,9 +278,12 @@ func (j *Job) rangeWithRetry(ctx context.Context, tr *tableRun, sql string, w *r
 }
 
 // rangeOnce runs one range in its own transaction, with a statement
-// timeout of at most RangeTimeout.
+// timeout of rangeTimeout: the one place where the job deliberately sets
+// a timeout other than the session's, since a range the model sized wrong
+// is cut short and halved (rangeWithRetry) instead of holding its row
+// locks up to StatementTimeout.
 func (j *Job) rangeOnce(ctx context.Context, tr *tableRun, sql string, lo, hi int64) (int64, error) {
-	tx, err := j.begin(ctx)
+	tx, err := j.s.Begin(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -278,7 +293,7 @@ func (j *Job) rangeOnce(ctx context.Context, tr *tableRun, sql string, lo, hi in
 	}
 	args := append([]any{tr.cutoff, blockTID(lo), blockTID(hi)}, tr.t.filterArgs()...)
 	var n int64
-	if j.cfg.DryRun {
+	if j.s.DryRun() {
 		err = tx.QueryRow(ctx, sql, args...).Scan(&n)
 		return n, err
 	}
@@ -296,7 +311,7 @@ func (j *Job) rangeOnce(ctx context.Context, tr *tableRun, sql string, lo, hi in
 // StatementTimeout. A range the model got wrong is cut short and halved
 // instead of holding its row locks for long.
 func (j *Job) rangeTimeout() time.Duration {
-	return min(j.cfg.StatementTimeout, max(10*j.cfg.TargetBatchTime, time.Second))
+	return min(j.s.Limits.StatementTimeout, max(10*j.cfg.TargetBatchTime, time.Second))
 }
 
 // blockTID is the first tuple id of block b: (b,0), below every real

@@ -3,6 +3,7 @@ package retention
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -85,4 +86,36 @@ func TestRangeWidthDoesNotOvershootIntoOldRows(t *testing.T) {
 			require.Less(t, statements, int(2*total/target)+400, "statements not much shorter than the target, or capped by the worst case")
 		}
 	}
+}
+
+// A long run of slow statements (a disk that stalls, a lock queue) must
+// not break the model: each one multiplies perRow by how much it overran,
+// and without a cap perRow became +Inf after a few hundred, the width
+// stuck at 1 block for the rest of the walk however fast the statements
+// came back. The costs stay finite and the width recovers.
+func TestRangeWidthRecoversAfterManySlowStatements(t *testing.T) {
+	t.Parallel()
+	const (
+		rowsPerBlock = 85.0
+		target       = 250 * time.Millisecond
+	)
+	w := newRangeWidth(target, rowsPerBlock)
+	for range 2000 {
+		b := w.width
+		w.observe(b, int64(float64(b)*rowsPerBlock), 10*target)
+	}
+	for _, v := range []float64{w.perRow, w.perBlock} {
+		require.False(t, math.IsInf(v, 0) || math.IsNaN(v), "costs stay finite: per row %g, per block %g", w.perRow, w.perBlock)
+	}
+	for range 2000 {
+		w.timedOut(w.width)
+	}
+	require.False(t, math.IsInf(w.perRow, 0) || math.IsInf(w.perBlock, 0), "timeouts do not compound the costs to infinity either")
+	// Fast statements again: 8µs a block, 1µs a row, every row expired.
+	for range 60 {
+		b := w.width
+		rows := int64(float64(b) * rowsPerBlock)
+		w.observe(b, rows, time.Duration((float64(b)*8e-6+float64(rows)*1e-6)*float64(time.Second)))
+	}
+	require.Greater(t, w.width, int64(1000), "the width grows back to what fast statements allow (~2700 blocks)")
 }

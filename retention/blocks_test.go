@@ -31,7 +31,7 @@ func TestBlockRangesWalkScatteredRows(t *testing.T) {
 	// The application inserts while the job runs, between every few ranges:
 	// every other row is older than the cutoff.
 	var inserted, insertedOld, ranges int64
-	retention.SetTestHooks(&b.cfg, nil, func() {
+	retention.SetTestHooks(&b.cfg, func() {
 		if ranges++; ranges%4 != 1 {
 			return
 		}
@@ -49,7 +49,7 @@ func TestBlockRangesWalkScatteredRows(t *testing.T) {
 	// A target far below any statement's duration: every range is one
 	// block wide, whatever the machine's speed.
 	b.cfg.TargetBatchTime = time.Microsecond
-	r, err := runJob(t, b.cfg)
+	r, err := runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.Positive(t, inserted)
 
@@ -80,7 +80,7 @@ CREATE INDEX ON many (created_at, id);`, `  - {table: few, column: created_at, k
 	b.db.Exec(t, `INSERT INTO few SELECT g, $1::timestamptz - CASE WHEN g % 100 = 0 THEN interval '1 year' ELSE interval '1 day' END FROM generate_series(1, 20000) g`, asOf)
 	b.db.Exec(t, `INSERT INTO many SELECT g, $1::timestamptz - CASE WHEN g % 10 < 4 THEN interval '1 year' ELSE interval '1 day' END FROM generate_series(1, 20000) g`, asOf)
 	b.db.Exec(t, "ANALYZE few, many")
-	r, err := runJob(t, b.cfg)
+	r, err := runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.EqualValues(t, 0, r.Counter("few.block_range_walks"), "1% expired: keyset")
 	require.EqualValues(t, 1, r.Counter("many.block_range_walks"), "40% expired: block ranges")
@@ -105,9 +105,9 @@ func TestBlockRangeWalkStopsOnBudgetAndResumes(t *testing.T) {
 	// each next one at most four times the last): two of them leave most
 	// of the table; the budget runs out during the second.
 	b.cfg.TargetBatchTime = time.Millisecond
-	b.cfg.TimeBudget = time.Minute
-	stopAfter(&b.cfg, 2)
-	r, err := runJob(t, b.cfg)
+	b.limits.TimeBudget = time.Minute
+	stopAfter(&b.cfg, &b.limits, 2)
+	r, err := runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, r.Counter("budget_exhausted"))
 	require.EqualValues(t, 2, r.Counter("spread.batches"))
@@ -116,8 +116,8 @@ func TestBlockRangeWalkStopsOnBudgetAndResumes(t *testing.T) {
 	require.EqualValues(t, left, r.Counter("spread.rows_left"))
 	require.Equal(t, kept, b.db.Int(t, "SELECT count(*) FROM spread WHERE created_at >= $1", cut))
 
-	retention.SetTestHooks(&b.cfg, nil, nil, nil)
-	r, err = runJob(t, b.cfg)
+	retention.SetTestHooks(&b.cfg, nil, nil)
+	r, err = runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.EqualValues(t, left, r.Rows[jobs.RowKey("spread", "delete")])
 	require.Equal(t, kept, b.db.Int(t, "SELECT count(*) FROM spread"))

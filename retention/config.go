@@ -6,17 +6,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 )
 
-// Config is everything the retention job needs. The zero values of the
-// numeric fields take the defaults below.
+// Config is what the retention job needs besides the run's limits, which
+// come from its jobs.Session (batch size, time budget, timeouts, dry run,
+// stop, clock). The zero values of the numeric fields take the defaults
+// below.
 type Config struct {
-	// Limits are the settings every job shares: batch size, time budget,
-	// timeouts, the blast-radius guard, dry run and stop.
-	jobs.Limits
-
 	// Pool connects to the application's database. The job uses at most
 	// three of its connections at once.
 	Pool *pgxpool.Pool
@@ -26,7 +23,7 @@ type Config struct {
 	Logger *slog.Logger
 
 	// MaxBatchSize caps the adaptive batch size. Default 20000, and never
-	// below BatchSize.
+	// below the run's BatchSize.
 	MaxBatchSize int
 	// TargetBatchTime is the batch duration the adaptive size aims for: a
 	// keyset batch faster than this doubles the next one, one slower than
@@ -48,38 +45,29 @@ type Config struct {
 	// application. Default 0 (no pause).
 	Pause time.Duration
 	// LockRetries is how many times a batch or a partition detach that hit
-	// lock_timeout (or a deadlock) is tried again, with a growing pause,
-	// before the table is left for the next run. Default 5.
+	// lock_timeout (or a deadlock) is tried again, with the shared growing
+	// pause (jobs.Backoff), before the table is left for the next run.
+	// Default 5.
 	LockRetries int
 	// AsOf, when not zero, replaces the database's now() as the moment the
 	// cutoffs are computed from. Tests use it to put rows exactly at the
 	// cutoff; production runs leave it zero.
 	AsOf time.Time
 
-	// hooks are set by tests only (export_test.go), to drive the time
-	// budget, the moments between batches and lock retries without
-	// depending on the machine's speed.
+	// hooks are set by tests only (export_test.go), to run code at fixed
+	// points of a run without depending on the machine's speed. The time
+	// budget is driven by the clock of the run's limits instead.
 	hooks testHooks
 }
 
-// testHooks lets tests replace the clock of the time budget and run code
-// at fixed points of a run. Production runs leave them nil.
+// testHooks lets tests run code at fixed points of a run. Production runs
+// leave them nil.
 type testHooks struct {
-	// now replaces time.Now for the time budget.
-	now func() time.Time
 	// beforeBatch is called before each keyset batch and each block range.
 	beforeBatch func()
 	// lockRetry is called after a partition statement did not get its
 	// lock, before its retry.
 	lockRetry func()
-}
-
-// now is the clock of the time budget.
-func (c *Config) now() time.Time {
-	if c.hooks.now != nil {
-		return c.hooks.now()
-	}
-	return time.Now()
 }
 
 // beforeBatch runs the test hook, if any, before a batch or block range.
@@ -90,7 +78,6 @@ func (c *Config) beforeBatch() {
 }
 
 func (c *Config) setDefaults() error {
-	c.Limits.SetDefaults()
 	if c.Pool == nil || c.Policy == nil {
 		return errors.New("retention: Pool and Policy are required")
 	}
@@ -100,7 +87,6 @@ func (c *Config) setDefaults() error {
 	if c.MaxBatchSize <= 0 {
 		c.MaxBatchSize = 20000
 	}
-	c.MaxBatchSize = max(c.MaxBatchSize, c.BatchSize)
 	if c.TargetBatchTime <= 0 {
 		c.TargetBatchTime = 250 * time.Millisecond
 	}

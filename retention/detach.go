@@ -35,7 +35,7 @@ func (j *Job) dropPartitions(ctx context.Context, r *jobs.Report, tr *tableRun, 
 	if len(old) == 0 {
 		return nil
 	}
-	if j.cfg.DryRun {
+	if j.s.DryRun() {
 		for _, p := range old {
 			rows, err := j.countRows(ctx, p.ident)
 			if err != nil {
@@ -85,7 +85,7 @@ func (j *Job) detachAndDropGroup(ctx context.Context, r *jobs.Report, tr *tableR
 	var el time.Duration
 	err := j.retryLocks(ctx, tr, func() error {
 		started := time.Now()
-		tx, err := j.begin(ctx)
+		tx, err := j.s.Begin(ctx)
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (j *Job) detachAndDropGroup(ctx context.Context, r *jobs.Report, tr *tableR
 		return 0, err
 	}
 	tr.longest = max(tr.longest, el)
-	r.Max(tr.t.name()+".longest_partition_drop_ms", el.Milliseconds())
+	r.Max(tableCounter(tr.t.name(), LongestPartitionDropMS), el.Milliseconds())
 	for _, p := range parts[:n] {
 		j.dropped(r, tr, p)
 	}
@@ -165,7 +165,7 @@ func (j *Job) detachConcurrently(ctx context.Context, r *jobs.Report, tr *tableR
 			return err
 		}
 		detached = append(detached, p)
-		r.Max(tr.t.name()+".longest_partition_drop_ms", time.Since(started).Milliseconds())
+		r.Max(tableCounter(tr.t.name(), LongestPartitionDropMS), time.Since(started).Milliseconds())
 	}
 	err := j.dropDetached(ctx, r, tr, detached)
 	detached = nil
@@ -215,7 +215,7 @@ func (j *Job) dropLeftovers(ctx context.Context, tr *tableRun) error {
 			return err
 		}
 		tr.dropped++
-		j.report.AddRows(tr.t.name(), "drop_partition_estimated", l.EstRows)
+		j.s.Report.AddRows(tr.t.name(), "drop_partition_estimated", l.EstRows)
 		j.cfg.Logger.Info("detached partition of an earlier run dropped", slog.String("table", tr.t.name()), slog.String("partition", l.Name))
 	}
 	return nil
@@ -225,25 +225,26 @@ func (j *Job) dropTable(ctx context.Context, tr *tableRun, ident string) error {
 	return j.retryLocks(ctx, tr, func() error { return j.inTx(ctx, tr, "DROP TABLE IF EXISTS "+ident) })
 }
 
-// retryLocks runs fn again after lock trouble, LockRetries times at most.
+// retryLocks runs fn again after lock trouble (jobs.Retryable),
+// LockRetries times at most, pausing by the shared backoff.
 func (j *Job) retryLocks(ctx context.Context, tr *tableRun, fn func() error) error {
 	for a := 0; ; a++ {
 		err := fn()
-		if err == nil || !lockTrouble(err) {
-			if err != nil {
-				return fmt.Errorf("retention %s: %w", tr.t.name(), err)
-			}
+		if err == nil {
 			return nil
+		}
+		if !jobs.Retryable(err) {
+			return fmt.Errorf("retention %s: %w", tr.t.name(), err)
 		}
 		if a == j.cfg.LockRetries {
 			return &lockedOutError{table: tr.t.name(), err: err}
 		}
-		j.report.Add("lock_retries", 1)
-		j.cfg.Logger.Debug("lock not granted, retrying", slog.String("table", tr.t.name()), slog.String("error", err.Error()))
+		j.s.Report.Add(string(LockRetries), 1)
+		j.cfg.Logger.Debug("lock not granted, retrying", slog.String("table", tr.t.name()), slog.String("sqlstate", jobs.SQLState(err)))
 		if j.cfg.hooks.lockRetry != nil {
 			j.cfg.hooks.lockRetry()
 		}
-		if err := sleepCtx(ctx, backoff(a+1)); err != nil {
+		if err := j.s.Limits.Sleep(ctx, jobs.Backoff(a+1)); err != nil {
 			return err
 		}
 	}
@@ -253,7 +254,7 @@ func (j *Job) retryLocks(ctx context.Context, tr *tableRun, fn func() error) err
 // counts its duration as a transaction of tr.
 func (j *Job) inTx(ctx context.Context, tr *tableRun, stmts ...string) error {
 	started := time.Now()
-	tx, err := j.begin(ctx)
+	tx, err := j.s.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -270,8 +271,9 @@ func (j *Job) inTx(ctx context.Context, tr *tableRun, stmts ...string) error {
 	return nil
 }
 
-// autocommit runs one statement that cannot run in a transaction block, on
-// a connection whose session timeouts it sets and resets.
+// autocommit runs one statement that cannot run in a transaction block
+// (DETACH ... CONCURRENTLY), on a connection whose session timeouts it
+// sets to the run's and resets: jobs.Session.Begin cannot serve here.
 func (j *Job) autocommit(ctx context.Context, sql string) error {
 	conn, err := j.cfg.Pool.Acquire(ctx)
 	if err != nil {
@@ -279,7 +281,7 @@ func (j *Job) autocommit(ctx context.Context, sql string) error {
 	}
 	defer conn.Release()
 	if _, err := conn.Exec(ctx, "SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
-		ms(j.cfg.StatementTimeout), ms(j.cfg.LockTimeout)); err != nil {
+		ms(j.s.Limits.StatementTimeout), ms(j.s.Limits.LockTimeout)); err != nil {
 		return err
 	}
 	_, err = conn.Exec(ctx, sql)
@@ -289,16 +291,14 @@ func (j *Job) autocommit(ctx context.Context, sql string) error {
 	return err
 }
 
-// countRows counts a relation's rows in a read-only transaction.
+// countRows counts a relation's rows (in a dry run: a read-only
+// transaction).
 func (j *Job) countRows(ctx context.Context, ident string) (int64, error) {
-	tx, err := j.cfg.Pool.BeginTx(ctx, readOnly)
+	tx, err := j.s.Begin(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if _, err := tx.Exec(ctx, setTimeoutsSQL, ms(j.cfg.StatementTimeout), ms(j.cfg.LockTimeout)); err != nil {
-		return 0, err
-	}
 	var n int64
 	err = tx.QueryRow(ctx, "SELECT count(*) FROM "+ident).Scan(&n)
 	return n, err

@@ -2,54 +2,17 @@ package retention
 
 import (
 	"context"
-	"errors"
 
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/lethe-project/lethe/jobs"
 )
 
-// SQLSTATE codes the job reacts to.
-const (
-	codeDeadlock    = "40P01"
-	codeLockTimeout = "55P03"
-	codeSerialize   = "40001"
-	codeQueryCancel = "57014"
-	codeObjectInUse = "55006"
-	classDataError  = "22"
-)
-
-func sqlState(err error) string {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return pe.Code
-	}
-	return ""
-}
-
-// lockTrouble reports whether err comes from other sessions' locks: worth
-// a retry after a pause.
-func lockTrouble(err error) bool {
-	switch sqlState(err) {
-	case codeDeadlock, codeLockTimeout, codeSerialize, codeObjectInUse:
-		return true
-	}
-	return false
-}
+// codeQueryCancel is the SQLSTATE of a statement cancelled by
+// statement_timeout (or by a cancel request).
+const codeQueryCancel = "57014"
 
 // statementTimedOut reports whether err is our statement_timeout, not a
-// cancellation of ctx.
+// cancellation of ctx: the job then halves the batch or the range and
+// tries again, its own answer to a statement that took too long.
 func statementTimedOut(ctx context.Context, err error) bool {
-	return ctx.Err() == nil && sqlState(err) == codeQueryCancel
-}
-
-func isDataError(err error) bool {
-	s := sqlState(err)
-	return len(s) == 5 && s[:2] == classDataError
-}
-
-func pgMessage(err error) string {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return pe.Message
-	}
-	return err.Error()
+	return ctx.Err() == nil && jobs.SQLState(err) == codeQueryCancel
 }

@@ -1,7 +1,7 @@
 package retention_test
 
 import (
-	"log/slog"
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,8 +27,9 @@ const subjectYAML = `subject:
 var asOf = time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
 
 type testBundle struct {
-	db  *pgtest.DB
-	cfg retention.Config
+	db     *pgtest.DB
+	cfg    retention.Config
+	limits jobs.Limits
 }
 
 // setup makes a database from schema and a job config for the retention:
@@ -36,29 +37,31 @@ type testBundle struct {
 func setup(t *testing.T, schema, rules string) *testBundle {
 	t.Helper()
 	db := pgtest.NewDB(t, schema)
-	return &testBundle{db: db, cfg: config(t, db.Pool, rules)}
+	return &testBundle{db: db, cfg: config(t, db.Pool, rules), limits: testLimits()}
 }
 
 func config(t *testing.T, pool *pgxpool.Pool, rules string) retention.Config {
 	t.Helper()
 	pol, err := policy.Parse([]byte(subjectYAML+"retention:\n"+rules), "test.yaml")
 	require.NoError(t, err)
-	return retention.Config{
-		Pool: pool, Policy: pol, Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Limits: jobs.Limits{StatementTimeout: 5 * time.Second, LockTimeout: time.Second},
-	}
+	return retention.Config{Pool: pool, Policy: pol, Logger: jobtest.Logger(t)}
 }
 
-func runJob(t *testing.T, cfg retention.Config) (*jobs.Report, error) {
+// testLimits are the limits of a test run: short timeouts.
+func testLimits() jobs.Limits {
+	return jobs.Limits{StatementTimeout: 5 * time.Second, LockTimeout: time.Second}
+}
+
+func runJob(t *testing.T, cfg retention.Config, limits jobs.Limits) (*jobs.Report, error) {
 	t.Helper()
 	j, err := retention.New(cfg)
 	require.NoError(t, err)
-	return jobtest.Run(t, cfg.Pool, j, cfg.Limits)
+	return jobtest.Run(t, cfg.Pool, j, limits)
 }
 
-// fakeClock is a clock that moves only when the test moves it: the time
-// budget then runs out at the point the test chooses, however fast or slow
-// the machine is.
+// fakeClock is a jobs.Clock that moves only when the test moves it: the
+// time budget then runs out at the point the test chooses, however fast or
+// slow the machine is. Its pauses return at once.
 type fakeClock struct{ ns atomic.Int64 }
 
 func newFakeClock() *fakeClock {
@@ -67,27 +70,24 @@ func newFakeClock() *fakeClock {
 	return c
 }
 
-func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-// stopAfter sets cfg's hooks so that the time budget runs out during the
-// n-th batch (or block range): exactly n are done, then the run stops.
-func stopAfter(cfg *retention.Config, n int) {
+func (c *fakeClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+
+// stopAfter sets a fake clock in limits and a hook in cfg so that the time
+// budget runs out during the n-th batch (or block range): exactly n are
+// done, then the run stops.
+func stopAfter(cfg *retention.Config, limits *jobs.Limits, n int) {
 	clock := newFakeClock()
+	limits.Clock = clock
 	batches := 0
-	retention.SetTestHooks(cfg, clock.now, func() {
+	budget := limits.TimeBudget
+	retention.SetTestHooks(cfg, func() {
 		if batches++; batches == n {
-			clock.advance(cfg.TimeBudget + time.Hour)
+			clock.advance(budget + time.Hour)
 		}
 	}, nil)
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(p))
-	return len(p), nil
 }
 
 // waitFor polls cond until it holds, and fails after a minute: it waits

@@ -80,7 +80,7 @@ func (j *Job) partitioned(ctx context.Context, r *jobs.Report, tr *tableRun) err
 	if key != t.col.Name || len(t.filters) > 0 {
 		return j.drainLeaves(ctx, r, tr, t.table.OID)
 	}
-	if !j.cfg.DryRun {
+	if !j.s.DryRun() {
 		if err := j.dropLeftovers(ctx, tr); err != nil {
 			return err
 		}

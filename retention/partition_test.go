@@ -65,7 +65,7 @@ func TestPartitionedTables(t *testing.T) {
 	b.cfg.AsOf = asOf
 	fillPartitions(t, b)
 	b.db.Exec(t, "ANALYZE events, audit") // the report's dropped rows are the planner's
-	r, err := runJob(t, b.cfg)
+	r, err := runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 
 	require.Equal(t, []string{"events_default", "events_future"}, partitionsOf(t, b, "events"))
@@ -91,9 +91,9 @@ func TestDryRunChangesNothing(t *testing.T) {
 	fillPartitions(t, b)
 	b.db.Exec(t, `INSERT INTO activity_log (created_at) SELECT $1::timestamptz - g * interval '1 day' FROM generate_series(1, 200) g`, asOf)
 	before := b.db.Snapshot(t, "public")
-	b.cfg.DryRun = true
-	b.cfg.BatchSize = 7
-	r, err := runJob(t, b.cfg)
+	b.limits.DryRun = true
+	b.limits.BatchSize = 7
+	r, err := runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.Equal(t, before, b.db.Snapshot(t, "public"))
 	require.Len(t, partitionsOf(t, b, "events"), 4)
@@ -141,7 +141,7 @@ func TestInterruptedDetachIsFinished(t *testing.T) {
 	b.db.Exec(t, "CREATE TABLE events_leftover (LIKE events)")
 	b.db.Exec(t, fmt.Sprintf("COMMENT ON TABLE events_leftover IS 'lethe retention: detached from table oid %d, to be dropped'", oid))
 
-	r, err := runJob(t, b.cfg)
+	r, err := runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.False(t, tableExists(t, b, "audit_old"))
 	require.False(t, tableExists(t, b, "events_leftover"))
@@ -202,13 +202,13 @@ func TestLockedTableNeverBlocksTheApplication(t *testing.T) {
 			}
 		}
 	}()
-	b.cfg.LockTimeout, b.cfg.LockRetries = lockTimeout, 3
+	b.limits.LockTimeout, b.cfg.LockRetries = lockTimeout, 3
 	// Each time the job's DETACH gives up waiting for its lock, the
 	// application's statements queued behind it go through before the job
 	// tries again: the job never keeps them waiting beyond its own attempt,
 	// which lock_timeout bounds.
 	unblocked := 0
-	retention.SetTestHooks(&b.cfg, nil, nil, func() {
+	retention.SetTestHooks(&b.cfg, nil, func() {
 		select {
 		case <-progress: // a round trip that may have ended before the attempt did
 		default:
@@ -220,7 +220,7 @@ func TestLockedTableNeverBlocksTheApplication(t *testing.T) {
 			t.Error("the application stays blocked after the job's lock attempt gave up")
 		}
 	})
-	r, err := runJob(t, b.cfg)
+	r, err := runJob(t, b.cfg, b.limits)
 	stop.Store(true)
 	wg.Wait()
 	require.Error(t, err, "the table is left for the next run")
@@ -233,8 +233,8 @@ func TestLockedTableNeverBlocksTheApplication(t *testing.T) {
 	require.Positive(t, r.Counter("events.rows_left"))
 
 	require.NoError(t, holder.Rollback(ctx))
-	retention.SetTestHooks(&b.cfg, nil, nil, nil)
-	_, err = runJob(t, b.cfg)
+	retention.SetTestHooks(&b.cfg, nil, nil)
+	_, err = runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.Equal(t, []string{"events_default", "events_future"}, partitionsOf(t, b, "events"))
 }
@@ -260,7 +260,7 @@ SELECT partman.create_parent('public.page_views', 'viewed_at', 'native', 'daily'
 		FROM generate_series(0, 14 * 24) g`)
 	before := len(partitionsOf(t, b, "page_views"))
 	wantRows := b.db.Int(t, "SELECT count(*) FROM page_views WHERE viewed_at >= now() - interval '5 days'")
-	r, err := runJob(t, b.cfg)
+	r, err := runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.EqualValues(t, 7, r.Counter("page_views.partitions_dropped"), "the 7 days wholly older than now() - 5d")
 	require.Len(t, partitionsOf(t, b, "page_views"), before-7)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
+	"strconv"
 
 	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
@@ -17,12 +17,35 @@ type Job struct {
 	cfg Config
 
 	// Set by Run.
-	report   *jobs.Report
-	deadline time.Time
+	s        *jobs.Session
+	maxBatch int
 	pgVer    int
 }
 
 var _ jobs.Job = (*Job)(nil)
+
+// The job's own counters, next to the shared ones (jobs.Batches, ...).
+// Per-table counters are named "TABLE." followed by the counter's name.
+const (
+	// TablesSkipped counts the tables another run was working on.
+	TablesSkipped jobs.Counter = "tables_skipped"
+	// SkippedBusy is 1, per table, when another run held the table.
+	SkippedBusy jobs.Counter = "skipped_busy"
+	// PartitionsDropped counts the partitions detached and dropped.
+	PartitionsDropped jobs.Counter = "partitions_dropped"
+	// BlockRangeWalks counts, per table, the relations walked in block
+	// ranges rather than keyset batches.
+	BlockRangeWalks jobs.Counter = "block_range_walks"
+	// LockRetries counts the partition statements retried after lock
+	// trouble.
+	LockRetries jobs.Counter = "lock_retries"
+	// LongestPartitionDropMS is, per table, the longest partition detach
+	// and drop, in milliseconds.
+	LongestPartitionDropMS jobs.Counter = "longest_partition_drop_ms"
+)
+
+// tableCounter is the name of counter c of one table.
+func tableCounter(table string, c jobs.Counter) string { return table + "." + string(c) }
 
 // New returns the retention job.
 func New(cfg Config) (*Job, error) {
@@ -48,8 +71,8 @@ func (j *Job) Name() string { return "retention" }
 // "TABLE.rows_left", with totals under the bare names.
 func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	cfg := &j.cfg
-	r := s.Report
-	j.report = r
+	j.s = s
+	j.maxBatch = max(cfg.MaxBatchSize, s.Limits.BatchSize)
 	if len(cfg.Policy.Retention) == 0 {
 		return &jobs.ConfigError{Err: fmt.Errorf("policy %s has no retention: rules", cfg.Policy.Path)}
 	}
@@ -68,16 +91,15 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	if !cfg.AsOf.IsZero() {
 		now = cfg.AsOf
 	}
+	// The budget is for the batches: it starts once the run is set up.
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
-	// The budget is for the batches: it starts once the run is set up.
-	j.deadline = cfg.now().Add(cfg.TimeBudget)
 	var errs []error
 	for _, t := range targets {
-		tr := &tableRun{t: t, cutoff: now.Add(-t.rule.Age()), size: cfg.BatchSize}
-		err := j.runTable(ctx, r, tr)
-		j.reportTable(ctx, r, tr, err)
+		tr := &tableRun{t: t, cutoff: now.Add(-t.rule.Age()), size: s.Limits.BatchSize}
+		err := j.runTable(ctx, tr)
+		j.reportTable(ctx, s.Report, tr, err)
 		if err != nil && !errors.Is(err, errLeft) {
 			errs = append(errs, err)
 			if ctx.Err() != nil {
@@ -88,18 +110,20 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	return errors.Join(errs...)
 }
 
-// runTable does one rule under the table's advisory lock.
-func (j *Job) runTable(ctx context.Context, r *jobs.Report, tr *tableRun) error {
+// runTable does one rule under the table's advisory lock, so that a second
+// run skips the table instead of doing the same work.
+func (j *Job) runTable(ctx context.Context, tr *tableRun) error {
 	if err := j.mustStop(ctx); err != nil {
 		return err
 	}
-	unlock, ok, err := j.lockTable(ctx, tr.t)
+	unlock, ok, err := j.s.TryLock(ctx, jobs.LockKey(j.Name(), strconv.FormatUint(uint64(tr.t.table.OID), 10)))
 	if err != nil {
-		return err
+		return fmt.Errorf("retention %s: %w", tr.t.name(), err)
 	}
+	r := j.s.Report
 	if !ok {
-		r.Add("tables_skipped", 1)
-		r.Set(tr.t.name()+".skipped_busy", 1)
+		r.Add(string(TablesSkipped), 1)
+		r.Set(tableCounter(tr.t.name(), SkippedBusy), 1)
 		tr.skipped = true
 		j.cfg.Logger.Warn("table skipped: another run is working on it", slog.String("table", tr.t.name()))
 		return nil
@@ -112,58 +136,26 @@ func (j *Job) runTable(ctx context.Context, r *jobs.Report, tr *tableRun) error 
 }
 
 // mustStop returns errLeft once the budget is spent or a stop was asked
-// for, and ctx's error once it is cancelled.
+// for, and ctx's error once it is cancelled (jobs.Session.Continue).
 func (j *Job) mustStop(ctx context.Context) error {
+	if j.s.Continue(ctx) {
+		return nil
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if j.cfg.Stop.Err() != nil {
-		j.report.Set("stopped", 1)
-		return errLeft
-	}
-	if j.cfg.now().After(j.deadline) {
-		j.report.Set("budget_exhausted", 1)
-		return errLeft
-	}
-	return nil
-}
-
-// lockKeyHigh is the first half of the job's advisory lock keys ("leth").
-const lockKeyHigh = int64(0x6c657468)
-
-// lockTable takes the session advisory lock of t's table on a connection
-// of its own, so that a second run skips the table instead of doing the
-// same work. A killed run's lock goes with its connection.
-func (j *Job) lockTable(ctx context.Context, t *target) (unlock func(), ok bool, err error) {
-	conn, err := j.cfg.Pool.Acquire(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("retention: lock %s: %w", t.name(), err)
-	}
-	key := lockKeyHigh<<32 | int64(t.table.OID)
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil || !ok {
-		conn.Release()
-		if err != nil {
-			return nil, false, fmt.Errorf("retention: lock %s: %w", t.name(), err)
-		}
-		return nil, false, nil
-	}
-	return func() {
-		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key); err != nil {
-			conn.Conn().Close(context.WithoutCancel(ctx)) // closing the session releases the lock
-		}
-		conn.Release()
-	}, true, nil
+	return errLeft
 }
 
 // reportTable records one table's numbers and logs its line.
 func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err error) {
 	name := tr.t.name()
-	r.Add(name+".batches", tr.batches)
-	r.Add("batches", tr.batches)
-	r.Add(name+".partitions_dropped", tr.dropped)
-	r.Add("partitions_dropped", tr.dropped)
-	r.Max(name+".longest_transaction_ms", tr.longest.Milliseconds())
-	r.Max("longest_transaction_ms", tr.longest.Milliseconds())
+	r.Add(tableCounter(name, jobs.Batches), tr.batches)
+	r.Add(string(jobs.Batches), tr.batches)
+	r.Add(tableCounter(name, PartitionsDropped), tr.dropped)
+	r.Add(string(PartitionsDropped), tr.dropped)
+	r.Max(tableCounter(name, jobs.LongestTransactionMS), tr.longest.Milliseconds())
+	r.Max(string(jobs.LongestTransactionMS), tr.longest.Milliseconds())
 	if tr.skipped {
 		return // the run that holds the table reports it
 	}
@@ -175,12 +167,12 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 			j.cfg.Logger.Warn("rows left not counted", slog.String("table", name), slog.String("error", pgerr.Redact(cerr).Error()))
 			left = -1
 		}
-	} else if j.cfg.DryRun {
+	} else if j.s.DryRun() {
 		left = 0
 	}
-	r.Set(name+".rows_left", left)
+	r.Set(tableCounter(name, jobs.RowsLeft), left)
 	if left > 0 {
-		r.Add("rows_left", left)
+		r.Add(string(jobs.RowsLeft), left)
 	}
 	attrs := []any{slog.String("table", name), slog.Time("cutoff", tr.cutoff), slog.Int64("rows", tr.deleted),
 		slog.Int64("partitions", tr.dropped), slog.Int64("batches", tr.batches), slog.Int64("rows_left", left),
@@ -196,14 +188,11 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 func (j *Job) rowsLeft(ctx context.Context, tr *tableRun) (int64, error) {
 	q := tr.t.buildCount(tr.t.table.Ident())
 	args := append([]any{tr.cutoff}, tr.t.filterArgs()...)
-	tx, err := j.cfg.Pool.BeginTx(ctx, readOnly)
+	tx, err := j.s.Begin(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, setTimeoutsSQL, ms(j.cfg.StatementTimeout), ms(j.cfg.LockTimeout)); err != nil {
-		return 0, err
-	}
 	var n int64
 	err = tx.QueryRow(ctx, q, args...).Scan(&n)
 	return n, err

@@ -36,7 +36,7 @@ func TestCutoffIsStrictAndNullsStay(t *testing.T) {
 	pcut := asOf.Add(-30 * 24 * time.Hour)
 	b.db.Exec(t, "INSERT INTO projects VALUES (1, NULL), (2, $1), (3, $2)", pcut, pcut.Add(-time.Hour))
 
-	r, err := runJob(t, b.cfg)
+	r, err := runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.Equal(t, []int{2, 3, 4}, ids(t, b.db.Pool, "SELECT id FROM activity_log ORDER BY id"),
 		"a row exactly at the cutoff is not older than it; NULL is never older")
@@ -76,8 +76,9 @@ func TestTimestampColumnsAreReadAsUTC(t *testing.T) {
   - {table: nopk, column: created_at, keep: 1d}
 `)
 	cfg.AsOf = asOf
-	cfg.BatchSize = 1 // nopk goes by (created_at, ctid) keyset over equal timestamps
-	_, err = runJob(t, cfg)
+	limits := testLimits()
+	limits.BatchSize = 1 // nopk goes by (created_at, ctid) keyset over equal timestamps
+	_, err = runJob(t, cfg, limits)
 	require.NoError(t, err)
 	require.Equal(t, []int{2, 3}, ids(t, b.db.Pool, "SELECT id FROM local_times ORDER BY id"))
 	require.Equal(t, []int{3, 4}, ids(t, b.db.Pool, "SELECT v FROM nopk ORDER BY v"))
@@ -94,7 +95,7 @@ func TestWhereFilterAndRetain(t *testing.T) {
 	b.db.Exec(t, `INSERT INTO invoices VALUES (1, $1), (2, $2), (3, $3)`,
 		asOf.AddDate(-11, 0, 0), asOf.AddDate(-9, 0, 0), asOf.AddDate(-10, 0, -3))
 
-	r, err := runJob(t, b.cfg)
+	r, err := runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.Equal(t, []int{2, 3, 4}, ids(t, b.db.Pool, "SELECT id FROM email_events ORDER BY id"))
 	require.Equal(t, []int{2}, ids(t, b.db.Pool, "SELECT id FROM invoices ORDER BY id"), "kept invoices go after retain: 10y (3650 days)")
@@ -108,9 +109,9 @@ func TestBatchesWalkTheKeysetAndReport(t *testing.T) {
 	b.db.Exec(t, `INSERT INTO activity_log (user_id, created_at)
 		SELECT g % 7, now() - (g % 200) * interval '1 day' FROM generate_series(1, 3000) g`)
 	want := b.db.Int(t, "SELECT count(*) FROM activity_log WHERE created_at >= now() - interval '90 days' + interval '1 minute'")
-	b.cfg.BatchSize, b.cfg.MaxBatchSize = 50, 400
+	b.limits.BatchSize, b.cfg.MaxBatchSize = 50, 400
 	b.cfg.BlockRangeFraction = 2 // keyset batches only
-	r, err := runJob(t, b.cfg)
+	r, err := runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.Equal(t, want, b.db.Int(t, "SELECT count(*) FROM activity_log"))
 	require.EqualValues(t, 3000-want, r.Rows[jobs.RowKey("activity_log", "delete")])
@@ -123,11 +124,11 @@ func TestBudgetStopsCleanlyAndReportsRowsLeft(t *testing.T) {
 	b := setup(t, plainSchema, `  - {table: activity_log, column: created_at, keep: 90d}
 `)
 	b.db.Exec(t, `INSERT INTO activity_log (created_at) SELECT now() - interval '1 year' FROM generate_series(1, 500)`)
-	b.cfg.BatchSize, b.cfg.MaxBatchSize = 10, 10
+	b.limits.BatchSize, b.cfg.MaxBatchSize = 10, 10
 	b.cfg.BlockRangeFraction = 2 // keyset batches only
-	b.cfg.TimeBudget = time.Minute
-	stopAfter(&b.cfg, 5) // the budget runs out during the fifth batch
-	r, err := runJob(t, b.cfg)
+	b.limits.TimeBudget = time.Minute
+	stopAfter(&b.cfg, &b.limits, 5) // the budget runs out during the fifth batch
+	r, err := runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	left := b.db.Int(t, "SELECT count(*) FROM activity_log")
 	require.Greater(t, left, 0)
@@ -136,8 +137,8 @@ func TestBudgetStopsCleanlyAndReportsRowsLeft(t *testing.T) {
 	require.EqualValues(t, 1, r.Counter("budget_exhausted"))
 	require.EqualValues(t, 5, r.Counter("activity_log.batches"), "no batch starts once the budget is spent")
 
-	retention.SetTestHooks(&b.cfg, nil, nil, nil)
-	_, err = runJob(t, b.cfg)
+	retention.SetTestHooks(&b.cfg, nil, nil)
+	_, err = runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.Equal(t, 0, b.db.Int(t, "SELECT count(*) FROM activity_log"))
 }
@@ -155,7 +156,7 @@ CREATE MATERIALIZED VIEW recent_activity AS SELECT * FROM activity_log;`, `  - {
 `)
 	b.db.Exec(t, `INSERT INTO activity_log (created_at) VALUES (now() - interval '1 year')`)
 	before := b.db.Snapshot(t, "public")
-	_, err := runJob(t, b.cfg)
+	_, err := runJob(t, b.cfg, b.limits)
 	require.Error(t, err)
 	require.Equal(t, jobs.ExitConfig, jobs.ExitCode(err))
 	var pe *policy.Error
@@ -185,25 +186,25 @@ CREATE INDEX ON a (at); CREATE INDEX ON b (at); CREATE INDEX ON c (at);`
 		b.db.Exec(t, "INSERT INTO "+tbl+" SELECT g, now() - (g % 3) * interval '1 day' - interval '1 hour' FROM generate_series(1, 1500) g")
 	}
 	old := 3 * b.db.Int(t, "SELECT count(*) FROM a WHERE at < now() - interval '1 day'")
-	b.cfg.BatchSize, b.cfg.MaxBatchSize = 50, 50
+	b.limits.BatchSize, b.cfg.MaxBatchSize = 50, 50
 	b.cfg.BlockRangeFraction = 2 // keyset batches
 	// The first run holds table a, waiting before its first batch, while
 	// the second run does its whole work; then the first goes on.
 	first := b.cfg
 	holding, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	retention.SetTestHooks(&first, nil, func() { once.Do(func() { close(holding); <-release }) }, nil)
+	retention.SetTestHooks(&first, func() { once.Do(func() { close(holding); <-release }) }, nil)
 	type result struct {
 		r   *jobs.Report
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		r, err := runJob(t, first)
+		r, err := runJob(t, first, b.limits)
 		ch <- result{r, err}
 	}()
 	<-holding
-	r2, err := runJob(t, b.cfg)
+	r2, err := runJob(t, b.cfg, b.limits)
 	close(release)
 	r1 := <-ch
 	var deleted, skipped int64

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -114,10 +115,10 @@ func resolveRule(ctx context.Context, q plan.Querier, cat *plan.Catalog, r polic
 			v := w.Value.Text
 			f.value = &v
 			if err := castCheck(ctx, q, v, c.Type); err != nil {
-				if !isDataError(err) {
+				if !pgerr.IsDataError(err) {
 					return nil, fmt.Errorf("retention: check where value: %w", err)
 				}
-				perr.Add(w.Line, "retention rule for %s: where %s: %q is not a valid %s: %v", tbl, c.Name, v, c.Type, pgMessage(err))
+				perr.Add(w.Line, "retention rule for %s: where %s: %q is not a valid %s: %v", tbl, c.Name, v, c.Type, pgerr.Redact(err))
 				bad = true
 			}
 		}

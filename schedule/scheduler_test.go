@@ -1,16 +1,15 @@
 package schedule_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/schedule"
 	dto "github.com/prometheus/client_model/go"
@@ -104,7 +103,7 @@ type testBundle struct {
 	sched  *schedule.Scheduler
 	url    string
 	tally  *tally
-	logs   *logBuffer
+	logs   *jobtest.Logs
 	stop   context.CancelFunc
 	abort  context.CancelFunc
 	runErr chan error
@@ -127,7 +126,7 @@ func setup(t *testing.T, spec string, batches int, batchTime time.Duration) *tes
 		gate = make(chan struct{})
 		tb.gate = gate
 	}
-	logger, logs := newLogger(t)
+	logger, logs := jobtest.CaptureLogger(t)
 	tb.logs = logs
 	s, err := schedule.New(schedule.Config{
 		Jobs:    []schedule.Entry{{Name: "batches", Spec: spec}},
@@ -319,29 +318,4 @@ func value(t *testing.T, mfs map[string]*dto.MetricFamily, name string, want map
 	}
 	require.Len(t, found, 1, "series %s%v", name, want)
 	return found[0]
-}
-
-// logBuffer collects a logger's output for assertions and repeats it to t.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	t   *testing.T
-}
-
-func newLogger(t *testing.T) (*slog.Logger, *logBuffer) {
-	lb := &logBuffer{t: t}
-	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

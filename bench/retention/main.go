@@ -243,7 +243,7 @@ retention:
 	}
 	limits := jobs.Limits{TimeBudget: time.Hour}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	j, err := retention.New(retention.Config{Pool: pool, Policy: pol, AsOf: asOf, Limits: limits, BlockRangeFraction: fraction, Logger: logger})
+	j, err := retention.New(retention.Config{Pool: pool, Policy: pol, AsOf: asOf, BlockRangeFraction: fraction, Logger: logger})
 	if err != nil {
 		return err
 	}
