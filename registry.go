@@ -67,7 +67,7 @@ func jobsFor(cfg *Config, stop context.Context) *jobs.Registry {
 func newPurge(cfg *Config, limits jobs.Limits, d jobs.Deps, key *string) (jobs.Job, error) {
 	pc := purge.Config{
 		Pool: d.Pool, Policy: d.Policy, Hasher: d.Hasher, Logger: d.Logger,
-		Workers: cfg.Workers, Limits: limits,
+		Workers: cfg.Workers,
 	}
 	if len(d.Policy.Objects) > 0 || len(d.Policy.Processors) > 0 {
 		erasers, err := outside.New(d.Policy, d.Objects, d.Env, nil, d.Logger)

@@ -163,8 +163,9 @@ func (b *bundle) erasers() ([]purge.Eraser, error) {
 	return outside.New(b.pol, b.store, lookup, nil, b.logger)
 }
 
-// run runs the purge with the erasers and returns its exit code and error.
-func (b *bundle) run(mod ...func(*purge.Config)) (int, error) {
+// run runs the purge with the erasers, and limits changed by mod, and
+// returns its exit code and error.
+func (b *bundle) run(mod ...func(*jobs.Limits)) (int, error) {
 	b.t.Helper()
 	es, err := b.erasers()
 	require.NoError(b.t, err)
@@ -172,12 +173,13 @@ func (b *bundle) run(mod ...func(*purge.Config)) (int, error) {
 		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey), Erasers: es,
 		Logger: jobtest.Logger(b.t),
 	}
+	var limits jobs.Limits
 	for _, m := range mod {
-		m(&cfg)
+		m(&limits)
 	}
 	j, err := purge.New(cfg)
 	require.NoError(b.t, err)
-	_, err = jobtest.Run(b.t, cfg.Pool, j, cfg.Limits)
+	_, err = jobtest.Run(b.t, cfg.Pool, j, limits)
 	return jobs.ExitCode(err), err
 }
 

@@ -243,7 +243,7 @@ func TestDryRunCountsAndChangesNothing(t *testing.T) {
 	b.addUser("gone", "45 days")
 	before := b.db.Snapshot(t, "public", "billing")
 
-	code, _ := b.run(func(c *purge.Config) { c.DryRun = true })
+	code, _ := b.run(func(l *jobs.Limits) { l.DryRun = true })
 	require.Equal(t, jobs.ExitOK, code)
 	require.Equal(t, before, b.db.Snapshot(t, "public", "billing"))
 	require.Equal(t, seeded, b.state("gone"))

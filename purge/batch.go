@@ -6,52 +6,28 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/plan"
 )
 
-// retryable reports whether a batch failed because of other sessions and is
-// worth retrying: a deadlock, a lock wait that timed out, a serialization
-// failure.
-func retryable(err error) bool {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "40P01", "55P03", "40001":
-			return true
-		}
-	}
-	return false
-}
-
-func (j *Job) batchWithRetry(ctx context.Context, r *jobs.Report, cur *cursor) (int, error) {
-	const attempts = 6
-	for a := 1; ; a++ {
-		n, err := j.batch(ctx, r, cur)
+// batchWithRetry runs batch under the session's retry policy, which
+// counts the retries; it returns how many subjects the last attempt
+// selected.
+func (j *Job) batchWithRetry(ctx context.Context, s *jobs.Session, cur *cursor) (n int, err error) {
+	err = s.Retry(ctx, func(ctx context.Context) error {
+		n, err = j.batch(ctx, s, cur)
 		if j.hooks.batchEnded != nil {
 			j.hooks.batchEnded()
 		}
-		if err == nil || !retryable(err) || a == attempts {
-			return n, err
-		}
-		r.Add("batches_retried", 1)
-		pause := time.Duration(50<<a)*time.Millisecond + rand.N(50*time.Millisecond)
-		j.cfg.Logger.Debug("batch retried", slog.String("reason", err.Error()), slog.Duration("pause", pause))
-		select {
-		case <-time.After(pause):
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-	}
+		return err
+	})
+	return n, err
 }
 
 type selected struct {
@@ -64,30 +40,22 @@ type selected struct {
 
 // batch erases (or, dry, counts) one batch of subjects in one transaction.
 // It returns how many subjects it selected.
-func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, error) {
-	cfg := &j.cfg
-	started := time.Now()
-	opts := pgx.TxOptions{}
-	if cfg.DryRun {
-		opts.AccessMode = pgx.ReadOnly
+func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor) (int, error) {
+	started := s.Limits.Now()
+	sel, tx, err := j.selectSubjects(ctx, s, cur)
+	if tx != nil {
+		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	}
-	tx, err := cfg.Pool.BeginTx(ctx, opts)
-	if err != nil {
-		return 0, fmt.Errorf("purge batch: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-
-	sel, err := j.selectSubjects(ctx, tx, cur)
 	if err != nil || len(sel.subjects) == 0 {
 		return sel.n, err
 	}
 	n := sel.n
-	if cfg.DryRun {
+	if s.DryRun() {
 		last := sel.subjects[n-1].Key
 		cur.ra, cur.key = &sel.lastRA, &last
 	}
 
-	live, outcomes, failErr := j.eraseOutside(ctx, tx, sel, cur)
+	live, outcomes, failErr := j.eraseOutside(ctx, tx, s.DryRun(), sel, cur)
 	if len(live) == 0 {
 		return n, failErr
 	}
@@ -95,23 +63,24 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 	pseudos := make([]string, len(live))
 	hashes := make([]string, len(live))
 	for i, idx := range live {
-		s := sel.subjects[idx]
-		keys[i], pseudos[i], hashes[i] = s.Key, s.pseudonym, s.Hash
+		sub := sel.subjects[idx]
+		keys[i], pseudos[i], hashes[i] = sub.Key, sub.pseudonym, sub.Hash
 	}
 
 	stmts := j.sql.steps
-	if cfg.DryRun {
+	if s.DryRun() {
 		stmts = j.sql.counts
 	}
-	selected := time.Now()
-	perSubject, rows, err := j.runSteps(ctx, tx, stmts, keys, pseudos)
+	selected := s.Limits.Now()
+	t := jobs.NewTally()
+	perSubject, err := j.runSteps(ctx, tx, stmts, keys, pseudos, t)
 	if err != nil {
 		return n, err
 	}
-	stepped := time.Now()
+	stepped := s.Limits.Now()
 	var batchID int64
-	if !cfg.DryRun {
-		if batchID, err = j.finishBatch(ctx, tx, keys, live, sel, hashes, perSubject, outcomes); err != nil {
+	if !s.DryRun() {
+		if batchID, err = j.finishBatch(ctx, tx, s.RunID, keys, live, sel, hashes, perSubject, outcomes); err != nil {
 			return n, err
 		}
 		if j.hooks.beforeCommit != nil {
@@ -121,15 +90,12 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 			return n, fmt.Errorf("purge batch: commit: %w", err)
 		}
 	}
-	// Only now, committed (or counted, dry), do the batch's rows count: a
-	// batch that rolled back or is retried adds nothing.
-	committed := time.Now()
-	el := committed.Sub(started)
-	r.Merge(rows)
-	r.Add("subjects_done", int64(len(live)))
-	r.Add("batches", 1)
-	r.Max("longest_transaction_ms", el.Milliseconds())
-	if !cfg.DryRun {
+	// Only now, committed (or counted, dry), does the batch count: a batch
+	// that rolled back or is retried adds nothing.
+	committed := s.Limits.Now()
+	t.Add(jobs.SubjectsDone, int64(len(live)))
+	s.Commit(t, committed.Sub(started))
+	if !s.DryRun() {
 		subs := make([]Subject, len(live))
 		for i, idx := range live {
 			subs[i] = sel.subjects[idx]
@@ -138,73 +104,74 @@ func (j *Job) batch(ctx context.Context, r *jobs.Report, cur *cursor) (int, erro
 			return n, errors.Join(err, failErr)
 		}
 	}
-	cfg.Logger.Debug("batch done", slog.Int("subjects", len(live)),
+	j.cfg.Logger.Debug("batch done", slog.Int("subjects", len(live)),
 		slog.Duration("select_and_erasers", selected.Sub(started)), slog.Duration("steps", stepped.Sub(selected)),
-		slog.Duration("receipts_and_commit", committed.Sub(stepped)), slog.Duration("verify", time.Since(committed)))
+		slog.Duration("receipts_and_commit", committed.Sub(stepped)), slog.Duration("verify", s.Limits.Now().Sub(committed)))
 	return n, failErr
 }
 
-func (j *Job) selectSubjects(ctx context.Context, tx pgx.Tx, cur *cursor) (selected, error) {
+// selectSubjects begins the batch's transaction and selects its subjects in
+// the same round trip. The transaction is returned (to roll back) whenever
+// it began, even with an error.
+func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor) (selected, pgx.Tx, error) {
 	cfg := &j.cfg
 	b := &pgx.Batch{}
-	b.Queue("SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
-		strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10), strconv.FormatInt(cfg.LockTimeout.Milliseconds(), 10))
 	switch {
-	case j.one != nil && cfg.DryRun:
+	case j.one != nil && s.DryRun():
 		b.Queue(j.sql.selectOneDry, *j.one)
 	case j.one != nil:
 		b.Queue(j.sql.selectOne, *j.one)
-	case cfg.DryRun:
-		b.Queue(j.sql.selectDry, j.pl.Subject.Grace, cfg.BatchSize, cur.ra, cur.key)
+	case s.DryRun():
+		b.Queue(j.sql.selectDry, j.pl.Subject.Grace, s.Limits.BatchSize, cur.ra, cur.key)
 	default:
-		b.Queue(j.sql.selectBatch, j.pl.Subject.Grace, cfg.BatchSize, cur.failedKeys())
+		b.Queue(j.sql.selectBatch, j.pl.Subject.Grace, s.Limits.BatchSize, cur.failedKeys())
 	}
 	if j.hooks.selecting != nil {
 		j.hooks.selecting()
 	}
-	br := tx.SendBatch(ctx, b)
-	defer br.Close()
 	var sel selected
-	if _, err := br.Exec(); err != nil {
-		return sel, fmt.Errorf("purge batch: set timeouts: %w", err)
+	tx, br, err := s.BeginBatch(ctx, b)
+	if err != nil {
+		return sel, nil, fmt.Errorf("purge batch: %w", err)
 	}
+	defer br.Close()
 	rows, err := br.Query()
 	if err != nil {
-		return sel, fmt.Errorf("purge batch: select subjects: %w", err)
+		return sel, tx, fmt.Errorf("purge batch: select subjects: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		vals, err := rows.Values()
 		if err != nil {
-			return sel, fmt.Errorf("purge batch: select subjects: %w", err)
+			return sel, tx, fmt.Errorf("purge batch: select subjects: %w", err)
 		}
-		s := Subject{Key: vals[0].(string), Row: map[string]string{}}
+		sub := Subject{Key: vals[0].(string), Row: map[string]string{}}
 		if cfg.Hasher != nil {
-			s.Hash, s.pseudonym = cfg.Hasher.Hash(s.Key), cfg.Hasher.Pseudonym(s.Key)
+			sub.Hash, sub.pseudonym = cfg.Hasher.Hash(sub.Key), cfg.Hasher.Pseudonym(sub.Key)
 		}
 		for i, c := range j.sql.extraColumns {
 			if v, ok := vals[3+i].(string); ok {
-				s.Row[c] = v
+				sub.Row[c] = v
 			}
 		}
 		t, _ := vals[1].(time.Time)
 		sel.n++
-		sel.subjects = append(sel.subjects, s)
+		sel.subjects = append(sel.subjects, sub)
 		sel.requested = append(sel.requested, t)
 		sel.lastRA, _ = vals[2].(string)
 	}
 	if err := rows.Err(); err != nil {
-		return sel, fmt.Errorf("purge batch: select subjects: %w", err)
+		return sel, tx, fmt.Errorf("purge batch: select subjects: %w", err)
 	}
-	if j.one != nil || cfg.DryRun {
-		return sel, nil // one subject, or keyset pagination: never selected twice
+	if j.one != nil || s.DryRun() {
+		return sel, tx, nil // one subject, or keyset pagination: never selected twice
 	}
-	return dropFailed(sel, cur), nil
+	return dropFailed(sel, cur), tx, nil
 }
 
 // eraseOutside runs the erasers and returns the indexes of the subjects
 // whose outside data is all gone.
-func (j *Job) eraseOutside(ctx context.Context, tx pgx.Tx, sel selected, cur *cursor) ([]int, []Outcome, error) {
+func (j *Job) eraseOutside(ctx context.Context, tx pgx.Tx, dry bool, sel selected, cur *cursor) ([]int, []Outcome, error) {
 	n := len(sel.subjects)
 	merged := make([]Outcome, n)
 	if len(j.cfg.Erasers) == 0 {
@@ -214,7 +181,7 @@ func (j *Job) eraseOutside(ctx context.Context, tx pgx.Tx, sel selected, cur *cu
 		}
 		return live, merged, nil
 	}
-	b := &Batch{Subjects: sel.subjects, Tx: tx, Plan: j.pl, DryRun: j.cfg.DryRun}
+	b := &Batch{Subjects: sel.subjects, Tx: tx, Plan: j.pl, DryRun: dry}
 	for _, s := range sel.subjects {
 		b.Keys = append(b.Keys, s.Key)
 		b.Pseudonyms = append(b.Pseudonyms, s.pseudonym)
@@ -263,10 +230,9 @@ func (j *Job) eraseOutside(ctx context.Context, tx pgx.Tx, sel selected, cur *cu
 }
 
 // runSteps sends every step in one pipeline and returns per subject key the
-// rows per "table action", and the batch's rows in a report of their own
-// for the caller to merge once the batch committed.
-func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, keys, pseudos []string) (map[string]map[string]int64, *jobs.Report, error) {
-	r := jobs.NewReport(j.Name(), j.cfg.DryRun)
+// rows per "table action"; it adds the batch's rows to t, which the caller
+// commits to the report once the batch committed.
+func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, keys, pseudos []string, t *jobs.Tally) (map[string]map[string]int64, error) {
 	b := &pgx.Batch{}
 	for _, st := range stmts {
 		b.Queue(st.SQL, append([]any{keys, pseudos}, st.Args...)...)
@@ -278,7 +244,7 @@ func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, k
 		step := j.sql.stepOf[i]
 		rows, err := br.Query()
 		if err != nil {
-			return nil, nil, fmt.Errorf("purge batch: %s: %w", step, err)
+			return nil, fmt.Errorf("purge batch: %s: %w", step, err)
 		}
 		var total int64
 		for rows.Next() {
@@ -286,7 +252,7 @@ func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, k
 			var c int64
 			if err := rows.Scan(&k, &c); err != nil {
 				rows.Close()
-				return nil, nil, fmt.Errorf("purge batch: %s: %w", step, err)
+				return nil, fmt.Errorf("purge batch: %s: %w", step, err)
 			}
 			if per[k] == nil {
 				per[k] = map[string]int64{}
@@ -296,19 +262,17 @@ func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, k
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, nil, fmt.Errorf("purge batch: %s: %w", step, err)
+			return nil, fmt.Errorf("purge batch: %s: %w", step, err)
 		}
-		if total > 0 {
-			r.AddRows(step.Table.String(), string(step.Action), total)
-		}
+		t.AddRows(step.Table.String(), string(step.Action), total)
 	}
-	return per, r, nil
+	return per, nil
 }
 
 // finishBatch, in one round trip, forgets the subjects' inactivity notices
 // (lethe's own rows that hold their keys) and writes the batch's receipts;
 // it returns the batch's id.
-func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, keys []string, live []int, sel selected, hashes []string,
+func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, runID int64, keys []string, live []int, sel selected, hashes []string,
 	per map[string]map[string]int64, outcomes []Outcome) (int64, error) {
 	n := len(live)
 	requested := make([]*time.Time, n)
@@ -340,7 +304,7 @@ func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, keys []string, live []
 	for i, idx := range live {
 		subjectRows[i] = sel.subjects[idx].Row
 	}
-	b.Queue(ledger.InsertReceiptsSQL, hashes, j.runID, j.cfg.Policy.Digest, requested, rowsJSON, objsJSON, procsJSON,
+	b.Queue(ledger.InsertReceiptsSQL, hashes, runID, j.cfg.Policy.Digest, requested, rowsJSON, objsJSON, procsJSON,
 		keys, subjectRows)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()

@@ -8,24 +8,22 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/subject"
 )
 
-// Config is everything the purge job needs. The zero values of the numeric
-// fields take the defaults below.
+// Config is everything the purge job needs besides the limits every job
+// shares (batch size, time budget, timeouts, the blast-radius guard, dry
+// run and stop), which come with the run's jobs.Session. The zero values of
+// the numeric fields take the defaults below.
 type Config struct {
-	// Limits are the settings every job shares: batch size, time budget,
-	// timeouts, the blast-radius guard, dry run and stop.
-	jobs.Limits
-
 	// Pool connects to the application's database.
 	Pool *pgxpool.Pool
 	// Policy is the parsed policy file.
 	Policy *policy.Policy
-	// Hasher derives subject hashes and pseudonyms; required unless DryRun.
+	// Hasher derives subject hashes and pseudonyms; required unless the run
+	// is dry.
 	Hasher *subject.Hasher
 	// Logger receives progress and per-batch lines; never personal data.
 	Logger *slog.Logger
@@ -41,7 +39,6 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
-	c.Limits.SetDefaults()
 	if c.Pool == nil || c.Policy == nil {
 		return errors.New("purge: Pool and Policy are required")
 	}

@@ -1,7 +1,6 @@
 package purge_test
 
 import (
-	"log/slog"
 	"os"
 	"testing"
 
@@ -50,42 +49,41 @@ func setup(t *testing.T, schema, pol string) *bundle {
 	return b
 }
 
-type testLogWriter struct{ t *testing.T }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
+// options are a test run's purge config and the limits of its session.
+type options struct {
+	purge.Config
+	jobs.Limits
 }
 
-func (b *bundle) config(mod ...func(*purge.Config)) purge.Config {
-	cfg := purge.Config{
+func (b *bundle) config(mod ...func(*options)) options {
+	o := options{Config: purge.Config{
 		Pool:   b.db.Pool,
 		Policy: b.pol,
 		Hasher: subject.NewHasher(hashKey),
-		Logger: slog.New(slog.NewTextHandler(testLogWriter{b.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+		Logger: jobtest.Logger(b.t),
+	}}
 	for _, m := range mod {
-		m(&cfg)
+		m(&o)
 	}
-	return cfg
+	return o
 }
 
 // run runs the purge and returns its report and exit code.
-func (b *bundle) run(mod ...func(*purge.Config)) (*jobs.Report, int) {
+func (b *bundle) run(mod ...func(*options)) (*jobs.Report, int) {
 	b.t.Helper()
-	cfg := b.config(mod...)
-	j, err := purge.New(cfg)
+	o := b.config(mod...)
+	j, err := purge.New(o.Config)
 	require.NoError(b.t, err)
-	return runJob(b.t, cfg, j)
+	return runJob(b.t, o, j)
 }
 
-func runJob(t *testing.T, cfg purge.Config, j jobs.Job) (*jobs.Report, int) {
+func runJob(t *testing.T, o options, j jobs.Job) (*jobs.Report, int) {
 	t.Helper()
-	r, err := jobtest.Run(t, cfg.Pool, j, cfg.Limits)
+	r, err := jobtest.Run(t, o.Pool, j, o.Limits)
 	return r, jobs.ExitCode(err)
 }
 
-func dryRun(c *purge.Config) { c.DryRun = true }
+func dryRun(o *options) { o.DryRun = true }
 
 // appSnapshot is every row of the application's schemas.
 func (b *bundle) appSnapshot() map[string][]string {
@@ -98,5 +96,5 @@ func (b *bundle) appSnapshotOf(schemas ...string) map[string][]string {
 
 func uuidOf(name string) string {
 	// md5 of the name, as uuid, like examples/data.sql does.
-	return md5uuid(name)
+	return jobtest.MD5UUID(name)
 }

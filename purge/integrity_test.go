@@ -44,8 +44,8 @@ func TestFailedSubjectIsNotTakenAgainInTheRun(t *testing.T) {
 	gone := b.addUser("gone", "45 days", false, "")
 	b.addUser("active", "", false, "")
 	eraser := &flakyEraser{}
-	cfg := b.config(func(c *purge.Config) { c.Workers = 2; c.Erasers = []purge.Eraser{eraser} })
-	j, err := purge.New(cfg)
+	cfg := b.config(func(c *options) { c.Workers = 2; c.Erasers = []purge.Eraser{eraser} })
+	j, err := purge.New(cfg.Config)
 	require.NoError(t, err)
 	var selects atomic.Int32
 	secondRead, firstEnded := make(chan struct{}), make(chan struct{})
@@ -68,7 +68,7 @@ func TestFailedSubjectIsNotTakenAgainInTheRun(t *testing.T) {
 	require.EqualValues(t, 1, eraser.calls.Load(), "no worker tried the subject again in the run")
 	require.Zero(t, b.db.Int(t, "SELECT count(*) FROM lethe.receipts"))
 
-	r, code = b.run(func(c *purge.Config) { c.Erasers = []purge.Eraser{eraser} })
+	r, code = b.run(func(c *options) { c.Erasers = []purge.Eraser{eraser} })
 	require.Equal(t, jobs.ExitOK, code, "the next run erases it")
 	require.Equal(t, int64(1), r.Counter("subjects_done"))
 	require.Empty(t, nonzero(b.footprint(gone)))
@@ -83,7 +83,7 @@ func TestRolledBackBatchIsNotCounted(t *testing.T) {
 	b.addUser("active", "", false, "")
 	before := b.footprint(gone)
 	cfg := b.config()
-	j, err := purge.New(cfg)
+	j, err := purge.New(cfg.Config)
 	require.NoError(t, err)
 	purge.SetHooks(j, nil, func(pid uint32) {
 		// With a timeout, pg_terminate_backend waits until the process is gone.

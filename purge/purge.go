@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
@@ -22,7 +21,6 @@ type Job struct {
 	pl  *plan.Plan
 	sql queries
 
-	runID int64
 	// one, when set, erases this single subject now (lethe erase).
 	one *string
 	// hooks let tests order workers and make faults at exact points.
@@ -100,7 +98,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		}
 	}
 	j.sql = buildQueries(pl, extra...)
-	if !cfg.DryRun && cfg.Hasher == nil {
+	if !s.DryRun() && cfg.Hasher == nil {
 		return &jobs.ConfigError{Err: errors.New("LETHE_SUBJECT_HASH_KEY is not set: receipts and logs need it to name subjects without their key")}
 	}
 
@@ -108,13 +106,11 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	if err != nil {
 		return err
 	}
-	r.SetGauge("pending_subjects", float64(st.pending))
-	r.SetGauge("oldest_request_age_seconds", st.oldestAge)
-	r.SetGauge("oldest_overdue_seconds", st.oldestOverdue)
-	r.SetGauge("grace_seconds", pl.Subject.Grace.Seconds())
-	r.Set("subjects_eligible", st.eligible)
+	setGauges(r, st)
+	r.SetGauge(string(jobs.GraceSeconds), pl.Subject.Grace.Seconds())
+	r.Set(string(jobs.SubjectsEligible), st.eligible)
 	if j.one == nil {
-		if err := j.guard(st); err != nil {
+		if err := s.Limits.Guard("subjects are eligible", st.eligible, st.total, 50, "check subject.requested_at and grace"); err != nil {
 			return err
 		}
 	}
@@ -122,11 +118,10 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		return &jobs.ConfigError{Err: errors.New("no such subject, or it is on hold, or already erased")}
 	}
 
-	if !cfg.DryRun {
+	if !s.DryRun() {
 		if err = s.Start(ctx); err != nil {
 			return err
 		}
-		j.runID = s.RunID
 		if err = j.verifyOwed(ctx, r); err != nil {
 			var ve *VerificationError
 			if !errors.As(err, &ve) {
@@ -137,25 +132,26 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		}
 	}
 
-	err = j.work(ctx, r)
+	err = j.work(ctx, s)
 	if j.one == nil {
 		left, cerr := j.stats(context.WithoutCancel(ctx))
 		if cerr == nil {
-			if cfg.DryRun {
-				r.Set("subjects_left", left.eligible-r.Counter("subjects_done"))
+			if s.DryRun() {
+				r.Set(string(jobs.SubjectsLeft), left.eligible-r.Counter(string(jobs.SubjectsDone)))
 			} else {
-				r.Set("subjects_left", left.eligible)
-				r.SetGauge("pending_subjects", float64(left.pending))
-				r.SetGauge("oldest_request_age_seconds", left.oldestAge)
-				r.SetGauge("oldest_overdue_seconds", left.oldestOverdue)
+				r.Set(string(jobs.SubjectsLeft), left.eligible)
+				setGauges(r, left)
 			}
 		}
 	}
 	return err
 }
 
-func (j *Job) guard(st stats) error {
-	return j.cfg.Guard("subjects are eligible", st.eligible, st.total, 50, "check subject.requested_at and grace")
+// setGauges reports the pending requests st counted.
+func setGauges(r *jobs.Report, st stats) {
+	r.SetGauge(string(jobs.PendingSubjects), float64(st.pending))
+	r.SetGauge(string(jobs.OldestRequestAgeSeconds), st.oldestAge)
+	r.SetGauge(string(jobs.OldestOverdueSeconds), st.oldestOverdue)
 }
 
 type stats struct {
@@ -174,8 +170,7 @@ func (j *Job) stats(ctx context.Context) (stats, error) {
 		q, args = j.sql.statsOne, []any{*j.one}
 	}
 	err := j.cfg.Pool.QueryRow(ctx, q, args...).Scan(&st.eligible, &st.pending, &st.total, &st.oldestAge, &st.oldestOverdue)
-	var pe *pgconn.PgError
-	if j.one != nil && errors.As(err, &pe) && pe.Code == "22P02" {
+	if j.one != nil && jobs.SQLState(err) == "22P02" {
 		// The server's message would repeat the key: say what is wrong
 		// without it.
 		return st, &jobs.ConfigError{Err: fmt.Errorf("the subject key is not a valid %s", j.pl.Subject.Key.Type)}
@@ -186,11 +181,10 @@ func (j *Job) stats(ctx context.Context) (stats, error) {
 	return st, nil
 }
 
-// work runs the workers until nothing is left, the budget is spent, or a
-// batch fails.
-func (j *Job) work(ctx context.Context, r *jobs.Report) error {
+// work runs the workers until nothing is left, the run must stop (see
+// jobs.Session.Continue), or a batch fails.
+func (j *Job) work(ctx context.Context, s *jobs.Session) error {
 	cfg := &j.cfg
-	deadline := time.Now().Add(cfg.TimeBudget)
 	var (
 		wg       sync.WaitGroup
 		errMu    sync.Mutex
@@ -199,26 +193,18 @@ func (j *Job) work(ctx context.Context, r *jobs.Report) error {
 		cursor   = newCursor()
 	)
 	progressDone := make(chan struct{})
-	go j.progress(r, progressDone)
+	go j.progress(s.Report, progressDone)
 	defer close(progressDone)
 	workers := cfg.Workers
-	if j.one != nil || cfg.DryRun {
+	if j.one != nil || s.DryRun() {
 		workers = 1
 	}
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for !stop.Load() {
-				if time.Now().After(deadline) {
-					r.Set("budget_exhausted", 1)
-					return
-				}
-				if cfg.Stop.Err() != nil || ctx.Err() != nil {
-					r.Set("stopped", 1)
-					return
-				}
-				n, err := j.batchWithRetry(ctx, r, cursor)
+			for !stop.Load() && s.Continue(ctx) {
+				n, err := j.batchWithRetry(ctx, s, cursor)
 				if err != nil {
 					errMu.Lock()
 					firstErr = errors.Join(firstErr, err)
@@ -228,7 +214,7 @@ func (j *Job) work(ctx context.Context, r *jobs.Report) error {
 						stop.Store(true)
 					}
 				}
-				if n < cfg.BatchSize || j.one != nil {
+				if n < s.Limits.BatchSize || j.one != nil {
 					return
 				}
 			}
@@ -247,9 +233,9 @@ func (j *Job) progress(r *jobs.Report, done <-chan struct{}) {
 			return
 		case <-t.C:
 			el := time.Since(r.Started)
-			n := r.Counter("subjects_done")
-			j.cfg.Logger.Info("progress", slog.String("job", j.Name()), slog.Int64("subjects_done", n),
-				slog.Int64("subjects_eligible", r.Counter("subjects_eligible")),
+			n := r.Counter(string(jobs.SubjectsDone))
+			j.cfg.Logger.Info("progress", slog.String("job", j.Name()), slog.Int64(string(jobs.SubjectsDone), n),
+				slog.Int64(string(jobs.SubjectsEligible), r.Counter(string(jobs.SubjectsEligible))),
 				slog.Float64("subjects_per_second", float64(n)/el.Seconds()),
 				slog.Float64("elapsed_seconds", el.Seconds()))
 		}
