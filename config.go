@@ -129,10 +129,10 @@ type usageError struct{ error }
 func (c *Config) validate(cmd string) error {
 	var errs []string
 	if cmd == "run" {
-		names := strings.Join(jobsFor(c, context.Background()).Names(), ", ")
+		names := strings.Join(jobsFor(c).Names(), ", ")
 		if c.Job == "" {
 			errs = append(errs, "no job selected: use --job NAME or LETHE_JOB ("+names+")")
-		} else if _, ok := jobsFor(c, context.Background()).Lookup(c.Job); !ok {
+		} else if _, ok := jobsFor(c).Lookup(c.Job); !ok {
 			errs = append(errs, fmt.Sprintf("unknown job %q: want one of %s", c.Job, names))
 		}
 	}

@@ -148,7 +148,7 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 			return jobs.ExitCode(err)
 		}
 	default:
-		if job, err = jobsFor(cfg, stop).Build(cfg.Job, deps); err != nil {
+		if job, err = jobsFor(cfg).Build(cfg.Job, deps); err != nil {
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
 			return jobs.ExitConfig
 		}
@@ -184,7 +184,7 @@ func newErase(ctx context.Context, cfg *Config, d jobs.Deps) (jobs.Job, error) {
 	}
 	cfg.DryRun = !cfg.Confirm
 	d.Logger = d.Logger.With("job", "erase")
-	return newPurge(cfg, limitsOf(cfg, ctx), d, &key)
+	return newPurge(cfg, d, &key)
 }
 
 // limitsOf is the one place the run's limits are read from the
@@ -214,7 +214,7 @@ func runSchedule(ctx, stop context.Context, cfg *Config, deps jobs.Deps, runner 
 		Jobs: entries, Listen: cfg.ScheduleListen, Limits: limitsOf(cfg, stop), Seconds: cfg.ScheduleSeconds,
 		Runner: runner, Logger: deps.Logger.With("component", "schedule"),
 		NewJob: func(name string, stop context.Context) (jobs.Job, error) {
-			return jobsFor(cfg, stop).Build(name, deps)
+			return jobsFor(cfg).Build(name, deps)
 		},
 	})
 	if err != nil {
@@ -280,7 +280,7 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 		}
 		checked = append(checked, "subject and tables")
 	}
-	registry := jobsFor(cfg, ctx)
+	registry := jobsFor(cfg)
 	for _, spec := range registry.Specs() {
 		if !spec.Has(pol) {
 			continue

@@ -20,13 +20,12 @@ import (
 // jobsFor is every job this build has, configured by cfg: adding a job is
 // its package plus one entry here. Usage, --job validation, lethe check
 // and lethe schedule read it.
-func jobsFor(cfg *Config, stop context.Context) *jobs.Registry {
-	limits := limitsOf(cfg, stop)
+func jobsFor(cfg *Config) *jobs.Registry {
 	return jobs.NewRegistry(
 		jobs.Spec{
 			Name: "purge", Help: "erase subjects whose deletion request is older than the grace period",
 			Sections: []string{"subject"},
-			New:      func(d jobs.Deps) (jobs.Job, error) { return newPurge(cfg, limits, d, nil) },
+			New:      func(d jobs.Deps) (jobs.Job, error) { return newPurge(cfg, d, nil) },
 		},
 		jobs.Spec{
 			Name: "retention", Help: "delete rows older than the policy's retention rules",
@@ -64,7 +63,7 @@ func jobsFor(cfg *Config, stop context.Context) *jobs.Registry {
 // (lethe erase), with the erasers of the policy's objects: and processors:.
 // A processor's ${NAME} that the environment lacks is a configuration
 // error (exit 2) before anything is changed.
-func newPurge(cfg *Config, limits jobs.Limits, d jobs.Deps, key *string) (jobs.Job, error) {
+func newPurge(cfg *Config, d jobs.Deps, key *string) (jobs.Job, error) {
 	pc := purge.Config{
 		Pool: d.Pool, Policy: d.Policy, Hasher: d.Hasher, Logger: d.Logger,
 		Workers: cfg.Workers,

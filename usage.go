@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 )
@@ -22,7 +21,7 @@ lethe with no arguments and no LETHE_JOB prints this and exits 2.
 
 Jobs:
 `)
-	jobsFor(&Config{}, context.Background()).Usage(w)
+	jobsFor(&Config{}).Usage(w)
 	fmt.Fprint(w, `
 Flags (override the environment):
   --job NAME            job to run
