@@ -45,7 +45,7 @@ func TestBudgetStopsBetweenBatches(t *testing.T) {
 	limits := jobs.Limits{BatchSize: 2, TimeBudget: time.Hour, AllowLarge: true, Clock: clock}
 	r, err := jobtest.Run(t, b.db.Pool, j, limits)
 	require.NoError(t, err)
-	require.EqualValues(t, 1, r.Counter(string(jobs.BudgetExhausted)))
+	require.EqualValues(t, 1, r.Counter(jobs.BudgetExhausted))
 	require.EqualValues(t, 2, r.Counter("notices_recorded"), "one batch of two")
 	require.Equal(t, 2, b.db.Int(t, `SELECT count(*) FROM lethe.notices`))
 	require.Zero(t, r.Counter("warned"))
@@ -53,7 +53,7 @@ func TestBudgetStopsBetweenBatches(t *testing.T) {
 
 	r, code := b.run()
 	require.Equal(t, 0, code)
-	require.Zero(t, r.Counter(string(jobs.BudgetExhausted)))
+	require.Zero(t, r.Counter(jobs.BudgetExhausted))
 	require.EqualValues(t, 5, r.Counter("warned"))
 	require.Len(t, b.hook.requests(), 5)
 }

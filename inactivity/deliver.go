@@ -68,7 +68,7 @@ func (j *Job) deliverAll(ctx context.Context, s *jobs.Session) error {
 		firstErr = cmp(firstErr, o.failed)
 		consecutive++
 		if consecutive >= j.cfg.MaxFailures {
-			s.Report.Set(string(DeliveryStopped), 1)
+			s.Report.Set(DeliveryStopped, 1)
 			break
 		}
 	}

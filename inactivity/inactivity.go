@@ -51,11 +51,11 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	if err != nil {
 		return err
 	}
-	r.Set(string(ToWarn), st.toWarn)
-	r.Set(string(ToRequest), st.toRequest)
-	r.Set(string(ToClose), st.toClose)
-	r.Set(string(Undeliverable), st.undeliverable)
-	r.Set(string(PendingDeliveries), st.pending)
+	r.Set(ToWarn, st.toWarn)
+	r.Set(ToRequest, st.toRequest)
+	r.Set(ToClose, st.toClose)
+	r.Set(Undeliverable, st.undeliverable)
+	r.Set(PendingDeliveries, st.pending)
 	if err := j.guard(s.Limits, st); err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		return err
 	}
 	for _, c := range []jobs.Counter{Warned, DeliveryFailures, DeletionRequested, ClosedActiveAgain} {
-		r.Add(string(c), 0)
+		r.Add(c, 0)
 	}
 	if err := j.forgetGone(ctx, r); err != nil {
 		return err
@@ -157,7 +157,7 @@ func (j *Job) forgetGone(ctx context.Context, r *jobs.Report) error {
 		return fmt.Errorf("inactivity: forget notices of deleted subjects: %w", err)
 	}
 	if n := tag.RowsAffected(); n > 0 {
-		r.Add(string(NoticesForgotten), n)
+		r.Add(NoticesForgotten, n)
 	}
 	return nil
 }

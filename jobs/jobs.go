@@ -113,40 +113,40 @@ func (r *Report) AddRows(table, action string, n int64) {
 }
 
 // Add adds n to a counter.
-func (r *Report) Add(counter string, n int64) {
+func (r *Report) Add(counter Counter, n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.Counters[counter] += n
+	r.Counters[string(counter)] += n
 }
 
 // Set sets a counter.
-func (r *Report) Set(counter string, n int64) {
+func (r *Report) Set(counter Counter, n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.Counters[counter] = n
+	r.Counters[string(counter)] = n
 }
 
 // Max raises a counter to n if n is larger.
-func (r *Report) Max(counter string, n int64) {
+func (r *Report) Max(counter Counter, n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if n > r.Counters[counter] {
-		r.Counters[counter] = n
+	if n > r.Counters[string(counter)] {
+		r.Counters[string(counter)] = n
 	}
 }
 
 // SetGauge sets a gauge.
-func (r *Report) SetGauge(name string, v float64) {
+func (r *Report) SetGauge(name Gauge, v float64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.Gauges[name] = v
+	r.Gauges[string(name)] = v
 }
 
 // Counter returns a counter's value.
-func (r *Report) Counter(name string) int64 {
+func (r *Report) Counter(name Counter) int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.Counters[name]
+	return r.Counters[string(name)]
 }
 
 // RowCount is one entry of Rows, split back into table and action.

@@ -83,7 +83,7 @@ func (rn *Runner) summary(r *Report, err error, code int) {
 	}
 	sort.Strings(counters)
 	for _, k := range counters {
-		attrs = append(attrs, slog.Int64(k, r.Counter(k)))
+		attrs = append(attrs, slog.Int64(k, r.Counter(Counter(k))))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", OneLine(err)))
@@ -116,7 +116,7 @@ func WriteTable(w io.Writer, r *Report, err error) {
 	}
 	sort.Strings(counters)
 	for _, k := range counters {
-		fmt.Fprintf(w, "  %s: %d\n", counterLabel(k), r.Counter(k))
+		fmt.Fprintf(w, "  %s: %d\n", counterLabel(k), r.Counter(Counter(k)))
 	}
 	if err != nil {
 		fmt.Fprintf(w, "  FAILED (exit %d): %v\n", ExitCode(err), err)

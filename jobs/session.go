@@ -105,10 +105,10 @@ func (s *Session) DryRun() bool { return s.Limits.DryRun }
 func (s *Session) Continue(ctx context.Context) bool {
 	switch {
 	case ctx.Err() != nil, s.Limits.Stop.Err() != nil:
-		s.Report.Set(string(Stopped), 1)
+		s.Report.Set(Stopped, 1)
 		return false
 	case !s.Limits.Now().Before(s.deadline):
-		s.Report.Set(string(BudgetExhausted), 1)
+		s.Report.Set(BudgetExhausted, 1)
 		return false
 	}
 	return true
@@ -183,7 +183,7 @@ func (s *Session) InTx(ctx context.Context, fn func(ctx context.Context, tx pgx.
 func (s *Session) Commit(t *Tally, d time.Duration) {
 	t.Add(Batches, 1)
 	s.Report.merge(t)
-	s.Report.Max(string(LongestTransactionMS), d.Milliseconds())
+	s.Report.Max(LongestTransactionMS, d.Milliseconds())
 }
 
 // Retry runs fn until it succeeds, fails with an error that is not worth a
@@ -196,7 +196,7 @@ func (s *Session) Retry(ctx context.Context, fn func(ctx context.Context) error)
 		if err == nil || !Retryable(err) || attempt == RetryAttempts || ctx.Err() != nil {
 			return err
 		}
-		s.Report.Add(string(BatchesRetried), 1)
+		s.Report.Add(BatchesRetried, 1)
 		pause := Backoff(attempt)
 		s.Logger.Debug("batch retried", slog.String("sqlstate", SQLState(err)), slog.Duration("pause", pause))
 		if err := s.Limits.Sleep(ctx, pause); err != nil {

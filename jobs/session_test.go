@@ -54,14 +54,14 @@ func TestContinueChecksContextThenStopThenBudget(t *testing.T) {
 	require.True(t, s.Continue(context.Background()), "inside the budget")
 	clock.now = clock.now.Add(time.Second)
 	require.False(t, s.Continue(context.Background()), "the budget is spent")
-	require.EqualValues(t, 1, s.Report.Counter(string(jobs.BudgetExhausted)))
-	require.Zero(t, s.Report.Counter(string(jobs.Stopped)))
+	require.EqualValues(t, 1, s.Report.Counter(jobs.BudgetExhausted))
+	require.Zero(t, s.Report.Counter(jobs.Stopped))
 
 	s2, _ := newSession(t, db, jobs.Limits{TimeBudget: time.Minute, Stop: stop})
 	stopNow()
 	require.False(t, s2.Continue(context.Background()), "a stop request")
-	require.EqualValues(t, 1, s2.Report.Counter(string(jobs.Stopped)))
-	require.Zero(t, s2.Report.Counter(string(jobs.BudgetExhausted)))
+	require.EqualValues(t, 1, s2.Report.Counter(jobs.Stopped))
+	require.Zero(t, s2.Report.Counter(jobs.BudgetExhausted))
 }
 
 func TestBeginSetsTimeoutsAndDryRunIsReadOnly(t *testing.T) {
@@ -106,14 +106,14 @@ func TestInTxCountsOnlyCommittedWork(t *testing.T) {
 	}
 	require.Error(t, s.InTx(ctx, del(true)))
 	require.Empty(t, s.Report.RowCounts(), "rolled-back rows are not reported")
-	require.Zero(t, s.Report.Counter(string(jobs.SubjectsDone)))
-	require.Zero(t, s.Report.Counter(string(jobs.Batches)))
+	require.Zero(t, s.Report.Counter(jobs.SubjectsDone))
+	require.Zero(t, s.Report.Counter(jobs.Batches))
 	require.Equal(t, 10, db.Int(t, "SELECT count(*) FROM items"))
 
 	require.NoError(t, s.InTx(ctx, del(false)))
 	require.Equal(t, []jobs.RowCount{{Table: "items", Action: "delete", Rows: 3}}, s.Report.RowCounts())
-	require.EqualValues(t, 3, s.Report.Counter(string(jobs.SubjectsDone)))
-	require.EqualValues(t, 1, s.Report.Counter(string(jobs.Batches)))
+	require.EqualValues(t, 3, s.Report.Counter(jobs.SubjectsDone))
+	require.EqualValues(t, 1, s.Report.Counter(jobs.Batches))
 	require.Equal(t, 7, db.Int(t, "SELECT count(*) FROM items"))
 }
 
@@ -140,7 +140,7 @@ func TestRetryAfterARealLockTimeout(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, attempts)
 	require.Len(t, clock.slept, 1)
-	require.EqualValues(t, 1, s.Report.Counter(string(jobs.BatchesRetried)))
+	require.EqualValues(t, 1, s.Report.Counter(jobs.BatchesRetried))
 	require.Equal(t, []jobs.RowCount{{Table: "items", Action: "delete", Rows: 1}}, s.Report.RowCounts(), "counted once")
 }
 

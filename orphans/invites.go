@@ -107,9 +107,9 @@ func (j *Job) surveyInvites(ctx context.Context, iv *inviteTarget) error {
 	if err := j.cfg.Pool.QueryRow(ctx, iv.counts, args...).Scan(&n, &total); err != nil {
 		return fmt.Errorf("orphans: count invitations in %s: %w", iv.name(), err)
 	}
-	j.s.Report.Add(string(InvitesEligible), n)
+	j.s.Report.Add(InvitesEligible, n)
 	if j.s.DryRun() {
-		j.s.Report.Add(string(InvitesRemoved), n)
+		j.s.Report.Add(InvitesRemoved, n)
 		j.s.Report.AddRows(iv.name(), string(policy.Delete), n)
 	}
 	return j.guard("pending invitations of "+iv.name()+" whose inviter is gone", n, total,

@@ -153,10 +153,10 @@ func (j *Job) surveyObjects(ctx context.Context, o *objectTarget) error {
 	if err != nil {
 		return err
 	}
-	j.s.Report.Add(string(PrefixesListed), matched)
-	j.s.Report.Add(string(PrefixesOrphaned), orphaned)
+	j.s.Report.Add(PrefixesListed, matched)
+	j.s.Report.Add(PrefixesOrphaned, orphaned)
 	if j.s.DryRun() {
-		j.s.Report.Add(string(PrefixesRemoved), due)
+		j.s.Report.Add(PrefixesRemoved, due)
 		j.countObjects(objstore.Removed{Versions: versions, Bytes: bytes})
 	}
 	return j.guard("prefixes under "+o.rule.Location+" named after no subject", orphaned, matched,
@@ -178,7 +178,7 @@ func (j *Job) runObjects(ctx context.Context, o *objectTarget) error {
 		return fmt.Errorf("orphans: objects %s: %w", o.rule.Location, err)
 	}
 	if !ok {
-		j.s.Report.Add(string(ObjectsRulesSkippedBusy), 1)
+		j.s.Report.Add(ObjectsRulesSkippedBusy, 1)
 		j.cfg.Logger.Warn("objects skipped: another run is working on them", slog.String("location", o.rule.Location))
 		return nil
 	}
@@ -205,13 +205,13 @@ func (j *Job) runObjects(ctx context.Context, o *objectTarget) error {
 				continue
 			}
 			removed++
-			j.s.Report.Add(string(PrefixesRemoved), 1)
+			j.s.Report.Add(PrefixesRemoved, 1)
 		}
 		return nil
 	})
 	j.cfg.Logger.Info("objects done", slog.String("location", o.rule.Location), slog.Int64("prefixes_removed", removed))
 	if len(errs) > 0 {
-		j.s.Report.Add(string(PrefixesFailed), int64(len(errs)))
+		j.s.Report.Add(PrefixesFailed, int64(len(errs)))
 		errs = append([]error{fmt.Errorf("orphans: objects %s: %d prefix(es) not removed", o.rule.Location, len(errs))}, errs[0])
 	}
 	return errors.Join(append(errs, err)...)

@@ -132,7 +132,7 @@ func (j *Job) surveyOrgs(ctx context.Context, o *orgTarget) error {
 	if err := j.cfg.Pool.QueryRow(ctx, o.counts, time.Duration(o.rule.MinAge)).Scan(&n, &total); err != nil {
 		return fmt.Errorf("orphans: count orphaned %s: %w", o.name(), err)
 	}
-	j.s.Report.Add(string(OrganizationsEligible), n)
+	j.s.Report.Add(OrganizationsEligible, n)
 	return j.guard(o.name()+" rows with no member", n, total,
 		fmt.Sprintf("check orphans: organizations: %s members: (is %s the membership table, and is it filled?)", o.name(), o.rule.Members.Table))
 }
@@ -182,11 +182,11 @@ func (j *Job) runOrgs(ctx context.Context, o *orgTarget) error {
 		// What another run holds, or what this one kept, is left.
 		var left, total int64
 		if err := j.cfg.Pool.QueryRow(ctx, o.counts, time.Duration(o.rule.MinAge)).Scan(&left, &total); err == nil {
-			j.s.Report.Add(string(OrganizationsLeft), left)
+			j.s.Report.Add(OrganizationsLeft, left)
 		}
 	}
 	j.cfg.Logger.Info("organizations done", slog.String("table", o.name()),
-		slog.Int64("removed", j.s.Report.Counter(string(OrganizationsRemoved))), slog.Bool("dry_run", j.s.DryRun()))
+		slog.Int64("removed", j.s.Report.Counter(OrganizationsRemoved)), slog.Bool("dry_run", j.s.DryRun()))
 	return errors.Join(errs...)
 }
 
@@ -342,8 +342,8 @@ func (j *Job) orgObjects(ctx context.Context, o *orgTarget, orgs []org) (keys []
 // countObjects counts removed objects at once: unlike rows, they do not
 // come back when a batch rolls back.
 func (j *Job) countObjects(rm objstore.Removed) {
-	j.s.Report.Add(string(jobs.ObjectsRemoved), rm.Versions+rm.DeleteMarkers)
-	j.s.Report.Add(string(jobs.BytesRemoved), rm.Bytes)
+	j.s.Report.Add(jobs.ObjectsRemoved, rm.Versions+rm.DeleteMarkers)
+	j.s.Report.Add(jobs.BytesRemoved, rm.Bytes)
 }
 
 func hasAll(placeholders []string, values map[string]string) bool {

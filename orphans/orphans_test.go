@@ -262,7 +262,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	real, err := b.run(later())
 	require.NoError(t, err)
 	require.Equal(t, real.Rows, dry.Rows)
-	for _, c := range []string{"organizations_removed", "invites_removed", "prefixes_removed", "objects_removed", "bytes_removed"} {
+	for _, c := range []jobs.Counter{"organizations_removed", "invites_removed", "prefixes_removed", "objects_removed", "bytes_removed"} {
 		require.Equal(t, real.Counter(c), dry.Counter(c), c)
 		require.NotZero(t, real.Counter(c), c)
 	}

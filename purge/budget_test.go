@@ -44,8 +44,8 @@ func TestBudgetStopsThePurgeBetweenBatches(t *testing.T) {
 
 	r, code := runJob(t, o, j)
 	require.Equal(t, jobs.ExitOK, code, "a spent budget is no failure: the next run carries on")
-	require.Equal(t, int64(2), r.Counter(string(jobs.SubjectsDone)), "the first batch committed")
-	require.Equal(t, int64(1), r.Counter(string(jobs.Batches)), "and no batch started after the budget")
-	require.Equal(t, int64(1), r.Counter(string(jobs.BudgetExhausted)))
-	require.Equal(t, int64(3), r.Counter(string(jobs.SubjectsLeft)))
+	require.Equal(t, int64(2), r.Counter(jobs.SubjectsDone), "the first batch committed")
+	require.Equal(t, int64(1), r.Counter(jobs.Batches), "and no batch started after the budget")
+	require.Equal(t, int64(1), r.Counter(jobs.BudgetExhausted))
+	require.Equal(t, int64(3), r.Counter(jobs.SubjectsLeft))
 }

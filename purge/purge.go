@@ -107,8 +107,8 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		return err
 	}
 	setGauges(r, st)
-	r.SetGauge(string(jobs.GraceSeconds), pl.Subject.Grace.Seconds())
-	r.Set(string(jobs.SubjectsEligible), st.eligible)
+	r.SetGauge(jobs.GraceSeconds, pl.Subject.Grace.Seconds())
+	r.Set(jobs.SubjectsEligible, st.eligible)
 	if j.one == nil {
 		if err := s.Limits.Guard("subjects are eligible", st.eligible, st.total, 50, "check subject.requested_at and grace"); err != nil {
 			return err
@@ -137,9 +137,9 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		left, cerr := j.stats(context.WithoutCancel(ctx))
 		if cerr == nil {
 			if s.DryRun() {
-				r.Set(string(jobs.SubjectsLeft), left.eligible-r.Counter(string(jobs.SubjectsDone)))
+				r.Set(jobs.SubjectsLeft, left.eligible-r.Counter(jobs.SubjectsDone))
 			} else {
-				r.Set(string(jobs.SubjectsLeft), left.eligible)
+				r.Set(jobs.SubjectsLeft, left.eligible)
 				setGauges(r, left)
 			}
 		}
@@ -149,9 +149,9 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 
 // setGauges reports the pending requests st counted.
 func setGauges(r *jobs.Report, st stats) {
-	r.SetGauge(string(jobs.PendingSubjects), float64(st.pending))
-	r.SetGauge(string(jobs.OldestRequestAgeSeconds), st.oldestAge)
-	r.SetGauge(string(jobs.OldestOverdueSeconds), st.oldestOverdue)
+	r.SetGauge(jobs.PendingSubjects, float64(st.pending))
+	r.SetGauge(jobs.OldestRequestAgeSeconds, st.oldestAge)
+	r.SetGauge(jobs.OldestOverdueSeconds, st.oldestOverdue)
 }
 
 type stats struct {
@@ -233,9 +233,9 @@ func (j *Job) progress(r *jobs.Report, done <-chan struct{}) {
 			return
 		case <-t.C:
 			el := time.Since(r.Started)
-			n := r.Counter(string(jobs.SubjectsDone))
+			n := r.Counter(jobs.SubjectsDone)
 			j.cfg.Logger.Info("progress", slog.String("job", j.Name()), slog.Int64(string(jobs.SubjectsDone), n),
-				slog.Int64(string(jobs.SubjectsEligible), r.Counter(string(jobs.SubjectsEligible))),
+				slog.Int64(string(jobs.SubjectsEligible), r.Counter(jobs.SubjectsEligible)),
 				slog.Float64("subjects_per_second", float64(n)/el.Seconds()),
 				slog.Float64("elapsed_seconds", el.Seconds()))
 		}

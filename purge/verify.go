@@ -123,7 +123,7 @@ func (j *Job) verifyOwed(ctx context.Context, r *jobs.Report) error {
 			}
 			errs = append(errs, err)
 		}
-		r.Add(string(ReceiptsVerifiedLate), int64(len(subs)))
+		r.Add(ReceiptsVerifiedLate, int64(len(subs)))
 		start = end
 	}
 	if _, err := ledger.MarkUnverifiable(ctx, j.cfg.Pool); err != nil {

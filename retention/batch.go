@@ -215,7 +215,7 @@ func (j *Job) batchWithRetry(ctx context.Context, tr *tableRun, sql string, args
 		case statementTimedOut(ctx, err) && tr.size > 1:
 			tr.size = max(tr.size/2, 1)
 			cfg.Logger.Debug("batch timed out, halved", slog.String("table", tr.t.name()), slog.Int("size", tr.size))
-			j.s.Report.Add(string(jobs.BatchesRetried), 1)
+			j.s.Report.Add(jobs.BatchesRetried, 1)
 		case jobs.Retryable(err):
 			if err := j.lockPause(ctx, tr, &lockTries, err); err != nil {
 				return res, err
@@ -260,7 +260,7 @@ func (j *Job) lockPause(ctx context.Context, tr *tableRun, tries *int, err error
 		return &lockedOutError{table: tr.t.name(), err: err}
 	}
 	*tries++
-	j.s.Report.Add(string(jobs.BatchesRetried), 1)
+	j.s.Report.Add(jobs.BatchesRetried, 1)
 	return j.s.Limits.Sleep(ctx, jobs.Backoff(*tries))
 }
 

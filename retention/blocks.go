@@ -265,7 +265,7 @@ func (j *Job) rangeWithRetry(ctx context.Context, tr *tableRun, sql string, w *r
 		case statementTimedOut(ctx, err) && *hi-lo > 1:
 			w.timedOut(*hi - lo)
 			*hi = lo + w.width
-			j.s.Report.Add(string(jobs.BatchesRetried), 1)
+			j.s.Report.Add(jobs.BatchesRetried, 1)
 			j.cfg.Logger.Debug("range timed out, halved", slog.String("table", tr.t.name()), slog.Int64("width", w.width))
 		case jobs.Retryable(err):
 			if err := j.lockPause(ctx, tr, &lockTries, err); err != nil {

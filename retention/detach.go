@@ -239,7 +239,7 @@ func (j *Job) retryLocks(ctx context.Context, tr *tableRun, fn func() error) err
 		if a == j.cfg.LockRetries {
 			return &lockedOutError{table: tr.t.name(), err: err}
 		}
-		j.s.Report.Add(string(LockRetries), 1)
+		j.s.Report.Add(LockRetries, 1)
 		j.cfg.Logger.Debug("lock not granted, retrying", slog.String("table", tr.t.name()), slog.String("sqlstate", jobs.SQLState(err)))
 		if j.cfg.hooks.lockRetry != nil {
 			j.cfg.hooks.lockRetry()

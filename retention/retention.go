@@ -45,7 +45,7 @@ const (
 )
 
 // tableCounter is the name of counter c of one table.
-func tableCounter(table string, c jobs.Counter) string { return table + "." + string(c) }
+func tableCounter(table string, c jobs.Counter) jobs.Counter { return jobs.Counter(table + "." + string(c)) }
 
 // New returns the retention job.
 func New(cfg Config) (*Job, error) {
@@ -122,7 +122,7 @@ func (j *Job) runTable(ctx context.Context, tr *tableRun) error {
 	}
 	r := j.s.Report
 	if !ok {
-		r.Add(string(TablesSkipped), 1)
+		r.Add(TablesSkipped, 1)
 		r.Set(tableCounter(tr.t.name(), SkippedBusy), 1)
 		tr.skipped = true
 		j.cfg.Logger.Warn("table skipped: another run is working on it", slog.String("table", tr.t.name()))
@@ -151,11 +151,11 @@ func (j *Job) mustStop(ctx context.Context) error {
 func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err error) {
 	name := tr.t.name()
 	r.Add(tableCounter(name, jobs.Batches), tr.batches)
-	r.Add(string(jobs.Batches), tr.batches)
+	r.Add(jobs.Batches, tr.batches)
 	r.Add(tableCounter(name, PartitionsDropped), tr.dropped)
-	r.Add(string(PartitionsDropped), tr.dropped)
+	r.Add(PartitionsDropped, tr.dropped)
 	r.Max(tableCounter(name, jobs.LongestTransactionMS), tr.longest.Milliseconds())
-	r.Max(string(jobs.LongestTransactionMS), tr.longest.Milliseconds())
+	r.Max(jobs.LongestTransactionMS, tr.longest.Milliseconds())
 	if tr.skipped {
 		return // the run that holds the table reports it
 	}
@@ -172,7 +172,7 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 	}
 	r.Set(tableCounter(name, jobs.RowsLeft), left)
 	if left > 0 {
-		r.Add(string(jobs.RowsLeft), left)
+		r.Add(jobs.RowsLeft, left)
 	}
 	attrs := []any{slog.String("table", name), slog.Time("cutoff", tr.cutoff), slog.Int64("rows", tr.deleted),
 		slog.Int64("partitions", tr.dropped), slog.Int64("batches", tr.batches), slog.Int64("rows_left", left),
