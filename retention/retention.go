@@ -45,7 +45,9 @@ const (
 )
 
 // tableCounter is the name of counter c of one table.
-func tableCounter(table string, c jobs.Counter) jobs.Counter { return jobs.Counter(table + "." + string(c)) }
+func tableCounter(table string, c jobs.Counter) jobs.Counter {
+	return jobs.Counter(table + "." + string(c))
+}
 
 // New returns the retention job.
 func New(cfg Config) (*Job, error) {
