@@ -1,0 +1,173 @@
+package export
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/ledger"
+	"github.com/lethe-project/lethe/plan"
+	"github.com/lethe-project/lethe/policy"
+	"github.com/lethe-project/lethe/subject"
+)
+
+// Config is everything an export needs.
+type Config struct {
+	// Pool connects to the application's database.
+	Pool *pgxpool.Pool
+	// Policy is the parsed policy file.
+	Policy *policy.Policy
+	// Hasher names the subject in the manifest and the audit record;
+	// required unless DryRun.
+	Hasher *subject.Hasher
+	// Logger receives the export's lines; never personal data.
+	Logger *slog.Logger
+	// Destination is where the archive goes; ignored with DryRun.
+	Destination Destination
+	// DryRun counts the rows per table and writes nothing, not even the
+	// audit record.
+	DryRun bool
+	// LockTimeout bounds the wait for each table's read lock (a migration
+	// holding the table); zero is no limit.
+	LockTimeout time.Duration
+	// StatementTimeout bounds each table's read, streaming included; zero
+	// is no limit (a large subject may need long reads).
+	StatementTimeout time.Duration
+
+	// afterPart, when set, is called after each file of the archive is
+	// written (tests make faults there).
+	afterPart func(file string)
+}
+
+// Job exports one subject; it implements jobs.Job so that the runner
+// reports it like the other jobs.
+type Job struct {
+	cfg Config
+	key string
+	// Manifest is the last run's manifest, nil before a run.
+	Manifest *Manifest
+}
+
+var _ jobs.Job = (*Job)(nil)
+
+// New returns the export of the subject with key, as the application stores
+// it.
+func New(cfg Config, key string) (*Job, error) {
+	if cfg.Pool == nil || cfg.Policy == nil {
+		return nil, errors.New("export: Pool and Policy are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Job{cfg: cfg, key: key}, nil
+}
+
+// Name implements jobs.Job.
+func (j *Job) Name() string { return "export" }
+
+// record is what lethe.runs keeps of an export: the report (row counts per
+// table) and who, where and under which policy, never the key.
+type record struct {
+	*jobs.Report
+	SubjectHash  string `json:"subject_hash"`
+	Destination  string `json:"destination"`
+	PolicyDigest string `json:"policy_digest"`
+	Format       int    `json:"format"`
+}
+
+// Run implements jobs.Job: it reads the subject's rows in one snapshot and
+// writes the archive, or with DryRun only counts them. An unknown or
+// malformed key is a *jobs.ConfigError and nothing is written.
+func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
+	cfg := &j.cfg
+	pl, err := plan.Build(ctx, cfg.Pool, cfg.Policy)
+	if err != nil {
+		var pe *policy.Error
+		if errors.As(err, &pe) {
+			return err
+		}
+		return fmt.Errorf("read catalog: %w", err)
+	}
+	parts, err := buildParts(pl)
+	if err != nil {
+		return err
+	}
+	if !cfg.DryRun && cfg.Hasher == nil {
+		return &jobs.ConfigError{Err: errors.New("LETHE_SUBJECT_HASH_KEY is not set: the manifest and the audit record name the subject by its keyed hash")}
+	}
+	snap, err := j.begin(ctx, pl)
+	if err != nil {
+		return err
+	}
+	defer snap.close(ctx)
+	if cfg.DryRun {
+		for _, p := range parts {
+			n, err := snap.count(ctx, p)
+			if err != nil {
+				return err
+			}
+			r.AddRows(p.step.Table.String(), string(p.step.Action), n)
+		}
+		return nil
+	}
+	rec := &record{Report: r, SubjectHash: cfg.Hasher.Hash(j.key), Destination: cfg.Destination.Kind(),
+		PolicyDigest: cfg.Policy.Digest, Format: FormatVersion}
+	run, err := ledger.BeginRun(ctx, cfg.Pool, j.Name())
+	if err != nil {
+		return err
+	}
+	// err is Run's named result: a failure to record the run's end becomes
+	// the run's error.
+	defer run.Finish(ctx, &err, rec)
+	m := &Manifest{Format: FormatVersion, ExportedAt: snap.at, PolicySHA256: cfg.Policy.Digest, SubjectHash: rec.SubjectHash}
+	if err := j.write(ctx, snap, parts, m); err != nil {
+		return err
+	}
+	for _, e := range m.Tables {
+		r.AddRows(e.Table, e.Category, e.Rows)
+	}
+	j.Manifest = m
+	cfg.Logger.Info("exported", slog.String("subject", rec.SubjectHash), slog.String("destination", rec.Destination))
+	return nil
+}
+
+// write streams every part into the destination's archive and publishes it
+// once complete; on any failure nothing is published.
+func (j *Job) write(ctx context.Context, snap *snapshot, parts []*part, m *Manifest) (err error) {
+	out, err := j.cfg.Destination.open()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			out.discard()
+		}
+	}()
+	a := &archive{zw: zip.NewWriter(out), at: m.ExportedAt}
+	for _, p := range parts {
+		w, err := a.create(p.entry.File)
+		if err != nil {
+			return err
+		}
+		n, err := snap.stream(ctx, p, w)
+		if err != nil {
+			return err
+		}
+		e := p.entry
+		e.Rows = n
+		m.Tables = append(m.Tables, e)
+		if j.cfg.afterPart != nil {
+			j.cfg.afterPart(e.File)
+		}
+	}
+	if err := a.finish(m); err != nil {
+		return err
+	}
+	return out.publish()
+}

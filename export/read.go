@@ -1,0 +1,187 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/plan"
+)
+
+// part is one step's share of the archive: its file and the queries that
+// read and count its rows. Both take $1 the key (as a one-element array)
+// and $2 an unused pseudonym suffix, as the purge's statements do.
+type part struct {
+	step  *plan.Step
+	entry TableEntry
+	rows  string
+	count string
+}
+
+// buildParts returns one part per step, the subject row first, then the
+// plan's steps in order.
+func buildParts(pl *plan.Plan) ([]*part, error) {
+	pol := pl.Policy
+	steps := append([]*plan.Step{pl.Final}, pl.Steps...)
+	perTable := map[*plan.Table]int{}
+	for _, s := range steps {
+		perTable[s.Table]++
+	}
+	used := map[string]bool{}
+	var parts []*part
+	for _, s := range steps {
+		ex, where := pol.Subject.Export, "subject"
+		if s.Rule != nil {
+			ex, where = s.Rule.Export, "rule for "+s.Rule.Table.String()
+		}
+		if err := checkExcludes(pol, s.Table, ex, where, s.Line); err != nil {
+			return nil, err
+		}
+		list, excluded := projection(s.Table, ex)
+		e := TableEntry{Table: s.Table.String(), Schema: s.Table.Schema, Name: s.Table.Name, Category: string(s.Action), Match: s.Match.Name,
+			Subject: s == pl.Final, Excluded: excluded, PolicyLine: s.Line}
+		if s.Rule != nil {
+			e.Basis = s.Rule.Basis
+		}
+		if s.Via != nil {
+			e.Via = s.Via.Table.String()
+		}
+		if s.FK != nil {
+			e.ForeignKey = s.FK.Name
+		}
+		e.File = fileName(s, perTable[s.Table] > 1, used)
+		sel := s.SelectSQL(pl.Subject.Key, list)
+		parts = append(parts, &part{step: s, entry: e,
+			rows:  fmt.Sprintf("SELECT row_to_json(x)::text FROM (%s) x", sel),
+			count: fmt.Sprintf("SELECT count(*) FROM (%s) x", s.SelectSQL(pl.Subject.Key, "1")),
+		})
+	}
+	return parts, nil
+}
+
+// fileName names a step's file: tables/schema.table.jsonl, with the match
+// column when the table has several steps, and a number when even that
+// repeats (cascades through several parents).
+func fileName(s *plan.Step, several bool, used map[string]bool) string {
+	base := safeName(s.Table.Schema) + "." + safeName(s.Table.Name)
+	if several {
+		base += "." + safeName(s.Match.Name)
+	}
+	name := "tables/" + base + ".jsonl"
+	for i := 2; used[name]; i++ {
+		name = fmt.Sprintf("tables/%s.%d.jsonl", base, i)
+	}
+	used[name] = true
+	return name
+}
+
+// safeName keeps an SQL name readable as one file name: no slashes, no
+// control characters, not a dot path.
+func safeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, s)
+	if s == "" || s == "." || s == ".." {
+		return "_" + s
+	}
+	return s
+}
+
+// snapshot is the export's one read-only REPEATABLE READ transaction.
+type snapshot struct {
+	tx  pgx.Tx
+	key []string
+	at  time.Time
+}
+
+// begin opens the snapshot and checks that the subject exists in it. The
+// key never appears in an error: the server's message about a malformed
+// value would repeat it.
+func (j *Job) begin(ctx context.Context, pl *plan.Plan) (*snapshot, error) {
+	tx, err := j.cfg.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("begin export: %w", err)
+	}
+	snap := &snapshot{tx: tx, key: []string{j.key}}
+	_, err = tx.Exec(ctx, `SELECT set_config('TimeZone', 'UTC', true), set_config('lock_timeout', $1, true),
+		set_config('statement_timeout', $2, true)`, millis(j.cfg.LockTimeout), millis(j.cfg.StatementTimeout))
+	if err == nil {
+		err = tx.QueryRow(ctx, "SELECT now()").Scan(&snap.at)
+	}
+	if err != nil {
+		snap.close(ctx)
+		return nil, fmt.Errorf("begin export: %w", err)
+	}
+	snap.at = snap.at.UTC()
+	k := pl.Subject.Key
+	var n int64
+	err = tx.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s t WHERE t.%s = $1::text::%s",
+		pl.Subject.Table.Ident(), k.Ident(), k.Type), j.key).Scan(&n)
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && (pe.Code == "22P02" || pe.Code == "22003"):
+		err = &jobs.ConfigError{Err: fmt.Errorf("the subject key is not a valid %s", k.Type)}
+	case err != nil:
+		err = fmt.Errorf("find the subject: %w", err)
+	case n == 0:
+		err = &jobs.ConfigError{Err: fmt.Errorf("no such subject in %s", pl.Subject.Table)}
+	}
+	if err != nil {
+		snap.close(ctx)
+		return nil, err
+	}
+	return snap, nil
+}
+
+// millis spells a duration as a setting in milliseconds; 0 is no limit.
+func millis(d time.Duration) string {
+	return fmt.Sprint(d.Milliseconds())
+}
+
+func (s *snapshot) close(ctx context.Context) {
+	_ = s.tx.Rollback(context.WithoutCancel(ctx))
+}
+
+// count returns the number of rows of a part.
+func (s *snapshot) count(ctx context.Context, p *part) (int64, error) {
+	var n int64
+	if err := s.tx.QueryRow(ctx, p.count, s.key, []string{""}).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", p.step, err)
+	}
+	return n, nil
+}
+
+// stream writes a part's rows to w, one JSON object per line, as the
+// server sends them: no row is held longer than it takes to copy it.
+func (s *snapshot) stream(ctx context.Context, p *part, w io.Writer) (int64, error) {
+	rows, err := s.tx.Query(ctx, p.rows, s.key, []string{""})
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", p.step, err)
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		line := rows.RawValues()[0]
+		if _, err := w.Write(line); err != nil {
+			return n, fmt.Errorf("write %s: %w", p.entry.File, err)
+		}
+		if _, err := w.Write([]byte{'\n'}); err != nil {
+			return n, fmt.Errorf("write %s: %w", p.entry.File, err)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return n, fmt.Errorf("read %s: %w", p.step, err)
+	}
+	return n, nil
+}
