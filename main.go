@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/export"
 	"github.com/lethe-project/lethe/grants"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/metrics"
@@ -57,7 +58,7 @@ func signalContexts() (ctx, stop context.Context, cancel func()) {
 	return ctx, stop, func() { signal.Stop(ch); cancelStop(); cancelCtx() }
 }
 
-var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true, "grants": true}
+var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true, "grants": true, "export": true}
 
 // run is the whole program; it returns the exit code.
 func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
@@ -142,6 +143,8 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	switch cmd {
 	case "schedule":
 		return runSchedule(ctx, stop, cfg, deps, runner, stderr)
+	case "export":
+		return runExport(ctx, cfg, pool, pol, runner, logger, stdout, stderr)
 	case "erase":
 		if job, err = newErase(ctx, cfg, deps); err != nil {
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
@@ -222,6 +225,33 @@ func runSchedule(ctx, stop context.Context, cfg *Config, deps jobs.Deps, runner 
 		return jobs.ExitCode(err)
 	}
 	return 0
+}
+
+// runExport writes one subject's archive to --out, or to stdout when it is
+// not a terminal; with --dry-run it prints the row counts and writes
+// nothing.
+func runExport(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, runner *jobs.Runner, logger *slog.Logger, stdout, stderr io.Writer) int {
+	ec := export.Config{
+		Pool: pool, Policy: pol, Logger: logger.With("job", "export"), DryRun: cfg.DryRun,
+		Destination: export.Destination{Path: cfg.Out, Writer: stdout}, LockTimeout: cfg.LockTimeout,
+	}
+	if cfg.SubjectHashKey != "" {
+		ec.Hasher = subject.NewHasher(cfg.SubjectHashKey)
+	}
+	if cfg.Out == "" && isTerminal(stdout) && !cfg.DryRun {
+		fmt.Fprintln(stderr, "lethe: export: stdout is a terminal: use --out FILE, or redirect the output")
+		return jobs.ExitConfig
+	}
+	if cfg.DryRun || (cfg.Out != "" && (cfg.Summary || isTerminal(stdout))) {
+		runner.Table = stdout
+	}
+	job, err := export.New(ec, cfg.Subject)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitConfig
+	}
+	_, code := runner.Run(ctx, job, cfg.DryRun)
+	return code
 }
 
 func connect(ctx context.Context, cfg *Config) (*pgxpool.Pool, error) {
