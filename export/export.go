@@ -112,7 +112,9 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 			if err != nil {
 				return err
 			}
-			r.AddRows(p.step.Table.String(), string(p.step.Action), n)
+			if n > 0 {
+				r.AddRows(p.step.Table.String(), string(p.step.Action), n)
+			}
 		}
 		return nil
 	}
@@ -130,7 +132,9 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 		return err
 	}
 	for _, e := range m.Tables {
-		r.AddRows(e.Table, e.Category, e.Rows)
+		if e.Rows > 0 {
+			r.AddRows(e.Table, e.Category, e.Rows)
+		}
 	}
 	j.Manifest = m
 	cfg.Logger.Info("exported", slog.String("subject", rec.SubjectHash), slog.String("destination", rec.Destination))

@@ -136,7 +136,9 @@ func openArchive(t *testing.T, path string) (*Manifest, map[string][]string) {
 func rowsOf(m *Manifest) map[string]int64 {
 	out := map[string]int64{}
 	for _, e := range m.Tables {
-		out[jobs.RowKey(e.Table, e.Category)] += e.Rows
+		if e.Rows > 0 {
+			out[jobs.RowKey(e.Table, e.Category)] += e.Rows
+		}
 	}
 	return out
 }
