@@ -101,6 +101,8 @@ func TestSampleExportMatchesErasure(t *testing.T) {
 	require.Contains(t, inv.Basis, "tax law")
 	doc := byFile["tables/public.documents.jsonl"]
 	require.Equal(t, []string{"password_hash", "api_token", "internal_flag"}, doc.Excluded)
+	require.Equal(t, []string{"email", "name", "last_active_at", "deleted_at", "legal_hold"}, byFile["tables/public.users.invited_by.jsonl"].Excluded,
+		"the accounts the subject invited go without their own data")
 	require.Equal(t, "wishlists", byFile["tables/public.wishlist_items.jsonl"].Via)
 	require.Equal(t, "consent_records_user_id_fkey", byFile["tables/public.consent_records.jsonl"].ForeignKey)
 
