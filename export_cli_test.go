@@ -64,4 +64,12 @@ func TestExportCommand(t *testing.T) {
 	r = lethe(t, env, "export")
 	require.Equal(t, 2, r.code)
 	require.Contains(t, r.stderr, "--subject KEY is required")
+
+	r = lethe(t, env, "check")
+	require.Equal(t, 0, r.code)
+	require.NotContains(t, r.stderr, "looks secret")
+	db.Exec(t, "ALTER TABLE sessions ADD COLUMN device_fingerprint_hash text")
+	r = lethe(t, env, "check")
+	require.Equal(t, 0, r.code, "a warning, not an error")
+	require.Contains(t, r.stderr, "lethe: warning: export: column sessions.device_fingerprint_hash looks secret and would be exported (export.exclude of the rule at line 11)")
 }

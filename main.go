@@ -310,6 +310,14 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 		}
 		checked = append(checked, "subject and tables")
 	}
+	var exportWarnings []string
+	if pl != nil {
+		var err error
+		if exportWarnings, err = export.Check(pl); collect("export", err) {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitCode(err)
+		}
+	}
 	registry := jobsFor(cfg, ctx)
 	for _, spec := range registry.Specs() {
 		if !spec.Has(pol) {
@@ -336,6 +344,9 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 	}
 	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", pol.Path, pol.Digest[:12])
 	warnMonth(stderr, cfg, pol)
+	for _, w := range exportWarnings {
+		fmt.Fprintf(stderr, "lethe: warning: %s\n", w)
+	}
 	fmt.Fprintf(stdout, "checked against the database: %s\n", strings.Join(checked, ", "))
 	if pl != nil {
 		pl.Describe(stdout)

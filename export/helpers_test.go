@@ -230,3 +230,10 @@ func roundTripCond(t *testing.T, col, typ string, raw json.RawMessage, args *[]a
 func tempArchive(t *testing.T) string {
 	return filepath.Join(t.TempDir(), "subject.zip")
 }
+
+func mustIdent(t *testing.T, s string) policy.Ident {
+	t.Helper()
+	id, err := policy.ParseIdent(s)
+	require.NoError(t, err)
+	return id
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
+	"github.com/lethe-project/lethe/policy"
 )
 
 // part is one step's share of the archive: its file and the queries that
@@ -37,8 +38,13 @@ func buildParts(pl *plan.Plan) ([]*part, error) {
 	used := map[string]bool{}
 	var parts []*part
 	for _, s := range steps {
-		ex, where := pol.Subject.Export, "subject"
-		if s.Rule != nil {
+		// A cascade step has no rule: only the default names are left out.
+		var ex policy.Export
+		where := "subject"
+		switch {
+		case s == pl.Final:
+			ex = pol.Subject.Export
+		case s.Rule != nil:
 			ex, where = s.Rule.Export, "rule for "+s.Rule.Table.String()
 		}
 		if err := checkExcludes(pol, s.Table, ex, where, s.Line); err != nil {
