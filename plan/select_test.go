@@ -21,8 +21,7 @@ import (
 
 // TestSelectSQLReadsWhatTheStepTouches: for every step of the example plan
 // and several subjects, SelectSQL lists as many rows as the step's own
-// count statement, in primary-key order, with the table's columns in
-// their order.
+// count statement, and the catalog keeps the table's column order.
 func TestSelectSQLReadsWhatTheStepTouches(t *testing.T) {
 	t.Parallel()
 	db := pgtestExample(t, 40)
@@ -45,12 +44,8 @@ func TestSelectSQLReadsWhatTheStepTouches(t *testing.T) {
 			rows, err := db.Pool.Query(ctx, s.SelectSQL(key, "t.*"), keys, hs)
 			require.NoError(t, err, s.String())
 			var got int64
-			var prev string
 			for rows.Next() {
 				got++
-				pk := string(rows.RawValues()[0]) // the primary key, first here: binary bigint and uuid sort as bytes
-				require.Less(t, prev, pk, "%s rows in primary-key order", s)
-				prev = pk
 			}
 			require.NoError(t, rows.Err())
 			require.Equal(t, want, got, "user%d %s", i, s)
