@@ -1,6 +1,7 @@
 package export
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -39,48 +40,59 @@ func excludedByDefault(name string) bool {
 	return strings.HasPrefix(n, "otp_") || strings.HasPrefix(n, "totp_")
 }
 
-// projection returns the select list (over alias t) that renders the
-// included columns of t so that row_to_json gives types that survive a
-// round trip, and the names of the columns left out.
-func projection(t *plan.Table, ex policy.Export) (list string, excluded []string) {
-	var cols []string
+// projection returns the select list (over alias t) of the included
+// columns of t, read in text format, how each is written into JSON, and
+// the names of the columns left out.
+func projection(t *plan.Table, ex policy.Export) (list string, cols []outColumn, excluded []string) {
+	var exprs []string
 	for _, name := range t.ColumnOrder {
 		if ex.Excludes(name) || excludedByDefault(name) {
 			excluded = append(excluded, name)
 			continue
 		}
 		c := t.Columns[name]
-		cols = append(cols, render(c)+" AS "+c.Ident())
+		expr, k := render(c)
+		exprs = append(exprs, expr)
+		key, _ := json.Marshal(name)
+		cols = append(cols, outColumn{key: append(key, ':'), kind: k})
 	}
-	return strings.Join(cols, ", "), excluded
+	return strings.Join(exprs, ", "), cols, excluded
 }
 
-// render returns the expression for one column. With TimeZone UTC,
-// row_to_json writes timestamptz in RFC 3339 (offset +00:00); the rest is
-// fixed here: timestamps without a time zone are read as UTC, bytea goes as
-// base64, numbers that a JSON reader could round (bigint, numeric, floats,
-// money) go as their exact text, json is normalized to one line, and arrays
-// of those as their text form.
-func render(c *plan.Column) string {
+// render returns the expression that reads one column, and how its text
+// form goes into JSON. The server writes each value's text form (its type's
+// output function, as COPY does: far cheaper than its JSON functions); with TimeZone UTC and
+// DateStyle ISO the client turns timestamps into RFC 3339. Timestamps
+// without a time zone are read as UTC, bytea goes as base64, numbers that a
+// JSON reader could round (bigint, numeric, floats, money) as their exact
+// text in a string, json as one-line JSON, arrays as JSON arrays (of the
+// types above: as their text form), everything else as its text form.
+func render(c *plan.Column) (string, kind) {
 	col := "t." + c.Ident()
 	base, array := strings.CutSuffix(c.Type, "[]")
 	switch {
 	case array && needsText(base):
-		return col + "::text"
+		return col, asString
+	case array:
+		return "to_json(" + col + ")", asJSON
 	case strings.HasPrefix(base, "timestamp") && strings.HasSuffix(base, "without time zone"):
-		return fmt.Sprintf("(%s AT TIME ZONE 'UTC')", col)
+		return fmt.Sprintf("(%s AT TIME ZONE 'UTC')", col), asTime
+	case strings.HasPrefix(base, "timestamp"):
+		return col, asTime
 	case base == "bytea":
-		return fmt.Sprintf("translate(encode(%s, 'base64'), E'\\n', '')", col)
+		return fmt.Sprintf("translate(encode(%s, 'base64'), E'\\n', '')", col), asString
 	case base == "json":
-		return col + "::jsonb"
-	case needsText(base):
-		return col + "::text"
+		return col + "::jsonb", asJSON
+	case base == "jsonb" || base == "smallint" || base == "integer":
+		return col, asJSON
+	case base == "boolean":
+		return col, asBool
 	}
-	return col
+	return col, asString
 }
 
-// needsText reports whether row_to_json would render values of type typ in
-// a form that does not survive a round trip as a JSON number.
+// needsText reports whether an array of type typ goes as its text form:
+// its elements' JSON would not survive a round trip.
 func needsText(typ string) bool {
 	switch {
 	case typ == "smallint" || typ == "integer":

@@ -2,9 +2,11 @@ package export
 
 import (
 	"archive/zip"
+	"compress/flate"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -154,6 +156,7 @@ func (j *Job) write(ctx context.Context, snap *snapshot, parts []*part, m *Manif
 		}
 	}()
 	a := &archive{zw: zip.NewWriter(out), at: m.ExportedAt}
+	a.zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.BestSpeed) })
 	for _, p := range parts {
 		w, err := a.create(p.entry.File)
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 type part struct {
 	step  *plan.Step
 	entry TableEntry
+	cols  []outColumn
 	rows  string
 	count string
 }
@@ -50,7 +51,7 @@ func buildParts(pl *plan.Plan) ([]*part, error) {
 		if err := checkExcludes(pol, s.Table, ex, where, s.Line); err != nil {
 			return nil, err
 		}
-		list, excluded := projection(s.Table, ex)
+		list, cols, excluded := projection(s.Table, ex)
 		e := TableEntry{Table: s.Table.String(), Schema: s.Table.Schema, Name: s.Table.Name, Category: string(s.Action), Match: s.Match.Name,
 			Subject: s == pl.Final, Excluded: excluded, PolicyLine: s.Line}
 		if s.Rule != nil {
@@ -64,8 +65,8 @@ func buildParts(pl *plan.Plan) ([]*part, error) {
 		}
 		e.File = fileName(s, perTable[s.Table] > 1, used)
 		sel := s.SelectSQL(pl.Subject.Key, list)
-		parts = append(parts, &part{step: s, entry: e,
-			rows:  fmt.Sprintf("SELECT row_to_json(x)::text FROM (%s) x", sel),
+		parts = append(parts, &part{step: s, entry: e, cols: cols,
+			rows:  sel,
 			count: fmt.Sprintf("SELECT count(*) FROM (%s) x", s.SelectSQL(pl.Subject.Key, "1")),
 		})
 	}
@@ -119,7 +120,8 @@ func (j *Job) begin(ctx context.Context, pl *plan.Plan) (*snapshot, error) {
 		return nil, fmt.Errorf("begin export: %w", err)
 	}
 	snap := &snapshot{tx: tx, key: []string{j.key}}
-	_, err = tx.Exec(ctx, `SELECT set_config('TimeZone', 'UTC', true), set_config('lock_timeout', $1, true),
+	_, err = tx.Exec(ctx, `SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true),
+		set_config('IntervalStyle', 'postgres', true), set_config('lock_timeout', $1, true),
 		set_config('statement_timeout', $2, true)`, millis(j.cfg.LockTimeout), millis(j.cfg.StatementTimeout))
 	if err == nil {
 		err = tx.QueryRow(ctx, "SELECT now()").Scan(&snap.at)
@@ -168,20 +170,19 @@ func (s *snapshot) count(ctx context.Context, p *part) (int64, error) {
 }
 
 // stream writes a part's rows to w, one JSON object per line, as the
-// server sends them: no row is held longer than it takes to copy it.
+// server sends them: no row is held longer than it takes to write it.
 func (s *snapshot) stream(ctx context.Context, p *part, w io.Writer) (int64, error) {
-	rows, err := s.tx.Query(ctx, p.rows, s.key, []string{""})
+	// Text format: every value as its type's output function writes it.
+	rows, err := s.tx.Query(ctx, p.rows, pgx.QueryResultFormats{pgx.TextFormatCode}, s.key, []string{""})
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", p.step, err)
 	}
 	defer rows.Close()
 	var n int64
+	var line []byte
 	for rows.Next() {
-		line := rows.RawValues()[0]
+		line = appendRow(line[:0], p.cols, rows.RawValues())
 		if _, err := w.Write(line); err != nil {
-			return n, fmt.Errorf("write %s: %w", p.entry.File, err)
-		}
-		if _, err := w.Write([]byte{'\n'}); err != nil {
 			return n, fmt.Errorf("write %s: %w", p.entry.File, err)
 		}
 		n++
