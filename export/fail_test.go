@@ -103,3 +103,19 @@ func TestFailureLeavesNoArchive(t *testing.T) {
 	require.Empty(t, entries, "no archive, no temporary file")
 	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.runs WHERE job = 'export' AND status = 'failed'`))
 }
+
+// TestNoHashKeyWritesNothing: without LETHE_SUBJECT_HASH_KEY the manifest
+// and the record could not name the subject: exit 2 before anything is
+// read or written; a dry run needs no key.
+func TestNoHashKeyWritesNothing(t *testing.T) {
+	t.Parallel()
+	b := sampleDB(t, 10)
+	path := tempArchive(t)
+	_, _, code := b.export(md5uuid("user6"), toFile(path), func(c *Config) { c.Hasher = nil })
+	require.Equal(t, jobs.ExitConfig, code)
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	require.Empty(t, entries)
+	_, _, code = b.export(md5uuid("user6"), dryRun, func(c *Config) { c.Hasher = nil })
+	require.Equal(t, jobs.ExitOK, code)
+}
