@@ -120,9 +120,9 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 		}
 		return nil
 	}
-	rec := &record{Report: r, SubjectHash: cfg.Hasher.Hash(j.key), Destination: cfg.Destination.Kind(),
+	rec := &record{Report: r, SubjectHash: cfg.Hasher.Hash(snap.key[0]), Destination: cfg.Destination.Kind(),
 		PolicyDigest: cfg.Policy.Digest, Format: FormatVersion}
-	run, err := ledger.BeginRun(ctx, cfg.Pool, j.Name())
+	run, err := ledger.BeginRun(ctx, cfg.Pool, j.Name(), cfg.Hasher.Fingerprint())
 	if err != nil {
 		return err
 	}

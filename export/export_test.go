@@ -74,6 +74,9 @@ func TestSampleExportMatchesErasure(t *testing.T) {
 	require.Equal(t, jobs.ExitOK, code)
 	erase := b.eraseDryRun(key)
 	require.Equal(t, erase, dry.Rows, "the export's dry run counts what the erasure would touch")
+	_, upper, code := b.export(strings.ToUpper(key), dryRun)
+	require.Equal(t, jobs.ExitOK, code)
+	require.Equal(t, erase, upper.Rows, "an upper-case uuid names the same subject, notes (a text column) included")
 	for _, k := range []string{"users delete", "users anonymize", "billing.invoices keep", "wishlist_items delete", "consent_records cascade", "documents delete"} {
 		require.NotZero(t, erase[k], k)
 	}

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
@@ -131,18 +132,21 @@ func (j *Job) begin(ctx context.Context, pl *plan.Plan) (*snapshot, error) {
 		return nil, fmt.Errorf("begin export: %w", err)
 	}
 	snap.at = snap.at.UTC()
+	// The key as the subject row holds it (any form the type accepts, such
+	// as an upper-case uuid, names the same subject): the steps compare
+	// text columns with it, and the manifest hashes it. A key the type
+	// would change (too long for a varchar(n)) names nobody.
 	k := pl.Subject.Key
-	var n int64
-	err = tx.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s t WHERE t.%s = $1::text::%s",
-		pl.Subject.Table.Ident(), k.Ident(), k.Type), j.key).Scan(&n)
-	var pe *pgconn.PgError
+	bare := typeModifier.ReplaceAllString(k.Type, "")
+	err = tx.QueryRow(ctx, fmt.Sprintf("SELECT t.%s::text FROM %s t WHERE t.%s = $1::text::%s AND $1::text::%s = $1::text::%s",
+		k.Ident(), pl.Subject.Table.Ident(), k.Ident(), k.Type, k.Type, bare), j.key).Scan(&snap.key[0])
 	switch {
-	case errors.As(err, &pe) && (pe.Code == "22P02" || pe.Code == "22003"):
+	case pgerr.IsDataError(err):
 		err = &jobs.ConfigError{Err: fmt.Errorf("the subject key is not a valid %s", k.Type)}
-	case err != nil:
-		err = fmt.Errorf("find the subject: %w", err)
-	case n == 0:
+	case errors.Is(err, pgx.ErrNoRows):
 		err = &jobs.ConfigError{Err: fmt.Errorf("no such subject in %s", pl.Subject.Table)}
+	case err != nil:
+		err = fmt.Errorf("find the subject: %w", pgerr.Redact(err))
 	}
 	if err != nil {
 		snap.close(ctx)
@@ -150,6 +154,10 @@ func (j *Job) begin(ctx context.Context, pl *plan.Plan) (*snapshot, error) {
 	}
 	return snap, nil
 }
+
+// typeModifier matches a type's modifier, such as (5) in character
+// varying(5).
+var typeModifier = regexp.MustCompile(`\([0-9, ]+\)`)
 
 // millis spells a duration as a setting in milliseconds; 0 is no limit.
 func millis(d time.Duration) string {
