@@ -104,7 +104,7 @@ func parseConfig(ctx context.Context, cmd string, args []string, lookup envconfi
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&cfg.Summary, "summary", false, "print the summary table even when stdout is not a terminal")
 	if cmd == "export" {
-		fs.StringVar(&cfg.Out, "out", "", "the archive file (written as FILE.tmp, then renamed); default stdout")
+		fs.StringVar(&cfg.Out, "out", "", "the archive file (written as FILE.tmp, then renamed) or s3://bucket/prefix/; default stdout")
 	}
 	if cmd == "erase" || cmd == "receipt" || cmd == "export" {
 		fs.StringVar(&cfg.Subject, "subject", "", "the subject's key (as the application stores it)")

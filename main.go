@@ -23,6 +23,7 @@ import (
 	"github.com/lethe-project/lethe/grants"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/metrics"
+	"github.com/lethe-project/lethe/objstore/s3store"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/schedule"
@@ -227,8 +228,8 @@ func runSchedule(ctx, stop context.Context, cfg *Config, deps jobs.Deps, runner 
 	return 0
 }
 
-// runExport writes one subject's archive to --out, or to stdout when it is
-// not a terminal; with --dry-run it prints the row counts and writes
+// runExport writes one subject's archive to --out (a file or
+// s3://bucket/prefix/), or to stdout when it is not a terminal; with --dry-run it prints the row counts and writes
 // nothing.
 func runExport(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, runner *jobs.Runner, logger *slog.Logger, stdout, stderr io.Writer) int {
 	ec := export.Config{
@@ -237,6 +238,14 @@ func runExport(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy
 	}
 	if cfg.SubjectHashKey != "" {
 		ec.Hasher = subject.NewHasher(cfg.SubjectHashKey)
+	}
+	if strings.HasPrefix(cfg.Out, "s3://") {
+		client, err := s3store.NewClient(ctx, s3store.Config{Endpoint: cfg.S3Endpoint, ForcePathStyle: cfg.S3PathStyle})
+		if err != nil {
+			fmt.Fprintf(stderr, "lethe: export: %v\n", err)
+			return jobs.ExitConfig
+		}
+		ec.Destination.S3 = client
 	}
 	if cfg.Out == "" && isTerminal(stdout) && !cfg.DryRun {
 		fmt.Fprintln(stderr, "lethe: export: stdout is a terminal: use --out FILE, or redirect the output")

@@ -2,11 +2,13 @@ package export
 
 import (
 	"archive/zip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -63,50 +65,91 @@ type TableEntry struct {
 }
 
 // Destination is where an archive goes: a file, written as Path+".tmp" and
-// renamed once complete so that a failure leaves no half archive at Path,
-// or, without Path, Writer (standard output).
+// renamed once complete; s3://bucket/prefix/, uploaded in parts as
+// prefix/SUBJECT_HASH.zip, which appears only when the upload completes;
+// or, without Path, Writer (standard output). A failure leaves no half
+// archive at a file or an s3:// destination.
 type Destination struct {
-	// Path is the archive file.
+	// Path is the archive file, or an s3:// URL.
 	Path string
 	// Writer receives the archive when Path is empty.
 	Writer io.Writer
+	// S3 is the client of an s3:// Path.
+	S3 S3API
 }
 
 // Kind names the destination for the audit record, without the path.
 func (d Destination) Kind() string {
-	if d.Path != "" {
+	switch {
+	case strings.HasPrefix(d.Path, "s3://"):
+		return "s3"
+	case d.Path != "":
 		return "file"
 	}
 	return "stdout"
 }
 
-// output is an opened destination.
-type output struct {
-	io.Writer
-	file *os.File
-	path string
+// check finds what is wrong with the destination before anything is read.
+func (d Destination) check() error {
+	switch {
+	case d.Kind() == "s3":
+		if _, _, err := ParseS3(d.Path); err != nil {
+			return err
+		}
+		if d.S3 == nil {
+			return errNoS3
+		}
+	case d.Path == "" && d.Writer == nil:
+		return errors.New("export: no destination")
+	}
+	return nil
 }
 
-func (d Destination) open() (*output, error) {
-	if d.Path == "" {
-		if d.Writer == nil {
-			return nil, errors.New("export: no destination")
+// sink is an opened destination.
+type sink interface {
+	io.Writer
+	// publish makes the complete archive visible.
+	publish() error
+	// discard removes what was written of an unfinished archive.
+	discard()
+}
+
+// open opens the destination for the archive of the subject with hash.
+func (d Destination) open(ctx context.Context, hash string) (sink, error) {
+	switch d.Kind() {
+	case "s3":
+		bucket, prefix, err := ParseS3(d.Path)
+		if err != nil {
+			return nil, err
 		}
-		return &output{Writer: d.Writer}, nil
+		return openS3(ctx, d.S3, bucket, prefix+hash+".zip")
+	case "stdout":
+		return stream{d.Writer}, nil
 	}
 	// The archive holds personal data: only its owner may read it.
 	f, err := os.OpenFile(d.Path+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create archive: %w", err)
 	}
-	return &output{Writer: f, file: f, path: d.Path}, nil
+	return &fileOutput{file: f, path: d.Path}, nil
 }
 
+// stream is standard output: what was written cannot be taken back.
+type stream struct{ io.Writer }
+
+func (stream) publish() error { return nil }
+func (stream) discard()       {}
+
+// fileOutput is an archive file being written under its temporary name.
+type fileOutput struct {
+	file *os.File
+	path string
+}
+
+func (o *fileOutput) Write(p []byte) (int, error) { return o.file.Write(p) }
+
 // publish makes a complete archive visible at its path.
-func (o *output) publish() error {
-	if o.file == nil {
-		return nil
-	}
+func (o *fileOutput) publish() error {
 	if err := o.file.Sync(); err != nil {
 		o.discard()
 		return fmt.Errorf("write archive: %w", err)
@@ -123,11 +166,9 @@ func (o *output) publish() error {
 }
 
 // discard removes an unfinished archive file.
-func (o *output) discard() {
-	if o.file != nil {
-		_ = o.file.Close()
-		_ = os.Remove(o.file.Name())
-	}
+func (o *fileOutput) discard() {
+	_ = o.file.Close()
+	_ = os.Remove(o.file.Name())
 }
 
 // archive is a zip stream: entries are written as their data comes, with

@@ -103,6 +103,11 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	if !cfg.DryRun && cfg.Hasher == nil {
 		return &jobs.ConfigError{Err: errors.New("LETHE_SUBJECT_HASH_KEY is not set: the manifest and the audit record name the subject by its keyed hash")}
 	}
+	if !cfg.DryRun {
+		if err := cfg.Destination.check(); err != nil {
+			return &jobs.ConfigError{Err: err}
+		}
+	}
 	snap, err := j.begin(ctx, pl)
 	if err != nil {
 		return err
@@ -146,7 +151,7 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 // write streams every part into the destination's archive and publishes it
 // once complete; on any failure nothing is published.
 func (j *Job) write(ctx context.Context, snap *snapshot, parts []*part, m *Manifest) (err error) {
-	out, err := j.cfg.Destination.open()
+	out, err := j.cfg.Destination.open(ctx, m.SubjectHash)
 	if err != nil {
 		return err
 	}
