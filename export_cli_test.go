@@ -50,7 +50,7 @@ func TestExportCommand(t *testing.T) {
 	require.NoError(t, json.NewDecoder(mf).Decode(&m))
 	require.Len(t, m.SubjectHash, 32)
 	require.Equal(t, 2, db.Int(t, `SELECT count(*) FROM lethe.runs WHERE job = 'export' AND status = 'succeeded'`))
-	require.Equal(t, 1, db.Int(t, `SELECT count(*) FROM lethe.runs WHERE report->>'destination' = 'stdout'`))
+	require.Equal(t, 1, db.Int(t, `SELECT count(*) FROM lethe.runs WHERE report->'labels'->>'destination' = 'stdout'`))
 
 	bad := filepath.Join(t.TempDir(), "bad.zip")
 	for _, k := range []string{"no-such; key", md5uuid("nobody")} {

@@ -233,8 +233,8 @@ func runSchedule(ctx, stop context.Context, cfg *Config, deps jobs.Deps, runner 
 // nothing.
 func runExport(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, runner *jobs.Runner, logger *slog.Logger, stdout, stderr io.Writer) int {
 	ec := export.Config{
-		Pool: pool, Policy: pol, Logger: logger.With("job", "export"), DryRun: cfg.DryRun,
-		Destination: export.Destination{Path: cfg.Out, Writer: stdout}, LockTimeout: cfg.LockTimeout,
+		Pool: pool, Policy: pol, Logger: logger.With("job", "export"),
+		Destination: export.Destination{Path: cfg.Out, Writer: stdout},
 	}
 	if cfg.SubjectHashKey != "" {
 		ec.Hasher = subject.NewHasher(cfg.SubjectHashKey)
@@ -259,7 +259,7 @@ func runExport(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
 		return jobs.ExitConfig
 	}
-	_, code := runner.Run(ctx, job, cfg.DryRun)
+	_, code := runner.Run(ctx, job, limitsOf(cfg, ctx))
 	return code
 }
 

@@ -8,39 +8,30 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
+	"strconv"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/subject"
 )
 
-// Config is everything an export needs.
+// Config is everything an export needs. Whether it is a dry run, and its
+// lock timeout, come from the run's jobs.Limits.
 type Config struct {
 	// Pool connects to the application's database.
 	Pool *pgxpool.Pool
 	// Policy is the parsed policy file.
 	Policy *policy.Policy
 	// Hasher names the subject in the manifest and the audit record;
-	// required unless DryRun.
+	// required unless the run is dry.
 	Hasher *subject.Hasher
 	// Logger receives the export's lines; never personal data.
 	Logger *slog.Logger
-	// Destination is where the archive goes; ignored with DryRun.
+	// Destination is where the archive goes; ignored by a dry run.
 	Destination Destination
-	// DryRun counts the rows per table and writes nothing, not even the
-	// audit record.
-	DryRun bool
-	// LockTimeout bounds the wait for each table's read lock (a migration
-	// holding the table); zero is no limit.
-	LockTimeout time.Duration
-	// StatementTimeout bounds each table's read, streaming included; zero
-	// is no limit (a large subject may need long reads).
-	StatementTimeout time.Duration
 
 	// afterPart, when set, is called after each file of the archive is
 	// written (tests make faults there).
@@ -48,7 +39,7 @@ type Config struct {
 }
 
 // Job exports one subject; it implements jobs.Job so that the runner
-// reports it like the other jobs.
+// reports and records it like the other jobs.
 type Job struct {
 	cfg Config
 	key string
@@ -59,7 +50,7 @@ type Job struct {
 var _ jobs.Job = (*Job)(nil)
 
 // New returns the export of the subject with key, as the application stores
-// it.
+// it (any form the key column's type accepts).
 func New(cfg Config, key string) (*Job, error) {
 	if cfg.Pool == nil || cfg.Policy == nil {
 		return nil, errors.New("export: Pool and Policy are required")
@@ -73,21 +64,14 @@ func New(cfg Config, key string) (*Job, error) {
 // Name implements jobs.Job.
 func (j *Job) Name() string { return "export" }
 
-// record is what lethe.runs keeps of an export: the report (row counts per
-// table) and who, where and under which policy, never the key.
-type record struct {
-	*jobs.Report
-	SubjectHash  string `json:"subject_hash"`
-	Destination  string `json:"destination"`
-	PolicyDigest string `json:"policy_digest"`
-	Format       int    `json:"format"`
-}
-
 // Run implements jobs.Job: it reads the subject's rows in one snapshot and
-// writes the archive, or with DryRun only counts them. An unknown or
-// malformed key is a *jobs.ConfigError and nothing is written.
-func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
+// writes the archive, or in a dry run only counts them. An unknown or
+// malformed key is a *jobs.ConfigError and nothing is written or recorded.
+// The run is recorded in lethe.runs with the subject's keyed hash, the
+// destination's kind and the row counts.
+func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	cfg := &j.cfg
+	r, dry := s.Report, s.DryRun()
 	pl, err := plan.Build(ctx, cfg.Pool, cfg.Policy)
 	if err != nil {
 		var pe *policy.Error
@@ -100,20 +84,20 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 	if err != nil {
 		return err
 	}
-	if !cfg.DryRun && cfg.Hasher == nil {
+	if !dry && cfg.Hasher == nil {
 		return &jobs.ConfigError{Err: errors.New("LETHE_SUBJECT_HASH_KEY is not set: the manifest and the audit record name the subject by its keyed hash")}
 	}
-	if !cfg.DryRun {
+	if !dry {
 		if err := cfg.Destination.check(); err != nil {
 			return &jobs.ConfigError{Err: err}
 		}
 	}
-	snap, err := j.begin(ctx, pl)
+	snap, err := j.begin(ctx, pl, s.Limits.LockTimeout)
 	if err != nil {
 		return err
 	}
 	defer snap.close(ctx)
-	if cfg.DryRun {
+	if dry {
 		for _, p := range parts {
 			n, err := snap.count(ctx, p)
 			if err != nil {
@@ -125,16 +109,14 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 		}
 		return nil
 	}
-	rec := &record{Report: r, SubjectHash: cfg.Hasher.Hash(snap.key[0]), Destination: cfg.Destination.Kind(),
-		PolicyDigest: cfg.Policy.Digest, Format: FormatVersion}
-	run, err := ledger.BeginRun(ctx, cfg.Pool, j.Name(), cfg.Hasher.Fingerprint())
-	if err != nil {
+	m := &Manifest{Format: FormatVersion, ExportedAt: snap.at, PolicySHA256: cfg.Policy.Digest, SubjectHash: cfg.Hasher.Hash(snap.key[0])}
+	r.SetLabel("subject_hash", m.SubjectHash)
+	r.SetLabel("destination", cfg.Destination.Kind())
+	r.SetLabel("policy_sha256", m.PolicySHA256)
+	r.SetLabel("format", strconv.Itoa(FormatVersion))
+	if err := s.Start(ctx); err != nil {
 		return err
 	}
-	// err is Run's named result: a failure to record the run's end becomes
-	// the run's error.
-	defer run.Finish(ctx, &err, rec)
-	m := &Manifest{Format: FormatVersion, ExportedAt: snap.at, PolicySHA256: cfg.Policy.Digest, SubjectHash: rec.SubjectHash}
 	if err := j.write(ctx, snap, parts, m); err != nil {
 		return err
 	}
@@ -144,7 +126,7 @@ func (j *Job) Run(ctx context.Context, r *jobs.Report) (err error) {
 		}
 	}
 	j.Manifest = m
-	cfg.Logger.Info("exported", slog.String("subject", rec.SubjectHash), slog.String("destination", rec.Destination))
+	cfg.Logger.Info("exported", slog.String("subject", m.SubjectHash), slog.String("destination", cfg.Destination.Kind()))
 	return nil
 }
 

@@ -22,10 +22,7 @@ func TestBadKeyWritesNothing(t *testing.T) {
 		{md5uuid("nobody"), "no such subject in users"},
 	} {
 		path := tempArchive(t)
-		j, err := New(b.config(toFile(path)), tc.key)
-		require.NoError(t, err)
-		r := jobs.NewReport(j.Name(), false)
-		err = j.Run(t.Context(), r)
+		err := b.exportErr(tc.key, toFile(path))
 		require.ErrorContains(t, err, tc.want)
 		require.NotContains(t, err.Error(), tc.key)
 		require.Equal(t, jobs.ExitConfig, jobs.ExitCode(err))
@@ -67,9 +64,7 @@ ignore:
 	require.Equal(t, jobs.ExitConfig, code)
 	_, err = os.Stat(path + ".tmp")
 	require.ErrorIs(t, err, os.ErrNotExist)
-	j, err := New(b.config(dryRun), md5uuid("user6"))
-	require.NoError(t, err)
-	err = j.Run(t.Context(), jobs.NewReport("export", true))
+	err = b.exportErr(md5uuid("user6"), dryRun)
 	require.ErrorContains(t, err, "line 1: subject: export.exclude names column pasword, which does not exist in table users")
 }
 
@@ -82,7 +77,7 @@ func TestFailureLeavesNoArchive(t *testing.T) {
 	b := sampleDB(t, 20)
 	path := tempArchive(t)
 	killed := 0
-	_, _, code := b.export(md5uuid("user6"), toFile(path), func(c *Config) {
+	_, _, code := b.export(md5uuid("user6"), toFile(path), func(c *Config, _ *jobs.Limits) {
 		c.afterPart = func(string) {
 			// While the archive is written, nothing is at the path: a
 			// crash here leaves no half archive where readers look.
@@ -111,11 +106,11 @@ func TestNoHashKeyWritesNothing(t *testing.T) {
 	t.Parallel()
 	b := sampleDB(t, 10)
 	path := tempArchive(t)
-	_, _, code := b.export(md5uuid("user6"), toFile(path), func(c *Config) { c.Hasher = nil })
+	_, _, code := b.export(md5uuid("user6"), toFile(path), func(c *Config, _ *jobs.Limits) { c.Hasher = nil })
 	require.Equal(t, jobs.ExitConfig, code)
 	entries, err := os.ReadDir(filepath.Dir(path))
 	require.NoError(t, err)
 	require.Empty(t, entries)
-	_, _, code = b.export(md5uuid("user6"), dryRun, func(c *Config) { c.Hasher = nil })
+	_, _, code = b.export(md5uuid("user6"), dryRun, func(c *Config, _ *jobs.Limits) { c.Hasher = nil })
 	require.Equal(t, jobs.ExitOK, code)
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
@@ -53,54 +53,62 @@ func setup(t *testing.T, schema, pol string) *bundle {
 	return &bundle{t: t, db: pgtest.NewDB(t, schema), pol: p}
 }
 
-func (b *bundle) config(mod ...func(*Config)) Config {
-	cfg := Config{
+// option changes an export's configuration or its run's limits.
+type option func(*Config, *jobs.Limits)
+
+func (b *bundle) config() Config {
+	return Config{
 		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey),
-		Logger: slog.New(slog.NewTextHandler(b.t.Output(), nil)),
+		Logger: jobtest.Logger(b.t),
 	}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	return cfg
 }
 
-// export runs an export of key and returns the job, its report and the
-// exit code.
-func (b *bundle) export(key string, mod ...func(*Config)) (*Job, *jobs.Report, int) {
+// export runs an export of key as the runner does and returns the job, its
+// report and the exit code.
+func (b *bundle) export(key string, opts ...option) (*Job, *jobs.Report, int) {
 	b.t.Helper()
-	j, err := New(b.config(mod...), key)
+	cfg, limits := b.config(), jobs.Limits{}
+	for _, o := range opts {
+		o(&cfg, &limits)
+	}
+	j, err := New(cfg, key)
 	require.NoError(b.t, err)
-	r, code := runJob(b.t, j, j.cfg.DryRun)
-	return j, r, code
+	r, err := jobtest.Run(b.t, b.db.Pool, j, limits)
+	if err != nil {
+		b.t.Logf("run error: %v", err)
+	}
+	return j, r, jobs.ExitCode(err)
+}
+
+// exportErr is export that returns the run's error.
+func (b *bundle) exportErr(key string, opts ...option) error {
+	b.t.Helper()
+	cfg, limits := b.config(), jobs.Limits{}
+	for _, o := range opts {
+		o(&cfg, &limits)
+	}
+	j, err := New(cfg, key)
+	require.NoError(b.t, err)
+	_, err = jobtest.Run(b.t, b.db.Pool, j, limits)
+	return err
 }
 
 // eraseDryRun is the purge's own count of what erasing key would touch.
 func (b *bundle) eraseDryRun(key string) map[string]int64 {
 	b.t.Helper()
-	j, err := purge.NewErase(purge.Config{Pool: b.db.Pool, Policy: b.pol, Limits: jobs.Limits{DryRun: true}}, key)
+	limits := jobs.Limits{DryRun: true}
+	j, err := purge.NewErase(purge.Config{Pool: b.db.Pool, Policy: b.pol, Limits: limits}, key)
 	require.NoError(b.t, err)
-	r, code := runJob(b.t, j, true)
-	require.Equal(b.t, jobs.ExitOK, code)
+	r, err := jobtest.Run(b.t, b.db.Pool, j, limits)
+	require.NoError(b.t, err)
 	return r.Rows
 }
 
-func runJob(t *testing.T, j jobs.Job, dry bool) (*jobs.Report, int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	r := jobs.NewReport(j.Name(), dry)
-	err := j.Run(ctx, r)
-	if err != nil {
-		t.Logf("run error: %v", err)
-	}
-	return r, jobs.ExitCode(err)
+func toFile(path string) option {
+	return func(c *Config, _ *jobs.Limits) { c.Destination = Destination{Path: path} }
 }
 
-func toFile(path string) func(*Config) {
-	return func(c *Config) { c.Destination = Destination{Path: path} }
-}
-
-func dryRun(c *Config) { c.DryRun = true }
+func dryRun(_ *Config, l *jobs.Limits) { l.DryRun = true }
 
 // openArchive reads an archive: its manifest and each file's lines.
 func openArchive(t *testing.T, path string) (*Manifest, map[string][]string) {

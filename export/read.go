@@ -115,15 +115,17 @@ type snapshot struct {
 // begin opens the snapshot and checks that the subject exists in it. The
 // key never appears in an error: the server's message about a malformed
 // value would repeat it.
-func (j *Job) begin(ctx context.Context, pl *plan.Plan) (*snapshot, error) {
+func (j *Job) begin(ctx context.Context, pl *plan.Plan, lockTimeout time.Duration) (*snapshot, error) {
 	tx, err := j.cfg.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("begin export: %w", err)
 	}
 	snap := &snapshot{tx: tx, key: []string{j.key}}
+	// No statement timeout: a large subject's table may take long to
+	// stream, and the snapshot takes no lock but ACCESS SHARE.
 	_, err = tx.Exec(ctx, `SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true),
 		set_config('IntervalStyle', 'postgres', true), set_config('lock_timeout', $1, true),
-		set_config('statement_timeout', $2, true)`, millis(j.cfg.LockTimeout), millis(j.cfg.StatementTimeout))
+		set_config('statement_timeout', '0', true)`, millis(lockTimeout))
 	if err == nil {
 		err = tx.QueryRow(ctx, "SELECT now()").Scan(&snap.at)
 	}

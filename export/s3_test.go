@@ -29,7 +29,9 @@ func TestS3Destination(t *testing.T) {
 	b.db.Exec(t, `INSERT INTO documents (user_id, blob)
 		SELECT $1, decode(string_agg(md5(i::text || '-' || j::text), ''), 'hex')
 		FROM generate_series(1, 300) i, generate_series(1, 2000) j GROUP BY i`, key)
-	dest := func(c *Config) { c.Destination = Destination{Path: "s3://" + bucket + "/exports/", S3: client} }
+	dest := func(c *Config, _ *jobs.Limits) {
+		c.Destination = Destination{Path: "s3://" + bucket + "/exports/", S3: client}
+	}
 
 	j, r, code := b.export(key, dest)
 	require.Equal(t, jobs.ExitOK, code)
@@ -43,7 +45,7 @@ func TestS3Destination(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "manifest.json", zr.File[len(zr.File)-1].Name)
 
-	_, _, code = b.export(key, dest, func(c *Config) {
+	_, _, code = b.export(key, dest, func(c *Config, _ *jobs.Limits) {
 		c.Destination.Path = "s3://" + bucket + "/failed/"
 		c.afterPart = func(file string) {
 			if strings.HasSuffix(file, "documents.jsonl") {
@@ -60,6 +62,8 @@ func TestS3Destination(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, ups.Uploads, "no unfinished upload")
 
-	_, _, code = b.export(key, func(c *Config) { c.Destination = Destination{Path: "s3://" + bucket + "/no-slash", S3: client} })
+	_, _, code = b.export(key, func(c *Config, _ *jobs.Limits) {
+		c.Destination = Destination{Path: "s3://" + bucket + "/no-slash", S3: client}
+	})
 	require.Equal(t, jobs.ExitConfig, code)
 }

@@ -137,9 +137,9 @@ func exportOnce(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy) (in
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
-	r := jobs.NewReport("export", false)
 	start := time.Now()
-	if err := j.Run(ctx, r); err != nil {
+	r, err := (&jobs.Runner{Pool: pool}).Execute(ctx, j, jobs.Limits{})
+	if err != nil {
 		return 0, 0, 0, 0, err
 	}
 	elapsed := time.Since(start)
