@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lethe-project/lethe/internal/jobtest"
 )
 
 // TestExportCommand: lethe export streams the archive to stdout when it is
@@ -17,7 +19,7 @@ import (
 func TestExportCommand(t *testing.T) {
 	t.Parallel()
 	db, env := exampleDB(t, 30)
-	key := md5uuid("user6")
+	key := jobtest.MD5UUID("user6")
 
 	r := lethe(t, env, "export", "--subject", key)
 	require.Equal(t, 0, r.code)
@@ -53,7 +55,7 @@ func TestExportCommand(t *testing.T) {
 	require.Equal(t, 1, db.Int(t, `SELECT count(*) FROM lethe.runs WHERE report->'labels'->>'destination' = 'stdout'`))
 
 	bad := filepath.Join(t.TempDir(), "bad.zip")
-	for _, k := range []string{"no-such; key", md5uuid("nobody")} {
+	for _, k := range []string{"no-such; key", jobtest.MD5UUID("nobody")} {
 		r = lethe(t, env, "export", "--subject", k, "--out", bad)
 		require.Equal(t, 2, r.code)
 		require.NotContains(t, r.stderr+r.stdout, k)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/jobs"
 )
 
@@ -67,7 +68,7 @@ func sampleDB(t *testing.T, users int) *bundle {
 func TestSampleExportMatchesErasure(t *testing.T) {
 	t.Parallel()
 	b := sampleDB(t, 60)
-	key := md5uuid("user6") // has an invoice, invited user7, has documents
+	key := jobtest.MD5UUID("user6") // has an invoice, invited user7, has documents
 	before := b.db.Snapshot(t, "public", "billing")
 
 	_, dry, code := b.export(key, dryRun)

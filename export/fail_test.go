@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -19,7 +20,7 @@ func TestBadKeyWritesNothing(t *testing.T) {
 	b := sampleDB(t, 20)
 	for _, tc := range []struct{ key, want string }{
 		{"not-a-uuid; DROP TABLE users", "the subject key is not a valid uuid"},
-		{md5uuid("nobody"), "no such subject in users"},
+		{jobtest.MD5UUID("nobody"), "no such subject in users"},
 	} {
 		path := tempArchive(t)
 		err := b.exportErr(tc.key, toFile(path))
@@ -60,11 +61,11 @@ ignore:
 	require.NoError(t, err)
 	b.pol = p
 	path := tempArchive(t)
-	_, _, code := b.export(md5uuid("user6"), toFile(path))
+	_, _, code := b.export(jobtest.MD5UUID("user6"), toFile(path))
 	require.Equal(t, jobs.ExitConfig, code)
 	_, err = os.Stat(path + ".tmp")
 	require.ErrorIs(t, err, os.ErrNotExist)
-	err = b.exportErr(md5uuid("user6"), dryRun)
+	err = b.exportErr(jobtest.MD5UUID("user6"), dryRun)
 	require.ErrorContains(t, err, "line 1: subject: export.exclude names column pasword, which does not exist in table users")
 }
 
@@ -77,7 +78,7 @@ func TestFailureLeavesNoArchive(t *testing.T) {
 	b := sampleDB(t, 20)
 	path := tempArchive(t)
 	killed := 0
-	_, _, code := b.export(md5uuid("user6"), toFile(path), func(c *Config, _ *jobs.Limits) {
+	_, _, code := b.export(jobtest.MD5UUID("user6"), toFile(path), func(c *Config, _ *jobs.Limits) {
 		c.afterPart = func(string) {
 			// While the archive is written, nothing is at the path: a
 			// crash here leaves no half archive where readers look.
@@ -106,11 +107,11 @@ func TestNoHashKeyWritesNothing(t *testing.T) {
 	t.Parallel()
 	b := sampleDB(t, 10)
 	path := tempArchive(t)
-	_, _, code := b.export(md5uuid("user6"), toFile(path), func(c *Config, _ *jobs.Limits) { c.Hasher = nil })
+	_, _, code := b.export(jobtest.MD5UUID("user6"), toFile(path), func(c *Config, _ *jobs.Limits) { c.Hasher = nil })
 	require.Equal(t, jobs.ExitConfig, code)
 	entries, err := os.ReadDir(filepath.Dir(path))
 	require.NoError(t, err)
 	require.Empty(t, entries)
-	_, _, code = b.export(md5uuid("user6"), dryRun, func(c *Config, _ *jobs.Limits) { c.Hasher = nil })
+	_, _, code = b.export(jobtest.MD5UUID("user6"), dryRun, func(c *Config, _ *jobs.Limits) { c.Hasher = nil })
 	require.Equal(t, jobs.ExitOK, code)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/jobs"
 )
@@ -24,7 +25,7 @@ func TestS3Destination(t *testing.T) {
 	bucket := srv.CreateBucket(t, miniotest.Versioned())
 	client := srv.Client()
 	b := sampleDB(t, 20)
-	key := md5uuid("user6")
+	key := jobtest.MD5UUID("user6")
 	// Enough incompressible rows for more than one 8 MiB part.
 	b.db.Exec(t, `INSERT INTO documents (user_id, blob)
 		SELECT $1, decode(string_agg(md5(i::text || '-' || j::text), ''), 'hex')

@@ -2,8 +2,6 @@ package plan_test
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 
 	"github.com/lethe-project/lethe/plan"
@@ -34,7 +33,7 @@ func TestSelectSQLReadsWhatTheStepTouches(t *testing.T) {
 		pl.Subject.Table.ColumnOrder)
 	key := pl.Subject.Key
 	for _, i := range []int{6, 7, 14, 30} {
-		keys, hs := []string{md5uuid(fmt.Sprintf("user%d", i))}, []string{""}
+		keys, hs := []string{jobtest.MD5UUID(fmt.Sprintf("user%d", i))}, []string{""}
 		for _, s := range append([]*plan.Step{pl.Final}, pl.Steps...) {
 			var want int64
 			err := db.Pool.QueryRow(ctx, s.SQL(key, true, nil).SQL, keys, hs).Scan(new(string), &want)
@@ -60,10 +59,4 @@ func pgtestExample(t *testing.T, users int) *pgtest.DB {
 	data = data[strings.Index(data, "INSERT"):] // drop the psql \if preamble
 	db.Exec(t, strings.ReplaceAll(data, ":users", strconv.Itoa(users)))
 	return db
-}
-
-func md5uuid(s string) string {
-	h := md5.Sum([]byte(s))
-	x := hex.EncodeToString(h[:])
-	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
