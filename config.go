@@ -50,6 +50,7 @@ type Config struct {
 	Confirm    bool
 	// Role and GrantsFormat are lethe grants' --role and --format.
 	Role, GrantsFormat string
+	Out                string
 }
 
 // envVars documents every variable for --help, in order.
@@ -102,7 +103,10 @@ func parseConfig(ctx context.Context, cmd string, args []string, lookup envconfi
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or text")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&cfg.Summary, "summary", false, "print the summary table even when stdout is not a terminal")
-	if cmd == "erase" || cmd == "receipt" {
+	if cmd == "export" {
+		fs.StringVar(&cfg.Out, "out", "", "the archive file (written as FILE.tmp, then renamed) or s3://bucket/prefix/; default stdout")
+	}
+	if cmd == "erase" || cmd == "receipt" || cmd == "export" {
 		fs.StringVar(&cfg.Subject, "subject", "", "the subject's key (as the application stores it)")
 	}
 	if cmd == "erase" {
@@ -136,7 +140,7 @@ func (c *Config) validate(cmd string) error {
 			errs = append(errs, fmt.Sprintf("unknown job %q: want one of %s", c.Job, names))
 		}
 	}
-	if (cmd == "erase" || cmd == "receipt") && c.Subject == "" {
+	if (cmd == "erase" || cmd == "receipt" || cmd == "export") && c.Subject == "" {
 		errs = append(errs, "--subject KEY is required")
 	}
 	if cmd == "grants" {

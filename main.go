@@ -19,9 +19,11 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/export"
 	"github.com/lethe-project/lethe/grants"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/metrics"
+	"github.com/lethe-project/lethe/objstore/s3store"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/schedule"
@@ -57,7 +59,7 @@ func signalContexts() (ctx, stop context.Context, cancel func()) {
 	return ctx, stop, func() { signal.Stop(ch); cancelStop(); cancelCtx() }
 }
 
-var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true, "grants": true}
+var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true, "grants": true, "export": true}
 
 // run is the whole program; it returns the exit code.
 func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
@@ -142,6 +144,8 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	switch cmd {
 	case "schedule":
 		return runSchedule(ctx, stop, cfg, deps, runner, stderr)
+	case "export":
+		return runExport(ctx, cfg, pool, pol, runner, logger, stdout, stderr)
 	case "erase":
 		if job, err = newErase(ctx, cfg, deps); err != nil {
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
@@ -224,6 +228,41 @@ func runSchedule(ctx, stop context.Context, cfg *Config, deps jobs.Deps, runner 
 	return 0
 }
 
+// runExport writes one subject's archive to --out (a file or
+// s3://bucket/prefix/), or to stdout when it is not a terminal; with --dry-run it prints the row counts and writes
+// nothing.
+func runExport(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, runner *jobs.Runner, logger *slog.Logger, stdout, stderr io.Writer) int {
+	ec := export.Config{
+		Pool: pool, Policy: pol, Logger: logger.With("job", "export"),
+		Destination: export.Destination{Path: cfg.Out, Writer: stdout},
+	}
+	if cfg.SubjectHashKey != "" {
+		ec.Hasher = subject.NewHasher(cfg.SubjectHashKey)
+	}
+	if strings.HasPrefix(cfg.Out, "s3://") {
+		client, err := s3store.NewClient(ctx, s3store.Config{Endpoint: cfg.S3Endpoint, ForcePathStyle: cfg.S3PathStyle})
+		if err != nil {
+			fmt.Fprintf(stderr, "lethe: export: %v\n", err)
+			return jobs.ExitConfig
+		}
+		ec.Destination.S3 = client
+	}
+	if cfg.Out == "" && isTerminal(stdout) && !cfg.DryRun {
+		fmt.Fprintln(stderr, "lethe: export: stdout is a terminal: use --out FILE, or redirect the output")
+		return jobs.ExitConfig
+	}
+	if cfg.DryRun || (cfg.Out != "" && (cfg.Summary || isTerminal(stdout))) {
+		runner.Table = stdout
+	}
+	job, err := export.New(ec, cfg.Subject)
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return jobs.ExitConfig
+	}
+	_, code := runner.Run(ctx, job, limitsOf(cfg, ctx))
+	return code
+}
+
 func connect(ctx context.Context, cfg *Config) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -280,6 +319,14 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 		}
 		checked = append(checked, "subject and tables")
 	}
+	var exportWarnings []string
+	if pl != nil {
+		var err error
+		if exportWarnings, err = export.Check(pl); collect("export", err) {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitCode(err)
+		}
+	}
 	registry := jobsFor(cfg)
 	for _, spec := range registry.Specs() {
 		if !spec.Has(pol) {
@@ -306,6 +353,9 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 	}
 	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", pol.Path, pol.Digest[:12])
 	warnMonth(stderr, cfg, pol)
+	for _, w := range exportWarnings {
+		fmt.Fprintf(stderr, "lethe: warning: %s\n", w)
+	}
 	fmt.Fprintf(stdout, "checked against the database: %s\n", strings.Join(checked, ", "))
 	if pl != nil {
 		pl.Describe(stdout)

@@ -14,6 +14,8 @@ Usage:
   lethe erase --subject KEY [--confirm]  erase one subject now (no grace period, never a hold)
   lethe receipt --subject KEY            show the receipt that proves a subject was erased
   lethe grants [--role R] [--format F]   print the SQL (and IAM policy) of a least-privilege role
+  lethe export --subject KEY [--out FILE|s3://bucket/prefix/] [--dry-run]
+                                         write a zip of the subject's rows (GDPR Art. 15/20); stdout if not a terminal
   lethe schedule                         run jobs on cron schedules (LETHE_SCHEDULE), serve /metrics
   lethe version                          print version, commit and Go version (also --version)
 

@@ -95,11 +95,24 @@ type Report struct {
 	// Gauges holds point-in-time values such as the age of the oldest
 	// pending request.
 	Gauges map[string]float64 `json:"gauges,omitempty"`
+	// Labels holds facts about the run that are not numbers, such as an
+	// export's subject hash and destination kind; never personal data.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // NewReport returns an empty report for job.
 func NewReport(job string, dryRun bool) *Report {
 	return &Report{Job: job, DryRun: dryRun, Started: time.Now(), Rows: map[string]int64{}, Counters: map[string]int64{}, Gauges: map[string]float64{}}
+}
+
+// SetLabel records a fact about the run (see Labels).
+func (r *Report) SetLabel(name, value string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Labels == nil {
+		r.Labels = map[string]string{}
+	}
+	r.Labels[name] = value
 }
 
 // RowKey joins a table and an action as the key of Rows.

@@ -43,6 +43,8 @@ type Table struct {
 	Partitioned bool
 	// Columns maps column names to columns.
 	Columns map[string]*Column
+	// ColumnOrder lists the column names in the table's order.
+	ColumnOrder []string
 	// PK lists the primary key columns in order.
 	PK []string
 }
@@ -169,6 +171,7 @@ func LoadCatalog(ctx context.Context, q Querier) (*Catalog, error) {
 			c.byName[[2]string{schema, name}] = t
 		}
 		t.Columns[col] = &Column{Name: col, Type: typ, Category: cat, NotNull: notNull}
+		t.ColumnOrder = append(t.ColumnOrder, col)
 		if inPK {
 			pks[oid] = append(pks[oid], pkcol{pkPos, col})
 		}

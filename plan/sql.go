@@ -150,6 +150,17 @@ func (s *Step) ValuesSQL(key *Column, col string) (string, error) {
 		c.Ident(), s.Table.Ident(), s.pairs(0, key), s.Match.Ident(), c.Ident(), s.filter("t", 10, key)), nil
 }
 
+// SelectSQL returns a query that reads the step's rows for the subjects in
+// $1 (keys as text; $2, their pseudonym suffixes, as for SQL, may be empty
+// strings): list is a select list over the step's table under alias t. The
+// rows are exactly those the step would touch (its count is the count of
+// SQL with count), in no particular order: sorting a large subject's rows
+// would cost the export a quarter of its speed. It is how the export reads
+// what the purge would erase.
+func (s *Step) SelectSQL(key *Column, list string) string {
+	return fmt.Sprintf("SELECT %s FROM %s t WHERE %s AND $2::text[] IS NOT NULL", list, s.Table.Ident(), s.filter("t", 10, key))
+}
+
 // StepsOn returns the steps that act on table t, in execution order.
 func (pl *Plan) StepsOn(t *Table) []*Step {
 	var out []*Step

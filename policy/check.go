@@ -81,6 +81,7 @@ func (p *Policy) checkSubject(perr *Error) {
 	default:
 		perr.Add(s.Line, "subject.final must be delete or anonymize, not %q", s.Final)
 	}
+	s.Export.check(perr, s.Line, "subject")
 }
 
 func (p *Policy) checkRule(perr *Error, r *Rule, seen map[string]int) {
@@ -117,6 +118,7 @@ func (p *Policy) checkRule(perr *Error, r *Rule, seen map[string]int) {
 	default:
 		perr.Add(r.Line, "%s: action must be delete, anonymize or keep, not %q", where, r.Action)
 	}
+	r.Export.check(perr, r.Line, where)
 	if !r.Via.IsZero() {
 		for _, a := range r.Set {
 			if a.Value.Kind == Pseudonym {

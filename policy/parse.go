@@ -197,6 +197,8 @@ func sectionName(typ string) string {
 		return "a tables: rule"
 	case "Ignore":
 		return "an ignore: entry"
+	case "Export":
+		return "export (want exclude)"
 	case "RetentionRule":
 		return "a retention: rule"
 	case "ObjectRule":

@@ -70,6 +70,8 @@ type Subject struct {
 	// PurgedAt is the timestamp column lethe sets on a tombstone, so that
 	// it is never selected again. Required with final: anonymize.
 	PurgedAt Ident `yaml:"purged_at"`
+	// Export says which columns of the subject row lethe export leaves out.
+	Export Export `yaml:"export"`
 
 	// Line is where the subject section starts in the file.
 	Line int `yaml:"-"`
@@ -92,6 +94,8 @@ type Rule struct {
 	// Basis is the documented legal basis for keeping rows; required with
 	// keep.
 	Basis string `yaml:"basis"`
+	// Export says which of the rule's columns lethe export leaves out.
+	Export Export `yaml:"export"`
 
 	// Line is where the rule starts in the file.
 	Line int `yaml:"-"`
