@@ -5,7 +5,6 @@ import (
 	"compress/flate"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -74,11 +73,8 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	r, dry := s.Report, s.DryRun()
 	pl, err := plan.Build(ctx, cfg.Pool, cfg.Policy)
 	if err != nil {
-		var pe *policy.Error
-		if errors.As(err, &pe) {
-			return err
-		}
-		return fmt.Errorf("read catalog: %w", err)
+		// A policy problem, or the catalog read (which says so).
+		return err
 	}
 	parts, err := buildParts(pl)
 	if err != nil {

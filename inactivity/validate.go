@@ -2,8 +2,6 @@ package inactivity
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -26,11 +24,8 @@ func (j *Job) check(ctx context.Context, dry bool) (columns, error) {
 	}
 	pl, err := plan.Build(ctx, cfg.Pool, pol)
 	if err != nil {
-		var pe *policy.Error
-		if errors.As(err, &pe) {
-			return columns{}, err
-		}
-		return columns{}, fmt.Errorf("read catalog: %w", err)
+		// A policy problem, or the catalog read (which says so).
+		return columns{}, err
 	}
 	s := pl.Subject
 	c := columns{table: s.Table, key: s.Key, requested: s.RequestedAt, hold: s.Hold, purgedAt: s.PurgedAt,

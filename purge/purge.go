@@ -12,7 +12,6 @@ import (
 
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
-	"github.com/lethe-project/lethe/policy"
 )
 
 // Job is the grace-period purge.
@@ -79,11 +78,8 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	r := s.Report
 	pl, err := plan.Build(ctx, cfg.Pool, cfg.Policy)
 	if err != nil {
-		var pe *policy.Error
-		if errors.As(err, &pe) {
-			return err
-		}
-		return fmt.Errorf("read catalog: %w", err)
+		// A policy problem, or the catalog read (which says so).
+		return err
 	}
 	j.pl = pl
 	var extra []string
