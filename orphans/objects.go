@@ -8,9 +8,9 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
-	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -29,7 +29,7 @@ var uuidText = regexp.MustCompile(`^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-
 // numberText matches a plain decimal number.
 var numberText = regexp.MustCompile(`^-?[0-9]{1,30}(\.[0-9]{1,30})?$`)
 
-func resolveObjects(cat *plan.Catalog, pol *policy.Policy, r *policy.OrphanObjects, perr *policy.Error) *objectTarget {
+func resolveObjects(cat *catalog.Catalog, pol *policy.Policy, r *policy.OrphanObjects, perr *policy.Error) *objectTarget {
 	loc, err := objstore.ParseLocation(r.Location)
 	if err != nil {
 		return nil // reported by the policy's own checks

@@ -4,14 +4,15 @@ import (
 	"context"
 	"sort"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/policy"
 )
 
 // Build checks p against the database and orders its steps. Every error is a
 // *policy.Error naming each problem. It is [BuildFrom] for the policy's
 // subject:, tables: and ignore: sections.
-func Build(ctx context.Context, q Querier, p *policy.Policy, opts ...Option) (*Plan, error) {
-	cat, err := LoadCatalog(ctx, q)
+func Build(ctx context.Context, q catalog.Querier, p *policy.Policy, opts ...Option) (*Plan, error) {
+	cat, err := catalog.Load(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +40,7 @@ type Rules struct {
 // table of the orphans job), and rules say what happens to the rows that
 // refer to it. q reads the values the checks need. Every error is a
 // *policy.Error naming each problem; the plan's Policy is nil.
-func BuildFrom(ctx context.Context, q Querier, cat *Catalog, root policy.Subject, rules Rules, opts ...Option) (*Plan, error) {
+func BuildFrom(ctx context.Context, q catalog.Querier, cat *catalog.Catalog, root policy.Subject, rules Rules, opts ...Option) (*Plan, error) {
 	b := &builder{root: root, rules: rules, cat: cat, perr: &policy.Error{Path: rules.Path}, ctx: ctx, q: q}
 	for _, o := range opts {
 		o(b)
@@ -59,10 +60,10 @@ func BuildFrom(ctx context.Context, q Querier, cat *Catalog, root policy.Subject
 
 type builder struct {
 	ctx   context.Context
-	q     Querier
+	q     catalog.Querier
 	root  policy.Subject
 	rules Rules
-	cat   *Catalog
+	cat   *catalog.Catalog
 	perr  *policy.Error
 
 	absent []absentRef // set by [Absent]
