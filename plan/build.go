@@ -16,7 +16,7 @@ func Build(ctx context.Context, q catalog.Querier, p *policy.Policy, opts ...Opt
 	if err != nil {
 		return nil, err
 	}
-	pl, err := BuildFrom(ctx, q, cat, p.Subject, Rules{Path: p.Path, Tables: p.Tables, Ignore: p.Ignore}, opts...)
+	pl, err := BuildFrom(ctx, q, cat, p.Subject, Rules{Path: p.Path, Tables: p.Tables, Ignore: p.Ignore, References: p.References}, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -32,6 +32,8 @@ type Rules struct {
 	Tables []policy.Rule
 	// Ignore lists tables that refer to the root but need no action.
 	Ignore []policy.Ignore
+	// References declares references that have no foreign key.
+	References []policy.Reference
 }
 
 // BuildFrom checks root and rules against cat and orders their steps:
@@ -45,6 +47,7 @@ func BuildFrom(ctx context.Context, q catalog.Querier, cat *catalog.Catalog, roo
 	for _, o := range opts {
 		o(b)
 	}
+	b.unsupported()
 	pl := b.build()
 	// The literals of the rules that resolved are checked even when others
 	// did not, so that one run names every problem.
@@ -67,4 +70,17 @@ type builder struct {
 	perr  *policy.Error
 
 	absent []absentRef // set by [Absent]
+}
+
+// unsupported refuses what the file format accepts and the planner does not
+// act on yet, so that no policy is read as if it were obeyed.
+func (b *builder) unsupported() {
+	for _, r := range b.rules.References {
+		b.perr.Add(r.Line, "references: are not acted on by this version of lethe yet; add a foreign key or an ignore entry")
+	}
+	for _, r := range b.rules.Tables {
+		if !r.On.IsZero() {
+			b.perr.Add(r.Line, "rule for %s: on: is not acted on by this version of lethe yet", r.Table)
+		}
+	}
 }
