@@ -50,8 +50,7 @@ type option func(*Config, *jobs.Limits)
 
 func (b *bundle) config() Config {
 	return Config{
-		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey),
-		Logger: jobtest.Logger(b.t),
+		Deps: jobs.Deps{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey), Logger: jobtest.Logger(b.t)},
 	}
 }
 
@@ -89,7 +88,7 @@ func (b *bundle) exportErr(key string, opts ...option) error {
 func (b *bundle) eraseDryRun(key string) map[string]int64 {
 	b.t.Helper()
 	limits := jobs.Limits{DryRun: true}
-	j, err := purge.NewErase(purge.Config{Pool: b.db.Pool, Policy: b.pol}, key)
+	j, err := purge.NewErase(purge.Config{Deps: jobs.Deps{Pool: b.db.Pool, Policy: b.pol}}, key)
 	require.NoError(b.t, err)
 	r, err := jobtest.Run(b.t, b.db.Pool, j, limits)
 	require.NoError(b.t, err)

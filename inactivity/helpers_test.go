@@ -129,9 +129,10 @@ func (b *bundle) user(name string, inactiveDays int, mod ...string) string {
 
 func (b *bundle) config(mod ...func(*inactivity.Config)) inactivity.Config {
 	cfg := inactivity.Config{
-		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey),
-		Logger:        jobtest.Logger(b.t),
-		WebhookSecret: webhookSecret, SMTPURL: b.smtpURL, SMTPRate: 50,
+		Deps:            jobs.Deps{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey), Logger: jobtest.Logger(b.t)},
+		WebhookSecret:   webhookSecret,
+		SMTPURL:         b.smtpURL,
+		SMTPRate:        50,
 		TLSConfig:       &tls.Config{RootCAs: b.smtp.roots},
 		DeliveryTimeout: b.deliveryTimeout,
 	}
@@ -159,7 +160,7 @@ func (b *bundle) runLimits(limits jobs.Limits, mod ...func(*inactivity.Config)) 
 
 func (b *bundle) purge() (*jobs.Report, int) {
 	b.t.Helper()
-	j, err := purge.New(purge.Config{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey)})
+	j, err := purge.New(purge.Config{Deps: jobs.Deps{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey)}})
 	require.NoError(b.t, err)
 	r, err := jobtest.Run(b.t, b.db.Pool, j, jobs.Limits{})
 	return r, jobs.ExitCode(err)

@@ -79,7 +79,7 @@ type runSpec struct {
 
 func (b *bundle) spec(mod ...func(*runSpec)) runSpec {
 	rs := runSpec{
-		cfg:    orphans.Config{Pool: b.db.Pool, Policy: b.pol, Store: b.store, Logger: jobtest.Logger(b.t)},
+		cfg:    orphans.Config{Deps: jobs.Deps{Pool: b.db.Pool, Policy: b.pol, Objects: b.store, Logger: jobtest.Logger(b.t)}},
 		limits: jobs.Limits{StatementTimeout: 5 * time.Second, LockTimeout: time.Second},
 	}
 	for _, m := range mod {

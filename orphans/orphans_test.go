@@ -31,7 +31,7 @@ func TestLastMemberPurgedThenOrganizationGoes(t *testing.T) {
 	last := b.addOrg("last", "1 year", carol)
 	young := b.addOrg("young", "1 minute")
 
-	p, err := purge.New(purge.Config{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher("k")})
+	p, err := purge.New(purge.Config{Deps: jobs.Deps{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher("k")}})
 	require.NoError(t, err)
 	_, err = jobtest.Run(t, b.db.Pool, p, jobs.Limits{StatementTimeout: 5 * time.Second})
 	require.NoError(t, err)

@@ -170,8 +170,8 @@ func (b *bundle) run(mod ...func(*jobs.Limits)) (int, error) {
 	es, err := b.erasers()
 	require.NoError(b.t, err)
 	cfg := purge.Config{
-		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey), Erasers: es,
-		Logger: jobtest.Logger(b.t),
+		Deps:    jobs.Deps{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey), Logger: jobtest.Logger(b.t)},
+		Erasers: es,
 	}
 	var limits jobs.Limits
 	for _, m := range mod {

@@ -57,10 +57,7 @@ type options struct {
 
 func (b *bundle) config(mod ...func(*options)) options {
 	o := options{Config: purge.Config{
-		Pool:   b.db.Pool,
-		Policy: b.pol,
-		Hasher: subject.NewHasher(hashKey),
-		Logger: jobtest.Logger(b.t),
+		Deps: jobs.Deps{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey), Logger: jobtest.Logger(b.t)},
 	}}
 	for _, m := range mod {
 		m(&o)

@@ -44,7 +44,7 @@ func config(t *testing.T, pool *pgxpool.Pool, rules string) retention.Config {
 	t.Helper()
 	pol, err := policy.Parse([]byte(subjectYAML+"retention:\n"+rules), "test.yaml")
 	require.NoError(t, err)
-	return retention.Config{Pool: pool, Policy: pol, Logger: jobtest.Logger(t)}
+	return retention.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Logger: jobtest.Logger(t)}}
 }
 
 // testLimits are the limits of a test run: short timeouts.
