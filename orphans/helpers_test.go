@@ -16,6 +16,7 @@ import (
 	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/objstore/filestore"
@@ -79,7 +80,7 @@ type runSpec struct {
 
 func (b *bundle) spec(mod ...func(*runSpec)) runSpec {
 	rs := runSpec{
-		cfg:    orphans.Config{Deps: jobs.Deps{Pool: b.db.Pool, Policy: b.pol, Objects: b.store, Logger: jobtest.Logger(b.t)}},
+		cfg:    orphans.Config{Deps: jobs.Deps{Pool: roletest.Pool(b.t, b.db, b.pol), Policy: b.pol, Objects: b.store, Logger: jobtest.Logger(b.t)}},
 		limits: jobs.Limits{StatementTimeout: 5 * time.Second, LockTimeout: time.Second},
 	}
 	for _, m := range mod {
