@@ -15,9 +15,9 @@ type queries struct {
 	selectDry, selectOneDry string
 	// selectMany and statsMany take $1, the keys a replay re-erases.
 	selectMany, selectManyDry, statsMany string
-	steps, counts, verify   []plan.Statement
-	stepOf, verifyOf        []*plan.Step
-	extraColumns            []string
+	steps, counts, verify                []plan.Statement
+	stepOf, verifyOf                     []*plan.Step
+	extraColumns                         []string
 }
 
 // buildQueries builds the subject selections and the step statements. The
