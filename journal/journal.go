@@ -33,25 +33,12 @@ type Journal struct {
 // naming what is wrong; nothing is read or written until the journal is
 // used.
 func Open(ctx context.Context, location string, newS3 func(context.Context) (*s3.Client, error)) (*Journal, error) {
-	j := &Journal{location: location, now: time.Now}
-	u, err := url.Parse(location)
+	scheme, where, prefix, err := parseLocation(location)
 	if err != nil {
-		return nil, fmt.Errorf("journal location %q: %w", location, err)
+		return nil, err
 	}
-	switch u.Scheme {
-	case "file":
-		if u.Host != "" || !strings.HasPrefix(u.Path, "/") {
-			return nil, fmt.Errorf("journal location %q: want file:///absolute/directory/", location)
-		}
-		j.st = fileStore{dir: u.Path}
-	case "s3":
-		if u.Host == "" {
-			return nil, fmt.Errorf("journal location %q: missing bucket after s3://", location)
-		}
-		prefix := strings.TrimPrefix(u.Path, "/")
-		if prefix != "" && !strings.HasSuffix(prefix, "/") {
-			return nil, fmt.Errorf("journal location %q: the prefix must end in \"/\"", location)
-		}
+	j := &Journal{location: location, now: time.Now, st: fileStore{dir: where}}
+	if scheme == "s3" {
 		if newS3 == nil {
 			return nil, fmt.Errorf("journal location %q: no S3 client", location)
 		}
@@ -59,11 +46,42 @@ func Open(ctx context.Context, location string, newS3 func(context.Context) (*s3
 		if err != nil {
 			return nil, fmt.Errorf("journal: s3: %w", err)
 		}
-		j.st = s3Store{client: c, bucket: u.Host, prefix: prefix}
-	default:
-		return nil, fmt.Errorf("journal location %q: want s3://bucket/prefix/ or file:///directory/", location)
+		j.st = s3Store{client: c, bucket: where, prefix: prefix}
 	}
 	return j, nil
+}
+
+// CheckLocation returns an error naming what is wrong with a journal
+// location, or nil.
+func CheckLocation(location string) error {
+	_, _, _, err := parseLocation(location)
+	return err
+}
+
+// parseLocation returns a location's scheme and its directory (file) or
+// bucket and prefix (s3).
+func parseLocation(location string) (scheme, where, prefix string, err error) {
+	u, err := url.Parse(location)
+	if err != nil {
+		return "", "", "", fmt.Errorf("journal location %q: %w", location, err)
+	}
+	switch u.Scheme {
+	case "file":
+		if u.Host != "" || !strings.HasPrefix(u.Path, "/") {
+			return "", "", "", fmt.Errorf("journal location %q: want file:///absolute/directory/", location)
+		}
+		return "file", u.Path, "", nil
+	case "s3":
+		if u.Host == "" {
+			return "", "", "", fmt.Errorf("journal location %q: missing bucket after s3://", location)
+		}
+		prefix := strings.TrimPrefix(u.Path, "/")
+		if prefix != "" && !strings.HasSuffix(prefix, "/") {
+			return "", "", "", fmt.Errorf("journal location %q: the prefix must end in \"/\"", location)
+		}
+		return "s3", u.Host, prefix, nil
+	}
+	return "", "", "", fmt.Errorf("journal location %q: want s3://bucket/prefix/ or file:///directory/", location)
 }
 
 // Location is where the journal is, as configured.
