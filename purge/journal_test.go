@@ -15,6 +15,7 @@ import (
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/journal"
 	"github.com/lethe-project/lethe/objstore/s3store"
+	"github.com/lethe-project/lethe/purge"
 	"github.com/stretchr/testify/require"
 )
 
@@ -111,4 +112,27 @@ func TestJournalOutageIsCaughtUpByTheNextRun(t *testing.T) {
 	require.Empty(t, b.receiptHashes("journaled_at IS NULL"))
 	require.Equal(t, b.receiptHashes("true"), journalHashes(t, j))
 	require.Zero(t, r.Gauges[string(jobs.UnjournaledReceipts)])
+}
+
+// TestPurgeAppliesTheJournalRetention: objects older than the retention
+// go, younger ones stay.
+func TestPurgeAppliesTheJournalRetention(t *testing.T) {
+	t.Parallel()
+	b := setup(t, exampleSchema, examplePolicy)
+	b.addUser("rita", "45 days", false, "")
+	dir := t.TempDir()
+	now := time.Now().UTC()
+	old := now.Add(-401 * 24 * time.Hour).Format("20060102T150405.000000000Z") + "-000000000000.jsonl"
+	young := now.Add(-399 * 24 * time.Hour).Format("20060102T150405.000000000Z") + "-000000000000.jsonl"
+	for _, n := range []string{old, young} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, n), nil, 0o600))
+	}
+	j, err := journal.Open(context.Background(), "file://"+dir, nil)
+	require.NoError(t, err)
+	r, code := b.run(func(o *options) { o.Journal, o.AllowLarge = b.outbox(j), true })
+	require.Equal(t, jobs.ExitOK, code)
+	require.EqualValues(t, 1, r.Counter(purge.JournalObjectsPruned))
+	require.NoFileExists(t, filepath.Join(dir, old))
+	require.FileExists(t, filepath.Join(dir, young))
+	require.Len(t, journalHashes(t, j), 1, "and the run's own object")
 }
