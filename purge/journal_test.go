@@ -122,8 +122,8 @@ func TestPurgeAppliesTheJournalRetention(t *testing.T) {
 	b.addUser("rita", "45 days", false, "")
 	dir := t.TempDir()
 	now := time.Now().UTC()
-	old := now.Add(-401 * 24 * time.Hour).Format("20060102T150405.000000000Z") + "-000000000000.jsonl"
-	young := now.Add(-399 * 24 * time.Hour).Format("20060102T150405.000000000Z") + "-000000000000.jsonl"
+	old := now.Add(-401*24*time.Hour).Format("20060102T150405.000000000Z") + "-000000000000.jsonl"
+	young := now.Add(-399*24*time.Hour).Format("20060102T150405.000000000Z") + "-000000000000.jsonl"
 	for _, n := range []string{old, young} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, n), nil, 0o600))
 	}

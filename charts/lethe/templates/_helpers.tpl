@@ -104,6 +104,33 @@ lethe.policyKey is the key of the policy in its ConfigMap.
 {{- end }}
 
 {{/*
+lethe.journal is the erasure journal's location (LETHE_JOURNAL), or "" for
+none: journal.location when set ("none": none), else the first s3:// bucket
+the policy names, with the prefix lethe-journal/.
+*/}}
+{{- define "lethe.journal" -}}
+{{- $loc := .Values.journal.location | default "" }}
+{{- if eq $loc "none" }}
+{{- else if $loc }}
+{{- $loc }}
+{{- else if include "lethe.policy" . }}
+{{- $policy := include "lethe.policy" . | fromYaml }}
+{{- $buckets := list }}
+{{- range $o := (get $policy "objects" | default list) }}
+{{- if kindIs "map" $o }}
+{{- $b := regexFind "^s3://[a-z0-9][a-z0-9.-]*[a-z0-9]" (toString (get $o "location")) }}
+{{- if $b }}
+{{- $buckets = append $buckets $b }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with $buckets }}
+{{- printf "%s/lethe-journal/" (first .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 lethe.manualJobPrefix is the name prefix of a one-off Job of a CronJob: cut
 so that "<prefix>-<10-digit timestamp>" stays within the 63 characters a Job
 name may have.
