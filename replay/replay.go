@@ -26,6 +26,9 @@ const (
 	SubjectsFound jobs.Counter = "subjects_found"
 	// SubjectsHeld is how many of those are on hold: reported, not erased.
 	SubjectsHeld jobs.Counter = "subjects_held"
+	// FindMS is how long, in milliseconds, reading the journal and
+	// scanning the subject table took, before any erasure.
+	FindMS jobs.Counter = "find_ms"
 )
 
 // Config is what the replay needs besides the run's limits.
@@ -83,6 +86,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) error {
 	if err != nil {
 		return err
 	}
+	started := s.Limits.Now()
 	ix, err := readIndex(ctx, j.cfg.Journal, j.cfg.Since)
 	if err != nil {
 		return err
@@ -100,6 +104,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) error {
 	s.Report.Set(SubjectsFound, int64(len(f.hits)))
 	s.Report.Set(SubjectsHeld, f.held)
 	s.Report.Set(jobs.SubjectsEligible, int64(len(f.hits)))
+	s.Report.Set(FindMS, s.Limits.Now().Sub(started).Milliseconds())
 	pc.Logger.Info("journal replayed against the database", slog.Int64(string(JournalEntries), ix.entries),
 		slog.Int64(string(SubjectsScanned), f.scanned), slog.Int(string(SubjectsFound), len(f.hits)),
 		slog.Int64(string(SubjectsHeld), f.held))
