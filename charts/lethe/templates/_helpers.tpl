@@ -151,7 +151,7 @@ alone decides. Without any policy nothing is scheduled.
 {{- define "lethe.jobSkip" -}}
 {{- $root := .root }}
 {{- $cfg := get $root.Values.jobs .job }}
-{{- $section := get (dict "purge" "subject" "retention" "retention" "inactivity" "inactivity" "orphans" "orphans") .job }}
+{{- $section := get (dict "purge" "subject" "retention" "retention" "inactivity" "inactivity" "orphans" "orphans" "replay" "subject") .job }}
 {{- if not (and $cfg $cfg.enabled) }}
 {{- printf "jobs.%s.enabled is false" .job }}
 {{- else if $root.Values.existingPolicyConfigMap }}
