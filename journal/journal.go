@@ -132,23 +132,7 @@ func decode(name string, body []byte, since time.Time, fn func(Entry) error) err
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for line := 1; sc.Scan(); line++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var e Entry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return fmt.Errorf("journal: %s line %d: %w", name, line, err)
-		}
-		if e.V > formatVersion || e.V < 1 {
-			return fmt.Errorf("journal: %s line %d: format version %d, this lethe reads up to %d: upgrade lethe", name, line, e.V, formatVersion)
-		}
-		if len(e.SubjectHash) != 32 {
-			return fmt.Errorf("journal: %s line %d: subject_hash is not 32 hex digits", name, line)
-		}
-		if !since.IsZero() && e.ErasedAt.Before(since) {
-			continue
-		}
-		if err := fn(e); err != nil {
+		if err := decodeLine(fmt.Sprintf("%s line %d", name, line), sc.Bytes(), since, fn); err != nil {
 			return err
 		}
 	}
@@ -156,6 +140,28 @@ func decode(name string, body []byte, since time.Time, fn func(Entry) error) err
 		return fmt.Errorf("journal: %s: %w", name, err)
 	}
 	return nil
+}
+
+// decodeLine decodes and checks one line (where names it in errors) and
+// calls fn unless it was erased before since.
+func decodeLine(where string, b []byte, since time.Time, fn func(Entry) error) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return fmt.Errorf("journal: %s: %w", where, err)
+	}
+	if e.V > formatVersion || e.V < 1 {
+		return fmt.Errorf("journal: %s: format version %d, this lethe reads up to %d: upgrade lethe", where, e.V, formatVersion)
+	}
+	if len(e.SubjectHash) != 32 {
+		return fmt.Errorf("journal: %s: subject_hash is not 32 hex digits", where)
+	}
+	if !since.IsZero() && e.ErasedAt.Before(since) {
+		return nil
+	}
+	return fn(e)
 }
 
 // Prune removes the objects written before cutoff and returns how many.

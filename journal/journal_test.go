@@ -130,3 +130,37 @@ func TestReadRefusesNewerFormat(t *testing.T) {
 	err = j.Read(context.Background(), time.Time{}, func(Entry) error { return nil })
 	require.ErrorContains(t, err, "upgrade lethe")
 }
+
+// TestReadMarksAgreesWithRead: the fast reader and the full decoder give
+// the same marks, for lines as lethe writes them and for others.
+func TestReadMarksAgreesWithRead(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j, err := Open(context.Background(), "file://"+dir, nil)
+	require.NoError(t, err)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	_, err = j.Append(context.Background(), []Entry{entry(hashN(0), at), entry(hashN(1), at.Add(time.Hour))})
+	require.NoError(t, err)
+	// Fields in another order and with spaces: not the fast path.
+	other := `{"subject_hash": "` + hashN(2) + `", "v": 1, "erased_at": "2026-01-02T05:04:05Z"}` + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "20990101T000000.000000000Z-000000000000.jsonl"), []byte(other), 0o600))
+	var full, fast []Mark
+	require.NoError(t, j.Read(context.Background(), time.Time{}, func(e Entry) error {
+		full = append(full, Mark{SubjectHash: e.SubjectHash, KeyID: e.KeyID, ErasedAt: e.ErasedAt})
+		return nil
+	}))
+	require.NoError(t, j.ReadMarks(context.Background(), time.Time{}, func(m Mark) error {
+		fast = append(fast, m)
+		return nil
+	}))
+	require.Len(t, fast, 3)
+	require.Equal(t, full, fast)
+	require.Equal(t, "fp", fast[0].KeyID)
+
+	var since []Mark
+	require.NoError(t, j.ReadMarks(context.Background(), at.Add(time.Minute), func(m Mark) error {
+		since = append(since, m)
+		return nil
+	}))
+	require.Len(t, since, 2)
+}

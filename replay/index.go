@@ -32,10 +32,10 @@ type index struct {
 	entries int64
 }
 
-func (ix *index) add(e journal.Entry) error {
+func (ix *index) add(e journal.Mark) error {
 	raw, err := hex.DecodeString(e.SubjectHash)
 	if err != nil || len(raw) != subject.HashLen {
-		return fmt.Errorf("journal entry of run %d: subject_hash is not %d hex digits", e.RunID, 2*subject.HashLen)
+		return fmt.Errorf("journal entry erased at %s: subject_hash is not %d hex digits", e.ErasedAt.Format(time.RFC3339), 2*subject.HashLen)
 	}
 	var h [subject.HashLen]byte
 	copy(h[:], raw)
@@ -55,7 +55,7 @@ func (ix *index) add(e journal.Entry) error {
 // readIndex reads the journal's entries erased at or after since.
 func readIndex(ctx context.Context, j *journal.Journal, since time.Time) (*index, error) {
 	ix := &index{byKeyID: map[string]hashSet{}}
-	if err := j.Read(ctx, since, ix.add); err != nil {
+	if err := j.ReadMarks(ctx, since, ix.add); err != nil {
 		return nil, err
 	}
 	return ix, nil

@@ -96,10 +96,12 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) error {
 	if err != nil {
 		return err
 	}
+	read := s.Limits.Now()
 	f, err := scan(ctx, pc.Pool, pl, ps)
 	if err != nil {
 		return err
 	}
+	pc.Logger.Debug("replay found its subjects", slog.Duration("journal_read", read.Sub(started)), slog.Duration("scan", s.Limits.Now().Sub(read)))
 	s.Report.Set(SubjectsScanned, f.scanned)
 	s.Report.Set(SubjectsFound, int64(len(f.hits)))
 	s.Report.Set(SubjectsHeld, f.held)
