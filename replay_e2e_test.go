@@ -39,6 +39,19 @@ type restoreWorld struct {
 // whose objects are there.
 func newRestoreWorld(t *testing.T, users int) *restoreWorld {
 	db, env := exampleDB(t, users)
+	return restoreWorldOf(t, db, env)
+}
+
+// exampleDBOn is exampleDB on the cluster srv.
+func exampleDBOn(t *testing.T, srv *pgtest.Server, users int) (*pgtest.DB, []string) {
+	db := srv.NewDB(t, readFile(t, "examples/schema.sql"))
+	data := readFile(t, "examples/data.sql")
+	data = data[strings.Index(data, "INSERT"):]
+	db.Exec(t, strings.ReplaceAll(data, ":users", fmt.Sprint(users)))
+	return db, []string{"LETHE_DATABASE_URL=" + db.URL}
+}
+
+func restoreWorldOf(t *testing.T, db *pgtest.DB, env []string) *restoreWorld {
 	srv := miniotest.Start(t)
 	w := &restoreWorld{t: t, db: db, s3: srv.Client()}
 	w.files = srv.CreateBucket(t)
@@ -267,4 +280,44 @@ func TestReplayKilledThenRerun(t *testing.T) {
 	require.Equal(t, purgedDB, fingerprints(t, pool))
 	require.Equal(t, purgedBucket, w.bucket())
 	require.Equal(t, receiptHashes(t, w.db.Pool, false), receiptHashes(t, pool, true))
+}
+
+// TestReplayAfterBaseBackupRestore: the same with a physical backup, on 200
+// users: pg_basebackup of a private cluster, the purge, then the backup
+// started as a cluster of its own on another port, the bucket restored,
+// and lethe replay.
+func TestReplayAfterBaseBackupRestore(t *testing.T) {
+	t.Parallel()
+	srv, err := pgtest.NewServer(nil)
+	if err != nil {
+		t.Skipf("no private cluster: %v", err)
+	}
+	t.Cleanup(srv.Close)
+	db, env := exampleDBOn(t, srv, 200)
+	w := restoreWorldOf(t, db, env)
+	backup, err := srv.BaseBackup()
+	require.NoError(t, err)
+	t.Cleanup(backup.Close)
+	bucketBackup := w.bucket()
+
+	require.Equal(t, 0, lethe(t, w.env, "--job", "purge").code)
+	purgedDB, purgedBucket := fingerprints(t, w.db.Pool), w.bucket()
+	erased := receiptHashes(t, w.db.Pool, false)
+
+	require.NoError(t, backup.Restart())
+	url := backup.URLFor(db.Name)
+	pool, err := pgxpool.New(context.Background(), url)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	w.restoreBucket(bucketBackup)
+	require.NotEqual(t, purgedDB, fingerprints(t, pool))
+
+	r := lethe(t, withURL(w.env, url), "replay")
+	require.Equal(t, 0, r.code)
+	require.Equal(t, purgedDB, fingerprints(t, pool))
+	require.Equal(t, purgedBucket, w.bucket())
+	require.Equal(t, erased, receiptHashes(t, pool, true))
+	r = lethe(t, withURL(w.env, url), "replay")
+	require.Equal(t, 0, r.code)
+	require.Equal(t, purgedDB, fingerprints(t, pool))
 }
