@@ -101,7 +101,6 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) error {
 	if err != nil {
 		return err
 	}
-	pc.Logger.Debug("replay found its subjects", slog.Duration("journal_read", read.Sub(started)), slog.Duration("scan", s.Limits.Now().Sub(read)))
 	s.Report.Set(SubjectsScanned, f.scanned)
 	s.Report.Set(SubjectsFound, int64(len(f.hits)))
 	s.Report.Set(SubjectsHeld, f.held)
@@ -109,7 +108,8 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) error {
 	s.Report.Set(FindMS, s.Limits.Now().Sub(started).Milliseconds())
 	pc.Logger.Info("journal replayed against the database", slog.Int64(string(JournalEntries), ix.entries),
 		slog.Int64(string(SubjectsScanned), f.scanned), slog.Int(string(SubjectsFound), len(f.hits)),
-		slog.Int64(string(SubjectsHeld), f.held))
+		slog.Int64(string(SubjectsHeld), f.held), slog.Float64("journal_read_seconds", read.Sub(started).Seconds()),
+		slog.Float64("scan_seconds", s.Limits.Now().Sub(read).Seconds()))
 	if j.found != nil {
 		j.found()
 	}

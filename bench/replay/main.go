@@ -170,7 +170,7 @@ func purgeOnce(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, jn *
 // replayOnce runs lethe replay and returns its report, its time and the
 // peak RSS in KiB during it.
 func replayOnce(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, jn *journal.Journal) (*jobs.Report, time.Duration, int64, error) {
-	j, err := replay.New(replay.Config{Purge: purge.Config{Pool: pool, Policy: pol, Hasher: subject.NewHasher(hashKey), Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}, Journal: jn})
+	j, err := replay.New(replay.Config{Purge: purge.Config{Pool: pool, Policy: pol, Hasher: subject.NewHasher(hashKey), Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}, Journal: jn})
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -188,7 +188,7 @@ func replayOnce(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, jn 
 }
 
 func runner(pool *pgxpool.Pool) *jobs.Runner {
-	return &jobs.Runner{Pool: pool, KeyFingerprint: subject.NewHasher(hashKey).Fingerprint(), Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	return &jobs.Runner{Pool: pool, KeyFingerprint: subject.NewHasher(hashKey).Fingerprint(), Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 }
 
 // peakRSS reads VmHWM, in KiB.
