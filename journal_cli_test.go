@@ -1,9 +1,12 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/lethe-project/lethe/internal/jobtest"
+	"github.com/lethe-project/lethe/subject"
 	"github.com/stretchr/testify/require"
 )
 
@@ -57,4 +60,23 @@ func TestReceiptAcceptsPreviousKeys(t *testing.T) {
 	r = lethe(t, append(rotated, "LETHE_SUBJECT_HASH_KEYS_PREVIOUS=older-key, test-key"), "receipt", "--subject", id)
 	require.Equal(t, 0, r.code)
 	require.Contains(t, r.stdout, "erased at")
+}
+
+// TestEraseIsJournaled: lethe erase --confirm writes its receipt to the
+// journal too, and nothing of the subject but its keyed hash.
+func TestEraseIsJournaled(t *testing.T) {
+	t.Parallel()
+	_, env := exampleDB(t, 20)
+	dir := t.TempDir()
+	env = append(env, "LETHE_JOURNAL=file://"+dir+"/")
+	id := jobtest.MD5UUID("user3")
+	r := lethe(t, env, "erase", "--subject", id, "--confirm")
+	require.Equal(t, 0, r.code)
+	files, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	body := readFile(t, filepath.Join(dir, files[0].Name()))
+	require.Contains(t, body, subject.NewHasher("test-key").Hash(id))
+	require.NotContains(t, body, id)
+	require.NotContains(t, body, "user3")
 }
