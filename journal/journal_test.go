@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/lethe-project/lethe/internal/faultproxy"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/ledger"
@@ -163,4 +165,26 @@ func TestReadMarksAgreesWithRead(t *testing.T) {
 		return nil
 	}))
 	require.Len(t, since, 2)
+}
+
+// TestS3JournalInAnObjectLockBucket: a bucket with Object Lock and a
+// default retention takes the journal's objects, and keeps them: retention
+// cannot remove them before the lock ends.
+func TestS3JournalInAnObjectLockBucket(t *testing.T) {
+	t.Parallel()
+	srv := miniotest.Start(t)
+	bucket := srv.CreateBucket(t, miniotest.ObjectLock())
+	_, err := srv.Client().PutObjectLockConfiguration(context.Background(), &s3.PutObjectLockConfigurationInput{
+		Bucket: aws.String(bucket),
+		ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled,
+			Rule: &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{Mode: types.ObjectLockRetentionModeCompliance, Days: aws.Int32(1)}}},
+	})
+	require.NoError(t, err)
+	j, err := Open(context.Background(), "s3://"+bucket+"/journal/", func(ctx context.Context) (*s3.Client, error) {
+		return s3store.NewClient(ctx, s3store.Config{Region: miniotest.Region, Endpoint: srv.Endpoint, ForcePathStyle: true, Credentials: srv.Credentials()})
+	})
+	require.NoError(t, err)
+	_, err = j.Append(context.Background(), []Entry{entry(hashN(0), time.Now())})
+	require.NoError(t, err)
+	require.Equal(t, []string{hashN(0)}, readAll(t, j, time.Time{}))
 }
