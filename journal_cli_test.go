@@ -16,11 +16,11 @@ func TestCheckWarnsWithoutAJournal(t *testing.T) {
 	t.Parallel()
 	_, env := exampleDB(t, 20)
 	r := lethe(t, env, "check")
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stderr, "warning: no erasure journal (LETHE_JOURNAL)")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stderr, "warning: no erasure journal (LETHE_JOURNAL)")
 	r = lethe(t, append(env, "LETHE_JOURNAL=file://"+t.TempDir()+"/"), "check")
-	require.Equal(t, 0, r.code)
-	require.NotContains(t, r.stderr, "no erasure journal")
+	require.Equal(t, 0, r.Code)
+	require.NotContains(t, r.Stderr, "no erasure journal")
 }
 
 // TestBadJournalSettingsExit2: each is named, nothing runs.
@@ -40,8 +40,8 @@ func TestBadJournalSettingsExit2(t *testing.T) {
 		{nil, []string{"replay"}, "lethe replay needs the erasure journal: set LETHE_JOURNAL"},
 	} {
 		r := lethe(t, append(append([]string{}, env...), c.env...), c.args...)
-		require.Equal(t, 2, r.code, c.args)
-		require.Contains(t, r.stderr, c.want)
+		require.Equal(t, 2, r.Code, c.args)
+		require.Contains(t, r.Stderr, c.want)
 	}
 	require.Equal(t, before, db.Snapshot(t, "public", "billing"))
 	require.Zero(t, db.Int(t, `SELECT count(*) FROM pg_namespace WHERE nspname = 'lethe'`))
@@ -52,14 +52,14 @@ func TestBadJournalSettingsExit2(t *testing.T) {
 func TestReceiptAcceptsPreviousKeys(t *testing.T) {
 	t.Parallel()
 	_, env := exampleDB(t, 100)
-	require.Equal(t, 0, lethe(t, env, "--job", "purge").code)
+	require.Equal(t, 0, lethe(t, env, "--job", "purge").Code)
 	id := jobtest.MD5UUID("user20")
 	rotated := append(append([]string{}, env[:2]...), "LETHE_SUBJECT_HASH_KEY=new-key")
 	r := lethe(t, rotated, "receipt", "--subject", id)
-	require.Equal(t, 2, r.code)
+	require.Equal(t, 2, r.Code)
 	r = lethe(t, append(rotated, "LETHE_SUBJECT_HASH_KEYS_PREVIOUS=older-key, test-key"), "receipt", "--subject", id)
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stdout, "erased at")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "erased at")
 }
 
 // TestEraseIsJournaled: lethe erase --confirm writes its receipt to the
@@ -71,7 +71,7 @@ func TestEraseIsJournaled(t *testing.T) {
 	env = append(env, "LETHE_JOURNAL=file://"+dir+"/")
 	id := jobtest.MD5UUID("user3")
 	r := lethe(t, env, "erase", "--subject", id, "--confirm")
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	files, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Len(t, files, 1)

@@ -238,7 +238,7 @@ func runSchedule(ctx, stop context.Context, cfg *Config, deps jobs.Deps, runner 
 // nothing.
 func runExport(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, runner *jobs.Runner, logger *slog.Logger, stdout, stderr io.Writer) int {
 	ec := export.Config{
-		Pool: pool, Policy: pol, Logger: logger.With("job", "export"),
+		Deps:        jobs.Deps{Pool: pool, Policy: pol, Logger: logger.With("job", "export")},
 		Destination: export.Destination{Path: cfg.Out, Writer: stdout},
 	}
 	if cfg.SubjectHashKey != "" {

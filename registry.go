@@ -36,7 +36,7 @@ func jobsFor(cfg *Config) *jobs.Registry {
 			Name: "retention", Help: "delete rows older than the policy's retention rules",
 			Sections: []string{"retention"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
-				return retention.New(retention.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger})
+				return retention.New(retention.Config{Deps: d})
 			},
 		},
 		jobs.Spec{
@@ -44,8 +44,9 @@ func jobsFor(cfg *Config) *jobs.Registry {
 			Sections: []string{"subject", "inactivity"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
 				ic := inactivity.Config{
-					Pool: d.Pool, Policy: d.Policy, Hasher: d.Hasher, Logger: d.Logger,
-					SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate,
+					Deps:     d,
+					SMTPURL:  cfg.SMTPURL,
+					SMTPRate: cfg.SMTPRate,
 				}
 				if wh := d.Policy.Inactivity.Notify.Webhook; wh != nil {
 					// The secret is named by the policy and read from the environment.
@@ -58,7 +59,7 @@ func jobsFor(cfg *Config) *jobs.Registry {
 			Name: "orphans", Help: "remove organizations, invites and files that lost their owner",
 			Sections: []string{"orphans"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
-				return orphans.New(orphans.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger, Store: d.Objects})
+				return orphans.New(orphans.Config{Deps: d})
 			},
 		},
 	)
@@ -86,7 +87,7 @@ func newPurge(cfg *Config, d jobs.Deps, key *string) (jobs.Job, error) {
 // and lethe replay.
 func purgeConfig(cfg *Config, d jobs.Deps) (purge.Config, error) {
 	pc := purge.Config{
-		Pool: d.Pool, Policy: d.Policy, Hasher: d.Hasher, Logger: d.Logger,
+		Deps:    d,
 		Workers: cfg.Workers,
 	}
 	if len(d.Policy.Objects) > 0 || len(d.Policy.Processors) > 0 {

@@ -200,7 +200,7 @@ func TestReplayAfterPgDumpRestore(t *testing.T) {
 	bucketBackup := w.bucket()
 
 	r := lethe(t, w.env, "--job", "purge")
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	purgedDB := fingerprints(t, w.db.Pool)
 	purgedBucket := w.bucket()
 	erased := receiptHashes(t, w.db.Pool, false)
@@ -214,12 +214,12 @@ func TestReplayAfterPgDumpRestore(t *testing.T) {
 	env := withURL(w.env, url)
 
 	r = lethe(t, env, "replay", "--dry-run")
-	require.Equal(t, 0, r.code)
-	require.Regexp(t, `subjects found: 29\n`, r.stdout)
+	require.Equal(t, 0, r.Code)
+	require.Regexp(t, `subjects found: 29\n`, r.Stdout)
 	require.NotEqual(t, purgedDB, fingerprints(t, pool), "a dry run changes nothing")
 
 	r = lethe(t, env, "replay")
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	require.Equal(t, purgedDB, fingerprints(t, pool))
 	require.Equal(t, purgedBucket, w.bucket())
 	require.Equal(t, erased, receiptHashes(t, pool, true), "every erasure's receipt is back, marked replayed")
@@ -227,13 +227,13 @@ func TestReplayAfterPgDumpRestore(t *testing.T) {
 	user20 := jobtest.MD5UUID("user20")
 	live := lethe(t, w.env, "receipt", "--subject", user20)
 	r = lethe(t, env, "receipt", "--subject", user20)
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	erasedAt := func(out string) string { return out[strings.Index(out, " erased at "):strings.Index(out, " (run ")] }
-	require.Equal(t, erasedAt(live.stdout), erasedAt(r.stdout), "the original erasure time")
+	require.Equal(t, erasedAt(live.Stdout), erasedAt(r.Stdout), "the original erasure time")
 
 	r = lethe(t, env, "replay")
-	require.Equal(t, 0, r.code)
-	require.Regexp(t, `subjects found: 0\n`, r.stdout)
+	require.Equal(t, 0, r.Code)
+	require.Regexp(t, `subjects found: 0\n`, r.Stdout)
 	require.Equal(t, purgedDB, fingerprints(t, pool))
 	require.Equal(t, purgedBucket, w.bucket())
 }
@@ -246,7 +246,7 @@ func TestReplayKilledThenRerun(t *testing.T) {
 	w := newRestoreWorld(t, 200)
 	dump := dumpDB(t, w.db)
 	bucketBackup := w.bucket()
-	require.Equal(t, 0, lethe(t, w.env, "--job", "purge").code)
+	require.Equal(t, 0, lethe(t, w.env, "--job", "purge").Code)
 	purgedDB, purgedBucket := fingerprints(t, w.db.Pool), w.bucket()
 
 	pool, url := restoreDump(t, dump)
@@ -276,7 +276,7 @@ func TestReplayKilledThenRerun(t *testing.T) {
 	require.NoError(t, tx.Rollback(ctx))
 
 	r := lethe(t, withURL(w.env, url), "replay")
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	require.Equal(t, purgedDB, fingerprints(t, pool))
 	require.Equal(t, purgedBucket, w.bucket())
 	require.Equal(t, receiptHashes(t, w.db.Pool, false), receiptHashes(t, pool, true))
@@ -300,7 +300,7 @@ func TestReplayAfterBaseBackupRestore(t *testing.T) {
 	t.Cleanup(backup.Close)
 	bucketBackup := w.bucket()
 
-	require.Equal(t, 0, lethe(t, w.env, "--job", "purge").code)
+	require.Equal(t, 0, lethe(t, w.env, "--job", "purge").Code)
 	purgedDB, purgedBucket := fingerprints(t, w.db.Pool), w.bucket()
 	erased := receiptHashes(t, w.db.Pool, false)
 
@@ -313,11 +313,11 @@ func TestReplayAfterBaseBackupRestore(t *testing.T) {
 	require.NotEqual(t, purgedDB, fingerprints(t, pool))
 
 	r := lethe(t, withURL(w.env, url), "replay")
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	require.Equal(t, purgedDB, fingerprints(t, pool))
 	require.Equal(t, purgedBucket, w.bucket())
 	require.Equal(t, erased, receiptHashes(t, pool, true))
 	r = lethe(t, withURL(w.env, url), "replay")
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	require.Equal(t, purgedDB, fingerprints(t, pool))
 }

@@ -81,7 +81,7 @@ func (b *bundle) run(db *pgtest.DB, job jobs.Job, key string, limits jobs.Limits
 }
 
 func (b *bundle) purgeConfig(db *pgtest.DB, key string) purge.Config {
-	return purge.Config{Pool: db.Pool, Policy: b.pol, Hasher: subject.NewHasher(key), Logger: jobtest.Logger(b.t)}
+	return purge.Config{Deps: jobs.Deps{Pool: db.Pool, Policy: b.pol, Hasher: subject.NewHasher(key), Logger: jobtest.Logger(b.t)}}
 }
 
 // purge runs the purge on db with the journal, hashing with key.

@@ -58,11 +58,8 @@ var _ jobs.Job = (*Job)(nil)
 // New returns the replay job. Its run refuses (a *jobs.ConfigError)
 // without a journal or a hash key: without them nothing can be found.
 func New(cfg Config) (*Job, error) {
-	if cfg.Purge.Pool == nil || cfg.Purge.Policy == nil {
-		return nil, errors.New("replay: Pool and Policy are required")
-	}
-	if cfg.Purge.Logger == nil {
-		cfg.Purge.Logger = slog.New(slog.DiscardHandler)
+	if err := cfg.Purge.Require("replay"); err != nil {
+		return nil, err
 	}
 	cfg.Purge.Journal = nil
 	return &Job{cfg: cfg}, nil

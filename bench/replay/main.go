@@ -151,7 +151,7 @@ func load(ctx context.Context, pool *pgxpool.Pool, subjects, erased int) error {
 // purgeOnce erases the due subjects with the journal on and returns the
 // purge's rate in subjects/s.
 func purgeOnce(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, jn *journal.Journal) (float64, error) {
-	j, err := purge.New(purge.Config{Pool: pool, Policy: pol, Hasher: subject.NewHasher(hashKey),
+	j, err := purge.New(purge.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Hasher: subject.NewHasher(hashKey)},
 		Journal: &journal.Outbox{Pool: pool, Journal: jn}})
 	if err != nil {
 		return 0, err
@@ -170,7 +170,8 @@ func purgeOnce(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, jn *
 // replayOnce runs lethe replay and returns its report, its time and the
 // peak RSS in KiB during it.
 func replayOnce(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, jn *journal.Journal) (*jobs.Report, time.Duration, int64, error) {
-	j, err := replay.New(replay.Config{Purge: purge.Config{Pool: pool, Policy: pol, Hasher: subject.NewHasher(hashKey), Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}, Journal: jn})
+	j, err := replay.New(replay.Config{Purge: purge.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Hasher: subject.NewHasher(hashKey),
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}}, Journal: jn})
 	if err != nil {
 		return nil, 0, 0, err
 	}
