@@ -14,6 +14,7 @@ import (
 
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/letheproc"
+	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/subject"
 	"github.com/stretchr/testify/require"
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := miniotest.Run(m)
 	pgtest.Stop()
 	letheproc.Cleanup()
 	os.Exit(code)

@@ -31,7 +31,7 @@ func TestCheckWarnsWhenGraceLeavesNoRoomInTheMonth(t *testing.T) {
 
 	r = lethe(t, env, "check", "--policy", withGrace("14d"))
 	require.Equal(t, 0, r.Code)
-	require.NotContains(t, r.Stderr, "warning")
+	require.NotContains(t, r.Stderr, "warning: subject.grace")
 
 	// 20 days of grace and a weekly purge: a request can wait 27 days.
 	weekly := append(append([]string{}, env...), "LETHE_SCHEDULE=purge=0 3 * * 1; retention=0 4 * * *")
@@ -41,7 +41,7 @@ func TestCheckWarnsWhenGraceLeavesNoRoomInTheMonth(t *testing.T) {
 	daily := append(append([]string{}, env...), "LETHE_SCHEDULE=purge=0 3 * * *")
 	r = lethe(t, daily, "check", "--policy", withGrace("20d"))
 	require.Equal(t, 0, r.Code)
-	require.NotContains(t, r.Stderr, "warning")
+	require.NotContains(t, r.Stderr, "warning: subject.grace")
 }
 
 func TestLongestGap(t *testing.T) {

@@ -28,6 +28,11 @@ func jobsFor(cfg *Config) *jobs.Registry {
 			New:      func(d jobs.Deps) (jobs.Job, error) { return newPurge(cfg, d, nil) },
 		},
 		jobs.Spec{
+			Name: "replay", Help: "after a restore: erase again the subjects the erasure journal says were erased",
+			Sections: []string{"subject"},
+			New:      func(d jobs.Deps) (jobs.Job, error) { return newReplay(cfg, d) },
+		},
+		jobs.Spec{
 			Name: "retention", Help: "delete rows older than the policy's retention rules",
 			Sections: []string{"retention"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
@@ -65,6 +70,22 @@ func jobsFor(cfg *Config) *jobs.Registry {
 // A processor's ${NAME} that the environment lacks is a configuration
 // error (exit 2) before anything is changed.
 func newPurge(cfg *Config, d jobs.Deps, key *string) (jobs.Job, error) {
+	pc, err := purgeConfig(cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	if pc.Journal, err = newOutbox(cfg, d); err != nil {
+		return nil, err
+	}
+	if key != nil {
+		return purge.NewErase(pc, *key)
+	}
+	return purge.New(pc)
+}
+
+// purgeConfig is the purge's configuration, for the purge, lethe erase
+// and lethe replay.
+func purgeConfig(cfg *Config, d jobs.Deps) (purge.Config, error) {
 	pc := purge.Config{
 		Deps:    d,
 		Workers: cfg.Workers,
@@ -72,14 +93,11 @@ func newPurge(cfg *Config, d jobs.Deps, key *string) (jobs.Job, error) {
 	if len(d.Policy.Objects) > 0 || len(d.Policy.Processors) > 0 {
 		erasers, err := outside.New(d.Policy, d.Objects, d.Env, nil, d.Logger)
 		if err != nil {
-			return nil, err
+			return pc, err
 		}
 		pc.Erasers = erasers
 	}
-	if key != nil {
-		return purge.NewErase(pc, *key)
-	}
-	return purge.New(pc)
+	return pc, nil
 }
 
 // objectRouter is the one object store of the process, for every job. S3

@@ -24,6 +24,10 @@ type Config struct {
 	// Erasers remove each subject's data outside the database before its
 	// rows go; see Eraser.
 	Erasers []Eraser
+	// Journal, when set, copies each committed batch's receipts to the
+	// erasure journal after the commit, and each run first catches up the
+	// receipts earlier runs could not journal.
+	Journal Journal
 	// ProgressEvery is how often a long run logs its progress. Default 10s.
 	ProgressEvery time.Duration
 }
