@@ -94,9 +94,11 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) error {
 		return err
 	}
 	read := s.Limits.Now()
-	f, err := scan(ctx, pc.Pool, pl, ps)
-	if err != nil {
-		return err
+	var f found
+	if ix.entries > 0 { // an empty journal names no one: no need to read the table
+		if f, err = scan(ctx, pc.Pool, pl, ps); err != nil {
+			return err
+		}
 	}
 	s.Report.Set(SubjectsScanned, f.scanned)
 	s.Report.Set(SubjectsFound, int64(len(f.hits)))

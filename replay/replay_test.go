@@ -125,3 +125,17 @@ func TestReplaySince(t *testing.T) {
 	require.Equal(t, jobs.ExitOK, code)
 	require.Zero(t, r.Counter(JournalEntries), "erasures before --since are not replayed")
 }
+
+// TestReplayWithAnEmptyJournalReadsNothing: nothing journaled (a new
+// journal, or --since after the last erasure): not even the table is read.
+func TestReplayWithAnEmptyJournalReadsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.addUser(b.db, "kai", "45 days")
+	before := b.app(b.db)
+	r, code := b.replay(b.db, keyA, false)
+	require.Equal(t, jobs.ExitOK, code)
+	require.Zero(t, r.Counter(JournalEntries))
+	require.Zero(t, r.Counter(SubjectsScanned))
+	require.Equal(t, before, b.app(b.db))
+}
