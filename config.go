@@ -43,6 +43,16 @@ type Config struct {
 	SMTPURL string `env:"LETHE_SMTP_URL"`
 	// SMTPRate is the most mails per second the inactivity job sends.
 	SMTPRate float64 `env:"LETHE_SMTP_RATE, default=5"`
+	// Governor and adaptive batch size (see jobs.Governor, jobs.Sizer):
+	// zero values take the defaults of package jobs.
+	Governor        bool          `env:"LETHE_GOVERNOR, default=true"`
+	MaxReplicaLag   time.Duration `env:"LETHE_MAX_REPLICA_LAG"`
+	ReplicaURLs     []string      `env:"LETHE_REPLICA_URLS"`
+	MaxActive       int           `env:"LETHE_MAX_ACTIVE_CONNECTIONS"`
+	MaxLockWaiters  int           `env:"LETHE_MAX_LOCK_WAITERS"`
+	MaxThrottle     time.Duration `env:"LETHE_MAX_THROTTLE"`
+	TargetBatchTime time.Duration `env:"LETHE_TARGET_BATCH_TIME"`
+	MaxBatchSize    int           `env:"LETHE_MAX_BATCH_SIZE"`
 
 	AllowLarge bool
 	Summary    bool
@@ -77,6 +87,14 @@ var envVars = [][2]string{
 	{"LETHE_SCHEDULE_SECONDS", "lethe schedule: true to accept six-field specs with seconds"},
 	{"LETHE_SMTP_URL", "inactivity mails: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS)"},
 	{"LETHE_SMTP_RATE", "inactivity mails: most sent per second (default 5)"},
+	{"LETHE_GOVERNOR", "false: never wait for the database's health before a batch (default true)"},
+	{"LETHE_MAX_REPLICA_LAG", "wait while a replica's replay lag is above this (default 5s)"},
+	{"LETHE_REPLICA_URLS", "comma-separated replica URLs whose own lag the governor reads too"},
+	{"LETHE_MAX_ACTIVE_CONNECTIONS", "wait while this many client connections are not idle (default 80% of max_connections)"},
+	{"LETHE_MAX_LOCK_WAITERS", "wait while more sessions than this wait on lethe's locks (default 0)"},
+	{"LETHE_MAX_THROTTLE", "most time a run waits for the database; past it the run stops, exit 1 (default 5m)"},
+	{"LETHE_TARGET_BATCH_TIME", "transaction time the adaptive batch size aims for (default 250ms)"},
+	{"LETHE_MAX_BATCH_SIZE", "largest adaptive batch (default the batch size; retention 20000)"},
 }
 
 // parseConfig reads the environment, then the flags of the command in args.
@@ -162,6 +180,9 @@ func (c *Config) validate(cmd string) error {
 	}
 	if c.TimeBudget <= 0 {
 		errs = append(errs, "time budget must be positive")
+	}
+	if c.MaxReplicaLag < 0 || c.MaxThrottle < 0 || c.TargetBatchTime < 0 || c.MaxActive < 0 || c.MaxLockWaiters < 0 || c.MaxBatchSize < 0 {
+		errs = append(errs, "LETHE_MAX_REPLICA_LAG, LETHE_MAX_THROTTLE, LETHE_TARGET_BATCH_TIME, LETHE_MAX_ACTIVE_CONNECTIONS, LETHE_MAX_LOCK_WAITERS and LETHE_MAX_BATCH_SIZE must not be negative")
 	}
 	switch c.LogFormat {
 	case "", "json", "text":

@@ -1,0 +1,88 @@
+package jobs
+
+import (
+	"sync"
+	"time"
+)
+
+// DefaultTargetBatchTime is the transaction time the adaptive batch size
+// aims for when Limits.TargetBatchTime is zero.
+const DefaultTargetBatchTime = 250 * time.Millisecond
+
+// BatchSize is the current batch size gauge of a run (the last size its
+// default Sizer chose).
+const BatchSize Gauge = "batch_size"
+
+// Sizer adapts a batch size to a target transaction time: a full batch
+// faster than the target doubles the next one (up to Max), one slower than
+// four times the target halves it (down to 1), and a statement timeout
+// halves it before the retry. It is safe for concurrent use by a job's
+// workers, which then share one size.
+type Sizer struct {
+	mu       sync.Mutex
+	size     int
+	max      int
+	target   time.Duration
+	onChange func(int)
+}
+
+// NewSizer returns a sizer that starts at size and never goes above max
+// (at least size), aiming at target (DefaultTargetBatchTime when zero).
+func NewSizer(size, max int, target time.Duration) *Sizer {
+	if size < 1 {
+		size = 1
+	}
+	if target <= 0 {
+		target = DefaultTargetBatchTime
+	}
+	return &Sizer{size: size, max: maxInt(max, size), target: target}
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// Size returns the size of the next batch.
+func (z *Sizer) Size() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.size
+}
+
+// Target returns the transaction time the sizer aims for.
+func (z *Sizer) Target() time.Duration { return z.target }
+
+// Observe adapts the size after a batch of size that did n units of work
+// (a full batch did size) and took d, and returns the next size.
+func (z *Sizer) Observe(size, n int, d time.Duration) int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	switch {
+	case d < z.target && n >= size && size >= z.size:
+		z.set(min(z.size*2, z.max))
+	case d > 4*z.target && size <= z.size:
+		z.set(max(z.size/2, 1))
+	}
+	return z.size
+}
+
+// Halve halves the size (a statement timed out) and returns it.
+func (z *Sizer) Halve() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.set(max(z.size/2, 1))
+	return z.size
+}
+
+func (z *Sizer) set(n int) {
+	if n == z.size {
+		return
+	}
+	z.size = n
+	if z.onChange != nil {
+		z.onChange(n)
+	}
+}
