@@ -31,7 +31,7 @@ func jobsFor(cfg *Config) *jobs.Registry {
 			Name: "retention", Help: "delete rows older than the policy's retention rules",
 			Sections: []string{"retention"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
-				return retention.New(retention.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger})
+				return retention.New(retention.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger, TargetBatchTime: cfg.TargetBatchTime})
 			},
 		},
 		jobs.Spec{

@@ -70,9 +70,10 @@ func NewSession(pool *pgxpool.Pool, limits Limits, report *Report, logger *slog.
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Session{Pool: pool, Limits: limits, Report: report, Logger: logger, deadline: limits.Now().Add(limits.TimeBudget)}
-	s.sizer = s.NewSizer(limits.BatchSize, limits.MaxBatchSize)
-	s.sizer.onChange = func(n int) { report.SetGauge(BatchSize, float64(n)) }
-	report.SetGauge(BatchSize, float64(limits.BatchSize))
+	s.sizer = s.NewSizer(limits.BatchSize, limits.MaxBatchSize, 0)
+	if report != nil {
+		report.SetGauge(BatchSize, float64(limits.BatchSize))
+	}
 	if pool != nil && !limits.Governor.Off {
 		s.gov = &governor{cfg: limits.Governor, replicas: map[string]*pgx.Conn{}}
 	}
@@ -83,10 +84,16 @@ func NewSession(pool *pgxpool.Pool, limits Limits, report *Report, logger *slog.
 // that works through several tables may make one per table with NewSizer.
 func (s *Session) Sizer() *Sizer { return s.sizer }
 
-// NewSizer returns a sizer aimed at the run's target transaction time,
-// starting at size and capped at max.
-func (s *Session) NewSizer(size, max int) *Sizer {
-	return NewSizer(size, max, s.Limits.TargetBatchTime)
+// NewSizer returns a sizer aimed at target (zero: the run's
+// TargetBatchTime), starting at size and capped at max. Every sizer of the
+// run reports its changes as the BatchSize gauge.
+func (s *Session) NewSizer(size, max int, target time.Duration) *Sizer {
+	if target <= 0 {
+		target = s.Limits.TargetBatchTime
+	}
+	z := NewSizer(size, max, target)
+	z.onChange = func(n int) { s.Report.SetGauge(BatchSize, float64(n)) }
+	return z
 }
 
 // Start records the run in lethe.runs (migrating lethe's schema first, and

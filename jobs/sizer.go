@@ -1,6 +1,8 @@
 package jobs
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -84,5 +86,35 @@ func (z *Sizer) set(n int) {
 	z.size = n
 	if z.onChange != nil {
 		z.onChange(n)
+	}
+}
+
+// StatementTimedOut reports whether err is the run's statement_timeout
+// (SQLSTATE 57014), not a cancellation of ctx.
+func StatementTimedOut(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && SQLState(err) == "57014"
+}
+
+// SizedBatch runs one batch of z's current size: fn does at most size
+// units of work (subjects, rows, organizations) and returns how many it
+// selected. A batch that hit statement_timeout is halved and tried again
+// (counted in BatchesRetried); fn retries other trouble itself (InTx,
+// Retry). On success z adapts to how long fn took, by the run's clock, and
+// SizedBatch returns n and the size fn was given: a batch with n < size
+// was the last.
+func (s *Session) SizedBatch(ctx context.Context, z *Sizer, fn func(ctx context.Context, size int) (int, error)) (n, size int, err error) {
+	for {
+		size = z.Size()
+		started := s.Limits.Now()
+		n, err = fn(ctx, size)
+		if err == nil {
+			z.Observe(size, n, s.Limits.Now().Sub(started))
+			return n, size, nil
+		}
+		if !StatementTimedOut(ctx, err) || size <= 1 {
+			return n, size, err
+		}
+		s.Report.Add(BatchesRetried, 1)
+		s.Logger.Debug("batch timed out, halved", slog.Int("size", z.Halve()))
 	}
 }

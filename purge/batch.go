@@ -16,18 +16,20 @@ import (
 	"github.com/lethe-project/lethe/plan"
 )
 
-// batchWithRetry runs batch under the session's retry policy, which
-// counts the retries; it returns how many subjects the last attempt
-// selected.
-func (j *Job) batchWithRetry(ctx context.Context, s *jobs.Session, cur *cursor) (n int, err error) {
-	err = s.Retry(ctx, func(ctx context.Context) error {
-		n, err = j.batch(ctx, s, cur)
-		if j.hooks.batchEnded != nil {
-			j.hooks.batchEnded()
-		}
-		return err
+// batchWithRetry runs batch, of the run's adaptive size, under the
+// session's retry policy, which counts the retries; it returns how many
+// subjects the last attempt selected and the size it asked for.
+func (j *Job) batchWithRetry(ctx context.Context, s *jobs.Session, cur *cursor) (n, size int, err error) {
+	return s.SizedBatch(ctx, s.Sizer(), func(ctx context.Context, size int) (n int, err error) {
+		err = s.Retry(ctx, func(ctx context.Context) error {
+			n, err = j.batch(ctx, s, cur, size)
+			if j.hooks.batchEnded != nil {
+				j.hooks.batchEnded()
+			}
+			return err
+		})
+		return n, err
 	})
-	return n, err
 }
 
 type selected struct {
@@ -40,9 +42,9 @@ type selected struct {
 
 // batch erases (or, dry, counts) one batch of subjects in one transaction.
 // It returns how many subjects it selected.
-func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor) (int, error) {
+func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor, size int) (int, error) {
 	started := s.Limits.Now()
-	sel, tx, err := j.selectSubjects(ctx, s, cur)
+	sel, tx, err := j.selectSubjects(ctx, s, cur, size)
 	if tx != nil {
 		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	}
@@ -113,7 +115,7 @@ func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor) (int, err
 // selectSubjects begins the batch's transaction and selects its subjects in
 // the same round trip. The transaction is returned (to roll back) whenever
 // it began, even with an error.
-func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor) (selected, pgx.Tx, error) {
+func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor, size int) (selected, pgx.Tx, error) {
 	cfg := &j.cfg
 	b := &pgx.Batch{}
 	switch {
@@ -122,9 +124,9 @@ func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor) 
 	case j.one != nil:
 		b.Queue(j.sql.selectOne, *j.one)
 	case s.DryRun():
-		b.Queue(j.sql.selectDry, j.pl.Subject.Grace, s.Limits.BatchSize, cur.ra, cur.key)
+		b.Queue(j.sql.selectDry, j.pl.Subject.Grace, size, cur.ra, cur.key)
 	default:
-		b.Queue(j.sql.selectBatch, j.pl.Subject.Grace, s.Limits.BatchSize, cur.failedKeys())
+		b.Queue(j.sql.selectBatch, j.pl.Subject.Grace, size, cur.failedKeys())
 	}
 	if j.hooks.selecting != nil {
 		j.hooks.selecting()
