@@ -53,6 +53,10 @@ type Limits struct {
 	// Governor holds the database health thresholds checked before each
 	// batch.
 	Governor Governor
+	// Shard is this process's share of the work when several run the
+	// same job at once; the zero value does it all. Retention and orphans
+	// split by it; purge and inactivity need not (SKIP LOCKED).
+	Shard Shard
 }
 
 // SetDefaults fills the zero fields with their defaults.
