@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lethe-project/lethe/grants"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/sethvargo/go-envconfig"
 )
 
@@ -53,6 +55,12 @@ type Config struct {
 	MaxThrottle     time.Duration `env:"LETHE_MAX_THROTTLE"`
 	TargetBatchTime time.Duration `env:"LETHE_TARGET_BATCH_TIME"`
 	MaxBatchSize    int           `env:"LETHE_MAX_BATCH_SIZE"`
+	// Shard is "i/N" (LETHE_SHARD or --shard), or i from a Kubernetes
+	// Indexed Job's JOB_COMPLETION_INDEX with N from LETHE_SHARDS.
+	Shard           string `env:"LETHE_SHARD"`
+	Shards          int    `env:"LETHE_SHARDS"`
+	CompletionIndex string `env:"JOB_COMPLETION_INDEX"`
+	shard           jobs.Shard
 
 	AllowLarge bool
 	Summary    bool
@@ -95,6 +103,8 @@ var envVars = [][2]string{
 	{"LETHE_MAX_THROTTLE", "most time a run waits for the database; past it the run stops, exit 1 (default 5m)"},
 	{"LETHE_TARGET_BATCH_TIME", "transaction time the adaptive batch size aims for (default 250ms)"},
 	{"LETHE_MAX_BATCH_SIZE", "largest adaptive batch (default the batch size; retention 20000)"},
+	{"LETHE_SHARD", "i/N: this process's share of retention and orphans when N run at once (or --shard)"},
+	{"LETHE_SHARDS", "N, with JOB_COMPLETION_INDEX as i (a Kubernetes Indexed Job)"},
 }
 
 // parseConfig reads the environment, then the flags of the command in args.
@@ -121,6 +131,7 @@ func parseConfig(ctx context.Context, cmd string, args []string, lookup envconfi
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or text")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&cfg.Summary, "summary", false, "print the summary table even when stdout is not a terminal")
+	fs.StringVar(&cfg.Shard, "shard", cfg.Shard, "i/N: this process's share of retention and orphans when N run at once")
 	if cmd == "export" {
 		fs.StringVar(&cfg.Out, "out", "", "the archive file (written as FILE.tmp, then renamed) or s3://bucket/prefix/; default stdout")
 	}
@@ -184,6 +195,9 @@ func (c *Config) validate(cmd string) error {
 	if c.MaxReplicaLag < 0 || c.MaxThrottle < 0 || c.TargetBatchTime < 0 || c.MaxActive < 0 || c.MaxLockWaiters < 0 || c.MaxBatchSize < 0 {
 		errs = append(errs, "LETHE_MAX_REPLICA_LAG, LETHE_MAX_THROTTLE, LETHE_TARGET_BATCH_TIME, LETHE_MAX_ACTIVE_CONNECTIONS, LETHE_MAX_LOCK_WAITERS and LETHE_MAX_BATCH_SIZE must not be negative")
 	}
+	if err := c.readShard(); err != nil {
+		errs = append(errs, err.Error())
+	}
 	switch c.LogFormat {
 	case "", "json", "text":
 	default:
@@ -199,6 +213,29 @@ func (c *Config) validate(cmd string) error {
 	}
 	if len(errs) > 0 {
 		return usageError{errors.New(strings.Join(errs, "; "))}
+	}
+	return nil
+}
+
+// readShard reads the shard from LETHE_SHARD (--shard), or from
+// JOB_COMPLETION_INDEX and LETHE_SHARDS.
+func (c *Config) readShard() error {
+	switch {
+	case c.Shard != "":
+		sh, err := jobs.ParseShard(c.Shard)
+		c.shard = sh
+		return err
+	case c.Shards > 1:
+		if c.CompletionIndex == "" {
+			return fmt.Errorf("LETHE_SHARDS=%d needs JOB_COMPLETION_INDEX (an Indexed Job) or LETHE_SHARD i/N", c.Shards)
+		}
+		sh, err := jobs.ParseShard(c.CompletionIndex + "/" + strconv.Itoa(c.Shards))
+		c.shard = sh
+		if err != nil {
+			return fmt.Errorf("JOB_COMPLETION_INDEX with LETHE_SHARDS: %w", err)
+		}
+	case c.Shards < 0:
+		return fmt.Errorf("LETHE_SHARDS=%d: want a count", c.Shards)
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ type orgTarget struct {
 	cols    []string // columns of the organization row the templates use
 
 	// SQL built once.
-	candidates string // $1 min age, $2 key after (text or null), $3 limit
+	candidates string // $1 min age, $2 key after (text or null), $3 limit, $4 and $5 the shard
 	lock       string // candidates FOR UPDATE SKIP LOCKED
 	recheck    string // $1 keys (text[]), $2 min age
 	counts     string // $1 min age
@@ -252,7 +252,8 @@ func (j *Job) orgBatch(ctx context.Context, o *orgTarget, after *string, size in
 }
 
 func (j *Job) selectOrgs(ctx context.Context, tx pgx.Tx, o *orgTarget, q string, after *string, size int) ([]org, error) {
-	rows, err := tx.Query(ctx, q, time.Duration(o.rule.MinAge), after, size)
+	sh := j.s.Limits.Shard
+	rows, err := tx.Query(ctx, q, time.Duration(o.rule.MinAge), after, size, sh.Count, sh.Index)
 	if err != nil {
 		return nil, fmt.Errorf("orphans: select orphaned %s: %w", o.name(), err)
 	}
