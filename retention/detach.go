@@ -81,13 +81,14 @@ func (j *Job) dropPartitions(ctx context.Context, r *jobs.Report, tr *tableRun, 
 	return nil
 }
 
-// ddlLockTimeout bounds the lock wait of a plain DETACH: a fifth of
-// TargetBatchTime (50 ms by default), at most LockTimeout. While a DETACH
-// waits for its ACCESS EXCLUSIVE lock on the parent, every query of the
-// application on the table queues behind it: the wait must be short, and
-// is retried (jobs.Backoff) rather than long.
-func (j *Job) ddlLockTimeout() time.Duration {
-	return max(min(j.cfg.TargetBatchTime/5, j.s.Limits.LockTimeout), time.Millisecond)
+// ddlLockTimeout bounds the lock wait of the n-th attempt (from 1) at a
+// plain DETACH: a fifth of TargetBatchTime (50 ms by default), doubled at
+// each attempt, at most LockTimeout. While a DETACH waits for its ACCESS
+// EXCLUSIVE lock on the parent, every query of the application on the
+// table queues behind it: the first waits are short, and only a table that
+// is never idle that long gets longer ones.
+func (j *Job) ddlLockTimeout(n int) time.Duration {
+	return max(min(j.cfg.TargetBatchTime/5<<min(n-1, 16), j.s.Limits.LockTimeout), time.Millisecond)
 }
 
 // detachAndDrop detaches and drops one partition in one transaction whose
@@ -96,6 +97,7 @@ func (j *Job) ddlLockTimeout() time.Duration {
 func (j *Job) detachAndDrop(ctx context.Context, r *jobs.Report, tr *tableRun, p partition) (time.Duration, error) {
 	parent := tr.t.table.Ident()
 	var el time.Duration
+	attempt := 0
 	err := j.retryLocks(ctx, tr, func() error {
 		started := time.Now()
 		tx, err := j.s.Begin(ctx)
@@ -103,7 +105,8 @@ func (j *Job) detachAndDrop(ctx context.Context, r *jobs.Report, tr *tableRun, p
 			return err
 		}
 		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-		if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", ms(j.ddlLockTimeout())); err != nil {
+		attempt++
+		if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", ms(j.ddlLockTimeout(attempt))); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s", parent, p.ident)); err != nil {

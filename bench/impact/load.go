@@ -127,4 +127,3 @@ func (l *oltp) stop() latencies {
 	out.max = l.lat[len(l.lat)-1]
 	return out
 }
-
