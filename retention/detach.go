@@ -83,13 +83,18 @@ func (j *Job) dropPartitions(ctx context.Context, r *jobs.Report, tr *tableRun, 
 
 // ddlLockTimeout bounds the lock wait of the n-th attempt (from 1) at a
 // plain DETACH: a fifth of TargetBatchTime (50 ms by default), doubled at
-// each attempt, at most LockTimeout. While a DETACH waits for its ACCESS
-// EXCLUSIVE lock on the parent, every query of the application on the
-// table queues behind it: the first waits are short, and only a table that
-// is never idle that long gets longer ones.
+// the second and third attempts and no more (200 ms), at most
+// LockTimeout. While a DETACH waits for its ACCESS EXCLUSIVE lock on the
+// parent, every query of the application on the table queues behind it:
+// the wait is what the application's latency pays, so it stays short, and
+// a busy table gets more attempts (ddlLockRetries) instead of longer ones.
 func (j *Job) ddlLockTimeout(n int) time.Duration {
-	return max(min(j.cfg.TargetBatchTime/5<<min(n-1, 16), j.s.Limits.LockTimeout), time.Millisecond)
+	return max(min(j.cfg.TargetBatchTime/5<<min(n-1, 2), j.s.Limits.LockTimeout), time.Millisecond)
 }
+
+// ddlLockRetries is how many times a plain DETACH is tried again: four
+// times LockRetries (20 by default), its attempts being short.
+func (j *Job) ddlLockRetries() int { return 4 * j.cfg.LockRetries }
 
 // detachAndDrop detaches and drops one partition in one transaction whose
 // lock waits end after ddlLockTimeout, and returns how long the
@@ -98,7 +103,7 @@ func (j *Job) detachAndDrop(ctx context.Context, r *jobs.Report, tr *tableRun, p
 	parent := tr.t.table.Ident()
 	var el time.Duration
 	attempt := 0
-	err := j.retryLocks(ctx, tr, func() error {
+	err := j.retryLocksN(ctx, tr, j.ddlLockRetries(), func() error {
 		started := time.Now()
 		tx, err := j.s.Begin(ctx)
 		if err != nil {
@@ -241,6 +246,11 @@ func (j *Job) dropTable(ctx context.Context, tr *tableRun, ident string) error {
 // retryLocks runs fn again after lock trouble (jobs.Retryable),
 // LockRetries times at most, pausing by the shared backoff.
 func (j *Job) retryLocks(ctx context.Context, tr *tableRun, fn func() error) error {
+	return j.retryLocksN(ctx, tr, j.cfg.LockRetries, fn)
+}
+
+// retryLocksN is retryLocks with retries tries at most.
+func (j *Job) retryLocksN(ctx context.Context, tr *tableRun, retries int, fn func() error) error {
 	for a := 0; ; a++ {
 		err := fn()
 		if err == nil {
@@ -249,7 +259,7 @@ func (j *Job) retryLocks(ctx context.Context, tr *tableRun, fn func() error) err
 		if !jobs.Retryable(err) {
 			return fmt.Errorf("retention %s: %w", tr.t.name(), err)
 		}
-		if a == j.cfg.LockRetries {
+		if a == retries {
 			return &lockedOutError{table: tr.t.name(), err: err}
 		}
 		j.s.Report.Add(LockRetries, 1)

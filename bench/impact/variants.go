@@ -64,6 +64,13 @@ func variants(o options) []variant {
 		{name: "c lethe retention", tmpl: "tmpl_plain", fn: retentionWith(on)},
 		{name: "c0 lethe retention, governor off", tmpl: "tmpl_plain", fn: retentionWith(off)},
 		{name: "c2 lethe retention, partitioned", tmpl: "tmpl_part", fn: retentionWith(on)},
+		{name: "c3 lethe retention, partitioned, no default", tmpl: "tmpl_part", fn: func(ctx context.Context, p *pgxpool.Pool, pol string, r *variantResult) error {
+			// Without a default partition the detach is CONCURRENTLY.
+			if _, err := p.Exec(ctx, "DROP TABLE activity_log_default"); err != nil {
+				return err
+			}
+			return runLethe(ctx, p, pol, "retention", on, r)
+		}},
 		{name: "d purge as one transaction", tmpl: "tmpl_plain", fn: purgeWith(one)},
 		{name: "d2 retention as one DELETE", tmpl: "tmpl_plain", fn: oneDelete},
 	}
