@@ -63,6 +63,7 @@ func variants(o options) []variant {
 		{name: "b0 lethe purge, governor off", tmpl: "tmpl_plain", fn: purgeWith(off)},
 		{name: "c lethe retention", tmpl: "tmpl_plain", fn: retentionWith(on)},
 		{name: "c0 lethe retention, governor off", tmpl: "tmpl_plain", fn: retentionWith(off)},
+		{name: "a2 load alone, partitioned", tmpl: "tmpl_part"},
 		{name: "c2 lethe retention, partitioned", tmpl: "tmpl_part", fn: retentionWith(on)},
 		{name: "c3 lethe retention, partitioned, no default", tmpl: "tmpl_part", fn: func(ctx context.Context, p *pgxpool.Pool, pol string, r *variantResult) error {
 			// Without a default partition the detach is CONCURRENTLY.
