@@ -19,7 +19,7 @@ func replayedUpTo(t *testing.T, primary, standby *pgx.Conn) {
 	var lsn string
 	require.NoError(t, primary.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn))
 	for done := false; !done; {
-		require.NoError(t, standby.QueryRow(ctx, "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", lsn).Scan(&done))
+		require.NoError(t, standby.QueryRow(ctx, "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn AND pg_last_xact_replay_timestamp() IS NOT NULL, false)", lsn).Scan(&done))
 	}
 }
 
@@ -55,8 +55,9 @@ func TestGovernorWaitsForAStreamingReplica(t *testing.T) {
 	// Until the standby has received the write and lags by more than the
 	// threshold: time passes, replay does not.
 	for lagging := false; !lagging; {
-		require.NoError(t, replica.QueryRow(ctx, `SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()
-			AND now() - pg_last_xact_replay_timestamp() > $1::interval`, maxLag).Scan(&lagging))
+		// NULL until the WAL receiver has received something.
+		require.NoError(t, replica.QueryRow(ctx, `SELECT coalesce(pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()
+			AND now() - pg_last_xact_replay_timestamp() > $1::interval, false)`, maxLag).Scan(&lagging))
 	}
 
 	s, clock := newSession(t, db, jobs.Limits{Governor: jobs.Governor{MaxReplicaLag: maxLag, ReplicaURLs: []string{standby.AdminURL}}})
