@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lethe-project/lethe/grants"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/sethvargo/go-envconfig"
 )
 
@@ -50,6 +52,22 @@ type Config struct {
 	// PreviousHashKeys are the subject hash keys used before
 	// SubjectHashKey, comma-separated.
 	PreviousHashKeys string `env:"LETHE_SUBJECT_HASH_KEYS_PREVIOUS"`
+	// Governor and adaptive batch size (see jobs.Governor, jobs.Sizer):
+	// zero values take the defaults of package jobs.
+	Governor        bool          `env:"LETHE_GOVERNOR, default=true"`
+	MaxReplicaLag   time.Duration `env:"LETHE_MAX_REPLICA_LAG"`
+	ReplicaURLs     []string      `env:"LETHE_REPLICA_URLS"`
+	MaxActive       int           `env:"LETHE_MAX_ACTIVE_CONNECTIONS"`
+	MaxLockWaiters  int           `env:"LETHE_MAX_LOCK_WAITERS"`
+	MaxThrottle     time.Duration `env:"LETHE_MAX_THROTTLE"`
+	TargetBatchTime time.Duration `env:"LETHE_TARGET_BATCH_TIME"`
+	MaxBatchSize    int           `env:"LETHE_MAX_BATCH_SIZE"`
+	// Shard is "i/N" (LETHE_SHARD or --shard), or i from a Kubernetes
+	// Indexed Job's JOB_COMPLETION_INDEX with N from LETHE_SHARDS.
+	Shard           string `env:"LETHE_SHARD"`
+	Shards          int    `env:"LETHE_SHARDS"`
+	CompletionIndex string `env:"JOB_COMPLETION_INDEX"`
+	shard           jobs.Shard
 
 	AllowLarge bool
 	Summary    bool
@@ -89,6 +107,16 @@ var envVars = [][2]string{
 	{"LETHE_JOURNAL", "erasure journal outside the database: s3://bucket/prefix/ or file:///dir/ (see docs/backups-and-restores.md)"},
 	{"LETHE_JOURNAL_RETENTION", "keep journal objects this long, e.g. 400d or 8760h; 0 keeps them forever (default 400d)"},
 	{"LETHE_SUBJECT_HASH_KEYS_PREVIOUS", "comma-separated hash keys used before LETHE_SUBJECT_HASH_KEY (replay and receipt accept them)"},
+	{"LETHE_GOVERNOR", "false: never wait for the database's health before a batch (default true)"},
+	{"LETHE_MAX_REPLICA_LAG", "wait while a replica's replay lag is above this (default 5s)"},
+	{"LETHE_REPLICA_URLS", "comma-separated replica URLs whose own lag the governor reads too"},
+	{"LETHE_MAX_ACTIVE_CONNECTIONS", "wait while this many client connections are not idle (default 80% of max_connections)"},
+	{"LETHE_MAX_LOCK_WAITERS", "wait while more sessions than this wait on lethe's locks (default 0)"},
+	{"LETHE_MAX_THROTTLE", "most time a run waits for the database; past it the run stops, exit 1 (default 5m)"},
+	{"LETHE_TARGET_BATCH_TIME", "transaction time the adaptive batch size aims for (default 1s; retention 250ms)"},
+	{"LETHE_MAX_BATCH_SIZE", "largest adaptive batch (default the batch size; retention 20000)"},
+	{"LETHE_SHARD", "i/N: this process's share of retention and orphans when N run at once (or --shard)"},
+	{"LETHE_SHARDS", "N, with JOB_COMPLETION_INDEX as i (a Kubernetes Indexed Job)"},
 }
 
 // parseConfig reads the environment, then the flags of the command in args.
@@ -115,6 +143,7 @@ func parseConfig(ctx context.Context, cmd string, args []string, lookup envconfi
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or text")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&cfg.Summary, "summary", false, "print the summary table even when stdout is not a terminal")
+	fs.StringVar(&cfg.Shard, "shard", cfg.Shard, "i/N: this process's share of retention and orphans when N run at once")
 	if cmd == "export" {
 		fs.StringVar(&cfg.Out, "out", "", "the archive file (written as FILE.tmp, then renamed) or s3://bucket/prefix/; default stdout")
 	}
@@ -179,6 +208,12 @@ func (c *Config) validate(cmd string) error {
 	if c.TimeBudget <= 0 {
 		errs = append(errs, "time budget must be positive")
 	}
+	if c.MaxReplicaLag < 0 || c.MaxThrottle < 0 || c.TargetBatchTime < 0 || c.MaxActive < 0 || c.MaxLockWaiters < 0 || c.MaxBatchSize < 0 {
+		errs = append(errs, "LETHE_MAX_REPLICA_LAG, LETHE_MAX_THROTTLE, LETHE_TARGET_BATCH_TIME, LETHE_MAX_ACTIVE_CONNECTIONS, LETHE_MAX_LOCK_WAITERS and LETHE_MAX_BATCH_SIZE must not be negative")
+	}
+	if err := c.readShard(); err != nil {
+		errs = append(errs, err.Error())
+	}
 	switch c.LogFormat {
 	case "", "json", "text":
 	default:
@@ -194,6 +229,29 @@ func (c *Config) validate(cmd string) error {
 	}
 	if len(errs) > 0 {
 		return usageError{errors.New(strings.Join(errs, "; "))}
+	}
+	return nil
+}
+
+// readShard reads the shard from LETHE_SHARD (--shard), or from
+// JOB_COMPLETION_INDEX and LETHE_SHARDS.
+func (c *Config) readShard() error {
+	switch {
+	case c.Shard != "":
+		sh, err := jobs.ParseShard(c.Shard)
+		c.shard = sh
+		return err
+	case c.Shards > 1:
+		if c.CompletionIndex == "" {
+			return fmt.Errorf("LETHE_SHARDS=%d needs JOB_COMPLETION_INDEX (an Indexed Job) or LETHE_SHARD i/N", c.Shards)
+		}
+		sh, err := jobs.ParseShard(c.CompletionIndex + "/" + strconv.Itoa(c.Shards))
+		c.shard = sh
+		if err != nil {
+			return fmt.Errorf("JOB_COMPLETION_INDEX with LETHE_SHARDS: %w", err)
+		}
+	case c.Shards < 0:
+		return fmt.Errorf("LETHE_SHARDS=%d: want a count", c.Shards)
 	}
 	return nil
 }

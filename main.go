@@ -204,6 +204,11 @@ func limitsOf(cfg *Config, stop context.Context) jobs.Limits {
 		StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout,
 		MaxSubjects: cfg.MaxSubjects, MaxShare: cfg.MaxShare, AllowLarge: cfg.AllowLarge,
 		DryRun: cfg.DryRun, Stop: stop,
+		TargetBatchTime: cfg.TargetBatchTime, MaxBatchSize: cfg.MaxBatchSize, Shard: cfg.shard,
+		Governor: jobs.Governor{
+			Off: !cfg.Governor, MaxReplicaLag: cfg.MaxReplicaLag, ReplicaURLs: cfg.ReplicaURLs,
+			MaxActive: cfg.MaxActive, MaxLockWaiters: cfg.MaxLockWaiters, MaxThrottle: cfg.MaxThrottle,
+		},
 	}
 }
 

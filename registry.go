@@ -36,7 +36,7 @@ func jobsFor(cfg *Config) *jobs.Registry {
 			Name: "retention", Help: "delete rows older than the policy's retention rules",
 			Sections: []string{"retention"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
-				return retention.New(retention.Config{Deps: d})
+				return retention.New(retention.Config{Deps: d, TargetBatchTime: cfg.TargetBatchTime})
 			},
 		},
 		jobs.Spec{

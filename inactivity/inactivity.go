@@ -133,18 +133,20 @@ type batchFunc func(ctx context.Context, tx pgx.Tx, t *jobs.Tally, size int) (in
 // fewer than a batch, the run must stop or it fails.
 func (j *Job) loop(ctx context.Context, s *jobs.Session, batch batchFunc) error {
 	for s.Continue(ctx) {
-		var n int
-		err := s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
-			var err error
-			if n, err = batch(ctx, tx, t, s.Limits.BatchSize); err == nil && j.beforeCommit != nil {
-				j.beforeCommit(tx.Conn().PgConn().PID(), t)
-			}
-			return err
+		n, size, err := s.SizedBatch(ctx, s.Sizer(), func(ctx context.Context, size int) (n int, err error) {
+			err = s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
+				var err error
+				if n, err = batch(ctx, tx, t, size); err == nil && j.beforeCommit != nil {
+					j.beforeCommit(tx.Conn().PgConn().PID(), t)
+				}
+				return err
+			})
+			return n, err
 		})
 		if err != nil {
 			return err
 		}
-		if n < s.Limits.BatchSize {
+		if n < size {
 			return nil
 		}
 	}

@@ -43,6 +43,20 @@ type Limits struct {
 	// Clock tells the time and pauses; nil is the real clock. Tests set
 	// a fake one to drive budgets and retries without depending on speed.
 	Clock Clock
+	// TargetBatchTime is the transaction time the adaptive batch size
+	// aims for (see Sizer). Default 1s (DefaultTargetBatchTime).
+	TargetBatchTime time.Duration
+	// MaxBatchSize caps the adaptive batch size. Default BatchSize: the
+	// size then only shrinks below BatchSize while transactions are slow,
+	// and grows back. Retention has its own, larger default.
+	MaxBatchSize int
+	// Governor holds the database health thresholds checked before each
+	// batch.
+	Governor Governor
+	// Shard is this process's share of the work when several run the
+	// same job at once; the zero value does it all. Retention and orphans
+	// split by it; purge and inactivity need not (SKIP LOCKED).
+	Shard Shard
 }
 
 // SetDefaults fills the zero fields with their defaults.
@@ -71,6 +85,13 @@ func (l *Limits) SetDefaults() {
 	if l.Clock == nil {
 		l.Clock = realClock{}
 	}
+	if l.TargetBatchTime <= 0 {
+		l.TargetBatchTime = DefaultTargetBatchTime
+	}
+	if l.MaxBatchSize < l.BatchSize {
+		l.MaxBatchSize = l.BatchSize
+	}
+	l.Governor.setDefaults()
 }
 
 // NearlyAll is the share of all subjects (or organizations, invitations,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,6 +56,10 @@ type Session struct {
 
 	deadline time.Time
 	run      *ledger.Run
+	gov      *governor
+	sizer    *Sizer
+	pidMu    sync.Mutex
+	pids     map[uint32]bool
 }
 
 // NewSession returns the session of a run that starts now, by the clock of
@@ -64,7 +69,31 @@ func NewSession(pool *pgxpool.Pool, limits Limits, report *Report, logger *slog.
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Session{Pool: pool, Limits: limits, Report: report, Logger: logger, deadline: limits.Now().Add(limits.TimeBudget)}
+	s := &Session{Pool: pool, Limits: limits, Report: report, Logger: logger, deadline: limits.Now().Add(limits.TimeBudget)}
+	s.sizer = s.NewSizer(limits.BatchSize, limits.MaxBatchSize, 0)
+	if report != nil {
+		report.SetGauge(BatchSize, float64(limits.BatchSize))
+	}
+	if pool != nil && !limits.Governor.Off {
+		s.gov = &governor{cfg: limits.Governor, replicas: map[string]*pgx.Conn{}}
+	}
+	return s
+}
+
+// Sizer is the run's adaptive batch size, shared by its workers; a job
+// that works through several tables may make one per table with NewSizer.
+func (s *Session) Sizer() *Sizer { return s.sizer }
+
+// NewSizer returns a sizer aimed at target (zero: the run's
+// TargetBatchTime), starting at size and capped at max. Every sizer of the
+// run reports its changes as the BatchSize gauge.
+func (s *Session) NewSizer(size, max int, target time.Duration) *Sizer {
+	if target <= 0 {
+		target = s.Limits.TargetBatchTime
+	}
+	z := NewSizer(size, max, target)
+	z.onChange = func(n int) { s.Report.SetGauge(BatchSize, float64(n)) }
+	return z
 }
 
 // Start records the run in lethe.runs (migrating lethe's schema first, and
@@ -89,6 +118,12 @@ func (s *Session) Start(ctx context.Context) error {
 // finish records how a started run ended, with its report; a failure to
 // record becomes the run's error when the run itself succeeded.
 func (s *Session) finish(ctx context.Context, err error) error {
+	if g := s.gov; g != nil {
+		g.close(context.WithoutCancel(ctx))
+		if g.failed != nil && !errors.Is(err, g.failed) {
+			err = errors.Join(err, g.failed)
+		}
+	}
 	if s.run != nil {
 		s.run.Finish(ctx, &err, s.Report)
 	}
@@ -101,8 +136,25 @@ func (s *Session) DryRun() bool { return s.Limits.DryRun }
 // Continue reports whether the run may start another batch. It checks, in
 // this order: the context (cancelled: the batch in flight is aborted), a
 // stop request (a first SIGTERM), then the time budget, and records in the
-// report why the run stopped.
+// report why the run stopped. Then the governor waits while the database
+// is unhealthy (see Governor), and the three are checked again. A run that
+// waited past the governor's bound stops here; its Runner then fails it
+// with a *ThrottledError.
 func (s *Session) Continue(ctx context.Context) bool {
+	if !s.mayContinue(ctx) {
+		return false
+	}
+	if err := s.govern(ctx); err != nil {
+		var te *ThrottledError
+		if errors.As(err, &te) {
+			return false
+		}
+		// A stop or a cancellation ended the wait.
+	}
+	return s.mayContinue(ctx)
+}
+
+func (s *Session) mayContinue(ctx context.Context) bool {
 	switch {
 	case ctx.Err() != nil, s.Limits.Stop.Err() != nil:
 		s.Report.Set(Stopped, 1)
@@ -140,6 +192,7 @@ func (s *Session) BeginBatch(ctx context.Context, b *pgx.Batch) (tx pgx.Tx, br p
 	if err != nil {
 		return nil, nil, fmt.Errorf("begin: %w", err)
 	}
+	s.trackPID(tx.Conn().PgConn().PID())
 	first := &pgx.Batch{}
 	first.Queue(timeoutsSQL, millis(s.Limits.StatementTimeout), millis(s.Limits.LockTimeout))
 	first.QueuedQueries = append(first.QueuedQueries, b.QueuedQueries...)
@@ -184,6 +237,7 @@ func (s *Session) Commit(t *Tally, d time.Duration) {
 	t.Add(Batches, 1)
 	s.Report.merge(t)
 	s.Report.Max(LongestTransactionMS, d.Milliseconds())
+	s.ObserveBatch(d)
 }
 
 // Retry runs fn until it succeeds, fails with an error that is not worth a
@@ -256,6 +310,7 @@ func (s *Session) TryLock(ctx context.Context, key int64) (release func(), ok bo
 	if err != nil {
 		return nil, false, fmt.Errorf("advisory lock: %w", err)
 	}
+	s.trackPID(conn.Conn().PgConn().PID())
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil || !ok {
 		conn.Release()
 		if err != nil {

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strings"
 	"time"
 
 	"github.com/lethe-project/lethe/jobs"
@@ -45,6 +46,13 @@ const (
 	// NameOldestUnjournaled is the age in seconds of the oldest of them (0
 	// when none is): how far the journal lags its erasures.
 	NameOldestUnjournaled = "lethe_journal_oldest_unjournaled_seconds"
+	// NameThrottled is the time lethe waited for the database's health
+	// before its batches, by reason (see jobs.Governor): in a Registry the
+	// total over the process's runs, on a Pushgateway the last run's.
+	NameThrottled = "lethe_throttled_seconds_total"
+	// NameBatchSize is the batch size the last run's adaptive sizing
+	// ended at (see jobs.Sizer).
+	NameBatchSize = "lethe_job_batch_size"
 	// NameSkippedRuns counts the runs `lethe schedule` skipped because the
 	// previous run of the same job was still going.
 	NameSkippedRuns = "lethe_schedule_skipped_runs_total"
@@ -75,6 +83,10 @@ type run struct {
 	subjects map[string]int64
 	// gauges holds the purge gauges the report has, by metric name.
 	gauges map[string]float64
+	// throttled is the seconds waited per reason; batchSize the last
+	// adaptive size, -1 when the report has none.
+	throttled map[string]float64
+	batchSize float64
 }
 
 // readRun reads a finished run's report. The hooks run after the job has
@@ -88,6 +100,17 @@ func readRun(r *jobs.Report, err error) run {
 		exitCode:  jobs.ExitCode(err),
 		rows:      r.RowCounts(),
 		gauges:    map[string]float64{},
+		throttled: map[string]float64{},
+		batchSize: -1,
+	}
+	prefix := string(jobs.ThrottledMS) + "."
+	for k, ms := range r.Counters {
+		if reason, ok := strings.CutPrefix(k, prefix); ok {
+			s.throttled[reason] = float64(ms) / 1000
+		}
+	}
+	if v, ok := r.Gauges[string(jobs.BatchSize)]; ok {
+		s.batchSize = v
 	}
 	done, hasDone := r.Counters[string(jobs.SubjectsDone)]
 	left, hasLeft := r.Counters[string(jobs.SubjectsLeft)]
@@ -107,8 +130,9 @@ func readRun(r *jobs.Report, err error) run {
 // Registry).
 type gauges struct {
 	lastSuccess, lastCompletion, duration, exitCode *prometheus.GaugeVec
-	rows, subjects                                  *prometheus.GaugeVec
+	rows, subjects, batchSize                       *prometheus.GaugeVec
 	purge                                           map[string]*prometheus.GaugeVec
+	throttled                                       *prometheus.CounterVec
 }
 
 func newGauges(labels ...string) *gauges {
@@ -122,6 +146,10 @@ func newGauges(labels ...string) *gauges {
 		exitCode:       vec(NameExitCode, "Exit code of the last run of the lethe job: 0 done, 1 failed, 2 configuration, 3 refused by a guard."),
 		rows:           vec(NameRows, "Rows changed by the last run of the lethe job that changed rows, by table and action.", "table", "action"),
 		subjects:       vec(NameSubjects, "Subjects the last run of the lethe job finished (done) and left for a later run (left).", "state"),
+		batchSize:      vec(NameBatchSize, "Batch size the adaptive sizing of the last run of the lethe job ended at."),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameThrottled,
+			Help: "Seconds the lethe job waited for the database's health before its batches, by reason."},
+			append(append([]string{}, labels...), "reason")),
 		purge: map[string]*prometheus.GaugeVec{
 			NamePendingSubjects:   vec(NamePendingSubjects, "Subjects whose deletion request is still to be erased, as the last purge saw them."),
 			NameOldestRequestAge:  vec(NameOldestRequestAge, "Age in seconds of the oldest pending deletion request, as the last purge saw it."),
@@ -134,7 +162,7 @@ func newGauges(labels ...string) *gauges {
 }
 
 func (g *gauges) collectors() []prometheus.Collector {
-	cs := []prometheus.Collector{g.lastSuccess, g.lastCompletion, g.duration, g.exitCode, g.rows, g.subjects}
+	cs := []prometheus.Collector{g.lastSuccess, g.lastCompletion, g.duration, g.exitCode, g.rows, g.subjects, g.batchSize, g.throttled}
 	for _, pg := range purgeGauges {
 		cs = append(cs, g.purge[pg.metric])
 	}
@@ -163,6 +191,12 @@ func (g *gauges) set(lv []string, s run) {
 	}
 	for name, v := range s.gauges {
 		g.purge[name].WithLabelValues(lv...).Set(v)
+	}
+	if s.batchSize >= 0 {
+		g.batchSize.WithLabelValues(lv...).Set(s.batchSize)
+	}
+	for reason, secs := range s.throttled {
+		g.throttled.WithLabelValues(with(reason)...).Add(secs)
 	}
 }
 

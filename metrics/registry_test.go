@@ -45,3 +45,21 @@ func TestRegistryKeepsLastSuccessAndLabelsByJob(t *testing.T) {
 	require.False(t, ok, "a dry run records nothing")
 	require.Contains(t, mfs, "go_goroutines")
 }
+
+func TestRegistryCountsThrottledSecondsByReasonAndTheBatchSize(t *testing.T) {
+	t.Parallel()
+	reg := metrics.NewRegistry()
+	srv := httptest.NewServer(reg.Handler())
+	t.Cleanup(srv.Close)
+	hook := reg.Hook()
+	for _, ms := range []int64{1500, 2500} {
+		r := jobs.NewReport("retention", false)
+		r.Add(jobs.ThrottledCounter(jobs.ReasonReplicaLag), ms)
+		r.Add(jobs.ThrottledMS, ms)
+		r.SetGauge(jobs.BatchSize, 4000)
+		hook(context.Background(), r, nil)
+	}
+	mfs := scrape(t, srv.URL)
+	require.Equal(t, 4.0, value(t, mfs, metrics.NameThrottled, labels("lethe_job", "retention", "reason", jobs.ReasonReplicaLag)))
+	require.Equal(t, 4000.0, value(t, mfs, metrics.NameBatchSize, labels("lethe_job", "retention")))
+}

@@ -129,20 +129,23 @@ func (j *Job) runInvites(ctx context.Context, iv *inviteTarget) error {
 			return err
 		}
 		var n int64
-		err := j.s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
-			args := append([]any{j.s.Limits.BatchSize}, iv.args...)
-			if err := tx.QueryRow(ctx, iv.del, args...).Scan(&n); err != nil {
-				return fmt.Errorf("delete invitations: %w", err)
-			}
-			t.Add(InvitesRemoved, n)
-			t.AddRows(iv.name(), string(policy.Delete), n)
-			return nil
+		_, size, err := j.s.SizedBatch(ctx, j.s.Sizer(), func(ctx context.Context, size int) (int, error) {
+			err := j.s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
+				args := append([]any{size}, iv.args...)
+				if err := tx.QueryRow(ctx, iv.del, args...).Scan(&n); err != nil {
+					return fmt.Errorf("delete invitations: %w", err)
+				}
+				t.Add(InvitesRemoved, n)
+				t.AddRows(iv.name(), string(policy.Delete), n)
+				return nil
+			})
+			return int(n), err
 		})
 		if err != nil {
 			return fmt.Errorf("orphans: %s batch: %w", iv.name(), err)
 		}
 		total += n
-		if n < int64(j.s.Limits.BatchSize) {
+		if n < int64(size) {
 			break
 		}
 	}

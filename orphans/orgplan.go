@@ -48,8 +48,11 @@ func (o *orgTarget) buildSQL() {
 	for _, c := range o.cols {
 		sel = append(sel, "o."+pgx.Identifier{c}.Sanitize()+"::text")
 	}
-	o.candidates = fmt.Sprintf("SELECT %s FROM %s o WHERE %s AND ($2::text IS NULL OR %s > $2::text::%s) ORDER BY %s LIMIT $3",
-		strings.Join(sel, ", "), t, orphaned, k, o.key.Type, k)
+	// $4 and $5 are the shard count and index (jobs.Shard): with more
+	// than one, each run takes the organizations whose key hashes to it.
+	o.candidates = fmt.Sprintf(`SELECT %s FROM %s o WHERE %s AND ($2::text IS NULL OR %s > $2::text::%s)
+		AND ($4::int <= 1 OR mod(abs(hashtext(%s::text)::bigint), $4::int) = $5::int) ORDER BY %s LIMIT $3`,
+		strings.Join(sel, ", "), t, orphaned, k, o.key.Type, k, k)
 	o.lock = o.candidates + " FOR UPDATE OF o SKIP LOCKED"
 	// A later statement, so a later snapshot: it sees every membership
 	// committed before the lock was taken.

@@ -27,7 +27,7 @@ type orgTarget struct {
 	cols    []string // columns of the organization row the templates use
 
 	// SQL built once.
-	candidates string // $1 min age, $2 key after (text or null), $3 limit
+	candidates string // $1 min age, $2 key after (text or null), $3 limit, $4 and $5 the shard
 	lock       string // candidates FOR UPDATE SKIP LOCKED
 	recheck    string // $1 keys (text[]), $2 min age
 	counts     string // $1 min age
@@ -161,11 +161,13 @@ func (j *Job) runOrgs(ctx context.Context, o *orgTarget) error {
 		if err := j.proceed(ctx); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		var n int
 		var last string
-		err := j.s.Retry(ctx, func(ctx context.Context) (err error) {
-			n, last, err = j.orgBatch(ctx, o, after)
-			return err
+		n, size, err := j.s.SizedBatch(ctx, j.s.Sizer(), func(ctx context.Context, size int) (n int, err error) {
+			err = j.s.Retry(ctx, func(ctx context.Context) (err error) {
+				n, last, err = j.orgBatch(ctx, o, after, size)
+				return err
+			})
+			return n, err
 		})
 		if err != nil {
 			var fe *orgFailedError
@@ -174,7 +176,7 @@ func (j *Job) runOrgs(ctx context.Context, o *orgTarget) error {
 			}
 			errs = append(errs, err)
 		}
-		if n < j.s.Limits.BatchSize {
+		if n < size {
 			break
 		}
 		after = &last
@@ -200,7 +202,7 @@ type org struct {
 // transaction: lock, check again, objects, rows, commit. It returns how
 // many candidates it selected and the last one's key. Its rows and
 // counters reach the report only once it committed.
-func (j *Job) orgBatch(ctx context.Context, o *orgTarget, after *string) (int, string, error) {
+func (j *Job) orgBatch(ctx context.Context, o *orgTarget, after *string, size int) (int, string, error) {
 	started := j.s.Limits.Now()
 	tx, err := j.s.Begin(ctx)
 	if err != nil {
@@ -211,7 +213,7 @@ func (j *Job) orgBatch(ctx context.Context, o *orgTarget, after *string) (int, s
 	if j.s.DryRun() {
 		q = o.candidates // read-only: nothing to lock, nothing will change
 	}
-	cands, err := j.selectOrgs(ctx, tx, o, q, after)
+	cands, err := j.selectOrgs(ctx, tx, o, q, after, size)
 	if err != nil || len(cands) == 0 {
 		return 0, "", err
 	}
@@ -250,8 +252,9 @@ func (j *Job) orgBatch(ctx context.Context, o *orgTarget, after *string) (int, s
 	return n, last, nil
 }
 
-func (j *Job) selectOrgs(ctx context.Context, tx pgx.Tx, o *orgTarget, q string, after *string) ([]org, error) {
-	rows, err := tx.Query(ctx, q, time.Duration(o.rule.MinAge), after, j.s.Limits.BatchSize)
+func (j *Job) selectOrgs(ctx context.Context, tx pgx.Tx, o *orgTarget, q string, after *string, size int) ([]org, error) {
+	sh := j.s.Limits.Shard
+	rows, err := tx.Query(ctx, q, time.Duration(o.rule.MinAge), after, size, sh.Count, sh.Index)
 	if err != nil {
 		return nil, fmt.Errorf("orphans: select orphaned %s: %w", o.name(), err)
 	}

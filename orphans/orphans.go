@@ -77,7 +77,10 @@ var errLeft = errors.New("work left for the next run")
 
 // Run implements jobs.Job. It checks the whole section against the catalog
 // and applies the blast-radius guard before any change, then removes
-// orphaned organizations, invitations and objects, in that order.
+// orphaned organizations, invitations and objects, in that order. With
+// shards (jobs.Shard) each run takes the organizations whose key hashes
+// to it and every len(shards)-th objects: rule; invitations are deleted
+// FOR UPDATE SKIP LOCKED by all.
 //
 // The report holds rows per table and action, the counters above, and
 // objects_removed (versions and delete markers) and bytes_removed. A dry
@@ -119,8 +122,10 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	for _, iv := range w.invites {
 		errs = append(errs, j.runInvites(ctx, iv))
 	}
-	for _, ob := range w.objects {
-		errs = append(errs, j.runObjects(ctx, ob))
+	for i, ob := range w.objects {
+		if s.Limits.Shard.OwnsIndex(i) {
+			errs = append(errs, j.runObjects(ctx, ob))
+		}
 	}
 	var out []error
 	for _, e := range errs {

@@ -16,22 +16,29 @@ import (
 	"github.com/lethe-project/lethe/plan"
 )
 
-// batchWithRetry runs batch under the session's retry policy, which
-// counts the retries; it returns how many subjects the last attempt
-// selected.
-func (j *Job) batchWithRetry(ctx context.Context, s *jobs.Session, cur *cursor) (n int, err error) {
-	var chunk []string // a replay's keys for this batch, the same on a retry
-	if j.replay != nil {
-		chunk = j.replay.take(s.Limits.BatchSize)
-	}
-	err = s.Retry(ctx, func(ctx context.Context) error {
-		n, err = j.batch(ctx, s, cur, chunk)
-		if j.hooks.batchEnded != nil {
-			j.hooks.batchEnded()
+// batchWithRetry runs batch, of the run's adaptive size, under the
+// session's retry policy, which counts the retries; it returns how many
+// subjects the last attempt selected and the size it asked for. A replay's
+// batch takes that many keys of the journal, and gives them back when it
+// does not commit.
+func (j *Job) batchWithRetry(ctx context.Context, s *jobs.Session, cur *cursor) (n, size int, err error) {
+	return s.SizedBatch(ctx, s.Sizer(), func(ctx context.Context, size int) (n int, err error) {
+		var chunk []string // a replay's keys for this batch, the same on a retry
+		if j.replay != nil {
+			chunk = j.replay.take(size)
 		}
-		return err
+		err = s.Retry(ctx, func(ctx context.Context) error {
+			n, err = j.batch(ctx, s, cur, size, chunk)
+			if j.hooks.batchEnded != nil {
+				j.hooks.batchEnded()
+			}
+			return err
+		})
+		if err != nil && j.replay != nil {
+			j.replay.giveBack(chunk)
+		}
+		return n, err
 	})
-	return n, err
 }
 
 type selected struct {
@@ -44,9 +51,9 @@ type selected struct {
 
 // batch erases (or, dry, counts) one batch of subjects in one transaction.
 // It returns how many subjects it selected.
-func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor, chunk []string) (int, error) {
+func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor, size int, chunk []string) (int, error) {
 	started := s.Limits.Now()
-	sel, tx, err := j.selectSubjects(ctx, s, cur, chunk)
+	sel, tx, err := j.selectSubjects(ctx, s, cur, size, chunk)
 	if tx != nil {
 		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	}
@@ -123,7 +130,7 @@ func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor, chunk []s
 // selectSubjects begins the batch's transaction and selects its subjects in
 // the same round trip. The transaction is returned (to roll back) whenever
 // it began, even with an error.
-func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor, chunk []string) (selected, pgx.Tx, error) {
+func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor, size int, chunk []string) (selected, pgx.Tx, error) {
 	cfg := &j.cfg
 	b := &pgx.Batch{}
 	switch {
@@ -136,9 +143,9 @@ func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor, 
 	case j.one != nil:
 		b.Queue(j.sql.selectOne, *j.one)
 	case s.DryRun():
-		b.Queue(j.sql.selectDry, j.pl.Subject.Grace, s.Limits.BatchSize, cur.ra, cur.key)
+		b.Queue(j.sql.selectDry, j.pl.Subject.Grace, size, cur.ra, cur.key)
 	default:
-		b.Queue(j.sql.selectBatch, j.pl.Subject.Grace, s.Limits.BatchSize, cur.failedKeys())
+		b.Queue(j.sql.selectBatch, j.pl.Subject.Grace, size, cur.failedKeys())
 	}
 	if j.hooks.selecting != nil {
 		j.hooks.selecting()

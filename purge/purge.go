@@ -213,7 +213,7 @@ func (j *Job) work(ctx context.Context, s *jobs.Session) error {
 		go func() {
 			defer wg.Done()
 			for !stop.Load() && s.Continue(ctx) {
-				n, err := j.batchWithRetry(ctx, s, cursor)
+				n, size, err := j.batchWithRetry(ctx, s, cursor)
 				if err != nil {
 					errMu.Lock()
 					firstErr = errors.Join(firstErr, err)
@@ -229,7 +229,7 @@ func (j *Job) work(ctx context.Context, s *jobs.Session) error {
 					}
 					continue
 				}
-				if n < s.Limits.BatchSize || j.one != nil {
+				if n < size || j.one != nil {
 					return
 				}
 			}

@@ -26,6 +26,7 @@ type replaySet struct {
 	mu       sync.Mutex
 	keys     []string
 	next     int
+	back     [][]string // chunks given back by a batch that failed, taken first
 	erasedAt map[string]time.Time
 }
 
@@ -33,16 +34,37 @@ type replaySet struct {
 func (r *replaySet) take(n int) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(r.back) > 0 {
+		out := r.back[len(r.back)-1]
+		if len(out) > n { // the batch size shrank since: give the rest back
+			r.back[len(r.back)-1] = out[n:]
+			return out[:n]
+		}
+		r.back = r.back[:len(r.back)-1]
+		return out
+	}
 	end := min(r.next+n, len(r.keys))
 	out := r.keys[r.next:end]
 	r.next = end
 	return out
 }
 
+// giveBack returns the keys of a batch that did not commit (a statement
+// timeout halves the batch and tries again): a later take hands them out
+// again, so that no subject of the journal is skipped.
+func (r *replaySet) giveBack(keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.back = append(r.back, keys)
+}
+
 func (r *replaySet) empty() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.next >= len(r.keys)
+	return r.next >= len(r.keys) && len(r.back) == 0
 }
 
 // NewReplay returns a job that re-erases subjects after a database

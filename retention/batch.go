@@ -119,12 +119,16 @@ func keyTypes(k []keyCol) []string {
 type tableRun struct {
 	t      *target
 	cutoff time.Time
-	size   int
+	// sizer adapts the keyset batch size of the table (jobs.Sizer).
+	sizer *jobs.Sizer
 	// batches, deleted and longest are reported at the end.
 	batches, deleted, dropped int64
 	longest                   time.Duration
 	// skipped is true when another run holds the table.
 	skipped bool
+	// owner is true when this shard owns the table (jobs.Shard): it
+	// detaches and drops its old partitions.
+	owner bool
 }
 
 // errLeft says that the run stopped before a table was done: budget spent
@@ -184,37 +188,34 @@ type batchResult struct {
 	last           []*string
 }
 
-// batchWithRetry runs one batch, halving it after a statement timeout and
-// pausing after lock trouble, and adapts the size of the next one.
-// Durations are read from the real clock, here and for block ranges and
-// partition drops: they measure the server's speed, which sizes the next
-// batch. The run's clock (s.Limits) is for the budget and the pauses.
+// batchWithRetry runs one batch of the table's adaptive size (jobs.Sizer:
+// halved after a statement timeout, adapted to the batch's time) and
+// pauses after lock trouble. Durations are read from the real clock, here
+// and for block ranges and partition drops: they measure the server's
+// speed, which sizes the next batch. The run's clock (s.Limits) is for the
+// budget and the pauses.
 func (j *Job) batchWithRetry(ctx context.Context, tr *tableRun, sql string, args []any) (batchResult, error) {
 	cfg := &j.cfg
 	lockTries := 0
 	for {
-		args[1] = tr.size
+		size := tr.sizer.Size()
+		args[1] = size
 		started := time.Now()
 		res, err := j.batch(ctx, tr, sql, args)
 		el := time.Since(started)
 		if err == nil {
-			res.size = tr.size
+			res.size = size
 			tr.batches++
 			tr.longest = max(tr.longest, el)
-			cfg.Logger.Debug("batch done", slog.String("table", tr.t.name()), slog.Int("size", tr.size),
+			j.s.ObserveBatch(el)
+			cfg.Logger.Debug("batch done", slog.String("table", tr.t.name()), slog.Int("size", size),
 				slog.Int64("rows", res.done), slog.Duration("duration", el))
-			switch {
-			case el < cfg.TargetBatchTime && res.selected == int64(tr.size):
-				tr.size = min(tr.size*2, j.maxBatch)
-			case el > 4*cfg.TargetBatchTime:
-				tr.size = max(tr.size/2, 1)
-			}
+			tr.sizer.Observe(size, int(res.selected), el)
 			return res, nil
 		}
 		switch {
-		case statementTimedOut(ctx, err) && tr.size > 1:
-			tr.size = max(tr.size/2, 1)
-			cfg.Logger.Debug("batch timed out, halved", slog.String("table", tr.t.name()), slog.Int("size", tr.size))
+		case statementTimedOut(ctx, err) && size > 1:
+			cfg.Logger.Debug("batch timed out, halved", slog.String("table", tr.t.name()), slog.Int("size", tr.sizer.Halve()))
 			j.s.Report.Add(jobs.BatchesRetried, 1)
 		case jobs.Retryable(err):
 			if err := j.lockPause(ctx, tr, &lockTries, err); err != nil {

@@ -20,13 +20,12 @@ import (
 // DETACH ... CONCURRENTLY is used where the server allows it (PostgreSQL 14
 // and later, no default partition), so that the parent is never locked
 // against the application's queries: the partitions are marked in one
-// transaction, detached one by one, and dropped together. Otherwise DETACH
-// and DROP run in short transactions that each take as many partitions as
-// fit in a quarter of TargetBatchTime: the parent is locked about that long,
-// once for several partitions, instead of once per partition. Every lock
-// wait is bounded by
-// lock_timeout and retried a bounded number of times, so the job never
-// queues for long in front of other sessions.
+// transaction, detached one by one, and dropped together. Otherwise each
+// partition is detached and dropped in a transaction of its own, which
+// waits at most ddlLockTimeout for its lock on the parent (every query of
+// the table queues behind a waiting DETACH), followed by a pause as long
+// as the transaction, so that the queries that queued drain before the
+// next. Every lock wait is retried a bounded number of times.
 //
 // A run killed half way leaves either a partition in "detach pending"
 // state, which the next run finalizes, or a detached table that carries the
@@ -66,38 +65,60 @@ func (j *Job) dropPartitions(ctx context.Context, r *jobs.Report, tr *tableRun, 
 		if err := j.mustStop(ctx); err != nil {
 			return err
 		}
-		n, err := j.detachAndDropGroup(ctx, r, tr, plain)
+		el, err := j.detachAndDrop(ctx, r, tr, plain[0])
 		if err != nil {
 			return err
 		}
-		plain = plain[n:]
+		plain = plain[1:]
+		// As long again for the application: the queries that queued
+		// behind the lock drain before the next one.
+		if len(plain) > 0 {
+			if err := j.s.Limits.Sleep(ctx, el); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-// detachAndDropGroup detaches and drops the first partitions of parts in
-// one transaction, as many as fit in a quarter of TargetBatchTime (one at
-// least), and returns how many.
-func (j *Job) detachAndDropGroup(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition) (int, error) {
+// ddlLockTimeout bounds the lock wait of the n-th attempt (from 1) at a
+// plain DETACH: a fifth of TargetBatchTime (50 ms by default), doubled at
+// the second and third attempts and no more (200 ms), at most
+// LockTimeout. While a DETACH waits for its ACCESS EXCLUSIVE lock on the
+// parent, every query of the application on the table queues behind it:
+// the wait is what the application's latency pays, so it stays short, and
+// a busy table gets more attempts (ddlLockRetries) instead of longer ones.
+func (j *Job) ddlLockTimeout(n int) time.Duration {
+	return max(min(j.cfg.TargetBatchTime/5<<min(n-1, 2), j.s.Limits.LockTimeout), time.Millisecond)
+}
+
+// ddlLockRetries is how many times a plain DETACH is tried again: four
+// times LockRetries (20 by default), its attempts being short.
+func (j *Job) ddlLockRetries() int { return 4 * j.cfg.LockRetries }
+
+// detachAndDrop detaches and drops one partition in one transaction whose
+// lock waits end after ddlLockTimeout, and returns how long the
+// transaction took (the parent is locked for most of it).
+func (j *Job) detachAndDrop(ctx context.Context, r *jobs.Report, tr *tableRun, p partition) (time.Duration, error) {
 	parent := tr.t.table.Ident()
-	limit := j.cfg.TargetBatchTime / 4
-	var n int
 	var el time.Duration
-	err := j.retryLocks(ctx, tr, func() error {
+	attempt := 0
+	err := j.retryLocksN(ctx, tr, j.ddlLockRetries(), func() error {
 		started := time.Now()
 		tx, err := j.s.Begin(ctx)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-		for n = 0; n < len(parts) && (n == 0 || time.Since(started) < limit); n++ {
-			p := parts[n]
-			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s", parent, p.ident)); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, "DROP TABLE "+p.ident); err != nil {
-				return err
-			}
+		attempt++
+		if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", ms(j.ddlLockTimeout(attempt))); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s", parent, p.ident)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DROP TABLE "+p.ident); err != nil {
+			return err
 		}
 		if err := tx.Commit(ctx); err != nil {
 			return err
@@ -110,12 +131,9 @@ func (j *Job) detachAndDropGroup(ctx context.Context, r *jobs.Report, tr *tableR
 	}
 	tr.longest = max(tr.longest, el)
 	r.Max(tableCounter(tr.t.name(), LongestPartitionDropMS), el.Milliseconds())
-	for _, p := range parts[:n] {
-		j.dropped(r, tr, p)
-	}
-	j.cfg.Logger.Debug("partitions dropped", slog.String("table", tr.t.name()), slog.Int("partitions", n),
-		slog.Duration("duration", el), slog.Bool("concurrently", false))
-	return n, nil
+	j.dropped(r, tr, p)
+	j.cfg.Logger.Debug("partition dropped", slog.String("table", tr.t.name()), slog.Duration("duration", el), slog.Bool("concurrently", false))
+	return el, nil
 }
 
 // dropped records one dropped partition.
@@ -228,6 +246,11 @@ func (j *Job) dropTable(ctx context.Context, tr *tableRun, ident string) error {
 // retryLocks runs fn again after lock trouble (jobs.Retryable),
 // LockRetries times at most, pausing by the shared backoff.
 func (j *Job) retryLocks(ctx context.Context, tr *tableRun, fn func() error) error {
+	return j.retryLocksN(ctx, tr, j.cfg.LockRetries, fn)
+}
+
+// retryLocksN is retryLocks with retries tries at most.
+func (j *Job) retryLocksN(ctx context.Context, tr *tableRun, retries int, fn func() error) error {
 	for a := 0; ; a++ {
 		err := fn()
 		if err == nil {
@@ -236,7 +259,7 @@ func (j *Job) retryLocks(ctx context.Context, tr *tableRun, fn func() error) err
 		if !jobs.Retryable(err) {
 			return fmt.Errorf("retention %s: %w", tr.t.name(), err)
 		}
-		if a == j.cfg.LockRetries {
+		if a == retries {
 			return &lockedOutError{table: tr.t.name(), err: err}
 		}
 		j.s.Report.Add(LockRetries, 1)

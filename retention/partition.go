@@ -80,7 +80,7 @@ func (j *Job) partitioned(ctx context.Context, r *jobs.Report, tr *tableRun) err
 	if key != t.col.Name || len(t.filters) > 0 {
 		return j.drainLeaves(ctx, r, tr, t.table.OID)
 	}
-	if !j.s.DryRun() {
+	if !j.s.DryRun() && tr.owner {
 		if err := j.dropLeftovers(ctx, tr); err != nil {
 			return err
 		}
@@ -99,7 +99,7 @@ func (j *Job) partitioned(ctx context.Context, r *jobs.Report, tr *tableRun) err
 	}
 	var old []partition
 	for i, p := range parts {
-		if kinds[i] == partOld {
+		if kinds[i] == partOld && tr.owner {
 			old = append(old, p)
 		}
 	}
@@ -111,7 +111,7 @@ func (j *Job) partitioned(ctx context.Context, r *jobs.Report, tr *tableRun) err
 			return err
 		}
 		switch kind := kinds[i]; {
-		case kind == partOld, kind == partFuture, p.pending:
+		case kind == partOld, kind == partFuture, p.pending, !p.partitioned && !j.s.Limits.Shard.Owns(p.name):
 			// Nothing older than the cutoff, or no longer part of the table.
 		case p.partitioned:
 			err = j.drainLeaves(ctx, r, tr, p.oid)
@@ -135,6 +135,9 @@ func (j *Job) drainLeaves(ctx context.Context, r *jobs.Report, tr *tableRun, oid
 		return fmt.Errorf("retention %s: list partitions: %w", tr.t.name(), err)
 	}
 	for _, l := range leaves {
+		if !j.s.Limits.Shard.Owns(l) {
+			continue // another shard's leaf
+		}
 		if err := j.drainRel(ctx, r, tr, l); err != nil {
 			return err
 		}

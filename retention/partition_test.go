@@ -269,3 +269,30 @@ SELECT partman.create_parent('public.page_views', 'viewed_at', 'native', 'daily'
 	// pg_partman still maintains the table after lethe dropped its children.
 	b.db.Exec(t, "SELECT partman.run_maintenance('public.page_views')")
 }
+
+// TestPlainDetachWaitsBrieflyForItsLock: with a default partition the
+// DETACH locks the parent ACCESS EXCLUSIVE, and while it waits for that
+// lock every query of the table queues behind it. The job must give up
+// after a short wait (ddlLockTimeout) and try again, not wait for all of
+// lock_timeout: here an hour, which the run's two minutes would not see
+// the end of, and the application's transaction only ends at the job's
+// first retry.
+func TestPlainDetachWaitsBrieflyForItsLock(t *testing.T) {
+	t.Parallel()
+	b := setup(t, partSchema, partRules)
+	b.cfg.AsOf = asOf
+	fillPartitions(t, b)
+	ctx := context.Background()
+	app, err := b.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = app.Rollback(ctx) }()
+	_, err = app.Exec(ctx, "SELECT count(*) FROM events")
+	require.NoError(t, err)
+	b.limits.LockTimeout = time.Hour
+	var once sync.Once
+	retention.SetTestHooks(&b.cfg, nil, func() { once.Do(func() { require.NoError(t, app.Rollback(ctx)) }) })
+	r, err := runJob(t, b.cfg, b.limits)
+	require.NoError(t, err)
+	require.Positive(t, r.Counter("lock_retries"))
+	require.Equal(t, []string{"events_default", "events_future"}, partitionsOf(t, b, "events"))
+}

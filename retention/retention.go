@@ -75,6 +75,9 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	cfg := &j.cfg
 	j.s = s
 	j.maxBatch = max(cfg.MaxBatchSize, s.Limits.BatchSize)
+	if s.Limits.MaxBatchSize > s.Limits.BatchSize {
+		j.maxBatch = s.Limits.MaxBatchSize // LETHE_MAX_BATCH_SIZE
+	}
 	if len(cfg.Policy.Retention) == 0 {
 		return &jobs.ConfigError{Err: fmt.Errorf("policy %s has no retention: rules", cfg.Policy.Path)}
 	}
@@ -98,8 +101,12 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		return err
 	}
 	var errs []error
-	for _, t := range targets {
-		tr := &tableRun{t: t, cutoff: now.Add(-t.rule.Age()), size: s.Limits.BatchSize}
+	for i, t := range targets {
+		owner := s.Limits.Shard.OwnsIndex(i)
+		if !owner && !t.table.Partitioned {
+			continue // another shard's table
+		}
+		tr := &tableRun{owner: owner, t: t, cutoff: now.Add(-t.rule.Age()), sizer: s.NewSizer(s.Limits.BatchSize, j.maxBatch, cfg.TargetBatchTime)}
 		err := j.runTable(ctx, tr)
 		j.reportTable(ctx, s.Report, tr, err)
 		if err != nil && !errors.Is(err, errLeft) {
@@ -113,12 +120,21 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 }
 
 // runTable does one rule under the table's advisory lock, so that a second
-// run skips the table instead of doing the same work.
+// run skips the table instead of doing the same work. With shards (see
+// jobs.Shard), a plain table is one shard's (the rules are dealt out in
+// policy order); a partitioned table is every shard's, each draining the
+// partitions whose name hashes to it under a lock of its own, and only
+// the table's owner detaching and dropping old partitions.
 func (j *Job) runTable(ctx context.Context, tr *tableRun) error {
 	if err := j.mustStop(ctx); err != nil {
 		return err
 	}
-	unlock, ok, err := j.s.TryLock(ctx, jobs.LockKey(j.Name(), strconv.FormatUint(uint64(tr.t.table.OID), 10)))
+	lock := strconv.FormatUint(uint64(tr.t.table.OID), 10)
+	if sh := j.s.Limits.Shard; sh.Sharded() && tr.t.table.Partitioned {
+		// Each shard drains its own partitions of the table.
+		lock += "/" + sh.String()
+	}
+	unlock, ok, err := j.s.TryLock(ctx, jobs.LockKey(j.Name(), lock))
 	if err != nil {
 		return fmt.Errorf("retention %s: %w", tr.t.name(), err)
 	}

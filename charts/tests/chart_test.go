@@ -445,6 +445,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"bad-unknown-job.yaml", "at '/jobs': additional properties 'purgee' not allowed"},
 		{"bad-concurrency-policy.yaml", "at '/jobs/purge/concurrencyPolicy'"},
 		{"bad-backoff-limit.yaml", "at '/jobs/retention/backoffLimit'"},
+		{"bad-parallelism.yaml", "at '/jobs/retention/parallelism'"},
 		{"bad-empty-schedule.yaml", "at '/jobs/orphans/schedule'"},
 		{"bad-null-schedule.yaml", "at '/jobs/inactivity': missing property 'schedule'"},
 		// Replaced by purgeOverdueThresholdSeconds and monthLimitSeconds: an

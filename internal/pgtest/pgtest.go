@@ -45,6 +45,7 @@ type Server struct {
 	binDir    string
 	runAs     *user.User
 	startArgs []string // pg_ctl start's arguments, for Restart
+	settings  []string // NewServer's extra settings, which a standby repeats
 }
 
 var (
@@ -112,7 +113,7 @@ func NewServer(settings []string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{binDir: binDir, templates: map[string]string{}}
+	s := &Server{binDir: binDir, templates: map[string]string{}, settings: settings}
 	base, err := os.MkdirTemp("", "lethe-pg-")
 	if err != nil {
 		return nil, err

@@ -1,0 +1,357 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Governor defaults.
+const (
+	// DefaultMaxReplicaLag is the replay lag above which the governor waits.
+	DefaultMaxReplicaLag = 5 * time.Second
+	// DefaultMaxThrottle bounds the total time one run waits for the
+	// database to recover; past it the run stops and fails (exit 1).
+	DefaultMaxThrottle = 5 * time.Minute
+	// DefaultThrottlePoll is how often a waiting run looks again.
+	DefaultThrottlePoll = time.Second
+	// DefaultActiveShare is the ceiling of active connections, as a share
+	// of max_connections, when Governor.MaxActive is zero.
+	DefaultActiveShare = 0.8
+	// SlowBatchFactor: a batch slower than this many target transaction
+	// times makes the next one wait as long as it took.
+	SlowBatchFactor = 4
+)
+
+// Reasons the governor waits, as they label lethe_throttled_seconds_total
+// and the run's throttled_ms.REASON counters.
+const (
+	ReasonReplicaLag         = "replica_lag"
+	ReasonReplicaUnreachable = "replica_unreachable"
+	ReasonLockWaits          = "lock_waits"
+	ReasonConnections        = "connections"
+	ReasonSlowBatches        = "slow_batches"
+)
+
+// Counters the governor writes.
+const (
+	// ThrottledMS is the total time the run waited for the database, in
+	// milliseconds; ThrottledCounter(reason) holds it per reason.
+	ThrottledMS Counter = "throttled_ms"
+	// ThrottledOut is 1 when the run stopped because the database stayed
+	// unhealthy past Governor.MaxThrottle.
+	ThrottledOut Counter = "throttled_out"
+)
+
+// ThrottledCounter is the counter of the milliseconds waited for reason.
+func ThrottledCounter(reason string) Counter { return Counter(string(ThrottledMS) + "." + reason) }
+
+// Governor is how a run keeps out of the application's way: before each
+// batch it reads the database's health and waits while it is poor. Zero
+// values take the defaults above. Several lethe processes read the same
+// health, so N pods do not add N times the load.
+type Governor struct {
+	// Off disables the governor.
+	Off bool
+	// MaxReplicaLag is the replay lag (pg_stat_replication.replay_lag on
+	// the primary, and of each of ReplicaURLs) above which the run waits.
+	// Default 5s.
+	MaxReplicaLag time.Duration
+	// ReplicaURLs are replicas to ask for their own lag (now minus the
+	// last replayed commit, when WAL is waiting to be replayed); one that
+	// cannot be reached counts as lagging.
+	ReplicaURLs []string
+	// MaxActive is the ceiling of non-idle client connections of the
+	// whole server, lethe's included; at or above it the run waits.
+	// Default 0: 80% of max_connections.
+	MaxActive int
+	// MaxLockWaiters is how many other sessions may wait on locks that
+	// lethe holds before the run waits for them. Default 0.
+	MaxLockWaiters int
+	// MaxThrottle bounds the total wait of one run; past it the run stops
+	// starting batches and fails with a *ThrottledError (exit 1), so that
+	// the alert on failed runs fires. Default 5m.
+	MaxThrottle time.Duration
+	// Poll is how long a waiting run waits before it looks again.
+	// Default 1s.
+	Poll time.Duration
+}
+
+func (g *Governor) setDefaults() {
+	if g.MaxReplicaLag <= 0 {
+		g.MaxReplicaLag = DefaultMaxReplicaLag
+	}
+	if g.MaxThrottle <= 0 {
+		g.MaxThrottle = DefaultMaxThrottle
+	}
+	if g.Poll <= 0 {
+		g.Poll = DefaultThrottlePoll
+	}
+}
+
+// ThrottledError says that a run stopped because the database stayed
+// unhealthy for longer than the governor's bound. What was committed stays
+// committed; the next run continues.
+type ThrottledError struct {
+	// Reason is why the run waited last.
+	Reason string
+	// Waited is the total wait of the run.
+	Waited time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("stopped after waiting %s for the database (%s): raise LETHE_MAX_THROTTLE or find out why the database is unhealthy",
+		e.Waited.Round(time.Millisecond), e.Reason)
+}
+
+// Health is what the governor read before a batch.
+type Health struct {
+	// ReplicaLag is the largest replay lag seen.
+	ReplicaLag time.Duration
+	// ReplicaDown is true when a replica of ReplicaURLs did not answer.
+	ReplicaDown bool
+	// LockWaiters is how many other sessions wait on locks lethe holds.
+	LockWaiters int
+	// Active and MaxActive are the non-idle client connections and their
+	// ceiling.
+	Active, MaxActive int
+	// LastBatch is how long lethe's last batch took.
+	LastBatch time.Duration
+}
+
+// healthSQL reads the primary's health: $1 the backend pids of this run.
+// Other lethe processes are known by their application_name, so that a
+// pod also waits for the lock waiters another pod caused.
+const healthSQL = `
+WITH lethe AS (
+  SELECT array_agg(pid) || $1::int[] AS pids FROM pg_stat_activity
+  WHERE application_name = 'lethe' AND datname = current_database())
+SELECT
+  coalesce((SELECT extract(epoch FROM max(replay_lag)) FROM pg_stat_replication), 0)::float8,
+  (SELECT count(*) FROM pg_stat_activity w, lethe
+   WHERE w.datname = current_database() AND w.wait_event_type = 'Lock'
+     AND NOT w.pid = ANY (lethe.pids) AND pg_blocking_pids(w.pid) && lethe.pids)::int,
+  (SELECT count(*) FROM pg_stat_activity
+   WHERE backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid())::int,
+  current_setting('max_connections')::int`
+
+// replicaLagSQL is a replica's own replay lag: zero when it has replayed
+// all it received.
+const replicaLagSQL = `
+SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0
+            WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+            ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8`
+
+// governor is a session's throttling state; one per run, shared by its
+// workers.
+type governor struct {
+	mu        sync.Mutex
+	cfg       Governor
+	replicas  map[string]*pgx.Conn
+	waited    time.Duration
+	reason    string // the reason of the wait in progress, "" when none
+	since     time.Time
+	lastBatch time.Duration
+	failed    *ThrottledError
+	// probe, set by tests, runs after each health read.
+	probe func(Health)
+}
+
+// reasonOf returns why h is poor, "" when it is healthy. Replicas first:
+// their lag is what a read-your-writes application notices.
+func (g *governor) reasonOf(h Health, target time.Duration) string {
+	switch {
+	case h.ReplicaDown:
+		return ReasonReplicaUnreachable
+	case h.ReplicaLag > g.cfg.MaxReplicaLag:
+		return ReasonReplicaLag
+	case h.LockWaiters > g.cfg.MaxLockWaiters:
+		return ReasonLockWaits
+	case h.MaxActive > 0 && h.Active >= h.MaxActive:
+		return ReasonConnections
+	case h.LastBatch > SlowBatchFactor*target:
+		return ReasonSlowBatches
+	}
+	return ""
+}
+
+// read reads the database's health.
+func (s *Session) readHealth(ctx context.Context, g *governor) (Health, error) {
+	var h Health
+	var lag float64
+	err := s.Pool.QueryRow(ctx, healthSQL, s.backendPIDs()).Scan(&lag, &h.LockWaiters, &h.Active, &h.MaxActive)
+	if err != nil {
+		return h, fmt.Errorf("governor: read health: %w", err)
+	}
+	h.ReplicaLag = seconds(lag)
+	if g.cfg.MaxActive > 0 {
+		h.MaxActive = g.cfg.MaxActive
+	} else {
+		h.MaxActive = int(DefaultActiveShare * float64(h.MaxActive))
+	}
+	for _, u := range g.cfg.ReplicaURLs {
+		l, err := g.replicaLag(ctx, u)
+		if err != nil {
+			s.Logger.Warn("governor: replica not reachable", slog.String("error", OneLine(err)))
+			h.ReplicaDown = true
+			continue
+		}
+		h.ReplicaLag = max(h.ReplicaLag, l)
+	}
+	h.LastBatch = g.lastBatch
+	return h, nil
+}
+
+func (g *governor) replicaLag(ctx context.Context, url string) (time.Duration, error) {
+	c := g.replicas[url]
+	if c == nil || c.IsClosed() {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		var err error
+		if c, err = pgx.Connect(cctx, url); err != nil {
+			return 0, errors.New("connect failed")
+		}
+		g.replicas[url] = c
+	}
+	var lag float64
+	if err := c.QueryRow(ctx, replicaLagSQL).Scan(&lag); err != nil {
+		_ = c.Close(context.WithoutCancel(ctx))
+		return 0, fmt.Errorf("read replay lag: %w", err)
+	}
+	return seconds(lag), nil
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// govern waits, before a batch, while the database is unhealthy, for at
+// most the governor's bound over the whole run. It returns the stop's or
+// ctx's error when one ends the wait, and a *ThrottledError once the bound
+// is spent. A health read that fails is logged and does not hold the run:
+// the batch meets the same database and reports what is wrong.
+func (s *Session) govern(ctx context.Context) error {
+	g := s.gov
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.failed != nil {
+		return g.failed
+	}
+	for {
+		h, err := s.readHealth(ctx, g)
+		if g.probe != nil {
+			g.probe(h)
+		}
+		if err != nil {
+			s.Logger.Warn("governor: health not read, going on", slog.String("error", OneLine(err)))
+			return nil
+		}
+		reason := g.reasonOf(h, s.sizer.Target())
+		if reason == "" {
+			g.stopThrottle(s)
+			return nil
+		}
+		if g.reason != reason {
+			g.stopThrottle(s)
+			g.reason, g.since = reason, s.Limits.Now()
+			s.Logger.Warn("throttle started", slog.String("reason", reason), healthAttrs(h))
+		}
+		if g.waited >= g.cfg.MaxThrottle {
+			g.failed = &ThrottledError{Reason: reason, Waited: g.waited}
+			s.Report.Set(ThrottledOut, 1)
+			s.Logger.Error("throttle bound reached: stopping", slog.String("reason", reason),
+				slog.Duration("waited", g.waited), healthAttrs(h))
+			return g.failed
+		}
+		pause := g.cfg.Poll
+		if reason == ReasonSlowBatches {
+			pause, g.lastBatch = h.LastBatch, 0
+		}
+		if err := s.throttleSleep(ctx, g, reason, min(pause, g.cfg.MaxThrottle-g.waited)); err != nil {
+			return err
+		}
+	}
+}
+
+// throttleSleep waits d by the run's clock, or until ctx is done or a stop
+// is asked for, and counts the wait under reason.
+func (s *Session) throttleSleep(ctx context.Context, g *governor, reason string, d time.Duration) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.Limits.Stop, cancel)()
+	started := s.Limits.Now()
+	err := s.Limits.Sleep(sctx, d)
+	waited := s.Limits.Now().Sub(started)
+	if err == nil {
+		// A clock that did not move (a test's) still spends the bound.
+		waited = max(waited, d)
+	}
+	g.waited += waited
+	s.Report.Add(ThrottledCounter(reason), waited.Milliseconds())
+	s.Report.Add(ThrottledMS, waited.Milliseconds())
+	return err
+}
+
+// stopThrottle logs the end of the wait in progress, if any.
+func (g *governor) stopThrottle(s *Session) {
+	if g.reason == "" {
+		return
+	}
+	s.Logger.Info("throttle stopped", slog.String("reason", g.reason), slog.Duration("waited", s.Limits.Now().Sub(g.since)))
+	g.reason = ""
+}
+
+func healthAttrs(h Health) slog.Attr {
+	return slog.Group("health", slog.Duration("replica_lag", h.ReplicaLag), slog.Bool("replica_down", h.ReplicaDown),
+		slog.Int("lock_waiters", h.LockWaiters), slog.Int("active_connections", h.Active),
+		slog.Int("max_active_connections", h.MaxActive), slog.Duration("last_batch", h.LastBatch))
+}
+
+// close closes the replica connections.
+func (g *governor) close(ctx context.Context) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for u, c := range g.replicas {
+		_ = c.Close(ctx)
+		delete(g.replicas, u)
+	}
+}
+
+// ObserveBatch records that one of the run's batches took d: the governor
+// waits after a batch slower than SlowBatchFactor target times.
+func (s *Session) ObserveBatch(d time.Duration) {
+	if g := s.gov; g != nil {
+		g.mu.Lock()
+		g.lastBatch = d
+		g.mu.Unlock()
+	}
+}
+
+// trackPID remembers a backend pid of this run, whose lock waiters the
+// governor counts.
+func (s *Session) trackPID(pid uint32) {
+	s.pidMu.Lock()
+	defer s.pidMu.Unlock()
+	if s.pids == nil {
+		s.pids = map[uint32]bool{}
+	}
+	s.pids[pid] = true
+}
+
+func (s *Session) backendPIDs() []int32 {
+	s.pidMu.Lock()
+	defer s.pidMu.Unlock()
+	out := make([]int32, 0, len(s.pids))
+	for p := range s.pids {
+		out = append(out, int32(p))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
