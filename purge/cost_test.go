@@ -1,0 +1,67 @@
+package purge_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/lethe-project/lethe/purge"
+	"github.com/stretchr/testify/require"
+)
+
+// costSchema has many eligible users with one requested_at, as when a
+// backlog of requests came in at once, and the index an application keeps
+// for the purge.
+const costSchema = `CREATE TABLE users (id bigint PRIMARY KEY, requested_at timestamptz, hold boolean NOT NULL DEFAULT false);
+CREATE INDEX ON users (requested_at) WHERE requested_at IS NOT NULL;
+INSERT INTO users SELECT i, CASE WHEN i % 2 = 0 THEN now() - interval '40 days' END FROM generate_series(1, 20000) i;
+ANALYZE users;`
+
+const costPolicy = `subject: {table: users, key: id, requested_at: requested_at, grace: 30d, hold: hold}
+tables: []
+`
+
+// planNode is a node of EXPLAIN (ANALYZE, FORMAT JSON).
+type planNode struct {
+	Type  string     `json:"Node Type"`
+	Rows  float64    `json:"Actual Rows"`
+	Loops float64    `json:"Actual Loops"`
+	Plans []planNode `json:"Plans"`
+}
+
+// maxRows is the most rows any node of the plan produced.
+func (n planNode) maxRows() float64 {
+	m := n.Rows * max(n.Loops, 1)
+	for _, c := range n.Plans {
+		m = max(m, c.maxRows())
+	}
+	return m
+}
+
+// TestBatchSelectReadsOnlyItsBatch checks that selecting a batch of 100
+// subjects out of 10,000 eligible ones reads about 100 rows, with the
+// custom plan and with the generic one a prepared statement turns to: a
+// select that sorts every eligible subject makes each batch cost as much
+// as the whole backlog, so that a run slows down as the data grows.
+func TestBatchSelectReadsOnlyItsBatch(t *testing.T) {
+	b := setup(t, costSchema, costPolicy)
+	ctx := context.Background()
+	q, err := purge.BatchSelectSQL(ctx, b.db.Pool, b.pol)
+	require.NoError(t, err)
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		tx, err := b.db.Pool.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		_, err = tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode)
+		require.NoError(t, err)
+		_, err = tx.Exec(ctx, "PREPARE sel AS "+q)
+		require.NoError(t, err)
+		var out []byte
+		require.NoError(t, tx.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE sel('30 days', 100, '{}')`).Scan(&out))
+		var plans []struct {
+			Plan planNode `json:"Plan"`
+		}
+		require.NoError(t, json.Unmarshal(out, &plans))
+		require.LessOrEqual(t, plans[0].Plan.maxRows(), 200.0, "%s: a batch of 100 read more rows than it selects:\n%s", mode, out)
+	}
+}
