@@ -83,6 +83,9 @@ func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor) (int, err
 		if batchID, err = j.finishBatch(ctx, tx, s.RunID, keys, live, sel, hashes, perSubject, outcomes); err != nil {
 			return n, err
 		}
+		if j.hooks.inTx != nil {
+			j.hooks.inTx(tx)
+		}
 		if j.hooks.beforeCommit != nil {
 			j.hooks.beforeCommit(tx.Conn().PgConn().PID())
 		}
@@ -116,6 +119,7 @@ func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor) (int, err
 func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor) (selected, pgx.Tx, error) {
 	cfg := &j.cfg
 	b := &pgx.Batch{}
+	b.Queue(genericPlansSQL)
 	switch {
 	case j.one != nil && s.DryRun():
 		b.Queue(j.sql.selectOneDry, *j.one)
@@ -135,6 +139,9 @@ func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor) 
 		return sel, nil, fmt.Errorf("purge batch: %w", err)
 	}
 	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return sel, tx, fmt.Errorf("purge batch: %w", err)
+	}
 	rows, err := br.Query()
 	if err != nil {
 		return sel, tx, fmt.Errorf("purge batch: select subjects: %w", err)

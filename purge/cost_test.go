@@ -3,8 +3,12 @@ package purge_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/purge"
 	"github.com/stretchr/testify/require"
 )
@@ -63,5 +67,43 @@ func TestBatchSelectReadsOnlyItsBatch(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(out, &plans))
 		require.LessOrEqual(t, plans[0].Plan.maxRows(), 200.0, "%s: a batch of 100 read more rows than it selects:\n%s", mode, out)
+	}
+}
+
+// TestFirstBatchPlansBeforeItsTransaction checks that the first batches on
+// fresh connections neither prepare nor plan their statements inside their
+// transactions: on a schema of a thousand tables that work, the first to
+// open each table and index in the server process, made the first batch
+// the run's longest transaction.
+func TestFirstBatchPlansBeforeItsTransaction(t *testing.T) {
+	b := setup(t, exampleSchema, examplePolicy)
+	for i := range 6 {
+		b.addUser(fmt.Sprintf("gone%d", i), "45 days", false, "")
+	}
+	o := b.config(func(o *options) { o.BatchSize = 2; o.Workers = 2; o.AllowLarge = true })
+	j, err := purge.New(o.Config)
+	require.NoError(t, err)
+	type seen struct{ preparedInTx, customPlans, statements int }
+	var (
+		mu  sync.Mutex
+		saw []seen
+	)
+	purge.SetInTx(j, func(tx pgx.Tx) {
+		var s seen
+		// now() is when the transaction began.
+		require.NoError(t, tx.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE prepare_time >= now()),
+			COALESCE(sum(custom_plans), 0), count(*) FROM pg_prepared_statements WHERE statement = ANY($1)`,
+			purge.BatchStatements(j, false)).Scan(&s.preparedInTx, &s.customPlans, &s.statements))
+		mu.Lock()
+		saw = append(saw, s)
+		mu.Unlock()
+	})
+	_, code := runJob(t, o, j)
+	require.Equal(t, jobs.ExitOK, code)
+	require.Len(t, saw, 3)
+	for _, s := range saw {
+		require.Zero(t, s.preparedInTx, "statements prepared inside a batch's transaction: %+v", saw)
+		require.Zero(t, s.customPlans, "statements planned inside a batch's transaction: %+v", saw)
+		require.Equal(t, len(purge.BatchStatements(j, false)), s.statements, "every statement of the batch is prepared: %+v", saw)
 	}
 }

@@ -3,6 +3,7 @@ package purge
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
@@ -22,3 +23,11 @@ func BatchSelectSQL(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy)
 	}
 	return buildQueries(pl).selectBatch, nil
 }
+
+// SetInTx sets a hook that runs inside each batch's transaction, just
+// before it commits.
+func SetInTx(j *Job, f func(tx pgx.Tx)) { j.hooks.inTx = f }
+
+// BatchStatements returns the statements j's batches send in their
+// transactions (once Run built them).
+func BatchStatements(j *Job, dry bool) []string { return j.batchStatements(dry) }

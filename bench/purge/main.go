@@ -66,6 +66,11 @@ func main() {
 		os.Exit(2)
 	}
 	o.shape, o.variants, o.networks = sh, strings.Split(variants, ","), strings.Split(networks, ",")
+	if *printSQL && o.large.tables > 0 {
+		fmt.Println(strings.Join(o.large.schemaSQL(), "\n"))
+		fmt.Print("/* policy:\n" + o.large.policyYAML() + "*/\n")
+		return
+	}
 	if *printSQL {
 		fmt.Println(sh.schemaSQL(o.users, o.users/o.eligible))
 		fmt.Print("/* policy:\n" + sh.policyYAML() + "*/\n")
