@@ -170,6 +170,7 @@ func runLarge(ctx context.Context, srv *pgtest.Server, bin string, o options) er
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d\t%s\t%s\t\n", b.name, run+1, r.subjects, r.rate(), len(times),
 				first.Round(time.Millisecond), later.Round(time.Millisecond))
+			tw.Flush()
 			if err := dropDB(ctx, srv, db); err != nil {
 				return err
 			}
