@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -146,8 +144,8 @@ func runLarge(ctx context.Context, srv *pgtest.Server, bin string, o options) er
 		workers = 2 // lethe's default
 	}
 	o.letheLogLevel = "debug"
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "binary\trun\tsubjects\tsubjects/s\tbatches\tfirst batches' longest tx\tlater batches' longest tx\t")
+	const row = "%-14s %4v %9v %11v %8v %26v %26v\n"
+	fmt.Printf(row, "binary", "run", "subjects", "subjects/s", "batches", "first batches' longest tx", "later batches' longest tx")
 	for _, b := range bins {
 		for run := 0; run < o.runs; run++ {
 			db := fmt.Sprintf("bench_large_%d", run)
@@ -168,13 +166,12 @@ func runLarge(ctx context.Context, srv *pgtest.Server, bin string, o options) er
 					later = max(later, d)
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d\t%s\t%s\t\n", b.name, run+1, r.subjects, r.rate(), len(times),
+			fmt.Printf(row, b.name, run+1, r.subjects, fmt.Sprintf("%.0f", r.rate()), len(times),
 				first.Round(time.Millisecond), later.Round(time.Millisecond))
-			tw.Flush()
 			if err := dropDB(ctx, srv, db); err != nil {
 				return err
 			}
 		}
 	}
-	return tw.Flush()
+	return nil
 }
