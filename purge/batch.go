@@ -119,7 +119,9 @@ func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor) (int, err
 func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor) (selected, pgx.Tx, error) {
 	cfg := &j.cfg
 	b := &pgx.Batch{}
-	b.Queue(genericPlansSQL)
+	if !s.DryRun() {
+		b.Queue(genericPlansSQL)
+	}
 	switch {
 	case j.one != nil && s.DryRun():
 		b.Queue(j.sql.selectOneDry, *j.one)
@@ -139,8 +141,10 @@ func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor) 
 		return sel, nil, fmt.Errorf("purge batch: %w", err)
 	}
 	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return sel, tx, fmt.Errorf("purge batch: %w", err)
+	if !s.DryRun() {
+		if _, err := br.Exec(); err != nil {
+			return sel, tx, fmt.Errorf("purge batch: %w", err)
+		}
 	}
 	rows, err := br.Query()
 	if err != nil {

@@ -18,7 +18,10 @@ const genericPlansSQL = `SELECT set_config('plan_cache_mode', 'force_generic_pla
 
 // batchStatements are the statements a batch sends inside its transaction.
 func (j *Job) batchStatements(dry bool) []string {
-	out := []string{genericPlansSQL}
+	var out []string
+	if !dry {
+		out = append(out, genericPlansSQL)
+	}
 	switch {
 	case j.one != nil && dry:
 		out = append(out, j.sql.selectOneDry)
@@ -57,6 +60,8 @@ func (j *Job) warm(ctx context.Context, pool *pgxpool.Pool, n int, dry bool) err
 			c.Release()
 		}
 	}()
+	// One connection stays free for whoever holds the run's lock.
+	n = min(n, int(pool.Config().MaxConns)-1)
 	for len(conns) < n {
 		c, err := pool.Acquire(ctx)
 		if err != nil {
@@ -66,7 +71,7 @@ func (j *Job) warm(ctx context.Context, pool *pgxpool.Pool, n int, dry bool) err
 	}
 	stmts := j.batchStatements(dry)
 	for _, c := range conns {
-		if err := warmConn(ctx, c.Conn(), stmts); err != nil {
+		if err := warmConn(ctx, c.Conn(), stmts, !dry); err != nil {
 			return err
 		}
 	}
@@ -74,8 +79,18 @@ func (j *Job) warm(ctx context.Context, pool *pgxpool.Pool, n int, dry bool) err
 }
 
 // warmConn prepares stmts on c under their own text, the name pgx looks up
-// before its statement cache, and builds their generic plans.
-func warmConn(ctx context.Context, c *pgx.Conn, stmts []string) (err error) {
+// before its statement cache, and, with generic, builds their generic
+// plans. A dry run keeps custom plans: its keyset select ("after this
+// subject, or from the start") would lose its index in a generic plan.
+func warmConn(ctx context.Context, c *pgx.Conn, stmts []string, generic bool) (err error) {
+	if !generic {
+		for _, sql := range stmts {
+			if _, err := c.Prepare(ctx, sql, sql); err != nil {
+				return fmt.Errorf("purge: prepare statements: %w", err)
+			}
+		}
+		return nil
+	}
 	if _, err := c.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
 		return fmt.Errorf("purge: prepare statements: %w", err)
 	}
