@@ -99,6 +99,9 @@ func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor, size int,
 				return n, err
 			}
 		}
+		if j.hooks.inTx != nil {
+			j.hooks.inTx(tx)
+		}
 		if j.hooks.beforeCommit != nil {
 			j.hooks.beforeCommit(tx.Conn().PgConn().PID())
 		}
@@ -133,6 +136,9 @@ func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor, size int,
 func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor, size int, chunk []string) (selected, pgx.Tx, error) {
 	cfg := &j.cfg
 	b := &pgx.Batch{}
+	if !s.DryRun() {
+		b.Queue(genericPlansSQL)
+	}
 	switch {
 	case j.replay != nil && s.DryRun():
 		b.Queue(j.sql.selectManyDry, chunk)
@@ -156,6 +162,11 @@ func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor, 
 		return sel, nil, fmt.Errorf("purge batch: %w", err)
 	}
 	defer br.Close()
+	if !s.DryRun() {
+		if _, err := br.Exec(); err != nil {
+			return sel, tx, fmt.Errorf("purge batch: %w", err)
+		}
+	}
 	rows, err := br.Query()
 	if err != nil {
 		return sel, tx, fmt.Errorf("purge batch: select subjects: %w", err)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
 )
@@ -43,6 +44,8 @@ type hooks struct {
 	// batchEnded runs after each attempt at a batch, once its transaction
 	// has ended.
 	batchEnded func()
+	// inTx runs inside a batch's transaction just before it commits.
+	inTx func(tx pgx.Tx)
 }
 
 var _ jobs.Job = (*Job)(nil)
@@ -207,6 +210,11 @@ func (j *Job) work(ctx context.Context, s *jobs.Session) error {
 	workers := cfg.Workers
 	if j.one != nil || s.DryRun() {
 		workers = 1
+	}
+	if s.Report.Counter(jobs.SubjectsEligible) > 0 {
+		if err := j.warm(ctx, cfg.Pool, workers, s.DryRun()); err != nil {
+			return err
+		}
 	}
 	for w := 0; w < workers; w++ {
 		wg.Add(1)

@@ -57,8 +57,13 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 	}
 	sel := strings.Join(cols, ", ")
 	order := fmt.Sprintf("ORDER BY %s, %s", ra, key)
-	q.selectBatch = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s AND %s <> ALL($3::text[]::%s[]) %s LIMIT $2 FOR UPDATE SKIP LOCKED`,
-		sel, t, eligible, key, s.Key.Type, order)
+	// The oldest requests first, but ties in any order: ordered by the
+	// key too, a batch would sort every eligible subject (an index on
+	// requested_at alone gives no order within a tie), so that each batch
+	// cost as much as the whole backlog. Ordered by requested_at alone, an
+	// index on it hands over the batch and stops.
+	q.selectBatch = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s AND %s <> ALL($3::text[]::%s[]) ORDER BY %s LIMIT $2 FOR UPDATE SKIP LOCKED`,
+		sel, t, eligible, key, s.Key.Type, ra)
 	q.selectOneDry = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s = %s AND %s`, sel, t, key, keyParam(1), notHeld)
 	q.selectOne = q.selectOneDry + " FOR UPDATE"
 	q.selectManyDry = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s = ANY($1::text[]::%s[]) AND %s ORDER BY %s`, sel, t, key, s.Key.Type, notHeld, key)

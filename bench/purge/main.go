@@ -4,7 +4,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -13,9 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,43 +27,87 @@ type options struct {
 	naiveLoopback, naiveDelay int
 	batch, workers, runs      int
 	letheLog, letheLogLevel   string
+	shape                     shape
+	scales                    []int
+	variants, networks        []string
+	large                     largeOptions
 }
-
-// tables are the 8 related tables with their rows per user; the first is
-// anonymized, the rest deleted.
-var tables = []struct {
-	name string
-	rows int
-}{{"notes", 3}, {"sessions", 4}, {"comments", 3}, {"likes", 3}, {"uploads", 2}, {"activity", 3}, {"messages", 1}, {"devices", 1}}
 
 func main() {
 	var o options
-	flag.IntVar(&o.users, "users", 100000, "accounts in the database")
-	flag.IntVar(&o.eligible, "eligible", 20000, "accounts past their grace period")
+	var shapeName, scales, variants, networks string
+	flag.IntVar(&o.users, "users", 100000, "accounts in the database at scale 1")
+	flag.IntVar(&o.eligible, "eligible", 20000, "accounts past their grace period (the same at every scale)")
 	flag.DurationVar(&o.rtt, "rtt", time.Millisecond, "round-trip time the proxy adds")
 	flag.IntVar(&o.naiveLoopback, "naive-sample", 2000, "subjects the naive loop erases on loopback")
 	flag.IntVar(&o.naiveDelay, "naive-sample-rtt", 300, "subjects the naive loop erases through the proxy")
-	flag.IntVar(&o.batch, "batch", 1000, "lethe batch size")
-	flag.IntVar(&o.workers, "workers", 2, "lethe workers")
+	flag.IntVar(&o.batch, "batch", 0, "lethe batch size (0: lethe's default)")
+	flag.IntVar(&o.workers, "workers", 0, "lethe workers (0: lethe's default)")
 	flag.IntVar(&o.runs, "runs", 3, "runs of each variant; the table shows the median")
 	flag.StringVar(&o.letheLog, "lethe-log", "", "append lethe's log lines to this file")
 	flag.StringVar(&o.letheLogLevel, "lethe-log-level", "info", "lethe's log level (debug shows per-batch phases)")
+	flag.StringVar(&shapeName, "shape", "8x20", "schema: 8x20 (8 tables, 20 rows per user) or 16-heavy (16 tables, a text match column, one subject with 20,000 rows)")
+	flag.StringVar(&scales, "scales", "1", "comma-separated multiples of -users to run at, e.g. 1,4,16")
+	flag.StringVar(&variants, "variants", "naive,lethe,set-based", "comma-separated variants to run")
+	flag.StringVar(&networks, "networks", "loopback,rtt", "comma-separated networks: loopback, rtt (through the proxy)")
+	o.large.flags()
+	printSQL := flag.Bool("print-schema", false, "print the shape's schema at -users and its policy, and exit (to study plans by hand)")
 	flag.Parse()
+	var err error
+	if o.scales, err = parseScales(scales); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-purge: -scales:", err)
+		os.Exit(2)
+	}
+	sh, ok := shapes[shapeName]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "bench-purge: -shape %q: want 8x20 or 16-heavy\n", shapeName)
+		os.Exit(2)
+	}
+	o.shape, o.variants, o.networks = sh, strings.Split(variants, ","), strings.Split(networks, ",")
+	if *printSQL && o.large.tables > 0 {
+		fmt.Println(strings.Join(o.large.schemaSQL(), "\n"))
+		fmt.Print("/* policy:\n" + o.large.policyYAML() + "*/\n")
+		return
+	}
+	if *printSQL {
+		fmt.Println(sh.schemaSQL(o.users, o.users/o.eligible))
+		fmt.Print("/* policy:\n" + sh.policyYAML() + "*/\n")
+		return
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-purge:", err)
 		os.Exit(1)
 	}
 }
 
+func parseScales(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 type result struct {
 	variant, network string
+	scale            int
 	subjects         int
 	elapsed          time.Duration
+	users            int
 	longestTx        time.Duration
 	rssKiB           int64
+	// log is lethe's log (lethe runs only).
+	log string
 }
 
 func (r result) rate() float64 { return float64(r.subjects) / r.elapsed.Seconds() }
+
+// perSubject is the wall time per erased subject.
+func (r result) perSubject() time.Duration { return r.elapsed / time.Duration(max(r.subjects, 1)) }
 
 func run(o options) error {
 	ctx := context.Background()
@@ -81,107 +124,88 @@ func run(o options) error {
 		return err
 	}
 	defer cleanup()
-	fmt.Printf("building template: %d users, %d eligible, %d related rows per user in %d tables\n", o.users, o.eligible, rowsPerUser(), len(tables))
-	t0 := time.Now()
-	if err := buildTemplate(ctx, srv, o); err != nil {
-		return err
+	if o.large.tables > 0 {
+		return runLarge(ctx, srv, bin, o)
 	}
-	fmt.Printf("template built in %s\n", time.Since(t0).Round(time.Second))
 	proxy, err := newLatencyProxy(fmt.Sprintf("127.0.0.1:%d", srv.Port), o.rtt)
 	if err != nil {
 		return err
 	}
 	defer proxy.Close()
-
-	for _, hp := range []struct{ name, host string }{{"loopback", fmt.Sprintf("127.0.0.1:%d", srv.Port)}, {"proxy", proxy.Addr()}} {
-		u, _ := url.Parse(srv.URLFor("bench_template"))
-		u.Host = hp.host
-		rtt, err := measureRTT(ctx, u.String())
+	var results []result
+	for _, scale := range o.scales {
+		rs, err := runScale(ctx, srv, proxy, bin, o, scale)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("measured round trip (SELECT 1, median of 200) on %s: %s\n", hp.name, rtt.Round(10*time.Microsecond))
+		results = append(results, rs...)
 	}
+	report(results)
+	reportScales(results)
+	return nil
+}
 
+// runScale builds the template at scale times -users and runs every
+// variant on every network on clones of it.
+func runScale(ctx context.Context, srv *pgtest.Server, proxy *latencyProxy, bin string, o options, scale int) ([]result, error) {
+	users := o.users * scale
+	tmpl := fmt.Sprintf("bench_template_%d", scale)
+	fmt.Printf("building template (shape %s, scale %d): %d users, %d eligible, %d related rows per user in %d tables\n",
+		o.shape.name, scale, users, o.eligible, o.shape.rowsPerUser(), len(o.shape.tables))
+	t0 := time.Now()
+	if err := buildTemplate(ctx, srv, tmpl, o.shape, users, o.eligible); err != nil {
+		return nil, err
+	}
+	fmt.Printf("template built in %s\n", time.Since(t0).Round(time.Second))
+	defer dropDB(ctx, srv, tmpl)
 	var results []result
-	for _, network := range []string{"loopback", fmt.Sprintf("+%s RTT", o.rtt)} {
-		host := fmt.Sprintf("127.0.0.1:%d", srv.Port)
-		sample := o.naiveLoopback
-		if network != "loopback" {
-			host, sample = proxy.Addr(), o.naiveDelay
+	for _, network := range o.networks {
+		host, sample := fmt.Sprintf("127.0.0.1:%d", srv.Port), o.naiveLoopback
+		name := "loopback"
+		if network == "rtt" {
+			host, sample, name = proxy.Addr(), o.naiveDelay, fmt.Sprintf("+%s RTT", o.rtt)
 		}
-		for _, v := range []string{"naive", "lethe", "set-based"} {
+		u, _ := url.Parse(srv.URLFor(tmpl))
+		u.Host = host
+		rtt, err := measureRTT(ctx, u.String())
+		if err != nil {
+			return nil, err
+		}
+		fmt.Printf("measured round trip (SELECT 1, median of 200) on %s: %s\n", name, rtt.Round(10*time.Microsecond))
+		for _, v := range o.variants {
 			var runs []result
 			for run := 0; run < o.runs; run++ {
 				db := fmt.Sprintf("bench_%d_%d", len(results), run)
-				if err := cloneTemplate(ctx, srv, db); err != nil {
-					return err
+				if err := cloneTemplate(ctx, srv, tmpl, db); err != nil {
+					return nil, err
 				}
 				u, _ := url.Parse(srv.URLFor(db))
 				u.Host = host
 				var r result
 				switch v {
 				case "naive":
-					r, err = naive(ctx, u.String(), sample)
+					r, err = naive(ctx, u.String(), o.shape, sample)
 				case "lethe":
-					r, err = letheRun(bin, u.String(), o)
+					r, err = letheRun(bin, u.String(), o.shape.policyYAML(), o)
 				case "set-based":
-					r, err = setBased(ctx, u.String())
+					r, err = setBased(ctx, u.String(), o.shape)
+				default:
+					err = fmt.Errorf("unknown variant (want naive, lethe or set-based)")
 				}
 				if err != nil {
-					return fmt.Errorf("%s on %s: %w", v, network, err)
+					return nil, fmt.Errorf("%s on %s: %w", v, name, err)
 				}
-				r.variant, r.network = v, network
-				fmt.Printf("  %-9s %-10s %6d subjects in %8s: %8.0f subjects/s\n", v, network, r.subjects, r.elapsed.Round(time.Millisecond), r.rate())
+				r.variant, r.network, r.scale, r.users = v, name, scale, users
+				fmt.Printf("  %-9s %-10s %6d subjects in %8s: %8.0f subjects/s\n", v, name, r.subjects, r.elapsed.Round(time.Millisecond), r.rate())
 				runs = append(runs, r)
 				if err := dropDB(ctx, srv, db); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			results = append(results, median(runs))
 		}
-
 	}
-	report(results)
-	return nil
-}
-
-// median returns the run with the median rate.
-func median(runs []result) result {
-	slices.SortFunc(runs, func(a, b result) int { return cmp.Compare(a.rate(), b.rate()) })
-	return runs[len(runs)/2]
-}
-
-func rowsPerUser() int {
-	n := 0
-	for _, t := range tables {
-		n += t.rows
-	}
-	return n
-}
-
-func report(results []result) {
-	fmt.Println()
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Println("median of the runs of each variant:")
-	fmt.Fprintln(tw, "network\tvariant\tsubjects\tsubjects/s\tlongest tx\tpeak RSS")
-	for _, r := range results {
-		rss := "-"
-		if r.rssKiB > 0 {
-			rss = fmt.Sprintf("%.1f MiB", float64(r.rssKiB)/1024)
-		}
-		lt := "-"
-		if r.longestTx > 0 {
-			lt = r.longestTx.Round(time.Millisecond).String()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%s\t%s\n", r.network, r.variant, r.subjects, r.rate(), lt, rss)
-	}
-	tw.Flush()
-	fmt.Println()
-	for i := 0; i+2 < len(results); i += 3 {
-		a, b, c := results[i], results[i+1], results[i+2]
-		fmt.Printf("%-12s b/a (lethe/naive) = %6.1f   b/c (lethe/set-based) = %.2f\n", a.network, b.rate()/a.rate(), b.rate()/c.rate())
-	}
+	return results, nil
 }
 
 func buildLethe() (string, func(), error) {
@@ -198,6 +222,31 @@ func buildLethe() (string, func(), error) {
 	return bin, func() { os.RemoveAll(dir) }, nil
 }
 
+// buildLetheAt builds lethe from the git revision rev of this repository,
+// for a before/after in the same run.
+func buildLetheAt(rev string) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "bench-purge-rev-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	src := filepath.Join(dir, "src")
+	cmd := exec.Command("sh", "-c", `mkdir -p "$1" && git archive "$2" | tar -x -C "$1"`, "sh", src, rev)
+	cmd.Dir = repoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("check out %s: %v: %s", rev, err, out)
+	}
+	bin := filepath.Join(dir, "lethe")
+	cmd = exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = src
+	if out, err := cmd.CombinedOutput(); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("build lethe at %s: %v: %s", rev, err, out)
+	}
+	return bin, cleanup, nil
+}
+
 func repoRoot() string {
 	dir, _ := os.Getwd()
 	for d := dir; d != "/"; d = filepath.Dir(d) {
@@ -211,18 +260,24 @@ func repoRoot() string {
 }
 
 // letheRun runs the lethe binary and reads its peak RSS from the kernel.
-func letheRun(bin, dbURL string, o options) (result, error) {
+func letheRun(bin, dbURL, policy string, o options) (result, error) {
 	dir, err := os.MkdirTemp("", "bench-policy-")
 	if err != nil {
 		return result{}, err
 	}
 	defer os.RemoveAll(dir)
 	pol := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(pol, []byte(policyYAML()), 0o600); err != nil {
+	if err := os.WriteFile(pol, []byte(policy), 0o600); err != nil {
 		return result{}, err
 	}
-	cmd := exec.Command(bin, "--job", "purge", "--allow-large", "--time-budget", "1h",
-		"--batch-size", fmt.Sprint(o.batch), "--workers", fmt.Sprint(o.workers), "--log-format", "json", "--log-level", o.letheLogLevel)
+	args := []string{"--job", "purge", "--allow-large", "--time-budget", "1h", "--log-format", "json", "--log-level", o.letheLogLevel}
+	if o.batch > 0 {
+		args = append(args, "--batch-size", fmt.Sprint(o.batch))
+	}
+	if o.workers > 0 {
+		args = append(args, "--workers", fmt.Sprint(o.workers))
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "LETHE_DATABASE_URL="+dbURL, "LETHE_POLICY="+pol, "LETHE_SUBJECT_HASH_KEY=bench")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -237,7 +292,7 @@ func letheRun(bin, dbURL string, o options) (result, error) {
 			f.Close()
 		}
 	}
-	r := result{elapsed: el, subjects: intField(stderr.String(), "subjects_done")}
+	r := result{elapsed: el, subjects: intField(stderr.String(), "subjects_done"), log: stderr.String()}
 	r.longestTx = time.Duration(intField(stderr.String(), "longest_transaction_ms")) * time.Millisecond
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.rssKiB = ru.Maxrss
@@ -253,19 +308,6 @@ func intField(log, name string) int {
 	var n int
 	fmt.Sscanf(log[i+len(name)+3:], "%d", &n)
 	return n
-}
-
-func policyYAML() string {
-	var b strings.Builder
-	b.WriteString("subject: {table: users, key: id, requested_at: requested_at, grace: 30d, hold: hold}\ntables:\n")
-	for i, t := range tables {
-		if i == 0 {
-			fmt.Fprintf(&b, "  - {table: %s, match: user_id, action: anonymize, set: {user_id: null, body: {pseudonym: 'gone-'}}}\n", t.name)
-			continue
-		}
-		fmt.Fprintf(&b, "  - {table: %s, match: user_id, action: delete}\n", t.name)
-	}
-	return b.String()
 }
 
 func connect(ctx context.Context, u string) (*pgx.Conn, error) { return pgx.Connect(ctx, u) }

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"slices"
+	"text/tabwriter"
+	"time"
+)
+
+// median returns the run with the median rate.
+func median(runs []result) result {
+	slices.SortFunc(runs, func(a, b result) int { return cmp.Compare(a.rate(), b.rate()) })
+	return runs[len(runs)/2]
+}
+
+func report(results []result) {
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Println("median of the runs of each variant:")
+	fmt.Fprintln(tw, "scale\tnetwork\tvariant\tsubjects\tsubjects/s\tlongest tx\tpeak RSS")
+	for _, r := range results {
+		rss := "-"
+		if r.rssKiB > 0 {
+			rss = fmt.Sprintf("%.1f MiB", float64(r.rssKiB)/1024)
+		}
+		lt := "-"
+		if r.longestTx > 0 {
+			lt = r.longestTx.Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%.0f\t%s\t%s\n", r.scale, r.network, r.variant, r.subjects, r.rate(), lt, rss)
+	}
+	tw.Flush()
+	fmt.Println()
+	find := func(scale int, network, variant string) (result, bool) {
+		for _, r := range results {
+			if r.scale == scale && r.network == network && r.variant == variant {
+				return r, true
+			}
+		}
+		return result{}, false
+	}
+	for _, r := range results {
+		if r.variant != "lethe" {
+			continue
+		}
+		line := fmt.Sprintf("scale %-3d %-12s", r.scale, r.network)
+		if a, ok := find(r.scale, r.network, "naive"); ok {
+			line += fmt.Sprintf(" lethe/naive = %6.1f", r.rate()/a.rate())
+		}
+		if c, ok := find(r.scale, r.network, "set-based"); ok {
+			line += fmt.Sprintf("   lethe/set-based = %.2f", r.rate()/c.rate())
+		}
+		fmt.Println(line)
+	}
+}
+
+// reportScales prints, per network, how lethe and the set-based
+// transaction keep up as the data grows.
+func reportScales(results []result) {
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scale\tusers\tnetwork\tlethe subjects/s\tset-based subjects/s\tratio\tlethe µs/subject\tset-based µs/subject\t")
+	for _, r := range results {
+		if r.variant != "lethe" {
+			continue
+		}
+		for _, c := range results {
+			if c.variant == "set-based" && c.scale == r.scale && c.network == r.network {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%.0f\t%.0f\t%.2f\t%d\t%d\t\n", r.scale, fmt.Sprint(r.users), r.network, r.rate(), c.rate(), r.rate()/c.rate(),
+					r.perSubject().Microseconds(), c.perSubject().Microseconds())
+			}
+		}
+	}
+	tw.Flush()
+}
