@@ -29,6 +29,10 @@ type Manifest struct {
 	// Tables lists the files, one per step of the policy, the subject's
 	// own row first.
 	Tables []TableEntry `json:"tables"`
+	// Objects lists the subject's files under files/.
+	Objects []ObjectEntry `json:"objects,omitempty"`
+	// Processors lists the processors' copies under processors/.
+	Processors []ProcessorEntry `json:"processors,omitempty"`
 }
 
 // TableEntry describes one JSON Lines file: the rows one step of the

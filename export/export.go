@@ -7,11 +7,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/subject"
@@ -31,6 +33,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Destination is where the archive goes; ignored by a dry run.
 	Destination Destination
+	// Objects reads the subject's files at the policy's objects:
+	// locations (an objstore.Router); required when the policy has any.
+	Objects objstore.Store
+	// Env resolves the ${NAME} references of processors' export_url and
+	// headers.
+	Env func(string) (string, bool)
+	// HTTPClient calls the processors; nil is http.DefaultClient.
+	HTTPClient *http.Client
 
 	// afterPart, when set, is called after each file of the archive is
 	// written (tests make faults there).
@@ -42,6 +52,7 @@ type Config struct {
 type Job struct {
 	cfg Config
 	key string
+	out *outside
 	// Manifest is the last run's manifest, nil before a run.
 	Manifest *Manifest
 }
@@ -57,7 +68,11 @@ func New(cfg Config, key string) (*Job, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Job{cfg: cfg, key: key}, nil
+	out, err := newOutside(cfg.Policy, cfg.Objects, cfg.Env, cfg.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	return &Job{cfg: cfg, key: key, out: out}, nil
 }
 
 // Name implements jobs.Job.
@@ -77,6 +92,10 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		return err
 	}
 	parts, err := buildParts(pl)
+	if err != nil {
+		return err
+	}
+	valuesSQL, err := j.out.valuesSQL(pl)
 	if err != nil {
 		return err
 	}
@@ -103,7 +122,11 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 				r.AddRows(p.step.Table.String(), string(p.step.Action), n)
 			}
 		}
-		return nil
+		values, err := snap.subjectValues(ctx, valuesSQL, j.out.columns)
+		if err != nil {
+			return err
+		}
+		return j.out.count(ctx, r, values)
 	}
 	m := &Manifest{Format: FormatVersion, ExportedAt: snap.at, PolicySHA256: cfg.Policy.Digest, SubjectHash: cfg.Hasher.Hash(snap.key[0])}
 	r.SetLabel("subject_hash", m.SubjectHash)
@@ -113,7 +136,11 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
-	if err := j.write(ctx, snap, parts, m); err != nil {
+	values, err := snap.subjectValues(ctx, valuesSQL, j.out.columns)
+	if err != nil {
+		return err
+	}
+	if err := j.write(ctx, snap, parts, m, values); err != nil {
 		return err
 	}
 	for _, e := range m.Tables {
@@ -128,7 +155,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 
 // write streams every part into the destination's archive and publishes it
 // once complete; on any failure nothing is published.
-func (j *Job) write(ctx context.Context, snap *snapshot, parts []*part, m *Manifest) (err error) {
+func (j *Job) write(ctx context.Context, snap *snapshot, parts []*part, m *Manifest, values map[string]string) (err error) {
 	out, err := j.cfg.Destination.open(ctx, m.SubjectHash)
 	if err != nil {
 		return err
@@ -155,6 +182,12 @@ func (j *Job) write(ctx context.Context, snap *snapshot, parts []*part, m *Manif
 		if j.cfg.afterPart != nil {
 			j.cfg.afterPart(e.File)
 		}
+	}
+	if m.Objects, err = j.out.writeObjects(ctx, a, values); err != nil {
+		return err
+	}
+	if m.Processors, err = j.out.writeProcessors(ctx, a, m.SubjectHash, values); err != nil {
+		return err
 	}
 	if err := a.finish(m); err != nil {
 		return err

@@ -18,6 +18,8 @@ import (
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/objstore"
+	"github.com/lethe-project/lethe/objstore/filestore"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/purge"
 	"github.com/lethe-project/lethe/subject"
@@ -51,7 +53,7 @@ type option func(*Config, *jobs.Limits)
 func (b *bundle) config() Config {
 	return Config{
 		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey),
-		Logger: jobtest.Logger(b.t),
+		Logger: jobtest.Logger(b.t), Objects: &objstore.Router{File: filestore.Store{}},
 	}
 }
 
