@@ -24,8 +24,8 @@ type Processor struct {
 	body    template // nil: no body
 	// exportURL is the expanded export_url; nil when there is none.
 	exportURL template
-	done    map[int]bool
-	client  *http.Client
+	done      map[int]bool
+	client    *http.Client
 	// target is "METHOD url-template" as written, for errors: it names
 	// neither subject values nor environment values.
 	target string
