@@ -86,16 +86,7 @@ func (j *Job) Name() string { return "export" }
 func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	cfg := &j.cfg
 	r, dry := s.Report, s.DryRun()
-	pl, err := plan.Build(ctx, cfg.Pool, cfg.Policy)
-	if err != nil {
-		// A policy problem, or the catalog read (which says so).
-		return err
-	}
-	parts, err := buildParts(pl)
-	if err != nil {
-		return err
-	}
-	valuesSQL, err := j.out.valuesSQL(pl)
+	pr, err := j.prepare(ctx)
 	if err != nil {
 		return err
 	}
@@ -107,40 +98,23 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 			return &jobs.ConfigError{Err: err}
 		}
 	}
-	snap, err := j.begin(ctx, pl, s.Limits.LockTimeout)
+	snap, err := j.begin(ctx, pr.pl, j.key, s.Limits.LockTimeout)
 	if err != nil {
 		return err
 	}
 	defer snap.close(ctx)
 	if dry {
-		for _, p := range parts {
-			n, err := snap.count(ctx, p)
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				r.AddRows(p.step.Table.String(), string(p.step.Action), n)
-			}
-		}
-		values, err := snap.subjectValues(ctx, valuesSQL, j.out.columns)
-		if err != nil {
-			return err
-		}
-		return j.out.count(ctx, r, values)
+		return j.countAll(ctx, r, pr, snap)
 	}
-	m := &Manifest{Format: FormatVersion, ExportedAt: snap.at, PolicySHA256: cfg.Policy.Digest, SubjectHash: cfg.Hasher.Hash(snap.key[0])}
-	r.SetLabel("subject_hash", m.SubjectHash)
+	r.SetLabel("subject_hash", cfg.Hasher.Hash(snap.key[0]))
 	r.SetLabel("destination", cfg.Destination.Kind())
-	r.SetLabel("policy_sha256", m.PolicySHA256)
+	r.SetLabel("policy_sha256", cfg.Policy.Digest)
 	r.SetLabel("format", strconv.Itoa(FormatVersion))
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
-	values, err := snap.subjectValues(ctx, valuesSQL, j.out.columns)
+	m, err := j.exportOne(ctx, pr, snap, cfg.Destination)
 	if err != nil {
-		return err
-	}
-	if err := j.write(ctx, snap, parts, m, values); err != nil {
 		return err
 	}
 	for _, e := range m.Tables {
@@ -153,10 +127,69 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	return nil
 }
 
+// prepared is what every export of a run shares: the plan and the queries
+// built from it.
+type prepared struct {
+	pl        *plan.Plan
+	parts     []*part
+	valuesSQL string
+}
+
+// prepare builds the plan and the export's queries; a policy problem is a
+// *policy.Error.
+func (j *Job) prepare(ctx context.Context) (*prepared, error) {
+	pl, err := plan.Build(ctx, j.cfg.Pool, j.cfg.Policy)
+	if err != nil {
+		// A policy problem, or the catalog read (which says so).
+		return nil, err
+	}
+	parts, err := buildParts(pl)
+	if err != nil {
+		return nil, err
+	}
+	valuesSQL, err := j.out.valuesSQL(pl)
+	if err != nil {
+		return nil, err
+	}
+	return &prepared{pl: pl, parts: parts, valuesSQL: valuesSQL}, nil
+}
+
+// countAll counts, for a dry run, what the archive would hold.
+func (j *Job) countAll(ctx context.Context, r *jobs.Report, pr *prepared, snap *snapshot) error {
+	for _, p := range pr.parts {
+		n, err := snap.count(ctx, p)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			r.AddRows(p.step.Table.String(), string(p.step.Action), n)
+		}
+	}
+	values, err := snap.subjectValues(ctx, pr.valuesSQL, j.out.columns)
+	if err != nil {
+		return err
+	}
+	return j.out.count(ctx, r, values)
+}
+
+// exportOne writes the archive of the subject of snap to dest and returns
+// its manifest.
+func (j *Job) exportOne(ctx context.Context, pr *prepared, snap *snapshot, dest Destination) (*Manifest, error) {
+	m := &Manifest{Format: FormatVersion, ExportedAt: snap.at, PolicySHA256: j.cfg.Policy.Digest, SubjectHash: j.cfg.Hasher.Hash(snap.key[0])}
+	values, err := snap.subjectValues(ctx, pr.valuesSQL, j.out.columns)
+	if err != nil {
+		return nil, err
+	}
+	if err := j.write(ctx, snap, pr.parts, m, values, dest); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // write streams every part into the destination's archive and publishes it
 // once complete; on any failure nothing is published.
-func (j *Job) write(ctx context.Context, snap *snapshot, parts []*part, m *Manifest, values map[string]string) (err error) {
-	out, err := j.cfg.Destination.open(ctx, m.SubjectHash)
+func (j *Job) write(ctx context.Context, snap *snapshot, parts []*part, m *Manifest, values map[string]string, dest Destination) (err error) {
+	out, err := dest.open(ctx, m.SubjectHash)
 	if err != nil {
 		return err
 	}

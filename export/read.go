@@ -115,12 +115,12 @@ type snapshot struct {
 // begin opens the snapshot and checks that the subject exists in it. The
 // key never appears in an error: the server's message about a malformed
 // value would repeat it.
-func (j *Job) begin(ctx context.Context, pl *plan.Plan, lockTimeout time.Duration) (*snapshot, error) {
+func (j *Job) begin(ctx context.Context, pl *plan.Plan, key string, lockTimeout time.Duration) (*snapshot, error) {
 	tx, err := j.cfg.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("begin export: %w", err)
 	}
-	snap := &snapshot{tx: tx, key: []string{j.key}}
+	snap := &snapshot{tx: tx, key: []string{key}}
 	// No statement timeout: a large subject's table may take long to
 	// stream, and the snapshot takes no lock but ACCESS SHARE.
 	_, err = tx.Exec(ctx, `SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true),
@@ -141,7 +141,7 @@ func (j *Job) begin(ctx context.Context, pl *plan.Plan, lockTimeout time.Duratio
 	k := pl.Subject.Key
 	bare := typeModifier.ReplaceAllString(k.Type, "")
 	err = tx.QueryRow(ctx, fmt.Sprintf("SELECT t.%s::text FROM %s t WHERE t.%s = $1::text::%s AND $1::text::%s = $1::text::%s",
-		k.Ident(), pl.Subject.Table.Ident(), k.Ident(), k.Type, k.Type, bare), j.key).Scan(&snap.key[0])
+		k.Ident(), pl.Subject.Table.Ident(), k.Ident(), k.Type, k.Type, bare), key).Scan(&snap.key[0])
 	switch {
 	case pgerr.IsDataError(err):
 		err = &jobs.ConfigError{Err: fmt.Errorf("the subject key is not a valid %s", k.Type)}

@@ -20,6 +20,7 @@ func (p *Policy) check(perr *Error) {
 	}
 	p.checkOutside(perr)
 	p.checkInactivity(perr)
+	p.checkExportJob(perr)
 	p.checkOrphans(perr)
 	for _, r := range p.Retention {
 		if r.Table.IsZero() || r.Column.IsZero() {
