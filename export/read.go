@@ -144,9 +144,9 @@ func (j *Job) begin(ctx context.Context, pl *plan.Plan, key string, lockTimeout 
 		k.Ident(), pl.Subject.Table.Ident(), k.Ident(), k.Type, k.Type, bare), key).Scan(&snap.key[0])
 	switch {
 	case pgerr.IsDataError(err):
-		err = &jobs.ConfigError{Err: fmt.Errorf("the subject key is not a valid %s", k.Type)}
+		err = &jobs.ConfigError{Err: &subjectError{fmt.Sprintf("the subject key is not a valid %s", k.Type)}}
 	case errors.Is(err, pgx.ErrNoRows):
-		err = &jobs.ConfigError{Err: fmt.Errorf("no such subject in %s", pl.Subject.Table)}
+		err = &jobs.ConfigError{Err: &subjectError{fmt.Sprintf("no such subject in %s", pl.Subject.Table)}}
 	case err != nil:
 		err = fmt.Errorf("find the subject: %w", pgerr.Redact(err))
 	}
@@ -156,6 +156,11 @@ func (j *Job) begin(ctx context.Context, pl *plan.Plan, key string, lockTimeout 
 	}
 	return snap, nil
 }
+
+// subjectError says that a key names no subject.
+type subjectError struct{ msg string }
+
+func (e *subjectError) Error() string { return e.msg }
 
 // typeModifier matches a type's modifier, such as (5) in character
 // varying(5).
