@@ -39,6 +39,19 @@ const (
 	// read it: with the purge's schedule it says whether a request can be
 	// erased within the month of GDPR Art. 12(3).
 	NameGrace = "lethe_purge_grace_seconds"
+	// NameExportPendingRequests is the number of access requests not yet
+	// done, as the export job last saw them.
+	NameExportPendingRequests = "lethe_export_pending_requests"
+	// NameExportOldestRequestAge is the age in seconds of the oldest access
+	// request not yet done, as the export job last saw it: GDPR Art. 12(3)
+	// gives one month to answer.
+	NameExportOldestRequestAge = "lethe_export_oldest_request_age_seconds"
+	// NameExportArchivesWritten is how many archives the last export run
+	// wrote.
+	NameExportArchivesWritten = "lethe_export_archives_written"
+	// NameExportFailures is how many archives or notices the last export
+	// run failed to write or send.
+	NameExportFailures = "lethe_export_failures"
 	// NameSkippedRuns counts the runs `lethe schedule` skipped because the
 	// previous run of the same job was still going.
 	NameSkippedRuns = "lethe_schedule_skipped_runs_total"
@@ -53,6 +66,18 @@ var purgeGauges = []struct {
 	{jobs.OldestRequestAgeSeconds, NameOldestRequestAge},
 	{jobs.OldestOverdueSeconds, NameOldestOverdue},
 	{jobs.GraceSeconds, NameGrace},
+	{jobs.ExportPendingRequests, NameExportPendingRequests},
+	{jobs.ExportOldestRequestAgeSeconds, NameExportOldestRequestAge},
+}
+
+// exportCounters maps the export job's counters to the metrics they
+// become.
+var exportCounters = []struct {
+	counter jobs.Counter
+	metric  string
+}{
+	{jobs.ArchivesWritten, NameExportArchivesWritten},
+	{jobs.ExportFailures, NameExportFailures},
 }
 
 // run is what one run publishes, read from its report.
@@ -91,6 +116,11 @@ func readRun(r *jobs.Report, err error) run {
 			s.gauges[g.metric] = v
 		}
 	}
+	for _, c := range exportCounters {
+		if v, ok := r.Counters[string(c.counter)]; ok {
+			s.gauges[c.metric] = float64(v)
+		}
+	}
 	return s
 }
 
@@ -115,10 +145,14 @@ func newGauges(labels ...string) *gauges {
 		rows:           vec(NameRows, "Rows changed by the last run of the lethe job that changed rows, by table and action.", "table", "action"),
 		subjects:       vec(NameSubjects, "Subjects the last run of the lethe job finished (done) and left for a later run (left).", "state"),
 		purge: map[string]*prometheus.GaugeVec{
-			NamePendingSubjects:  vec(NamePendingSubjects, "Subjects whose deletion request is still to be erased, as the last purge saw them."),
-			NameOldestRequestAge: vec(NameOldestRequestAge, "Age in seconds of the oldest pending deletion request, as the last purge saw it."),
-			NameOldestOverdue:    vec(NameOldestOverdue, "Seconds the oldest pending deletion request has been past requested_at + grace, as the last purge saw it; 0 when none is."),
-			NameGrace:            vec(NameGrace, "The policy's grace period in seconds, as the last purge read it."),
+			NamePendingSubjects:        vec(NamePendingSubjects, "Subjects whose deletion request is still to be erased, as the last purge saw them."),
+			NameOldestRequestAge:       vec(NameOldestRequestAge, "Age in seconds of the oldest pending deletion request, as the last purge saw it."),
+			NameOldestOverdue:          vec(NameOldestOverdue, "Seconds the oldest pending deletion request has been past requested_at + grace, as the last purge saw it; 0 when none is."),
+			NameGrace:                  vec(NameGrace, "The policy's grace period in seconds, as the last purge read it."),
+			NameExportPendingRequests:  vec(NameExportPendingRequests, "Access requests not yet done, as the last export run saw them."),
+			NameExportOldestRequestAge: vec(NameExportOldestRequestAge, "Age in seconds of the oldest access request not yet done, as the last export run saw it; 0 when none."),
+			NameExportArchivesWritten:  vec(NameExportArchivesWritten, "Archives the last export run wrote."),
+			NameExportFailures:         vec(NameExportFailures, "Archives or notices the last export run failed to write or send."),
 		},
 	}
 }
@@ -127,6 +161,9 @@ func (g *gauges) collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{g.lastSuccess, g.lastCompletion, g.duration, g.exitCode, g.rows, g.subjects}
 	for _, pg := range purgeGauges {
 		cs = append(cs, g.purge[pg.metric])
+	}
+	for _, c := range exportCounters {
+		cs = append(cs, g.purge[c.metric])
 	}
 	return cs
 }

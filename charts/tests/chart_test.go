@@ -65,8 +65,8 @@ func TestDefaultValues(t *testing.T) {
 
 func TestAllValues(t *testing.T) {
 	r := render(t, "prod", "-f", valuesFile("values-all.yaml"))
-	if len(r.CronJobs) != 4 {
-		t.Fatalf("got %d CronJobs, want 4", len(r.CronJobs))
+	if len(r.CronJobs) != 5 {
+		t.Fatalf("got %d CronJobs, want 5", len(r.CronJobs))
 	}
 	for _, job := range jobNames() {
 		cj := r.CronJobs[cronJobName("prod", job)]
@@ -376,7 +376,7 @@ func TestLongReleaseName(t *testing.T) {
 	release := strings.Repeat("a", 53)
 	all := allJobs(t)
 	r := render(t, release, all...)
-	if len(r.CronJobs) != 4 {
+	if len(r.CronJobs) != 5 {
 		t.Fatalf("got %d CronJobs", len(r.CronJobs))
 	}
 	seen := map[string]bool{}
@@ -389,7 +389,7 @@ func TestLongReleaseName(t *testing.T) {
 		}
 		seen[name] = true
 	}
-	if len(seen) != 4 {
+	if len(seen) != 5 {
 		t.Errorf("CronJob names collide: %v", keys(r.CronJobs))
 	}
 	notes := renderNotes(t, release, all...)
