@@ -5,11 +5,14 @@ import (
 	"compress/flate"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lethe-project/lethe/jobs"
@@ -53,6 +56,9 @@ type Job struct {
 	cfg Config
 	key string
 	out *outside
+	// pipelined reads a subject's tables in one round trip (the export
+	// job's many small subjects); off, a part at a time.
+	pipelined bool
 	// Manifest is the last run's manifest, nil before a run.
 	Manifest *Manifest
 }
@@ -127,6 +133,77 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	return nil
 }
 
+// writeParts writes each part's rows into the archive. Pipelined, it sends
+// every part's query at once and reads the results in order: one round
+// trip for a subject's tables, which is what many small subjects cost.
+func (j *Job) writeParts(ctx context.Context, a *archive, snap *snapshot, parts []*part, m *Manifest) error {
+	var br pgx.BatchResults
+	if j.pipelined {
+		b := &pgx.Batch{}
+		for _, p := range parts {
+			b.Queue(p.rowsText, snap.key, []string{""})
+		}
+		br = snap.tx.SendBatch(ctx, b)
+		defer br.Close()
+	}
+	for _, p := range parts {
+		w, err := a.create(p.entry.File)
+		if err != nil {
+			return err
+		}
+		var n int64
+		if br != nil {
+			rows, qerr := br.Query()
+			if qerr != nil {
+				return fmt.Errorf("read %s: %w", p.step, qerr)
+			}
+			n, err = streamRows(rows, p, w)
+		} else {
+			n, err = snap.stream(ctx, p, w)
+		}
+		if err != nil {
+			return err
+		}
+		e := p.entry
+		e.Rows = n
+		m.Tables = append(m.Tables, e)
+		if j.cfg.afterPart != nil {
+			j.cfg.afterPart(e.File)
+		}
+	}
+	if br != nil {
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("read the rows: %w", err)
+		}
+	}
+	return nil
+}
+
+// compressors are reused: a flate.Writer is large to allocate, and an
+// archive has an entry per table.
+var compressors sync.Pool
+
+// pooledWriter gives its flate.Writer back to compressors when closed.
+type pooledWriter struct{ *flate.Writer }
+
+func (w pooledWriter) Close() error {
+	err := w.Writer.Close()
+	compressors.Put(w.Writer)
+	return err
+}
+
+func newCompressor(w io.Writer) (io.WriteCloser, error) {
+	if fw, ok := compressors.Get().(*flate.Writer); ok {
+		fw.Reset(w)
+		return pooledWriter{fw}, nil
+	}
+	fw, err := flate.NewWriter(w, flate.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	return pooledWriter{fw}, nil
+}
+
 // prepared is what every export of a run shares: the plan and the queries
 // built from it.
 type prepared struct {
@@ -199,23 +276,13 @@ func (j *Job) write(ctx context.Context, snap *snapshot, parts []*part, m *Manif
 		}
 	}()
 	a := &archive{zw: zip.NewWriter(out), at: m.ExportedAt}
-	a.zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.BestSpeed) })
-	for _, p := range parts {
-		w, err := a.create(p.entry.File)
-		if err != nil {
-			return err
-		}
-		n, err := snap.stream(ctx, p, w)
-		if err != nil {
-			return err
-		}
-		e := p.entry
-		e.Rows = n
-		m.Tables = append(m.Tables, e)
-		if j.cfg.afterPart != nil {
-			j.cfg.afterPart(e.File)
-		}
+	a.zw.RegisterCompressor(zip.Deflate, newCompressor)
+	if err := j.writeParts(ctx, a, snap, parts, m); err != nil {
+		return err
 	}
+	// The rows are read: give the connection back before the slower part,
+	// the objects, processors and the upload.
+	snap.close(ctx)
 	if m.Objects, err = j.out.writeObjects(ctx, a, values); err != nil {
 		return err
 	}

@@ -240,13 +240,10 @@ func (j *RequestJob) deliverNext(ctx context.Context, tx pgx.Tx, failed []string
 		rowJSON               []byte
 		now                   time.Time
 	)
-	err := tx.QueryRow(ctx, j.sql.next, failed).Scan(&r.ExportID, &r.Key, &r.RequestedAt, &archive, &r.ExpiresAt,
+	err := tx.QueryRow(ctx, j.sql.next, failed).Scan(&r.ExportID, &r.Key, &r.RequestedAt, &archive, &r.ExpiresAt, &now,
 		&needWebhook, &needMail, &email, &rowJSON)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil, nil
-	}
-	if err == nil {
-		err = tx.QueryRow(ctx, "SELECT now()").Scan(&now)
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("export: next notice: %w", err)
@@ -258,6 +255,7 @@ func (j *RequestJob) deliverNext(ctx context.Context, tx pgx.Tx, failed []string
 		return r.ExportID, nil, err
 	}
 	var todo []noticeChannel
+	sent := ""
 	for _, c := range j.channels {
 		if (c.name() == "email" && needMail) || (c.name() == "webhook" && needWebhook) {
 			todo = append(todo, c)
@@ -278,21 +276,19 @@ func (j *RequestJob) deliverNext(ctx context.Context, tx pgx.Tx, failed []string
 		if j.cfg.afterSend != nil {
 			j.cfg.afterSend(c.name())
 		}
-		col := map[string]string{"webhook": "webhook_sent_at", "email": "email_sent_at"}[c.name()]
-		if _, err := tx.Exec(ctx, "UPDATE lethe.exports SET "+col+" = now(), attempts = attempts + 1 WHERE id = $1", r.ExportID); err != nil {
-			return r.ExportID, nil, fmt.Errorf("export: mark %s sent: %w", c.name(), err)
-		}
 		t.Add(NoticesSent, 1)
 		if len(todo) > 1 {
-			return r.ExportID, nil, nil // the next round delivers the next channel
+			// The next round delivers the next channel.
+			col := map[string]string{"webhook": "webhook_sent_at", "email": "email_sent_at"}[c.name()]
+			if _, err := tx.Exec(ctx, "UPDATE lethe.exports SET "+col+" = now(), attempts = attempts + 1 WHERE id = $1", r.ExportID); err != nil {
+				return r.ExportID, nil, fmt.Errorf("export: mark %s sent: %w", c.name(), err)
+			}
+			return r.ExportID, nil, nil
 		}
+		sent = c.name()
 	}
-	if _, err := tx.Exec(ctx, j.sql.done, r.Key, r.RequestedAt); err != nil {
+	if _, err := tx.Exec(ctx, j.sql.finish, r.ExportID, r.Key, r.RequestedAt, sent); err != nil {
 		return r.ExportID, nil, fmt.Errorf("export: mark the request done: %w", err)
-	}
-	_, err = tx.Exec(ctx, `UPDATE lethe.exports SET status = 'done', done_at = now(), subject_key = NULL, last_error = NULL WHERE id = $1`, r.ExportID)
-	if err != nil {
-		return r.ExportID, nil, fmt.Errorf("export: mark done: %w", err)
 	}
 	t.Add(RequestsDone, 1)
 	return r.ExportID, nil, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -40,7 +41,9 @@ type RequestConfig struct {
 	// after this many consecutive failures (a bucket or receiver that is
 	// down). Default 3.
 	MaxFailures int
-	// Workers is how many archives are written at once. Default 4.
+	// Workers is how many archives are written at once; a worker holds a
+	// database connection only while it reads the rows, so the pool's size
+	// does not bound it. Default 8.
 	Workers int
 
 	// afterWrite, set by tests, runs when a batch's archives are published
@@ -83,6 +86,9 @@ func NewRequestJob(cfg RequestConfig) (*RequestJob, error) {
 	if cfg.Policy.ExportJob == nil {
 		return nil, cfg.Policy.Require("the export job", "export")
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.SMTPRate <= 0 {
 		cfg.SMTPRate = 5
 	}
@@ -93,12 +99,13 @@ func NewRequestJob(cfg RequestConfig) (*RequestJob, error) {
 		cfg.MaxFailures = 3
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 4
+		cfg.Workers = 8
 	}
 	exp, err := New(cfg.Config, "")
 	if err != nil {
 		return nil, err
 	}
+	exp.pipelined = true
 	sec := cfg.Policy.ExportJob
 	// The archive of an export is TO/ID.zip: the template deletes it with
 	// every version, as objstore deletes a subject's files.

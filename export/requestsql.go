@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
@@ -18,6 +19,10 @@ type requestSQL struct {
 	record string
 	// done: $1 key, $2 requested_at; marks the application's request done.
 	done string
+	// finish: $1 export id, $2 key, $3 requested_at, $4 the channel just
+	// delivered ("webhook", "email" or ""); records it, marks the
+	// application's request done and the export done, in one statement.
+	finish string
 	// next: $1 ids failed in this run; the oldest written export with the
 	// subject's address and row.
 	next string
@@ -73,7 +78,13 @@ func buildRequestSQL(c requestColumns) requestSQL {
 			SELECT DISTINCT k, at, $2::boolean, $3::boolean AND has_email FROM picked
 			ON CONFLICT DO NOTHING RETURNING 1)
 		SELECT (SELECT count(*) FROM picked), (SELECT count(*) FROM ins)`, requests)
-	q.next = fmt.Sprintf(`SELECT e.id::text, e.subject_key, e.requested_at, e.archive, e.expires_at,
+	q.finish = fmt.Sprintf(`WITH app AS (%s RETURNING 1)
+		UPDATE lethe.exports SET status = 'done', done_at = now(), subject_key = NULL, last_error = NULL,
+			webhook_sent_at = CASE WHEN $4 = 'webhook' THEN now() ELSE webhook_sent_at END,
+			email_sent_at = CASE WHEN $4 = 'email' THEN now() ELSE email_sent_at END,
+			attempts = attempts + CASE WHEN $4 = '' THEN 0 ELSE 1 END
+		WHERE id = $1::uuid`, strings.NewReplacer("$1", "$2", "$2", "$3").Replace(q.done))
+	q.next = fmt.Sprintf(`SELECT e.id::text, e.subject_key, e.requested_at, e.archive, e.expires_at, now(),
 			e.needs_webhook AND e.webhook_sent_at IS NULL, e.needs_email AND e.email_sent_at IS NULL, %[1]s,
 			(SELECT jsonb_object_agg(x.key, x.value) FROM jsonb_each_text(to_jsonb(s)) x)
 		FROM lethe.exports e LEFT JOIN %[2]s s ON s.%[3]s = e.subject_key::%[4]s

@@ -108,10 +108,10 @@ func (j *RequestJob) lockPending(ctx context.Context, tx pgx.Tx, failed []string
 // writeBatch writes the batch's archives, Workers at a time, each from its
 // own snapshot.
 func (j *RequestJob) writeBatch(ctx context.Context, s *jobs.Session, pr *prepared, batch []*pendingExport) {
+	// A worker holds a connection only while it reads rows: the pool
+	// bounds those, and more archives than connections are in flight
+	// while the others upload.
 	workers := j.cfg.Workers
-	if mc := int(j.cfg.Pool.Config().MaxConns) - 2; mc < workers {
-		workers = max(mc, 1) // the batch's transaction and the job's lock hold two
-	}
 	next := make(chan *pendingExport)
 	var wg sync.WaitGroup
 	for range workers {
