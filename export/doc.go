@@ -14,8 +14,9 @@
 // "export" in lethe's schema, with the subject's keyed hash and the row
 // counts, never the key.
 //
-// The archive also holds the subject's files at the policy's by-subject
-// object locations and each processor's answer to its export_url.
+// The archive also holds the subject's files at the policy's objects:
+// locations (by subject and named by rows) and each processor's answer to
+// its export_url.
 //
 // RequestJob (lethe --job export) serves access requests the application
 // records: an outbox in lethe.exports, archives written to export.to, a

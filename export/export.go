@@ -246,7 +246,11 @@ func (j *Job) countAll(ctx context.Context, r *jobs.Report, pr *prepared, snap *
 	if err != nil {
 		return err
 	}
-	return j.out.count(ctx, r, values)
+	stored, err := snap.storedObjects(ctx, pr.pl, j.out.byRows)
+	if err != nil {
+		return err
+	}
+	return j.out.count(ctx, r, values, stored)
 }
 
 // exportOne writes the archive of the subject of snap to dest and returns
@@ -257,7 +261,11 @@ func (j *Job) exportOne(ctx context.Context, pr *prepared, snap *snapshot, dest 
 	if err != nil {
 		return nil, err
 	}
-	if err := j.write(ctx, snap, pr.parts, m, values, dest); err != nil {
+	stored, err := snap.storedObjects(ctx, pr.pl, j.out.byRows)
+	if err != nil {
+		return nil, err
+	}
+	if err := j.write(ctx, snap, pr.parts, m, values, stored, dest); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -265,7 +273,7 @@ func (j *Job) exportOne(ctx context.Context, pr *prepared, snap *snapshot, dest 
 
 // write streams every part into the destination's archive and publishes it
 // once complete; on any failure nothing is published.
-func (j *Job) write(ctx context.Context, snap *snapshot, parts []*part, m *Manifest, values map[string]string, dest Destination) (err error) {
+func (j *Job) write(ctx context.Context, snap *snapshot, parts []*part, m *Manifest, values map[string]string, stored []objstore.Resolved, dest Destination) (err error) {
 	out, err := dest.open(ctx, m.SubjectHash)
 	if err != nil {
 		return err
@@ -283,7 +291,7 @@ func (j *Job) write(ctx context.Context, snap *snapshot, parts []*part, m *Manif
 	// The rows are read: give the connection back before the slower part,
 	// the objects, processors and the upload.
 	snap.close(ctx)
-	if m.Objects, err = j.out.writeObjects(ctx, a, values); err != nil {
+	if m.Objects, err = j.out.writeObjects(ctx, a, values, stored); err != nil {
 		return err
 	}
 	if m.Processors, err = j.out.writeProcessors(ctx, a, m.SubjectHash, values); err != nil {

@@ -9,7 +9,11 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
+	erasers "github.com/lethe-project/lethe/outside"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
@@ -42,6 +46,8 @@ type ProcessorEntry struct {
 type outside struct {
 	store objstore.Store
 	locs  []objstore.Location
+	// byRows are the entries whose object keys are stored in rows.
+	byRows []policy.ObjectRule
 	procs processors.Set
 	// columns are the subject row's columns the templates use.
 	columns []string
@@ -63,7 +69,11 @@ func newOutside(pol *policy.Policy, store objstore.Store, env func(string) (stri
 	}
 	for _, r := range pol.Objects {
 		if r.ByRows() {
-			continue // named by rows: not exported yet (docs/export.md)
+			if _, err := erasers.ResolveStoredKey(r, "x"); err != nil {
+				errs = append(errs, err)
+			}
+			o.byRows = append(o.byRows, r)
+			continue
 		}
 		loc, err := objstore.ParseLocation(r.Location)
 		if err != nil {
@@ -99,22 +109,19 @@ func newOutside(pol *policy.Policy, store objstore.Store, env func(string) (stri
 }
 
 // empty reports whether there is nothing outside the database to export.
-func (o *outside) empty() bool { return len(o.locs) == 0 && len(o.procs) == 0 }
+func (o *outside) empty() bool { return len(o.locs) == 0 && len(o.byRows) == 0 && len(o.procs) == 0 }
 
 // writeObjects copies every current object (no old version, no delete
 // marker) at the subject's locations into files/, streamed. A location
 // whose column is NULL for the subject names nothing.
-func (o *outside) writeObjects(ctx context.Context, a *archive, values map[string]string) ([]ObjectEntry, error) {
+func (o *outside) writeObjects(ctx context.Context, a *archive, values map[string]string, stored []objstore.Resolved) ([]ObjectEntry, error) {
 	var out []ObjectEntry
 	used := map[string]bool{}
-	for _, l := range o.locs {
-		if !hasAll(l.Placeholders(), values) {
-			continue
-		}
-		loc, err := l.Resolve(values)
-		if err != nil {
-			return nil, err
-		}
+	locs, err := o.resolve(values)
+	if err != nil {
+		return nil, err
+	}
+	for _, loc := range append(locs, stored...) {
 		var keys []objstore.Object
 		err = o.store.List(ctx, loc, func(ob objstore.Object) error {
 			if ob.IsLatest && !ob.DeleteMarker {
@@ -272,19 +279,16 @@ const (
 
 // count counts, for a dry run, the current objects and the processors
 // that would be asked; it calls no processor.
-func (o *outside) count(ctx context.Context, r *jobs.Report, values map[string]string) error {
+func (o *outside) count(ctx context.Context, r *jobs.Report, values map[string]string, stored []objstore.Resolved) error {
 	if o.empty() {
 		return nil
 	}
 	var n int64
-	for _, l := range o.locs {
-		if !hasAll(l.Placeholders(), values) {
-			continue
-		}
-		loc, err := l.Resolve(values)
-		if err != nil {
-			return err
-		}
+	locs, err := o.resolve(values)
+	if err != nil {
+		return err
+	}
+	for _, loc := range append(locs, stored...) {
 		err = o.store.List(ctx, loc, func(ob objstore.Object) error {
 			if ob.IsLatest && !ob.DeleteMarker {
 				n++
@@ -304,4 +308,67 @@ func (o *outside) count(ctx context.Context, r *jobs.Report, values map[string]s
 	r.Set(ObjectsToExport, n)
 	r.Set(ProcessorsToAsk, p)
 	return nil
+}
+
+// resolve fills the by-subject location templates; a template whose
+// column is NULL for the subject names nothing.
+func (o *outside) resolve(values map[string]string) ([]objstore.Resolved, error) {
+	var out []objstore.Resolved
+	for _, l := range o.locs {
+		if !hasAll(l.Placeholders(), values) {
+			continue
+		}
+		loc, err := l.Resolve(values)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, loc)
+	}
+	return out, nil
+}
+
+// storedObjects reads, in the snapshot, the object keys that the by-rows
+// entries' tables hold in the rows a delete step removes for the subject,
+// and resolves them; a key that is not safe is an error naming the
+// template.
+func (s *snapshot) storedObjects(ctx context.Context, pl *plan.Plan, rules []policy.ObjectRule) ([]objstore.Resolved, error) {
+	var out []objstore.Resolved
+	seen := map[string]bool{}
+	for _, r := range rules {
+		t, ok := pl.Catalog.Lookup(r.Table)
+		if !ok {
+			return nil, fmt.Errorf("objects %s: no table %s", r.Location, r.Table)
+		}
+		for _, st := range pl.StepsOn(t) {
+			if st.Action != policy.Delete && st.Action != policy.Cascade {
+				continue
+			}
+			sql, err := st.ValuesSQL(pl.Subject.Key, r.Column.Column())
+			if err != nil {
+				return nil, fmt.Errorf("objects %s: %w", r.Location, err)
+			}
+			rows, err := s.tx.Query(ctx, sql, s.key, []string{""})
+			if err != nil {
+				return nil, fmt.Errorf("objects %s: read %s: %w", r.Location, r.Table, pgerr.Redact(err))
+			}
+			values, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (string, error) {
+				var k, v string
+				return v, row.Scan(&k, &v)
+			})
+			if err != nil {
+				return nil, fmt.Errorf("objects %s: read %s: %w", r.Location, r.Table, pgerr.Redact(err))
+			}
+			for _, v := range values {
+				loc, err := erasers.ResolveStoredKey(r, v)
+				if err != nil {
+					return nil, err
+				}
+				if id := loc.URL(); !seen[id] {
+					seen[id] = true
+					out = append(out, loc)
+				}
+			}
+		}
+	}
+	return out, nil
 }

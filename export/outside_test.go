@@ -170,3 +170,35 @@ func archiveFiles(t *testing.T, path string) map[string]string {
 	}
 	return out
 }
+
+// TestObjectsNamedByRows: objects whose keys the application stores in a
+// column of a table the purge deletes from are exported too: a single
+// object and every object under a stored prefix, only the subject's.
+func TestObjectsNamedByRows(t *testing.T) {
+	t.Parallel()
+	srv := miniotest.Start(t)
+	bucket := srv.CreateBucket(t, miniotest.Versioned())
+	client := srv.Client()
+	b := sampleDB(t, 20, func(pol string) string {
+		pol = strings.Replace(pol, "objects:\n", fmt.Sprintf("objects:\n  - {table: uploads, column: storage_key, location: \"s3://%s/{storage_key}\"}\n", bucket), 1)
+		return strings.Replace(pol, "\nignore:\n", "\n  - {table: uploads, match: user_id, action: delete}\nignore:\n", 1)
+	})
+	b.db.Exec(t, `CREATE TABLE uploads (id serial PRIMARY KEY, user_id uuid NOT NULL REFERENCES users (id), storage_key text)`)
+	key, other := jobtest.MD5UUID("user6"), jobtest.MD5UUID("user7")
+	b.db.Exec(t, `INSERT INTO uploads (user_id, storage_key) VALUES ($1, 'docs/a.pdf'), ($1, 'albums/9/'), ($1, NULL), ($2, 'docs/b.pdf')`, key, other)
+	put(t, client, bucket, "docs/a.pdf", "pdf a")
+	put(t, client, bucket, "albums/9/1.jpg", "one")
+	put(t, client, bucket, "albums/9/2.jpg", "two")
+	put(t, client, bucket, "docs/b.pdf", "not theirs")
+	store := &objstore.Router{S3: s3store.NewWithClient(client), File: filestore.Store{}}
+
+	path := tempArchive(t)
+	j, _, code := b.export(key, toFile(path), func(cfg *Config, _ *jobs.Limits) { cfg.Objects = store })
+	require.Equal(t, jobs.ExitOK, code)
+	contents := archiveFiles(t, path)
+	require.Equal(t, "pdf a", contents["files/"+bucket+"/docs/a.pdf"])
+	require.Equal(t, "one", contents["files/"+bucket+"/albums/9/1.jpg"])
+	require.Equal(t, "two", contents["files/"+bucket+"/albums/9/2.jpg"])
+	require.NotContains(t, contents, "files/"+bucket+"/docs/b.pdf")
+	require.Len(t, j.Manifest.Objects, 3)
+}
