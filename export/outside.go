@@ -13,8 +13,8 @@ import (
 
 	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
-	erasers "github.com/lethe-project/lethe/outside"
 	"github.com/lethe-project/lethe/objstore"
+	erasers "github.com/lethe-project/lethe/outside"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/processors"
@@ -48,7 +48,7 @@ type outside struct {
 	locs  []objstore.Location
 	// byRows are the entries whose object keys are stored in rows.
 	byRows []policy.ObjectRule
-	procs processors.Set
+	procs  processors.Set
 	// columns are the subject row's columns the templates use.
 	columns []string
 }
