@@ -236,17 +236,21 @@ func (j *RequestJob) deliverNext(ctx context.Context, tx pgx.Tx, failed []string
 		r                     Ready
 		archive               string
 		needWebhook, needMail bool
+		exists                bool
 		email                 *string
 		rowJSON               []byte
 		now                   time.Time
 	)
 	err := tx.QueryRow(ctx, j.sql.next, failed).Scan(&r.ExportID, &r.Key, &r.RequestedAt, &archive, &r.ExpiresAt, &now,
-		&needWebhook, &needMail, &email, &rowJSON)
+		&needWebhook, &needMail, &exists, &email, &rowJSON)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil, nil
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("export: next notice: %w", err)
+	}
+	if !exists {
+		return r.ExportID, nil, j.forget(ctx, tx, t, &r)
 	}
 	if email != nil {
 		r.Email = strings.TrimSpace(*email)
@@ -292,6 +296,31 @@ func (j *RequestJob) deliverNext(ctx context.Context, tx pgx.Tx, failed []string
 	}
 	t.Add(RequestsDone, 1)
 	return r.ExportID, nil, nil
+}
+
+// forget ends the export of a subject erased (or deleted by the
+// application) after its archive was written: nobody is told, the archive
+// goes with every version, and the request is done (there is nothing left
+// to give).
+func (j *RequestJob) forget(ctx context.Context, tx pgx.Tx, t *jobs.Tally, r *Ready) error {
+	loc, err := j.archive.Resolve(map[string]string{"id": r.ExportID})
+	if err != nil {
+		return err
+	}
+	removed, err := j.store.Delete(ctx, loc)
+	if err != nil {
+		return fmt.Errorf("export: delete the archive of a subject gone: %w", err)
+	}
+	t.Add(jobs.ObjectsRemoved, removed.Versions+removed.DeleteMarkers)
+	if _, err := tx.Exec(ctx, j.sql.done, r.Key, r.RequestedAt); err != nil {
+		return fmt.Errorf("export: mark the request done: %w", err)
+	}
+	_, err = tx.Exec(ctx, `UPDATE lethe.exports SET status = 'gone', subject_key = NULL, done_at = now(), expired_at = now() WHERE id = $1`, r.ExportID)
+	if err != nil {
+		return fmt.Errorf("export: mark gone: %w", err)
+	}
+	t.Add(SubjectsGone, 1)
+	return nil
 }
 
 // rowValues reads the subject row's columns as text; NULLs are left out.

@@ -306,3 +306,24 @@ func TestPipelinedSameRows(t *testing.T) {
 	require.NotEmpty(t, f2["tables/public.documents.jsonl"])
 	checkRoundTrip(t, b, m2, f2)
 }
+
+// TestRequestSubjectGoneBeforeNotice: a subject deleted after its archive
+// was written and before the person was told is not told; the archive is
+// deleted and the request ends as gone.
+func TestRequestSubjectGoneBeforeNotice(t *testing.T) {
+	t.Parallel()
+	hook := newReceiver(t)
+	dir := t.TempDir()
+	b := requestDB(t, 20, "file://"+dir+"/", hook.srv.URL)
+	lone := jobtest.MD5UUID("lone")
+	b.db.Exec(t, `INSERT INTO users (id, email, name, export_requested_at) VALUES ($1, 'lone@example.com', 'Lone', now())`, lone)
+	_, err := b.requestJob(&objstore.Router{File: filestore.Store{}}, nil, func(c *RequestConfig) {
+		c.afterWrite = func() { b.db.Exec(t, `DELETE FROM users WHERE id = $1`, lone) }
+	})
+	require.NoError(t, err)
+	events, _ := hook.snapshot()
+	require.Empty(t, events, "nobody told")
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	require.Empty(t, files, "the archive is gone")
+	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.exports WHERE status = 'gone' AND subject_key IS NULL`))
+}

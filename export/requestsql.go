@@ -85,7 +85,7 @@ func buildRequestSQL(c requestColumns) requestSQL {
 			attempts = attempts + CASE WHEN $4 = '' THEN 0 ELSE 1 END
 		WHERE id = $1::uuid`, strings.NewReplacer("$1", "$2", "$2", "$3").Replace(q.done))
 	q.next = fmt.Sprintf(`SELECT e.id::text, e.subject_key, e.requested_at, e.archive, e.expires_at, now(),
-			e.needs_webhook AND e.webhook_sent_at IS NULL, e.needs_email AND e.email_sent_at IS NULL, %[1]s,
+			e.needs_webhook AND e.webhook_sent_at IS NULL, e.needs_email AND e.email_sent_at IS NULL, s.%[3]s IS NOT NULL, %[1]s,
 			(SELECT jsonb_object_agg(x.key, x.value) FROM jsonb_each_text(to_jsonb(s)) x)
 		FROM lethe.exports e LEFT JOIN %[2]s s ON s.%[3]s = e.subject_key::%[4]s
 		WHERE e.status = 'written' AND e.id <> ALL($1::uuid[])
