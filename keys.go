@@ -7,9 +7,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -21,7 +21,7 @@ import (
 // subject's (a text key cut to its varchar(n), a number rounded to its
 // scale), is a *jobs.ConfigError that never repeats the key.
 func canonicalKey(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, raw string) (string, error) {
-	cat, err := plan.LoadCatalog(ctx, pool)
+	cat, err := catalog.Load(ctx, pool)
 	if err != nil {
 		return "", fmt.Errorf("read catalog: %w", err)
 	}

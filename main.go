@@ -233,10 +233,10 @@ func runSchedule(ctx, stop context.Context, cfg *Config, deps jobs.Deps, runner 
 // nothing.
 func runExport(ctx context.Context, cfg *Config, d jobs.Deps, runner *jobs.Runner, stdout, stderr io.Writer) int {
 	ec := export.Config{
-		Pool: d.Pool, Policy: d.Policy, Logger: d.Logger.With("job", "export"),
+		Deps:        d,
 		Destination: export.Destination{Path: cfg.Out, Writer: stdout},
-		Objects:     d.Objects, Env: d.Env,
 	}
+	ec.Logger = d.Logger.With("job", "export")
 	if cfg.SubjectHashKey != "" {
 		ec.Hasher = subject.NewHasher(cfg.SubjectHashKey)
 	}

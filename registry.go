@@ -32,7 +32,7 @@ func jobsFor(cfg *Config) *jobs.Registry {
 			Name: "retention", Help: "delete rows older than the policy's retention rules",
 			Sections: []string{"retention"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
-				return retention.New(retention.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger})
+				return retention.New(retention.Config{Deps: d})
 			},
 		},
 		jobs.Spec{
@@ -40,8 +40,9 @@ func jobsFor(cfg *Config) *jobs.Registry {
 			Sections: []string{"subject", "inactivity"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
 				ic := inactivity.Config{
-					Pool: d.Pool, Policy: d.Policy, Hasher: d.Hasher, Logger: d.Logger,
-					SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate,
+					Deps:     d,
+					SMTPURL:  cfg.SMTPURL,
+					SMTPRate: cfg.SMTPRate,
 				}
 				if wh := d.Policy.Inactivity.Notify.Webhook; wh != nil {
 					// The secret is named by the policy and read from the environment.
@@ -59,7 +60,7 @@ func jobsFor(cfg *Config) *jobs.Registry {
 			Name: "orphans", Help: "remove organizations, invites and files that lost their owner",
 			Sections: []string{"orphans"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
-				return orphans.New(orphans.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger, Store: d.Objects})
+				return orphans.New(orphans.Config{Deps: d})
 			},
 		},
 	)
@@ -71,7 +72,7 @@ func jobsFor(cfg *Config) *jobs.Registry {
 // error (exit 2) before anything is changed.
 func newPurge(cfg *Config, d jobs.Deps, key *string) (jobs.Job, error) {
 	pc := purge.Config{
-		Pool: d.Pool, Policy: d.Policy, Hasher: d.Hasher, Logger: d.Logger,
+		Deps:    d,
 		Workers: cfg.Workers,
 	}
 	if len(d.Policy.Objects) > 0 || len(d.Policy.Processors) > 0 {
@@ -127,7 +128,7 @@ func objectRouter(ctx context.Context, cfg *Config, pol *policy.Policy) (*objsto
 // export.to says, through the process's object store.
 func newExportJob(cfg *Config, d jobs.Deps) (jobs.Job, error) {
 	rc := export.RequestConfig{
-		Config:  export.Config{Pool: d.Pool, Policy: d.Policy, Hasher: d.Hasher, Logger: d.Logger, Objects: d.Objects, Env: d.Env},
+		Config:  export.Config{Deps: d},
 		SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate,
 	}
 	if s3, ok := d.Objects.S3.(*s3store.Store); ok && s3 != nil {

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lethe-project/lethe/plan"
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -43,7 +43,7 @@ func excludedByDefault(name string) bool {
 // projection returns the select list (over alias t) of the included
 // columns of t, read in text format, how each is written into JSON, and
 // the names of the columns left out.
-func projection(t *plan.Table, ex policy.Export) (list, textList string, cols []outColumn, excluded []string) {
+func projection(t *catalog.Table, ex policy.Export) (list, textList string, cols []outColumn, excluded []string) {
 	var exprs, texts []string
 	for _, name := range t.ColumnOrder {
 		if ex.Excludes(name) || excludedByDefault(name) {
@@ -70,7 +70,7 @@ func projection(t *plan.Table, ex policy.Export) (list, textList string, cols []
 // JSON reader could round (bigint, numeric, floats, money) as their exact
 // text in a string, json as one-line JSON, arrays as JSON arrays (of the
 // types above: as their text form), everything else as its text form.
-func render(c *plan.Column) (string, kind) {
+func render(c *catalog.Column) (string, kind) {
 	col := "t." + c.Ident()
 	base, array := strings.CutSuffix(c.Type, "[]")
 	switch {
@@ -108,7 +108,7 @@ func needsText(typ string) bool {
 
 // checkExcludes reports a policy export.exclude entry that names no column
 // of the table.
-func checkExcludes(pol *policy.Policy, t *plan.Table, ex policy.Export, where string, line int) error {
+func checkExcludes(pol *policy.Policy, t *catalog.Table, ex policy.Export, where string, line int) error {
 	for _, id := range ex.Exclude {
 		if _, ok := t.Columns[id.Column()]; !ok {
 			return &policy.Error{Path: pol.Path, Problems: []policy.Problem{{Line: line,

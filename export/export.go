@@ -13,35 +13,22 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/plan"
-	"github.com/lethe-project/lethe/policy"
-	"github.com/lethe-project/lethe/subject"
 )
 
 // Config is everything an export needs. Whether it is a dry run, and its
 // lock timeout, come from the run's jobs.Limits.
 type Config struct {
-	// Pool connects to the application's database.
-	Pool *pgxpool.Pool
-	// Policy is the parsed policy file.
-	Policy *policy.Policy
-	// Hasher names the subject in the manifest and the audit record;
-	// required unless the run is dry.
-	Hasher *subject.Hasher
-	// Logger receives the export's lines; never personal data.
-	Logger *slog.Logger
+	// Deps are the process's pool, policy, logger, hasher and object
+	// router, built once by main; Pool and Policy are required. Objects
+	// reads the subject's files (required when the policy has objects:),
+	// Env resolves the processors' ${NAME} references.
+	jobs.Deps
 	// Destination is where the archive goes; ignored by a dry run.
 	Destination Destination
-	// Objects reads the subject's files at the policy's objects:
-	// locations (an objstore.Router); required when the policy has any.
-	Objects objstore.Store
-	// Env resolves the ${NAME} references of processors' export_url and
-	// headers.
-	Env func(string) (string, bool)
 	// HTTPClient calls the processors; nil is http.DefaultClient.
 	HTTPClient *http.Client
 
@@ -74,7 +61,11 @@ func New(cfg Config, key string) (*Job, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	out, err := newOutside(cfg.Policy, cfg.Objects, cfg.Env, cfg.HTTPClient)
+	var store objstore.Store
+	if cfg.Objects != nil {
+		store = cfg.Objects
+	}
+	out, err := newOutside(cfg.Policy, store, cfg.Env, cfg.HTTPClient)
 	if err != nil {
 		return nil, err
 	}

@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/delivery"
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -115,7 +115,7 @@ func renderMail(tm *policy.MailTemplates, r *Ready) (subj, text, html string, er
 }
 
 // buildChannels builds the section's channels; problems go into perr.
-func (j *RequestJob) buildChannels(perr *policy.Error, subject *plan.Table) []noticeChannel {
+func (j *RequestJob) buildChannels(perr *policy.Error, subject *catalog.Table) []noticeChannel {
 	var cs []noticeChannel
 	n := j.sec.Notify
 	if w := n.Webhook; w != nil {
@@ -157,7 +157,7 @@ func (j *RequestJob) buildChannels(perr *policy.Error, subject *plan.Table) []no
 
 // tryTemplates executes the templates once with every column of the
 // subject table, so that a misspelt field fails before any mail.
-func tryTemplates(tm *policy.MailTemplates, t *plan.Table) error {
+func tryTemplates(tm *policy.MailTemplates, t *catalog.Table) error {
 	r := &Ready{ExportID: "00000000-0000-0000-0000-000000000000", Email: "person@example.com", URL: "https://example.com/a.zip",
 		RequestedAt: time.Now(), ExpiresAt: time.Now(), Row: map[string]string{}}
 	for name := range t.Columns {

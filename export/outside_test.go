@@ -148,7 +148,7 @@ func TestProcessorFailure(t *testing.T) {
 	require.NoFileExists(t, path)
 	require.NoFileExists(t, path+".tmp")
 
-	_, err = New(Config{Pool: b.db.Pool, Policy: b.pol, Env: func(string) (string, bool) { return "", false }}, key)
+	_, err = New(Config{Deps: jobs.Deps{Pool: b.db.Pool, Policy: b.pol, Env: func(string) (string, bool) { return "", false }}}, key)
 	require.ErrorContains(t, err, "CRM_TOKEN is not set")
 	require.Equal(t, jobs.ExitConfig, jobs.ExitCode(err))
 }

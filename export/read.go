@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/internal/pgerr"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
@@ -36,7 +37,7 @@ type part struct {
 func buildParts(pl *plan.Plan) ([]*part, error) {
 	pol := pl.Policy
 	steps := append([]*plan.Step{pl.Final}, pl.Steps...)
-	perTable := map[*plan.Table]int{}
+	perTable := map[*catalog.Table]int{}
 	for _, s := range steps {
 		perTable[s.Table]++
 	}

@@ -113,7 +113,11 @@ func NewRequestJob(cfg RequestConfig) (*RequestJob, error) {
 	if err != nil {
 		return nil, &jobs.ConfigError{Err: fmt.Errorf("export.to: %w", err)}
 	}
-	return &RequestJob{cfg: cfg, sec: sec, exp: exp, store: cfg.Objects, archive: loc}, nil
+	j := &RequestJob{cfg: cfg, sec: sec, exp: exp, archive: loc}
+	if cfg.Objects != nil {
+		j.store = cfg.Objects
+	}
+	return j, nil
 }
 
 // Name implements jobs.Job.

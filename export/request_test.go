@@ -92,7 +92,7 @@ export:
 }
 
 // requestJob runs the export job once.
-func (b *bundle) requestJob(store objstore.Store, client *s3.Client, opts ...func(*RequestConfig)) (*jobs.Report, error) {
+func (b *bundle) requestJob(store *objstore.Router, client *s3.Client, opts ...func(*RequestConfig)) (*jobs.Report, error) {
 	b.t.Helper()
 	cfg := RequestConfig{Config: b.config(), S3: client}
 	cfg.Objects = store

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -30,14 +31,14 @@ type requestSQL struct {
 
 // requestColumns are the resolved columns of the export: section.
 type requestColumns struct {
-	subject *plan.Table
-	key     *plan.Column
-	email   *plan.Column
+	subject *catalog.Table
+	key     *catalog.Column
+	email   *catalog.Column
 	// column mode
-	column *plan.Column
+	column *catalog.Column
 	// table mode
-	table                    *plan.Table
-	match, requestedAt, done *plan.Column
+	table                    *catalog.Table
+	match, requestedAt, done *catalog.Column
 }
 
 func buildRequestSQL(c requestColumns) requestSQL {
@@ -98,7 +99,7 @@ func buildRequestSQL(c requestColumns) requestSQL {
 func resolveRequest(pl *plan.Plan, e *policy.ExportJob, perr *policy.Error) requestColumns {
 	s := pl.Subject
 	c := requestColumns{subject: s.Table, key: s.Key}
-	timestamp := func(t *plan.Table, id policy.Ident, what string) *plan.Column {
+	timestamp := func(t *catalog.Table, id policy.Ident, what string) *catalog.Column {
 		col, ok := t.Columns[id.Column()]
 		switch {
 		case !ok:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
@@ -35,7 +36,7 @@ type Grants struct {
 // Table is what lethe does to one application table.
 type Table struct {
 	// Table is the catalog table.
-	Table *plan.Table
+	Table *catalog.Table
 	// Select, Delete are the table-level privileges lethe needs.
 	Select, Delete bool
 	// Update lists the columns lethe writes, in the order first needed.
@@ -60,12 +61,12 @@ type Table struct {
 
 // Compute reads the catalog through q and works out the grants p needs.
 // Every problem with the policy is a *policy.Error.
-func Compute(ctx context.Context, q plan.Querier, p *policy.Policy) (*Grants, error) {
+func Compute(ctx context.Context, q catalog.Querier, p *policy.Policy) (*Grants, error) {
 	g := &Grants{byOID: map[uint32]*Table{}, PolicyPath: p.Path, PolicyDigest: p.Digest}
 	if err := q.QueryRow(ctx, "SELECT current_database()").Scan(&g.Database); err != nil {
 		return nil, fmt.Errorf("grants: read database name: %w", err)
 	}
-	cat, err := plan.LoadCatalog(ctx, q)
+	cat, err := catalog.Load(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("grants: %w", err)
 	}
@@ -78,6 +79,9 @@ func Compute(ctx context.Context, q plan.Querier, p *policy.Policy) (*Grants, er
 		g.purge(pl)
 		if p.Inactivity != nil {
 			g.inactivity(pl)
+		}
+		if p.ExportJob != nil {
+			g.exportJob(pl)
 		}
 	}
 	if err := g.retention(ctx, q, cat, p, perr); err != nil {
@@ -100,7 +104,7 @@ func Compute(ctx context.Context, q plan.Querier, p *policy.Policy) (*Grants, er
 }
 
 // table returns the entry of t, adding it on first use.
-func (g *Grants) table(t *plan.Table) *Table {
+func (g *Grants) table(t *catalog.Table) *Table {
 	e, ok := g.byOID[t.OID]
 	if !ok {
 		e = &Table{Table: t}
@@ -111,7 +115,7 @@ func (g *Grants) table(t *plan.Table) *Table {
 }
 
 // read grants SELECT on t for the reason why.
-func (g *Grants) read(t *plan.Table, why string) *Table {
+func (g *Grants) read(t *catalog.Table, why string) *Table {
 	e := g.table(t)
 	e.Select = true
 	e.addWhy(why)
@@ -127,7 +131,7 @@ func (e *Table) addWhy(why string) {
 	e.Why = append(e.Why, why)
 }
 
-func (e *Table) update(cols ...*plan.Column) {
+func (e *Table) update(cols ...*catalog.Column) {
 	for _, c := range cols {
 		if c == nil {
 			continue
@@ -144,7 +148,7 @@ func (e *Table) update(cols ...*plan.Column) {
 
 // lock records that rows of e are locked, by FOR UPDATE, and which column
 // to grant UPDATE on if no other is.
-func (e *Table) lock(what string, col *plan.Column) {
+func (e *Table) lock(what string, col *catalog.Column) {
 	if e.Lock == "" {
 		e.Lock = what
 	}
@@ -252,4 +256,25 @@ func (g *Grants) inactivity(pl *plan.Plan) {
 	e := g.read(s.Table, "inactivity: reads last activity and the notice's fields, requests deletion")
 	e.update(s.RequestedAt)
 	e.lock("inactivity locks the subject rows it hands to the purge (FOR UPDATE)", s.RequestedAt)
+}
+
+// exportJob adds the export job's needs: it reads the subject rows (the
+// archive's reads are the purge's SELECTs) and marks access requests done,
+// by clearing the subject table's request column or setting the request
+// table's done_at.
+func (g *Grants) exportJob(pl *plan.Plan) {
+	s, r := pl.Subject, pl.Policy.ExportJob.Request
+	e := g.read(s.Table, "export: reads the subject row and its access request")
+	if !r.ByTable() {
+		if c, ok := s.Table.Columns[r.Column.Column()]; ok {
+			e.update(c)
+		}
+		return
+	}
+	if t, ok := pl.Catalog.Lookup(r.Table); ok {
+		rt := g.read(t, "export: reads the access requests")
+		if c, ok := t.Columns[r.DoneAt.Column()]; ok {
+			rt.update(c)
+		}
+	}
 }

@@ -7,9 +7,9 @@ import (
 	"sort"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/orphans"
-	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -39,7 +39,7 @@ WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'lethe') AND nspname N
 
 // retention adds each rule's table: read and delete by batches; for a
 // partitioned table, its leaves too, and ownership to drop partitions.
-func (g *Grants) retention(ctx context.Context, q plan.Querier, cat *plan.Catalog, p *policy.Policy, perr *policy.Error) error {
+func (g *Grants) retention(ctx context.Context, q catalog.Querier, cat *catalog.Catalog, p *policy.Policy, perr *policy.Error) error {
 	for _, r := range p.Retention {
 		t, ok := cat.Lookup(r.Table)
 		if !ok {
@@ -80,7 +80,7 @@ func (g *Grants) retention(ctx context.Context, q plan.Querier, cat *plan.Catalo
 // orphans adds the organizations (planned by package orphans' own
 // planner), the invites and the subject table that orphan objects are
 // checked against.
-func (g *Grants) orphans(ctx context.Context, q plan.Querier, cat *plan.Catalog, p *policy.Policy, perr *policy.Error) error {
+func (g *Grants) orphans(ctx context.Context, q catalog.Querier, cat *catalog.Catalog, p *policy.Policy, perr *policy.Error) error {
 	for i := range p.Orphans.Organizations {
 		r := &p.Orphans.Organizations[i]
 		members, ok := cat.Lookup(r.Members.Table)
@@ -116,7 +116,7 @@ func (g *Grants) orphans(ctx context.Context, q plan.Querier, cat *plan.Catalog,
 	return nil
 }
 
-func (g *Grants) subjectRead(cat *plan.Catalog, p *policy.Policy, why string) {
+func (g *Grants) subjectRead(cat *catalog.Catalog, p *policy.Policy, why string) {
 	if t, ok := cat.Lookup(p.Subject.Table); ok {
 		g.read(t, why)
 	}
@@ -153,7 +153,7 @@ func (g *Grants) locations(p *policy.Policy, perr *policy.Error) {
 	sort.Slice(g.Locations, func(i, j int) bool { return g.Locations[i].String() < g.Locations[j].String() })
 }
 
-func (g *Grants) letheTables(ctx context.Context, q plan.Querier) error {
+func (g *Grants) letheTables(ctx context.Context, q catalog.Querier) error {
 	rows, err := q.Query(ctx, appSchemasSQL)
 	if err != nil {
 		return fmt.Errorf("grants: list schemas: %w", err)

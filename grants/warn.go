@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/lethe-project/lethe/plan"
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -24,7 +24,7 @@ FROM pg_roles r WHERE r.rolname = current_user`
 // as a superuser, or as (a member of) the owner of application tables the
 // policy names. It names tables, never data. A failed check is logged at
 // debug and ignored: it must never stop a run.
-func WarnPrivileged(ctx context.Context, q plan.Querier, p *policy.Policy, logger *slog.Logger) {
+func WarnPrivileged(ctx context.Context, q catalog.Querier, p *policy.Policy, logger *slog.Logger) {
 	var super bool
 	var owned []string
 	if err := q.QueryRow(ctx, privilegedSQL, policyTables(p)).Scan(&super, &owned); err != nil {

@@ -3,7 +3,7 @@ package inactivity
 import (
 	"fmt"
 
-	"github.com/lethe-project/lethe/plan"
+	"github.com/lethe-project/lethe/catalog"
 )
 
 // noNotices stands in for lethe.notices in read-only counts when the ledger
@@ -26,10 +26,10 @@ type queries struct {
 
 // columns are the resolved columns a run needs.
 type columns struct {
-	table                   *plan.Table
-	key, requested, hold    *plan.Column
-	purgedAt, lastActive    *plan.Column
-	email                   *plan.Column
+	table                   *catalog.Table
+	key, requested, hold    *catalog.Column
+	purgedAt, lastActive    *catalog.Column
+	email                   *catalog.Column
 	needsWebhook, needsMail bool
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/delivery"
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -77,7 +78,7 @@ func (j *Job) check(ctx context.Context, dry bool) (columns, error) {
 // tryTemplates executes the templates once with every column of the subject
 // table, so that a misspelt field or column fails now rather than in a
 // mail.
-func tryTemplates(tm *policy.MailTemplates, t *plan.Table) error {
+func tryTemplates(tm *policy.MailTemplates, t *catalog.Table) error {
 	d := MailData{NoticeID: "00000000-0000-0000-0000-000000000000", Email: "person@example.com",
 		LastActive: time.Now(), DeletionDate: time.Now(), Row: map[string]string{}}
 	for name := range t.Columns {

@@ -7,15 +7,15 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
 
 // inviteTarget is one invites: rule resolved against the catalog.
 type inviteTarget struct {
 	rule  *policy.InviteRule
-	table *plan.Table
+	table *catalog.Table
 	// SQL built once; args are $1 the batch size, then the pending values.
 	del, counts string
 	args        []any
@@ -23,7 +23,7 @@ type inviteTarget struct {
 
 func (iv *inviteTarget) name() string { return iv.table.String() }
 
-func resolveInvite(cat *plan.Catalog, pol *policy.Policy, r *policy.InviteRule, perr *policy.Error) *inviteTarget {
+func resolveInvite(cat *catalog.Catalog, pol *policy.Policy, r *policy.InviteRule, perr *policy.Error) *inviteTarget {
 	where := fmt.Sprintf("orphans: invites %s", r.Table)
 	bad := len(perr.Problems)
 	t, ok := cat.Lookup(r.Table)

@@ -8,9 +8,9 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
-	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -29,7 +29,7 @@ var uuidText = regexp.MustCompile(`^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-
 // numberText matches a plain decimal number.
 var numberText = regexp.MustCompile(`^-?[0-9]{1,30}(\.[0-9]{1,30})?$`)
 
-func resolveObjects(cat *plan.Catalog, pol *policy.Policy, r *policy.OrphanObjects, perr *policy.Error) *objectTarget {
+func resolveObjects(cat *catalog.Catalog, pol *policy.Policy, r *policy.OrphanObjects, perr *policy.Error) *objectTarget {
 	loc, err := objstore.ParseLocation(r.Location)
 	if err != nil {
 		return nil // reported by the policy's own checks
@@ -112,7 +112,7 @@ func (j *Job) scan(ctx context.Context, o *objectTarget, fn func(orphans []group
 		}
 		return fn(orphans, old)
 	}
-	err = j.cfg.Store.ListPrefixes(ctx, o.loc.Root(), "/", func(s objstore.PrefixSummary) error {
+	err = j.cfg.Objects.ListPrefixes(ctx, o.loc.Root(), "/", func(s objstore.PrefixSummary) error {
 		listed++
 		vals, ok := o.loc.Match(s.Prefix)
 		if !ok || !o.valid(vals["key"]) {
@@ -198,7 +198,7 @@ func (j *Job) runObjects(ctx context.Context, o *objectTarget) error {
 				errs = append(errs, err)
 				continue
 			}
-			rm, err := j.cfg.Store.Delete(ctx, loc)
+			rm, err := j.cfg.Objects.Delete(ctx, loc)
 			j.countObjects(rm)
 			if err != nil {
 				errs = append(errs, err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -19,7 +20,7 @@ import (
 // organization is only removed when that table has no row for it, so no
 // step acts on that table. path names the policy file in errors, which are
 // a *policy.Error.
-func PlanOrganization(ctx context.Context, q plan.Querier, cat *plan.Catalog, path string, r *policy.OrgRule) ([]*plan.Step, error) {
+func PlanOrganization(ctx context.Context, q catalog.Querier, cat *catalog.Catalog, path string, r *policy.OrgRule) ([]*plan.Step, error) {
 	root := policy.Subject{Table: r.Table, Key: r.Key, RequestedAt: r.CreatedAt, Grace: r.MinAge, Final: policy.Delete, Line: r.Line}
 	pl, err := plan.BuildFrom(ctx, q, cat, root, plan.Rules{Path: path, Tables: r.Tables, Ignore: r.Ignore},
 		plan.Absent(r.Members.Table, r.Members.Match.Column()))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/plan"
@@ -18,9 +19,9 @@ import (
 // orgTarget is one organizations: rule resolved against the catalog.
 type orgTarget struct {
 	rule    *policy.OrgRule
-	table   *plan.Table
-	key     *plan.Column
-	members *plan.Table
+	table   *catalog.Table
+	key     *catalog.Column
+	members *catalog.Table
 	steps   []*plan.Step // the organization's tables in execution order, then the organization row
 	locs    []objstore.Location
 	cols    []string // columns of the organization row the templates use
@@ -36,7 +37,7 @@ type orgTarget struct {
 // name is the organization table as reports name it.
 func (o *orgTarget) name() string { return o.table.String() }
 
-func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *policy.Policy, r *policy.OrgRule, perr *policy.Error) (*orgTarget, error) {
+func resolveOrg(ctx context.Context, q catalog.Querier, cat *catalog.Catalog, pol *policy.Policy, r *policy.OrgRule, perr *policy.Error) (*orgTarget, error) {
 	where := fmt.Sprintf("orphans: organization %s", r.Table)
 	o := &orgTarget{rule: r}
 	bad := len(perr.Problems)
@@ -46,7 +47,7 @@ func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *pol
 		return nil, nil
 	}
 	o.table = t
-	col := func(t *plan.Table, id policy.Ident, what string) *plan.Column {
+	col := func(t *catalog.Table, id policy.Ident, what string) *catalog.Column {
 		c, ok := t.Columns[id.Column()]
 		if !ok {
 			perr.Add(r.Line, "%s: %s: column %s does not exist in table %s", where, what, id, t)
@@ -109,7 +110,7 @@ func resolveOrg(ctx context.Context, q plan.Querier, cat *plan.Catalog, pol *pol
 	return o, nil
 }
 
-func hasFK(cat *plan.Catalog, child *plan.Table, col string, parent *plan.Table, pcol string) bool {
+func hasFK(cat *catalog.Catalog, child *catalog.Table, col string, parent *catalog.Table, pcol string) bool {
 	for _, fk := range cat.FKsInto(parent) {
 		if fk.Child == child && len(fk.ChildCols) == 1 && fk.ChildCols[0] == col && fk.ParentCols[0] == pcol {
 			return true
@@ -321,9 +322,9 @@ func (j *Job) orgObjects(ctx context.Context, o *orgTarget, orgs []org) (keys []
 			}
 			var rm objstore.Removed
 			if j.s.DryRun() {
-				rm, err = objstore.Usage(ctx, j.cfg.Store, loc)
+				rm, err = objstore.Usage(ctx, j.cfg.Objects, loc)
 			} else {
-				rm, err = j.cfg.Store.Delete(ctx, loc)
+				rm, err = j.cfg.Objects.Delete(ctx, loc)
 			}
 			j.countObjects(rm)
 			if err != nil {

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -89,7 +89,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	if sec == nil {
 		return &jobs.ConfigError{Err: fmt.Errorf("policy %s has no orphans: section", cfg.Policy.Path)}
 	}
-	cat, err := plan.LoadCatalog(ctx, cfg.Pool)
+	cat, err := catalog.Load(ctx, cfg.Pool)
 	if err != nil {
 		return fmt.Errorf("orphans: read catalog: %w", err)
 	}
@@ -97,7 +97,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	if err != nil {
 		return err
 	}
-	if w.needStore && cfg.Store == nil {
+	if w.needStore && cfg.Objects == nil {
 		return &jobs.ConfigError{Err: errors.New("orphans: the orphans: section names object locations, but no object store was given")}
 	}
 	if err := cfg.Pool.QueryRow(ctx, "SELECT now()").Scan(&j.now); err != nil {
@@ -141,7 +141,7 @@ type work struct {
 
 // resolve checks every rule of the section against the catalog; every
 // problem is named in one *policy.Error.
-func (j *Job) resolve(ctx context.Context, cat *plan.Catalog) (*work, error) {
+func (j *Job) resolve(ctx context.Context, cat *catalog.Catalog) (*work, error) {
 	pol := j.cfg.Policy
 	perr := &policy.Error{Path: pol.Path}
 	w := &work{}
@@ -223,7 +223,7 @@ func (j *Job) proceed(ctx context.Context) error {
 
 // Check implements jobs.Checker: the orphans section against the catalog.
 func (j *Job) Check(ctx context.Context) error {
-	cat, err := plan.LoadCatalog(ctx, j.cfg.Pool)
+	cat, err := catalog.Load(ctx, j.cfg.Pool)
 	if err != nil {
 		return fmt.Errorf("orphans: read catalog: %w", err)
 	}

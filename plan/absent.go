@@ -1,6 +1,9 @@
 package plan
 
-import "github.com/lethe-project/lethe/policy"
+import (
+	"github.com/lethe-project/lethe/catalog"
+	"github.com/lethe-project/lethe/policy"
+)
 
 // Option changes how [Build] checks a policy.
 type Option func(*builder)
@@ -22,7 +25,7 @@ type absentRef struct {
 // isAbsent reports whether fk's rows are known to be absent for the
 // subjects being erased (see [Absent]): a single-column key into the
 // subject table, through a column named by [Absent].
-func (b *builder) isAbsent(pl *Plan, fk *FK) bool {
+func (b *builder) isAbsent(pl *Plan, fk *catalog.FK) bool {
 	if fk.Parent != pl.Subject.Table || len(fk.ChildCols) != 1 {
 		return false
 	}

@@ -4,18 +4,19 @@ import (
 	"context"
 	"sort"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/policy"
 )
 
 // Build checks p against the database and orders its steps. Every error is a
 // *policy.Error naming each problem. It is [BuildFrom] for the policy's
 // subject:, tables: and ignore: sections.
-func Build(ctx context.Context, q Querier, p *policy.Policy, opts ...Option) (*Plan, error) {
-	cat, err := LoadCatalog(ctx, q)
+func Build(ctx context.Context, q catalog.Querier, p *policy.Policy, opts ...Option) (*Plan, error) {
+	cat, err := catalog.Load(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	pl, err := BuildFrom(ctx, q, cat, p.Subject, Rules{Path: p.Path, Tables: p.Tables, Ignore: p.Ignore}, opts...)
+	pl, err := BuildFrom(ctx, q, cat, p.Subject, Rules{Path: p.Path, Tables: p.Tables, Ignore: p.Ignore, References: p.References}, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -31,6 +32,8 @@ type Rules struct {
 	Tables []policy.Rule
 	// Ignore lists tables that refer to the root but need no action.
 	Ignore []policy.Ignore
+	// References declares references that have no foreign key.
+	References []policy.Reference
 }
 
 // BuildFrom checks root and rules against cat and orders their steps:
@@ -39,11 +42,12 @@ type Rules struct {
 // table of the orphans job), and rules say what happens to the rows that
 // refer to it. q reads the values the checks need. Every error is a
 // *policy.Error naming each problem; the plan's Policy is nil.
-func BuildFrom(ctx context.Context, q Querier, cat *Catalog, root policy.Subject, rules Rules, opts ...Option) (*Plan, error) {
+func BuildFrom(ctx context.Context, q catalog.Querier, cat *catalog.Catalog, root policy.Subject, rules Rules, opts ...Option) (*Plan, error) {
 	b := &builder{root: root, rules: rules, cat: cat, perr: &policy.Error{Path: rules.Path}, ctx: ctx, q: q}
 	for _, o := range opts {
 		o(b)
 	}
+	b.unsupported()
 	pl := b.build()
 	// The literals of the rules that resolved are checked even when others
 	// did not, so that one run names every problem.
@@ -59,11 +63,24 @@ func BuildFrom(ctx context.Context, q Querier, cat *Catalog, root policy.Subject
 
 type builder struct {
 	ctx   context.Context
-	q     Querier
+	q     catalog.Querier
 	root  policy.Subject
 	rules Rules
-	cat   *Catalog
+	cat   *catalog.Catalog
 	perr  *policy.Error
 
 	absent []absentRef // set by [Absent]
+}
+
+// unsupported refuses what the file format accepts and the planner does not
+// act on yet, so that no policy is read as if it were obeyed.
+func (b *builder) unsupported() {
+	for _, r := range b.rules.References {
+		b.perr.Add(r.Line, "references: are not acted on by this version of lethe yet; add a foreign key or an ignore entry")
+	}
+	for _, r := range b.rules.Tables {
+		if !r.On.IsZero() {
+			b.perr.Add(r.Line, "rule for %s: on: is not acted on by this version of lethe yet", r.Table)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-// Package plan checks a policy against the live database catalog and turns it
+// Package plan checks a policy against the catalog (package catalog) and turns it
 // into an ordered list of set-based steps.
 //
 // It owns the coverage rules (every table with a foreign key to the subject

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -12,7 +13,7 @@ import (
 // via table before any step on that table, and every step on a table that
 // references a table whose rows are deleted before that delete. Ties keep
 // the policy's order. A cycle is a policy problem.
-func (b *builder) order(pl *Plan, steps []*Step, deleted map[*Table]bool) []*Step {
+func (b *builder) order(pl *Plan, steps []*Step, deleted map[*catalog.Table]bool) []*Step {
 	n := len(steps)
 	before := make([]map[int]string, n) // before[j][i]: i must run before j, and why
 	for i := range before {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -16,7 +17,7 @@ type Plan struct {
 	// Ignore lists the ignore: entries the plan was built with.
 	Ignore []policy.Ignore
 	// Catalog is the catalog it was checked against.
-	Catalog *Catalog
+	Catalog *catalog.Catalog
 	// Subject describes the account table.
 	Subject Subject
 	// Steps are the table steps in execution order; the subject step is
@@ -29,10 +30,10 @@ type Plan struct {
 // Subject is the resolved subject section.
 type Subject struct {
 	// Table is the account table.
-	Table *Table
+	Table *catalog.Table
 	// Key, RequestedAt, Hold and PurgedAt are its columns; Hold and
 	// PurgedAt may be nil.
-	Key, RequestedAt, Hold, PurgedAt *Column
+	Key, RequestedAt, Hold, PurgedAt *catalog.Column
 	// Grace is the grace period.
 	Grace time.Duration
 }
@@ -40,23 +41,23 @@ type Subject struct {
 // Step is one set-based statement on one table for a batch of subjects.
 type Step struct {
 	// Table is the table the step acts on.
-	Table *Table
+	Table *catalog.Table
 	// Action is delete, anonymize, keep or cascade.
 	Action policy.Action
 	// Match is the column compared with the subject's key, or with Ref of
 	// the Via step.
-	Match *Column
+	Match *catalog.Column
 	// Via is the step through which the rows reach the subject; nil for a
 	// direct match.
 	Via *Step
 	// Ref is the column of Via's table that Match refers to.
-	Ref *Column
+	Ref *catalog.Column
 	// Set lists the columns the step replaces.
 	Set []SetColumn
 	// Rule is the policy rule, nil for cascade and subject steps.
 	Rule *policy.Rule
 	// FK is the foreign key a cascade step follows.
-	FK *FK
+	FK *catalog.FK
 	// After lists why the step runs where it does: the foreign keys and
 	// via links that order it.
 	After []string
@@ -67,7 +68,7 @@ type Step struct {
 // SetColumn is one resolved assignment.
 type SetColumn struct {
 	// Column is the column replaced.
-	Column *Column
+	Column *catalog.Column
 	// Value is the policy value.
 	Value policy.Value
 }
@@ -75,7 +76,7 @@ type SetColumn struct {
 // String names the step for reports: table and action.
 func (s *Step) String() string { return s.Table.String() + " " + string(s.Action) }
 
-func (b *builder) table(id policy.Ident, line int, what string) *Table {
+func (b *builder) table(id policy.Ident, line int, what string) *catalog.Table {
 	t, ok := b.cat.Lookup(id)
 	if !ok {
 		b.perr.Add(line, "%s: %s", what, b.cat.Missing(id))
@@ -84,7 +85,7 @@ func (b *builder) table(id policy.Ident, line int, what string) *Table {
 	return t
 }
 
-func (b *builder) column(t *Table, id policy.Ident, line int, what string) *Column {
+func (b *builder) column(t *catalog.Table, id policy.Ident, line int, what string) *catalog.Column {
 	c, ok := t.Columns[id.Column()]
 	if !ok {
 		b.perr.Add(line, "%s: %s", what, t.MissingColumn(id.String()))
@@ -112,7 +113,7 @@ func (b *builder) build() *Plan {
 	if c := sub.Key; c != nil && c.Category != "S" && c.Category != "N" && c.Type != "uuid" {
 		b.perr.Add(ps.Line, "subject.key %s is %s: lethe supports uuid, integer and text keys", c.Name, c.Type)
 	}
-	for _, c := range []*Column{sub.RequestedAt, sub.PurgedAt} {
+	for _, c := range []*catalog.Column{sub.RequestedAt, sub.PurgedAt} {
 		if c != nil && !strings.HasPrefix(c.Type, "timestamp") {
 			b.perr.Add(ps.Line, "subject column %s is %s, want timestamp or timestamptz", c.Name, c.Type)
 		}
@@ -160,7 +161,7 @@ func (b *builder) ruleSteps(pl *Plan) []*Step {
 	return steps
 }
 
-func (b *builder) setColumns(t *Table, set policy.Assignments, line int, what string) []SetColumn {
+func (b *builder) setColumns(t *catalog.Table, set policy.Assignments, line int, what string) []SetColumn {
 	var out []SetColumn
 	for _, a := range set {
 		c := b.column(t, a.Column, a.Line, what+" set")
@@ -170,7 +171,7 @@ func (b *builder) setColumns(t *Table, set policy.Assignments, line int, what st
 		switch {
 		case a.Value.Kind == policy.Null && c.NotNull:
 			b.perr.Add(a.Line, "%s sets %s to null, but the column is NOT NULL", what, c.Name)
-		case a.Value.Kind == policy.Pseudonym && !c.textual():
+		case a.Value.Kind == policy.Pseudonym && !c.Textual():
 			b.perr.Add(a.Line, "%s sets %s to a pseudonym, but the column is %s (pseudonyms are text)", what, c.Name, c.Type)
 		}
 		out = append(out, SetColumn{Column: c, Value: a.Value})
@@ -180,8 +181,8 @@ func (b *builder) setColumns(t *Table, set policy.Assignments, line int, what st
 
 // compatible reports whether values of col can be compared with values of
 // ref: the same type, or col holds text (compared as text).
-func compatible(col, ref *Column) bool {
-	return col.Type == ref.Type || col.textual() || (col.Category == "N" && ref.Category == "N")
+func compatible(col, ref *catalog.Column) bool {
+	return col.Type == ref.Type || col.Textual() || (col.Category == "N" && ref.Category == "N")
 }
 
 func (b *builder) linkVia(steps []*Step) {
@@ -241,7 +242,7 @@ func (b *builder) linkVia(steps []*Step) {
 	}
 }
 
-func (b *builder) subjectKey() *Column {
+func (b *builder) subjectKey() *catalog.Column {
 	t, ok := b.cat.Lookup(b.root.Table)
 	if !ok {
 		return nil
@@ -251,7 +252,7 @@ func (b *builder) subjectKey() *Column {
 
 // viaRef finds the column of vt that s.Match refers to: through a foreign
 // key when one exists, else vt's single-column primary key.
-func (b *builder) viaRef(s *Step, vt *Table) *Column {
+func (b *builder) viaRef(s *Step, vt *catalog.Table) *catalog.Column {
 	for _, fk := range b.cat.FKs {
 		if fk.Child == s.Table && fk.Parent == vt && len(fk.ChildCols) == 1 && fk.ChildCols[0] == s.Match.Name {
 			return vt.Columns[fk.ParentCols[0]]
@@ -266,8 +267,8 @@ func (b *builder) viaRef(s *Step, vt *Table) *Column {
 // deletedTables returns the tables some of whose rows the purge removes:
 // the subject table with final: delete, every delete rule's table, and
 // tables whose rows follow them by ON DELETE CASCADE.
-func (b *builder) deletedTables(pl *Plan, steps []*Step) map[*Table]bool {
-	del := map[*Table]bool{}
+func (b *builder) deletedTables(pl *Plan, steps []*Step) map[*catalog.Table]bool {
+	del := map[*catalog.Table]bool{}
 	if pl.Final.Action == policy.Delete {
 		del[pl.Subject.Table] = true
 	}
@@ -290,7 +291,7 @@ func (b *builder) deletedTables(pl *Plan, steps []*Step) map[*Table]bool {
 
 // ruleNulls reports whether a rule on fk's child table sets its column to
 // null before the parent rows go, which stops the cascade.
-func (b *builder) ruleNulls(steps []*Step, fk *FK) bool {
+func (b *builder) ruleNulls(steps []*Step, fk *catalog.FK) bool {
 	for _, s := range steps {
 		if s.Table == fk.Child && len(fk.ChildCols) == 1 && s.Match.Name == fk.ChildCols[0] {
 			for _, sc := range s.Set {
@@ -303,7 +304,7 @@ func (b *builder) ruleNulls(steps []*Step, fk *FK) bool {
 	return false
 }
 
-func (b *builder) ignored(t *Table, col string) *policy.Ignore {
+func (b *builder) ignored(t *catalog.Table, col string) *policy.Ignore {
 	for i := range b.rules.Ignore {
 		ig := &b.rules.Ignore[i]
 		it, ok := b.cat.Lookup(ig.Table)
@@ -317,7 +318,7 @@ func (b *builder) ignored(t *Table, col string) *policy.Ignore {
 // coverage checks that every foreign key into the subject table or a
 // deleted table is covered, and returns cascade steps for ignored tables
 // whose rows go by ON DELETE CASCADE.
-func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*Table]bool) []*Step {
+func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*catalog.Table]bool) []*Step {
 	for i := range b.rules.Ignore {
 		ig := &b.rules.Ignore[i]
 		if _, ok := b.cat.Lookup(ig.Table); !ok {
@@ -351,7 +352,7 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*Table]bool) []*
 					ref, fk.Child, col)
 				continue
 			}
-			if deleted[fk.Parent] && fk.blocks() {
+			if deleted[fk.Parent] && fk.Blocks() {
 				b.perr.Add(ig.Line, "ignore %s: %s, so deleting %s rows would fail while %s rows point at them; add a rule instead",
 					fk.Child, ref, fk.Parent, fk.Child)
 				continue
@@ -373,7 +374,7 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*Table]bool) []*
 // cascadeSteps returns the steps that count the rows of an ignored table
 // that PostgreSQL removes by ON DELETE CASCADE: one per step that deletes
 // parent rows.
-func (b *builder) cascadeSteps(pl *Plan, steps []*Step, fk *FK, ig *policy.Ignore) []*Step {
+func (b *builder) cascadeSteps(pl *Plan, steps []*Step, fk *catalog.FK, ig *policy.Ignore) []*Step {
 	step := func() *Step {
 		s := &Step{Table: fk.Child, Action: policy.Cascade, Match: fk.Child.Columns[fk.ChildCols[0]], FK: fk, Line: ig.Line}
 		s.After = append(s.After, fmt.Sprintf("%s → %s %s", fk.Name, fk.Parent, fk.OnDeleteText()))

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/policy"
 )
 
@@ -15,17 +16,17 @@ import (
 // pairs returns a subquery of (val, k, h) rows: val is a value of the
 // step's Match column that belongs to the subject with key k, whose
 // pseudonym suffix is h.
-func (s *Step) pairs(depth int, key *Column) string {
+func (s *Step) pairs(depth int, key *catalog.Column) string {
 	if s.Via == nil {
 		cast := "p.k"
-		if !s.Match.textual() {
+		if !s.Match.Textual() {
 			cast = "p.k::" + key.Type
 		}
 		return fmt.Sprintf("SELECT %s AS val, p.k, p.h FROM unnest($1::text[], $2::text[]) AS p(k, h)", cast)
 	}
 	v := fmt.Sprintf("v%d", depth)
 	ref := v + "." + s.Ref.Ident()
-	if s.Match.Type != s.Ref.Type && s.Match.textual() {
+	if s.Match.Type != s.Ref.Type && s.Match.Textual() {
 		ref += "::text"
 	}
 	return fmt.Sprintf("SELECT %s AS val, s%d.k, s%d.h FROM %s %s JOIN (%s) s%d ON %s.%s = s%d.val WHERE %s",
@@ -37,10 +38,10 @@ func (s *Step) pairs(depth int, key *Column) string {
 // match = ANY(array): the join with pairs alone lets the planner hash-join a
 // sequential scan of the whole table, while an array condition uses the
 // index on the match column for each batch.
-func (s *Step) filter(alias string, depth int, key *Column) string {
+func (s *Step) filter(alias string, depth int, key *catalog.Column) string {
 	col := alias + "." + s.Match.Ident()
 	if s.Via == nil {
-		if s.Match.textual() {
+		if s.Match.Textual() {
 			return col + " = ANY($1::text[])"
 		}
 		return fmt.Sprintf("%s = ANY($1::text[]::%s[])", col, key.Type)
@@ -59,7 +60,7 @@ type Statement struct {
 // SQL returns the statement that carries the step out, or, with count,
 // the one that only counts the rows it would touch. The statement returns
 // one (subject key, rows) row per subject that has rows.
-func (s *Step) SQL(key *Column, count bool, purgedAt *Column) Statement {
+func (s *Step) SQL(key *catalog.Column, count bool, purgedAt *catalog.Column) Statement {
 	// A direct match whose column the step leaves alone names the subject
 	// itself: the rows need no join with the keys, t.match::text is the
 	// key. Otherwise (via, a replaced match column, a pseudonym) the rows
@@ -141,7 +142,7 @@ func pgMessage(err error) string {
 // $2 (pseudonym suffixes, may be empty strings), each row's subject key and
 // the value of column col as text: how an eraser reads, before the rows go,
 // the object keys a table stores for the subjects.
-func (s *Step) ValuesSQL(key *Column, col string) (string, error) {
+func (s *Step) ValuesSQL(key *catalog.Column, col string) (string, error) {
 	c, ok := s.Table.Columns[col]
 	if !ok {
 		return "", fmt.Errorf("column %s does not exist in table %s", col, s.Table)
@@ -157,12 +158,12 @@ func (s *Step) ValuesSQL(key *Column, col string) (string, error) {
 // SQL with count), in no particular order: sorting a large subject's rows
 // would cost the export a quarter of its speed. It is how the export reads
 // what the purge would erase.
-func (s *Step) SelectSQL(key *Column, list string) string {
+func (s *Step) SelectSQL(key *catalog.Column, list string) string {
 	return fmt.Sprintf("SELECT %s FROM %s t WHERE %s AND $2::text[] IS NOT NULL", list, s.Table.Ident(), s.filter("t", 10, key))
 }
 
 // StepsOn returns the steps that act on table t, in execution order.
-func (pl *Plan) StepsOn(t *Table) []*Step {
+func (pl *Plan) StepsOn(t *catalog.Table) []*Step {
 	var out []*Step
 	for _, s := range pl.Steps {
 		if s.Table == t {

@@ -18,6 +18,7 @@ func (p *Policy) check(perr *Error) {
 			perr.Add(ig.Line, "ignore entry for %s needs a reason", ig.Table)
 		}
 	}
+	p.checkReferences(perr)
 	p.checkOutside(perr)
 	p.checkInactivity(perr)
 	p.checkExportJob(perr)
@@ -120,6 +121,12 @@ func (p *Policy) checkRule(perr *Error, r *Rule, seen map[string]int) {
 		perr.Add(r.Line, "%s: action must be delete, anonymize or keep, not %q", where, r.Action)
 	}
 	r.Export.check(perr, r.Line, where)
+	if len(r.On.Parts) > 1 {
+		perr.Add(r.Line, "%s: on must be a column of the subject table, not %q", where, r.On.Raw)
+	}
+	if !r.On.IsZero() && !r.Via.IsZero() {
+		perr.Add(r.Line, "%s: on: names a column of the subject, via: a parent table; give one", where)
+	}
 	if !r.Via.IsZero() {
 		for _, a := range r.Set {
 			if a.Value.Kind == Pseudonym {

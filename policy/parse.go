@@ -190,13 +190,15 @@ func friendlyYAML(msg string) string {
 func sectionName(typ string) string {
 	switch typ {
 	case "Policy":
-		return "the top level (want subject, tables, ignore, retention, objects, processors, inactivity, orphans, export)"
+		return "the top level (want subject, tables, ignore, references, retention, objects, processors, inactivity, orphans, export)"
 	case "Subject":
 		return "subject"
 	case "Rule":
 		return "a tables: rule"
 	case "Ignore":
 		return "an ignore: entry"
+	case "Reference":
+		return "a references: entry (want table, column or columns, to, to_column or to_columns, note)"
 	case "Export":
 		return "export (want exclude)"
 	case "RetentionRule":
@@ -243,6 +245,8 @@ func setLines(p *Policy, top *yaml.Node) {
 			eachItem(val.Content, len(p.Tables), func(j int, item *yaml.Node) { p.Tables[j].Line = item.Line })
 		case "ignore":
 			eachItem(val.Content, len(p.Ignore), func(j int, item *yaml.Node) { p.Ignore[j].Line = item.Line })
+		case "references":
+			eachItem(val.Content, len(p.References), func(j int, item *yaml.Node) { p.References[j].Line = item.Line })
 		case "retention":
 			eachItem(val.Content, len(p.Retention), func(j int, item *yaml.Node) { p.Retention[j].Line = item.Line })
 		case "objects":

@@ -54,7 +54,7 @@ func article(section string) string {
 // that only make sense with a subject: when it is absent.
 func (p *Policy) checkSections(perr *Error) {
 	if !p.HasSubject() && len(p.Retention) == 0 && p.Inactivity == nil && p.Orphans == nil && p.ExportJob == nil &&
-		len(p.Tables) == 0 && len(p.Ignore) == 0 && len(p.Objects) == 0 && len(p.Processors) == 0 {
+		len(p.Tables) == 0 && len(p.Ignore) == 0 && len(p.References) == 0 && len(p.Objects) == 0 && len(p.Processors) == 0 {
 		perr.Add(0, "the policy has no sections: want subject: (purge), retention:, inactivity: or orphans:")
 		return
 	}
@@ -67,6 +67,7 @@ func (p *Policy) checkSections(perr *Error) {
 	}{
 		{"tables:", lines(p.Tables, func(r Rule) int { return r.Line })},
 		{"ignore:", lines(p.Ignore, func(r Ignore) int { return r.Line })},
+		{"references:", lines(p.References, func(r Reference) int { return r.Line })},
 		{"objects:", lines(p.Objects, func(r ObjectRule) int { return r.Line })},
 		{"processors:", lines(p.Processors, func(r Processor) int { return r.Line })},
 	} {

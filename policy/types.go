@@ -29,6 +29,9 @@ type Policy struct {
 	// Ignore lists tables that refer to a subject but need no action,
 	// each with the reason.
 	Ignore []Ignore `yaml:"ignore"`
+	// References declares references that have no foreign key in the
+	// database; each counts as one would. See Reference.
+	References []Reference `yaml:"references"`
 	// Retention lists time-based deletion rules for the retention job.
 	Retention []RetentionRule `yaml:"retention"`
 	// Objects lists where subjects' files live outside the database (S3
@@ -90,6 +93,11 @@ type Rule struct {
 	// Via names a table, covered by its own rule, through which this table
 	// reaches the subject: Match refers to a row of Via.
 	Via Ident `yaml:"via"`
+	// On names the column of the subject table that Match holds, when it
+	// is not the subject's key: an audit log that stores the email, a log
+	// keyed by username. The subject's value is read in the batch before
+	// the subject row changes. Not with Via.
+	On Ident `yaml:"on"`
 	// Action is delete, anonymize or keep.
 	Action Action `yaml:"action"`
 	// Set lists the columns to replace, for anonymize and keep.

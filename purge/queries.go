@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -63,7 +64,7 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 
 	all := append(append([]*plan.Step{}, pl.Steps...), pl.Final)
 	for _, st := range all {
-		var purgedAt = (*plan.Column)(nil)
+		var purgedAt = (*catalog.Column)(nil)
 		if st == pl.Final && st.Action == policy.Anonymize {
 			purgedAt = s.PurgedAt
 		}

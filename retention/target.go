@@ -5,17 +5,17 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/internal/pgerr"
-	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
 
 // target is one retention rule resolved against the catalog.
 type target struct {
 	rule  policy.RetentionRule
-	table *plan.Table
+	table *catalog.Table
 	// col is the column that ages the rows.
-	col *plan.Column
+	col *catalog.Column
 	// key orders rows of equal col: the primary key, or ctid for a table
 	// without one.
 	key []keyCol
@@ -59,8 +59,8 @@ func (t *target) cutoffExpr() string {
 
 // resolve checks every retention rule against the catalog and the server
 // and returns the targets, or a *policy.Error listing every problem.
-func resolve(ctx context.Context, q plan.Querier, pol *policy.Policy) ([]*target, error) {
-	cat, err := plan.LoadCatalog(ctx, q)
+func resolve(ctx context.Context, q catalog.Querier, pol *policy.Policy) ([]*target, error) {
+	cat, err := catalog.Load(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func resolve(ctx context.Context, q plan.Querier, pol *policy.Policy) ([]*target
 
 // resolveRule resolves one rule, adding its problems to perr. It returns an
 // error only when the server cannot be asked.
-func resolveRule(ctx context.Context, q plan.Querier, cat *plan.Catalog, r policy.RetentionRule, perr *policy.Error) (*target, error) {
+func resolveRule(ctx context.Context, q catalog.Querier, cat *catalog.Catalog, r policy.RetentionRule, perr *policy.Error) (*target, error) {
 	tbl, ok := cat.Lookup(r.Table)
 	if !ok {
 		perr.Add(r.Line, "retention: %s", cat.Missing(r.Table))
@@ -140,7 +140,7 @@ func resolveRule(ctx context.Context, q plan.Querier, cat *plan.Catalog, r polic
 }
 
 // castCheck asks the server whether v is a valid value of type typ.
-func castCheck(ctx context.Context, q plan.Querier, v, typ string) error {
+func castCheck(ctx context.Context, q catalog.Querier, v, typ string) error {
 	var ok bool
 	return q.QueryRow(ctx, "SELECT $1::text::"+typ+" IS NOT NULL", v).Scan(&ok)
 }

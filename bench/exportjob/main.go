@@ -72,7 +72,7 @@ func run(ctx context.Context, requests, baseline, workers int) error {
 	}
 	start := time.Now()
 	for _, k := range keys {
-		j, err := export.New(export.Config{Pool: w.pool, Policy: w.pol, Hasher: subject.NewHasher("bench"), Objects: w.store,
+		j, err := export.New(export.Config{Deps: jobs.Deps{Pool: w.pool, Policy: w.pol, Hasher: subject.NewHasher("bench"), Objects: w.store},
 			Destination: export.Destination{Path: "s3://exports/one-by-one/", S3: w.client}}, k)
 		if err != nil {
 			return err
@@ -86,7 +86,7 @@ func run(ctx context.Context, requests, baseline, workers int) error {
 
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	j, err := export.NewRequestJob(export.RequestConfig{
-		Config: export.Config{Pool: w.pool, Policy: w.pol, Hasher: subject.NewHasher("bench"), Objects: w.store, Env: env},
+		Config: export.Config{Deps: jobs.Deps{Pool: w.pool, Policy: w.pol, Hasher: subject.NewHasher("bench"), Objects: w.store, Env: env}},
 		S3:     w.client,
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
@@ -73,7 +74,7 @@ func newExportWorld(t *testing.T) *exportWorld {
 	w.db = pgtest.NewDB(t, repoFile(t, "examples/schema.sql")+"\nALTER TABLE users ADD COLUMN export_requested_at timestamptz;")
 	installTrap(t, w.db, "users", "lethe.exports", "lethe.runs")
 	for i := range 42 {
-		k := md5uuid(fmt.Sprint("export", i))
+		k := jobtest.MD5UUID(fmt.Sprint("export", i))
 		w.db.Exec(t, `INSERT INTO users (id, email, name, export_requested_at) VALUES ($1, $2, 'x', CASE WHEN $3 THEN now() - $4 * interval '1 hour' END)`,
 			k, fmt.Sprintf("export%d@example.com", i), i < 12, i)
 		w.db.Exec(t, `INSERT INTO sessions (user_id, ip) SELECT $1, '10.0.0.1' FROM generate_series(1, 5)`, k)

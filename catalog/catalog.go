@@ -1,4 +1,7 @@
-package plan
+// Package catalog reads what lethe needs to know of a database's tables:
+// columns, primary keys, foreign keys, and the relations a policy may name
+// by mistake (views, partitions), so that every error can say what a name is.
+package catalog
 
 import (
 	"context"
@@ -30,8 +33,8 @@ type Column struct {
 // Ident returns the column name quoted for SQL.
 func (c *Column) Ident() string { return pgx.Identifier{c.Name}.Sanitize() }
 
-// textual reports whether values of c compare as text.
-func (c *Column) textual() bool { return c.Category == "S" }
+// Textual reports whether values of c compare as text.
+func (c *Column) Textual() bool { return c.Category == "S" }
 
 // Table is one ordinary or partitioned table.
 type Table struct {
@@ -101,8 +104,8 @@ func (fk *FK) OnDeleteText() string {
 	return "ON DELETE NO ACTION"
 }
 
-// blocks reports whether the FK makes deleting a referenced row fail.
-func (fk *FK) blocks() bool { return fk.OnDelete == "a" || fk.OnDelete == "r" }
+// Blocks reports whether the FK makes deleting a referenced row fail.
+func (fk *FK) Blocks() bool { return fk.OnDelete == "a" || fk.OnDelete == "r" }
 
 // Catalog is what lethe needs to know of the database's tables.
 type Catalog struct {
@@ -137,8 +140,8 @@ FROM pg_constraint con
 WHERE con.contype = 'f' AND con.conparentid = 0
 ORDER BY con.conrelid, con.conname`
 
-// LoadCatalog reads tables, columns, primary keys and foreign keys.
-func LoadCatalog(ctx context.Context, q Querier) (*Catalog, error) {
+// Load reads tables, columns, primary keys and foreign keys.
+func Load(ctx context.Context, q Querier) (*Catalog, error) {
 	c := &Catalog{byOID: map[uint32]*Table{}, byName: map[[2]string]*Table{}}
 	if err := q.QueryRow(ctx, "SELECT current_schemas(false)").Scan(&c.searchPath); err != nil {
 		return nil, fmt.Errorf("read search_path: %w", err)
