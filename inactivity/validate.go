@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lethe-project/lethe/delivery"
 	"github.com/lethe-project/lethe/catalog"
+	"github.com/lethe-project/lethe/delivery"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
