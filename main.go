@@ -145,7 +145,7 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	case "schedule":
 		return runSchedule(ctx, stop, cfg, deps, runner, stderr)
 	case "export":
-		return runExport(ctx, cfg, pool, pol, runner, logger, stdout, stderr)
+		return runExport(ctx, cfg, deps, runner, stdout, stderr)
 	case "replay":
 		if job, err = newReplay(cfg, deps); err != nil {
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
@@ -241,11 +241,12 @@ func runSchedule(ctx, stop context.Context, cfg *Config, deps jobs.Deps, runner 
 // runExport writes one subject's archive to --out (a file or
 // s3://bucket/prefix/), or to stdout when it is not a terminal; with --dry-run it prints the row counts and writes
 // nothing.
-func runExport(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, runner *jobs.Runner, logger *slog.Logger, stdout, stderr io.Writer) int {
+func runExport(ctx context.Context, cfg *Config, d jobs.Deps, runner *jobs.Runner, stdout, stderr io.Writer) int {
 	ec := export.Config{
-		Deps:        jobs.Deps{Pool: pool, Policy: pol, Logger: logger.With("job", "export")},
+		Deps:        d,
 		Destination: export.Destination{Path: cfg.Out, Writer: stdout},
 	}
+	ec.Logger = d.Logger.With("job", "export")
 	if cfg.SubjectHashKey != "" {
 		ec.Hasher = subject.NewHasher(cfg.SubjectHashKey)
 	}

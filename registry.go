@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lethe-project/lethe/export"
 	"github.com/lethe-project/lethe/inactivity"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
@@ -54,6 +55,11 @@ func jobsFor(cfg *Config) *jobs.Registry {
 				}
 				return inactivity.New(ic)
 			},
+		},
+		jobs.Spec{
+			Name: "export", Help: "write the archives of recorded access requests and tell the people",
+			Sections: []string{"subject", "export"},
+			New:      func(d jobs.Deps) (jobs.Job, error) { return newExportJob(cfg, d) },
 		},
 		jobs.Spec{
 			Name: "orphans", Help: "remove organizations, invites and files that lost their owner",
@@ -120,6 +126,9 @@ func objectRouter(ctx context.Context, cfg *Config, pol *policy.Policy) (*objsto
 			locations = append(locations, org.Objects...)
 		}
 	}
+	if pol.ExportJob != nil {
+		locations = append(locations, pol.ExportJob.To)
+	}
 	for _, loc := range locations {
 		if strings.HasPrefix(loc, "s3://") {
 			s3, err := s3store.New(ctx, s3store.Config{Endpoint: cfg.S3Endpoint, ForcePathStyle: cfg.S3PathStyle})
@@ -131,4 +140,17 @@ func objectRouter(ctx context.Context, cfg *Config, pol *policy.Policy) (*objsto
 		}
 	}
 	return router, nil
+}
+
+// newExportJob builds the export job; its archives go where the policy's
+// export.to says, through the process's object store.
+func newExportJob(cfg *Config, d jobs.Deps) (jobs.Job, error) {
+	rc := export.RequestConfig{
+		Config:  export.Config{Deps: d},
+		SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate,
+	}
+	if s3, ok := d.Objects.S3.(*s3store.Store); ok && s3 != nil {
+		rc.S3 = s3.Client()
+	}
+	return export.NewRequestJob(rc)
 }

@@ -29,6 +29,10 @@ type Manifest struct {
 	// Tables lists the files, one per step of the policy, the subject's
 	// own row first.
 	Tables []TableEntry `json:"tables"`
+	// Objects lists the subject's files under files/.
+	Objects []ObjectEntry `json:"objects,omitempty"`
+	// Processors lists the processors' copies under processors/.
+	Processors []ProcessorEntry `json:"processors,omitempty"`
 }
 
 // TableEntry describes one JSON Lines file: the rows one step of the
@@ -76,6 +80,9 @@ type Destination struct {
 	Writer io.Writer
 	// S3 is the client of an s3:// Path.
 	S3 S3API
+	// Name, when set, is the archive's name under an s3:// prefix instead
+	// of SUBJECT_HASH.zip.
+	Name string
 }
 
 // Kind names the destination for the audit record, without the path.
@@ -122,7 +129,11 @@ func (d Destination) open(ctx context.Context, hash string) (sink, error) {
 		if err != nil {
 			return nil, err
 		}
-		return openS3(ctx, d.S3, bucket, prefix+hash+".zip")
+		name := hash + ".zip"
+		if d.Name != "" {
+			name = d.Name
+		}
+		return openS3(ctx, d.S3, bucket, prefix+name)
 	case "stdout":
 		return stream{d.Writer}, nil
 	}

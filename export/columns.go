@@ -43,8 +43,8 @@ func excludedByDefault(name string) bool {
 // projection returns the select list (over alias t) of the included
 // columns of t, read in text format, how each is written into JSON, and
 // the names of the columns left out.
-func projection(t *catalog.Table, ex policy.Export) (list string, cols []outColumn, excluded []string) {
-	var exprs []string
+func projection(t *catalog.Table, ex policy.Export) (list, textList string, cols []outColumn, excluded []string) {
+	var exprs, texts []string
 	for _, name := range t.ColumnOrder {
 		if ex.Excludes(name) || excludedByDefault(name) {
 			excluded = append(excluded, name)
@@ -53,10 +53,13 @@ func projection(t *catalog.Table, ex policy.Export) (list string, cols []outColu
 		c := t.Columns[name]
 		expr, k := render(c)
 		exprs = append(exprs, expr)
+		// format's %s is the type's output function, as the text format;
+		// a cast to text is not always (boolean, inet, character(n)).
+		texts = append(texts, fmt.Sprintf("CASE WHEN (%[1]s) IS NULL THEN NULL ELSE format('%%s', %[1]s) END", expr))
 		key, _ := json.Marshal(name)
 		cols = append(cols, outColumn{key: append(key, ':'), kind: k})
 	}
-	return strings.Join(exprs, ", "), cols, excluded
+	return strings.Join(exprs, ", "), strings.Join(texts, ", "), cols, excluded
 }
 
 // render returns the expression that reads one column, and how its text

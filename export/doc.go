@@ -14,7 +14,13 @@
 // "export" in lethe's schema, with the subject's keyed hash and the row
 // counts, never the key.
 //
-// It does not export objects or processors' copies, nor serve requests
-// recorded by the application (a job for later); it never changes the
-// application's data.
+// The archive also holds the subject's files at the policy's objects:
+// locations (by subject and named by rows) and each processor's answer to
+// its export_url.
+//
+// RequestJob (lethe --job export) serves access requests the application
+// records: an outbox in lethe.exports, archives written to export.to, a
+// signed webhook and/or mail with a time-limited link, the request marked
+// done with the last notice, and archives deleted at their expiry. Apart
+// from marking requests done, it never changes the application's data.
 package export

@@ -45,9 +45,13 @@ const typedRule = `
 
 // sampleDB loads the sample schema and data (n users) plus typedTable, and
 // the example policy with a rule for it.
-func sampleDB(t *testing.T, users int) *bundle {
+func sampleDB(t *testing.T, users int, edits ...func(pol string) string) *bundle {
 	t.Helper()
 	pol := strings.Replace(read(t, "../examples/policy.yaml"), "\nignore:\n", typedRule+"\nignore:\n", 1)
+	pol = strings.Replace(pol, "file:///var/lib/app/uploads/", "file://"+t.TempDir()+"/", 1)
+	for _, e := range edits {
+		pol = e(pol)
+	}
 	b := setup(t, read(t, "../examples/schema.sql")+typedTable, pol)
 	data := read(t, "../examples/data.sql")
 	data = data[strings.Index(data, "INSERT"):] // drop the psql \if preamble

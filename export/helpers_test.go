@@ -19,6 +19,8 @@ import (
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/objstore"
+	"github.com/lethe-project/lethe/objstore/filestore"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/purge"
 	"github.com/lethe-project/lethe/subject"
@@ -51,7 +53,8 @@ type option func(*Config, *jobs.Limits)
 
 func (b *bundle) config() Config {
 	return Config{
-		Deps: jobs.Deps{Pool: roletest.Pool(b.t, b.db, b.pol), Policy: b.pol, Hasher: subject.NewHasher(hashKey), Logger: jobtest.Logger(b.t)},
+		Deps: jobs.Deps{Pool: roletest.Pool(b.t, b.db, b.pol), Policy: b.pol, Hasher: subject.NewHasher(hashKey), Logger: jobtest.Logger(b.t),
+			Objects: &objstore.Router{File: filestore.Store{}}},
 	}
 }
 

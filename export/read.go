@@ -27,6 +27,9 @@ type part struct {
 	cols  []outColumn
 	rows  string
 	count string
+	// rowsText is rows with every column cast to text, whose binary form
+	// is its text: for a pipeline of queries, which cannot ask for text.
+	rowsText string
 }
 
 // buildParts returns one part per step, the subject row first, then the
@@ -53,7 +56,7 @@ func buildParts(pl *plan.Plan) ([]*part, error) {
 		if err := checkExcludes(pol, s.Table, ex, where, s.Line); err != nil {
 			return nil, err
 		}
-		list, cols, excluded := projection(s.Table, ex)
+		list, textList, cols, excluded := projection(s.Table, ex)
 		e := TableEntry{Table: s.Table.String(), Schema: s.Table.Schema, Name: s.Table.Name, Category: string(s.Action), Match: s.Match.Name,
 			Subject: s == pl.Final, Excluded: excluded, PolicyLine: s.Line}
 		if s.Rule != nil {
@@ -68,8 +71,9 @@ func buildParts(pl *plan.Plan) ([]*part, error) {
 		e.File = fileName(s, perTable[s.Table] > 1, used)
 		sel := s.SelectSQL(pl.Subject.Key, list)
 		parts = append(parts, &part{step: s, entry: e, cols: cols,
-			rows:  sel,
-			count: fmt.Sprintf("SELECT count(*) FROM (%s) x", s.SelectSQL(pl.Subject.Key, "1")),
+			rows:     sel,
+			rowsText: s.SelectSQL(pl.Subject.Key, textList),
+			count:    fmt.Sprintf("SELECT count(*) FROM (%s) x", s.SelectSQL(pl.Subject.Key, "1")),
 		})
 	}
 	return parts, nil
@@ -116,20 +120,18 @@ type snapshot struct {
 // begin opens the snapshot and checks that the subject exists in it. The
 // key never appears in an error: the server's message about a malformed
 // value would repeat it.
-func (j *Job) begin(ctx context.Context, pl *plan.Plan, lockTimeout time.Duration) (*snapshot, error) {
+func (j *Job) begin(ctx context.Context, pl *plan.Plan, key string, lockTimeout time.Duration) (*snapshot, error) {
 	tx, err := j.cfg.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("begin export: %w", err)
 	}
-	snap := &snapshot{tx: tx, key: []string{j.key}}
+	snap := &snapshot{tx: tx, key: []string{key}}
 	// No statement timeout: a large subject's table may take long to
 	// stream, and the snapshot takes no lock but ACCESS SHARE.
-	_, err = tx.Exec(ctx, `SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true),
+	var set [5]string
+	err = tx.QueryRow(ctx, `SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true),
 		set_config('IntervalStyle', 'postgres', true), set_config('lock_timeout', $1, true),
-		set_config('statement_timeout', '0', true)`, millis(lockTimeout))
-	if err == nil {
-		err = tx.QueryRow(ctx, "SELECT now()").Scan(&snap.at)
-	}
+		set_config('statement_timeout', '0', true), now()`, millis(lockTimeout)).Scan(&set[0], &set[1], &set[2], &set[3], &set[4], &snap.at)
 	if err != nil {
 		snap.close(ctx)
 		return nil, fmt.Errorf("begin export: %w", err)
@@ -142,12 +144,12 @@ func (j *Job) begin(ctx context.Context, pl *plan.Plan, lockTimeout time.Duratio
 	k := pl.Subject.Key
 	bare := typeModifier.ReplaceAllString(k.Type, "")
 	err = tx.QueryRow(ctx, fmt.Sprintf("SELECT t.%s::text FROM %s t WHERE t.%s = $1::text::%s AND $1::text::%s = $1::text::%s",
-		k.Ident(), pl.Subject.Table.Ident(), k.Ident(), k.Type, k.Type, bare), j.key).Scan(&snap.key[0])
+		k.Ident(), pl.Subject.Table.Ident(), k.Ident(), k.Type, k.Type, bare), key).Scan(&snap.key[0])
 	switch {
 	case pgerr.IsDataError(err):
-		err = &jobs.ConfigError{Err: fmt.Errorf("the subject key is not a valid %s", k.Type)}
+		err = &jobs.ConfigError{Err: &subjectError{fmt.Sprintf("the subject key is not a valid %s", k.Type)}}
 	case errors.Is(err, pgx.ErrNoRows):
-		err = &jobs.ConfigError{Err: fmt.Errorf("no such subject in %s", pl.Subject.Table)}
+		err = &jobs.ConfigError{Err: &subjectError{fmt.Sprintf("no such subject in %s", pl.Subject.Table)}}
 	case err != nil:
 		err = fmt.Errorf("find the subject: %w", pgerr.Redact(err))
 	}
@@ -158,6 +160,11 @@ func (j *Job) begin(ctx context.Context, pl *plan.Plan, lockTimeout time.Duratio
 	return snap, nil
 }
 
+// subjectError says that a key names no subject.
+type subjectError struct{ msg string }
+
+func (e *subjectError) Error() string { return e.msg }
+
 // typeModifier matches a type's modifier, such as (5) in character
 // varying(5).
 var typeModifier = regexp.MustCompile(`\([0-9, ]+\)`)
@@ -167,6 +174,7 @@ func millis(d time.Duration) string {
 	return fmt.Sprint(d.Milliseconds())
 }
 
+// close ends the snapshot; again is a no-op.
 func (s *snapshot) close(ctx context.Context) {
 	_ = s.tx.Rollback(context.WithoutCancel(ctx))
 }
@@ -180,14 +188,8 @@ func (s *snapshot) count(ctx context.Context, p *part) (int64, error) {
 	return n, nil
 }
 
-// stream writes a part's rows to w, one JSON object per line, as the
-// server sends them: no row is held longer than it takes to write it.
-func (s *snapshot) stream(ctx context.Context, p *part, w io.Writer) (int64, error) {
-	// Text format: every value as its type's output function writes it.
-	rows, err := s.tx.Query(ctx, p.rows, pgx.QueryResultFormats{pgx.TextFormatCode}, s.key, []string{""})
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", p.step, err)
-	}
+// streamRows writes rows, read as text, to w as JSON Lines.
+func streamRows(rows pgx.Rows, p *part, w io.Writer) (int64, error) {
 	defer rows.Close()
 	var n int64
 	var line []byte
@@ -202,4 +204,15 @@ func (s *snapshot) stream(ctx context.Context, p *part, w io.Writer) (int64, err
 		return n, fmt.Errorf("read %s: %w", p.step, err)
 	}
 	return n, nil
+}
+
+// stream writes a part's rows to w, one JSON object per line, as the
+// server sends them: no row is held longer than it takes to write it.
+func (s *snapshot) stream(ctx context.Context, p *part, w io.Writer) (int64, error) {
+	// Text format: every value as its type's output function writes it.
+	rows, err := s.tx.Query(ctx, p.rows, pgx.QueryResultFormats{pgx.TextFormatCode}, s.key, []string{""})
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", p.step, err)
+	}
+	return streamRows(rows, p, w)
 }

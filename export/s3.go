@@ -13,8 +13,10 @@ import (
 )
 
 // S3API is what an s3:// destination needs of an S3 client: a multipart
-// upload, which makes the object appear only when it completes.
+// upload, which makes the object appear only when it completes, or for an
+// archive smaller than one part a single PutObject, which does too.
 type S3API interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
 	UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error)
 	CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
@@ -43,7 +45,9 @@ func ParseS3(url string) (bucket, prefix string, err error) {
 }
 
 // s3Output uploads an archive in parts; nothing is at the key until
-// publish completes the upload, and discard aborts it.
+// publish completes the upload, and discard aborts it. The upload starts
+// with the first full part: an archive smaller than a part is sent whole
+// by publish in one request.
 type s3Output struct {
 	ctx         context.Context
 	api         S3API
@@ -54,13 +58,19 @@ type s3Output struct {
 }
 
 func openS3(ctx context.Context, api S3API, bucket, key string) (*s3Output, error) {
-	out, err := api.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), ContentType: aws.String("application/zip"),
+	return &s3Output{ctx: ctx, api: api, bucket: bucket, key: key, buf: make([]byte, 0, 64<<10)}, nil
+}
+
+// start begins the multipart upload.
+func (o *s3Output) start() error {
+	out, err := o.api.CreateMultipartUpload(o.ctx, &s3.CreateMultipartUploadInput{
+		Bucket: aws.String(o.bucket), Key: aws.String(o.key), ContentType: aws.String("application/zip"),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start archive upload: %w", err)
+		return fmt.Errorf("start archive upload: %w", err)
 	}
-	return &s3Output{ctx: ctx, api: api, bucket: bucket, key: key, uploadID: out.UploadId, buf: make([]byte, 0, partSize)}, nil
+	o.uploadID = out.UploadId
+	return nil
 }
 
 func (o *s3Output) Write(p []byte) (int, error) {
@@ -79,6 +89,11 @@ func (o *s3Output) Write(p []byte) (int, error) {
 }
 
 func (o *s3Output) flush() error {
+	if o.uploadID == nil {
+		if err := o.start(); err != nil {
+			return err
+		}
+	}
 	num := int32(len(o.parts) + 1)
 	out, err := o.api.UploadPart(o.ctx, &s3.UploadPartInput{
 		Bucket: aws.String(o.bucket), Key: aws.String(o.key), UploadId: o.uploadID,
@@ -95,6 +110,14 @@ func (o *s3Output) flush() error {
 }
 
 func (o *s3Output) publish() error {
+	if o.uploadID == nil {
+		_, err := o.api.PutObject(o.ctx, &s3.PutObjectInput{Bucket: aws.String(o.bucket), Key: aws.String(o.key),
+			Body: bytes.NewReader(o.buf), ContentLength: aws.Int64(int64(len(o.buf))), ContentType: aws.String("application/zip")})
+		if err != nil {
+			return fmt.Errorf("publish archive: %w", err)
+		}
+		return nil
+	}
 	if len(o.buf) > 0 || len(o.parts) == 0 {
 		if err := o.flush(); err != nil {
 			return err
@@ -111,6 +134,9 @@ func (o *s3Output) publish() error {
 }
 
 func (o *s3Output) discard() {
+	if o.uploadID == nil {
+		return
+	}
 	_, _ = o.api.AbortMultipartUpload(context.WithoutCancel(o.ctx), &s3.AbortMultipartUploadInput{
 		Bucket: aws.String(o.bucket), Key: aws.String(o.key), UploadId: o.uploadID,
 	})

@@ -82,6 +82,9 @@ func Compute(ctx context.Context, q catalog.Querier, p *policy.Policy) (*Grants,
 		if p.Inactivity != nil {
 			g.inactivity(pl)
 		}
+		if p.ExportJob != nil {
+			g.exportJob(pl)
+		}
 	}
 	if err := g.retention(ctx, q, cat, p, perr); err != nil {
 		return nil, err
@@ -255,4 +258,25 @@ func (g *Grants) inactivity(pl *plan.Plan) {
 	e := g.read(s.Table, "inactivity: reads last activity and the notice's fields, requests deletion")
 	e.update(s.RequestedAt)
 	e.lock("inactivity locks the subject rows it hands to the purge (FOR UPDATE)", s.RequestedAt)
+}
+
+// exportJob adds the export job's needs: it reads the subject rows (the
+// archive's reads are the purge's SELECTs) and marks access requests done,
+// by clearing the subject table's request column or setting the request
+// table's done_at.
+func (g *Grants) exportJob(pl *plan.Plan) {
+	s, r := pl.Subject, pl.Policy.ExportJob.Request
+	e := g.read(s.Table, "export: reads the subject row and its access request")
+	if !r.ByTable() {
+		if c, ok := s.Table.Columns[r.Column.Column()]; ok {
+			e.update(c)
+		}
+		return
+	}
+	if t, ok := pl.Catalog.Lookup(r.Table); ok {
+		rt := g.read(t, "export: reads the access requests")
+		if c, ok := t.Columns[r.DoneAt.Column()]; ok {
+			rt.update(c)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lethe-project/lethe/catalog"
+	"github.com/lethe-project/lethe/delivery"
 	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -56,7 +57,7 @@ func (j *Job) check(ctx context.Context, dry bool) (columns, error) {
 	if sm := in.Notify.SMTP; sm != nil {
 		if cfg.SMTPURL == "" {
 			perr.Add(sm.Line, "inactivity.notify.smtp: LETHE_SMTP_URL is not set (smtp://user:pass@host:587 or smtps://user:pass@host:465)")
-		} else if _, err := parseSMTPURL(cfg.SMTPURL); err != nil {
+		} else if _, err := delivery.ParseSMTPURL(cfg.SMTPURL); err != nil {
 			perr.Add(sm.Line, "inactivity.notify.smtp: %v", err)
 		}
 		tm, err := sm.Templates(pol.Path)

@@ -56,3 +56,17 @@ const (
 	// none is.
 	OldestUnjournaledSeconds Gauge = "oldest_unjournaled_seconds"
 )
+
+// The export job's numbers; package metrics publishes them.
+const (
+	// ExportPendingRequests is the number of access requests not yet done.
+	ExportPendingRequests Gauge = "export_pending_requests"
+	// ExportOldestRequestAgeSeconds is the age of the oldest access
+	// request not yet done; 0 when there is none.
+	ExportOldestRequestAgeSeconds Gauge = "export_oldest_request_age_seconds"
+	// ArchivesWritten is how many archives the export job wrote.
+	ArchivesWritten Counter = "archives_written"
+	// ExportFailures is how many archives or notices the export job failed
+	// to write or send.
+	ExportFailures Counter = "export_failures"
+)

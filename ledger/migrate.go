@@ -93,6 +93,35 @@ var migrations = []string{
 	// after a database restore (purged_at keeps the original erasure).
 	`ALTER TABLE lethe.receipts ADD COLUMN journaled_at timestamptz, ADD COLUMN replayed_at timestamptz;
 	CREATE INDEX receipts_unjournaled_idx ON lethe.receipts (id) WHERE journaled_at IS NULL;`,
+	// 6: the export job's outbox: one row per access request, from its
+	// recording to its archive, its notices and its done mark, then the
+	// archive's expiry. subject_key is cleared when the request is done.
+	`CREATE TABLE lethe.exports (
+		id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+		subject_key     text,
+		requested_at    timestamptz NOT NULL,
+		status          text NOT NULL DEFAULT 'pending'
+		                CHECK (status IN ('pending', 'written', 'done', 'gone')),
+		needs_webhook   boolean NOT NULL,
+		needs_email     boolean NOT NULL,
+		created_at      timestamptz NOT NULL DEFAULT now(),
+		subject_hash    text,
+		run_id          bigint REFERENCES lethe.runs (id),
+		archive         text,
+		rows            jsonb,
+		written_at      timestamptz,
+		expires_at      timestamptz,
+		webhook_sent_at timestamptz,
+		email_sent_at   timestamptz,
+		done_at         timestamptz,
+		attempts        integer NOT NULL DEFAULT 0,
+		last_error      text,
+		expired_at      timestamptz,
+		UNIQUE (subject_key, requested_at)
+	);
+	CREATE INDEX exports_open_idx ON lethe.exports (status, created_at) WHERE status IN ('pending', 'written');
+	CREATE INDEX exports_expiry_idx ON lethe.exports (expires_at) WHERE expired_at IS NULL;
+	COMMENT ON TABLE lethe.exports IS 'One row per access request served by the export job. Holds the subject key until the request is done; archives are named by id.';`,
 }
 
 // migrateLockKey is the advisory lock that serializes migrations.

@@ -53,6 +53,19 @@ const (
 	// NameBatchSize is the batch size the last run's adaptive sizing
 	// ended at (see jobs.Sizer).
 	NameBatchSize = "lethe_job_batch_size"
+	// NameExportPendingRequests is the number of access requests not yet
+	// done, as the export job last saw them.
+	NameExportPendingRequests = "lethe_export_pending_requests"
+	// NameExportOldestRequestAge is the age in seconds of the oldest access
+	// request not yet done, as the export job last saw it: GDPR Art. 12(3)
+	// gives one month to answer.
+	NameExportOldestRequestAge = "lethe_export_oldest_request_age_seconds"
+	// NameExportArchivesWritten is how many archives the last export run
+	// wrote.
+	NameExportArchivesWritten = "lethe_export_archives_written"
+	// NameExportFailures is how many archives or notices the last export
+	// run failed to write or send.
+	NameExportFailures = "lethe_export_failures"
 	// NameSkippedRuns counts the runs `lethe schedule` skipped because the
 	// previous run of the same job was still going.
 	NameSkippedRuns = "lethe_schedule_skipped_runs_total"
@@ -69,6 +82,18 @@ var purgeGauges = []struct {
 	{jobs.GraceSeconds, NameGrace},
 	{jobs.UnjournaledReceipts, NameUnjournaled},
 	{jobs.OldestUnjournaledSeconds, NameOldestUnjournaled},
+	{jobs.ExportPendingRequests, NameExportPendingRequests},
+	{jobs.ExportOldestRequestAgeSeconds, NameExportOldestRequestAge},
+}
+
+// exportCounters maps the export job's counters to the metrics they
+// become.
+var exportCounters = []struct {
+	counter jobs.Counter
+	metric  string
+}{
+	{jobs.ArchivesWritten, NameExportArchivesWritten},
+	{jobs.ExportFailures, NameExportFailures},
 }
 
 // run is what one run publishes, read from its report.
@@ -122,6 +147,11 @@ func readRun(r *jobs.Report, err error) run {
 			s.gauges[g.metric] = v
 		}
 	}
+	for _, c := range exportCounters {
+		if v, ok := r.Counters[string(c.counter)]; ok {
+			s.gauges[c.metric] = float64(v)
+		}
+	}
 	return s
 }
 
@@ -151,12 +181,16 @@ func newGauges(labels ...string) *gauges {
 			Help: "Seconds the lethe job waited for the database's health before its batches, by reason."},
 			append(append([]string{}, labels...), "reason")),
 		purge: map[string]*prometheus.GaugeVec{
-			NamePendingSubjects:   vec(NamePendingSubjects, "Subjects whose deletion request is still to be erased, as the last purge saw them."),
-			NameOldestRequestAge:  vec(NameOldestRequestAge, "Age in seconds of the oldest pending deletion request, as the last purge saw it."),
-			NameOldestOverdue:     vec(NameOldestOverdue, "Seconds the oldest pending deletion request has been past requested_at + grace, as the last purge saw it; 0 when none is."),
-			NameGrace:             vec(NameGrace, "The policy's grace period in seconds, as the last purge read it."),
-			NameUnjournaled:       vec(NameUnjournaled, "Erasure receipts not yet copied to the erasure journal, as the last purge saw them."),
-			NameOldestUnjournaled: vec(NameOldestUnjournaled, "Age in seconds of the oldest receipt not yet journaled, as the last purge saw it; 0 when none is."),
+			NamePendingSubjects:        vec(NamePendingSubjects, "Subjects whose deletion request is still to be erased, as the last purge saw them."),
+			NameOldestRequestAge:       vec(NameOldestRequestAge, "Age in seconds of the oldest pending deletion request, as the last purge saw it."),
+			NameOldestOverdue:          vec(NameOldestOverdue, "Seconds the oldest pending deletion request has been past requested_at + grace, as the last purge saw it; 0 when none is."),
+			NameGrace:                  vec(NameGrace, "The policy's grace period in seconds, as the last purge read it."),
+			NameUnjournaled:            vec(NameUnjournaled, "Erasure receipts not yet copied to the erasure journal, as the last purge saw them."),
+			NameOldestUnjournaled:      vec(NameOldestUnjournaled, "Age in seconds of the oldest receipt not yet journaled, as the last purge saw it; 0 when none is."),
+			NameExportPendingRequests:  vec(NameExportPendingRequests, "Access requests not yet done, as the last export run saw them."),
+			NameExportOldestRequestAge: vec(NameExportOldestRequestAge, "Age in seconds of the oldest access request not yet done, as the last export run saw it; 0 when none."),
+			NameExportArchivesWritten:  vec(NameExportArchivesWritten, "Archives the last export run wrote."),
+			NameExportFailures:         vec(NameExportFailures, "Archives or notices the last export run failed to write or send."),
 		},
 	}
 }
@@ -165,6 +199,9 @@ func (g *gauges) collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{g.lastSuccess, g.lastCompletion, g.duration, g.exitCode, g.rows, g.subjects, g.batchSize, g.throttled}
 	for _, pg := range purgeGauges {
 		cs = append(cs, g.purge[pg.metric])
+	}
+	for _, c := range exportCounters {
+		cs = append(cs, g.purge[c.metric])
 	}
 	return cs
 }

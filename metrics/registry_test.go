@@ -63,3 +63,26 @@ func TestRegistryCountsThrottledSecondsByReasonAndTheBatchSize(t *testing.T) {
 	require.Equal(t, 4.0, value(t, mfs, metrics.NameThrottled, labels("lethe_job", "retention", "reason", jobs.ReasonReplicaLag)))
 	require.Equal(t, 4000.0, value(t, mfs, metrics.NameBatchSize, labels("lethe_job", "retention")))
 }
+
+// TestExportMetrics: the export job's pending requests, the oldest one's
+// age, and its archives and failures become metrics.
+func TestExportMetrics(t *testing.T) {
+	t.Parallel()
+	reg := metrics.NewRegistry()
+	srv := httptest.NewServer(reg.Handler())
+	t.Cleanup(srv.Close)
+	r := jobs.NewReport("export", false)
+	r.Started, r.Duration = time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC), time.Second
+	r.SetGauge(jobs.ExportPendingRequests, 12)
+	r.SetGauge(jobs.ExportOldestRequestAgeSeconds, 86400)
+	r.Add(jobs.ArchivesWritten, 10)
+	r.Add(jobs.ExportFailures, 2)
+	reg.Hook()(context.Background(), r, nil)
+
+	mfs := scrape(t, srv.URL)
+	export := labels("lethe_job", "export")
+	require.Equal(t, 12.0, value(t, mfs, metrics.NameExportPendingRequests, export))
+	require.Equal(t, 86400.0, value(t, mfs, metrics.NameExportOldestRequestAge, export))
+	require.Equal(t, 10.0, value(t, mfs, metrics.NameExportArchivesWritten, export))
+	require.Equal(t, 2.0, value(t, mfs, metrics.NameExportFailures, export))
+}

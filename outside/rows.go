@@ -143,3 +143,14 @@ func (r rowsRule) read(ctx context.Context, b *purge.Batch, fn func(key, value s
 	}
 	return nil
 }
+
+// ResolveStoredKey resolves one object key stored in the column of a
+// by-rows objects: entry, with the checks the purge applies (lethe export
+// reads the same objects). Errors name the template, never the key.
+func ResolveStoredKey(r policy.ObjectRule, value string) (objstore.Resolved, error) {
+	rr, err := newRowsRule(r)
+	if err != nil {
+		return objstore.Resolved{}, err
+	}
+	return rr.resolve(value)
+}

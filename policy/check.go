@@ -21,6 +21,7 @@ func (p *Policy) check(perr *Error) {
 	p.checkReferences(perr)
 	p.checkOutside(perr)
 	p.checkInactivity(perr)
+	p.checkExportJob(perr)
 	p.checkOrphans(perr)
 	for _, r := range p.Retention {
 		if r.Table.IsZero() || r.Column.IsZero() {

@@ -161,29 +161,34 @@ func (p *Policy) checkInactivity(perr *Error) {
 	default:
 		perr.Add(in.Line, "inactivity.then must be request-deletion or notify-only, not %q", in.Then)
 	}
-	n := in.Notify
+	p.checkNotify(perr, "inactivity", in.Line, in.Notify, !in.Email.IsZero())
+}
+
+// checkNotify checks the channels of section's notify: (inactivity or
+// export); hasEmail says whether section.email is set, which smtp needs.
+func (p *Policy) checkNotify(perr *Error, section string, line int, n InactivityNotify, hasEmail bool) {
 	if n.Webhook == nil && n.SMTP == nil {
-		perr.Add(in.Line, "inactivity.notify needs webhook:, smtp: or both (how the warning reaches the person)")
+		perr.Add(line, "%s.notify needs webhook:, smtp: or both (how the message reaches the person)", section)
 	}
 	if w := n.Webhook; w != nil {
 		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			perr.Add(w.Line, "inactivity.notify.webhook.url must be an http or https URL, not %q", w.URL)
+			perr.Add(w.Line, "%s.notify.webhook.url must be an http or https URL, not %q", section, w.URL)
 		}
 		if !envName.MatchString(w.SecretEnv) {
-			perr.Add(w.Line, "inactivity.notify.webhook.secret_env must name the environment variable that holds the signing secret, not %q", w.SecretEnv)
+			perr.Add(w.Line, "%s.notify.webhook.secret_env must name the environment variable that holds the signing secret, not %q", section, w.SecretEnv)
 		}
 	}
 	if s := n.SMTP; s != nil {
-		if in.Email.IsZero() {
-			perr.Add(in.Line, "inactivity.email is required with notify.smtp (the column that holds the address)")
+		if !hasEmail {
+			perr.Add(line, "%s.email is required with notify.smtp (the column that holds the address)", section)
 		}
 		if _, err := mail.ParseAddress(s.From); err != nil {
-			perr.Add(s.Line, "inactivity.notify.smtp.from %q is not an address: %v", s.From, err)
+			perr.Add(s.Line, "%s.notify.smtp.from %q is not an address: %v", section, s.From, err)
 		}
 		if s.Subject == "" || s.Template == "" {
-			perr.Add(s.Line, "inactivity.notify.smtp needs subject: and template: (a text/template file)")
+			perr.Add(s.Line, "%s.notify.smtp needs subject: and template: (a text/template file)", section)
 		} else if _, err := s.Templates(p.Path); err != nil {
-			perr.Add(s.Line, "inactivity.notify.smtp: template: %v", err)
+			perr.Add(s.Line, "%s.notify.smtp: template: %v", section, err)
 		}
 	}
 }
@@ -194,6 +199,12 @@ func setInactivityLines(in *Inactivity, key, val *yaml.Node) {
 		return
 	}
 	in.Line = key.Line
+	setNotifyLines(&in.Notify, val)
+}
+
+// setNotifyLines records the lines of the channels under a section's
+// notify: key.
+func setNotifyLines(n *InactivityNotify, val *yaml.Node) {
 	for i := 0; i+1 < len(val.Content); i += 2 {
 		if val.Content[i].Value != "notify" {
 			continue
@@ -202,12 +213,12 @@ func setInactivityLines(in *Inactivity, key, val *yaml.Node) {
 		for j := 0; j+1 < len(nv.Content); j += 2 {
 			switch nv.Content[j].Value {
 			case "webhook":
-				if in.Notify.Webhook != nil {
-					in.Notify.Webhook.Line = nv.Content[j].Line
+				if n.Webhook != nil {
+					n.Webhook.Line = nv.Content[j].Line
 				}
 			case "smtp":
-				if in.Notify.SMTP != nil {
-					in.Notify.SMTP.Line = nv.Content[j].Line
+				if n.SMTP != nil {
+					n.SMTP.Line = nv.Content[j].Line
 				}
 			}
 		}

@@ -190,7 +190,7 @@ func friendlyYAML(msg string) string {
 func sectionName(typ string) string {
 	switch typ {
 	case "Policy":
-		return "the top level (want subject, tables, ignore, references, retention, objects, processors, inactivity, orphans)"
+		return "the top level (want subject, tables, ignore, references, retention, objects, processors, inactivity, orphans, export)"
 	case "Subject":
 		return "subject"
 	case "Rule":
@@ -215,6 +215,10 @@ func sectionName(typ string) string {
 		return "inactivity.notify.webhook"
 	case "InactivitySMTP":
 		return "inactivity.notify.smtp"
+	case "ExportJob":
+		return "export (want request, to, expire, email, notify)"
+	case "ExportRequest":
+		return "export.request (want column, or table, match, requested_at, done_at)"
 	case "Orphans":
 		return "orphans (want organizations, invites, objects)"
 	case "OrgRule":
@@ -253,6 +257,8 @@ func setLines(p *Policy, top *yaml.Node) {
 			setInactivityLines(p.Inactivity, key, val)
 		case "orphans":
 			setOrphansLines(p.Orphans, key, val)
+		case "export":
+			setExportJobLines(p.ExportJob, key, val)
 		}
 	}
 }

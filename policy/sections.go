@@ -23,7 +23,7 @@ func (p *Policy) Require(what string, sections ...string) error {
 }
 
 // Has reports whether the policy has the section named (subject,
-// retention, inactivity or orphans).
+// retention, inactivity, orphans or export).
 func (p *Policy) Has(section string) bool {
 	switch section {
 	case "subject":
@@ -34,6 +34,8 @@ func (p *Policy) Has(section string) bool {
 		return p.Inactivity != nil
 	case "orphans":
 		return p.Orphans != nil
+	case "export":
+		return p.ExportJob != nil
 	}
 	return false
 }
@@ -51,7 +53,7 @@ func article(section string) string {
 // checkSections reports a policy with no section at all, and sections
 // that only make sense with a subject: when it is absent.
 func (p *Policy) checkSections(perr *Error) {
-	if !p.HasSubject() && len(p.Retention) == 0 && p.Inactivity == nil && p.Orphans == nil &&
+	if !p.HasSubject() && len(p.Retention) == 0 && p.Inactivity == nil && p.Orphans == nil && p.ExportJob == nil &&
 		len(p.Tables) == 0 && len(p.Ignore) == 0 && len(p.References) == 0 && len(p.Objects) == 0 && len(p.Processors) == 0 {
 		perr.Add(0, "the policy has no sections: want subject: (purge), retention:, inactivity: or orphans:")
 		return
@@ -75,6 +77,9 @@ func (p *Policy) checkSections(perr *Error) {
 	}
 	if p.Inactivity != nil {
 		perr.Add(p.Inactivity.Line, "inactivity: needs a subject: section (it reads the subject table)")
+	}
+	if p.ExportJob != nil {
+		perr.Add(p.ExportJob.Line, "export: needs a subject: section (it exports subjects)")
 	}
 	if o := p.Orphans; o != nil {
 		if len(o.Invites) > 0 {

@@ -44,6 +44,9 @@ type Policy struct {
 	Inactivity *Inactivity `yaml:"inactivity"`
 	// Orphans configures the orphans job; nil when absent.
 	Orphans *Orphans `yaml:"orphans"`
+	// ExportJob configures the export job (access requests); nil when
+	// absent.
+	ExportJob *ExportJob `yaml:"export"`
 
 	// Digest is the hex SHA-256 of the file's bytes, recorded in receipts.
 	Digest string `yaml:"-"`

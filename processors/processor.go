@@ -22,8 +22,10 @@ type Processor struct {
 	url     template
 	headers http.Header
 	body    template // nil: no body
-	done    map[int]bool
-	client  *http.Client
+	// exportURL is the expanded export_url; nil when there is none.
+	exportURL template
+	done      map[int]bool
+	client    *http.Client
 	// target is "METHOD url-template" as written, for errors: it names
 	// neither subject values nor environment values.
 	target string
@@ -60,6 +62,15 @@ func build(cfg Config, lookupEnv func(string) (string, bool), client *http.Clien
 	}
 	if err := checkURL(p.url); err != nil {
 		return nil, err
+	}
+	if cfg.ExportURL != "" {
+		e, _ := parseTemplate(cfg.ExportURL, true, true)
+		if p.exportURL, err = e.expandEnv(lookupEnv); err != nil {
+			return nil, fmt.Errorf("export_url: %w", err)
+		}
+		if err := checkURL(p.exportURL); err != nil {
+			return nil, fmt.Errorf("export_%w", err)
+		}
 	}
 	for name, v := range cfg.Headers {
 		h, _ := parseTemplate(v, false, false)

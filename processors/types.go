@@ -55,6 +55,12 @@ type Config struct {
 
 	// MaxBackoff caps each pause between attempts. Zero means 30s.
 	MaxBackoff time.Duration `yaml:"max_backoff"`
+
+	// ExportURL, optional, is a URL template like URL for a GET that
+	// answers the processor's copy of the subject as JSON (Clerk's
+	// /v1/users/{user_id}), for lethe export. It is sent with Headers and
+	// the same timeout and retries; only 200 is an answer.
+	ExportURL string `yaml:"export_url"`
 }
 
 // Subject is the person to erase, as the purge job knows them.

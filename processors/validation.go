@@ -47,6 +47,15 @@ func (c Config) validate() error {
 	if len(u.placeholders()) == 0 {
 		return errors.New("url has no placeholder such as {key}: every subject would get the same call")
 	}
+	if c.ExportURL != "" {
+		e, err := parseTemplate(c.ExportURL, true, true)
+		if err != nil {
+			return fmt.Errorf("export_url: %w", err)
+		}
+		if len(e.placeholders()) == 0 {
+			return errors.New("export_url has no placeholder such as {key}: every subject would get the same answer")
+		}
+	}
 	for name, v := range c.Headers {
 		if name == "" || strings.ContainsAny(name, " :\r\n") {
 			return fmt.Errorf("header name %q is not valid", name)

@@ -25,6 +25,8 @@ import (
 	"github.com/lethe-project/lethe/export"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/objstore"
+	"github.com/lethe-project/lethe/objstore/filestore"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/subject"
 )
@@ -63,7 +65,17 @@ func run(ctx context.Context, rows, runs int) error {
 	if err := load(ctx, pool, rows); err != nil {
 		return err
 	}
-	pol, err := policy.Load("examples/policy.yaml")
+	// The example's uploads directory, here an empty one of the bench's.
+	uploads, err := os.MkdirTemp("", "lethe-export-bench-uploads-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(uploads)
+	src, err := os.ReadFile("examples/policy.yaml")
+	if err != nil {
+		return err
+	}
+	pol, err := policy.Parse([]byte(strings.Replace(string(src), "file:///var/lib/app/uploads/", "file://"+uploads+"/", 1)), "examples/policy.yaml")
 	if err != nil {
 		return err
 	}
@@ -133,7 +145,7 @@ func exportOnce(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy) (in
 	// Reset the peak RSS so that VmHWM is the export's.
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	j, err := export.New(export.Config{
-		Deps:        jobs.Deps{Pool: pool, Policy: pol, Hasher: subject.NewHasher("bench")},
+		Deps:        jobs.Deps{Pool: pool, Policy: pol, Hasher: subject.NewHasher("bench"), Objects: &objstore.Router{File: filestore.Store{}}},
 		Destination: export.Destination{Path: path},
 	}, subjectKey)
 	if err != nil {

@@ -376,7 +376,7 @@ func TestLongReleaseName(t *testing.T) {
 	release := strings.Repeat("a", 53)
 	all := allJobs(t)
 	r := render(t, release, all...)
-	if len(r.CronJobs) != 4 {
+	if len(r.CronJobs) != 5 {
 		t.Fatalf("got %d CronJobs", len(r.CronJobs))
 	}
 	seen := map[string]bool{}
@@ -389,7 +389,7 @@ func TestLongReleaseName(t *testing.T) {
 		}
 		seen[name] = true
 	}
-	if len(seen) != 4 {
+	if len(seen) != 5 {
 		t.Errorf("CronJob names collide: %v", keys(r.CronJobs))
 	}
 	notes := renderNotes(t, release, all...)

@@ -153,7 +153,7 @@ func valuesFile(name string) string {
 }
 
 func jobNames() []string {
-	return []string{"purge", "retention", "inactivity", "orphans", "replay"}
+	return []string{"purge", "retention", "inactivity", "orphans", "replay", "export"}
 }
 
 func cronJobName(release, job string) string {

@@ -84,7 +84,7 @@ func TestPrometheusRuleFromChart(t *testing.T) {
 			if strings.Contains(expr, `namespace=~".*"`) || strings.Contains(expr, `".*lethe.*"`) {
 				t.Errorf("alert %s still has the file's default matchers:\n%s", want.Alert, expr)
 			}
-			if strings.Contains(exprOf(want), "kube_") && !strings.Contains(expr, `"prod-lethe-(purge|retention|inactivity|orphans|replay)"`) {
+			if strings.Contains(exprOf(want), "kube_") && !strings.Contains(expr, `"prod-lethe-(purge|retention|inactivity|orphans|replay|export)"`) {
 				t.Errorf("alert %s does not select this release's CronJobs:\n%s", want.Alert, expr)
 			}
 		}
@@ -105,6 +105,10 @@ func TestPrometheusRuleFromChart(t *testing.T) {
 	// monthLimitSeconds less purge's window: 2000000 - 7200.
 	if !strings.Contains(exprOf(alerts["LethePurgeMonthAtRisk"]), "vector(1992800)") {
 		t.Errorf("LethePurgeMonthAtRisk lacks the month less purge's window from the values:\n%s", exprOf(alerts["LethePurgeMonthAtRisk"]))
+	}
+	// monthLimitSeconds less export's window: 2000000 - 3600.
+	if !strings.Contains(exprOf(alerts["LetheExportOverdue"]), "vector(1996400)") {
+		t.Errorf("LetheExportOverdue lacks the month less export's window from the values:\n%s", exprOf(alerts["LetheExportOverdue"]))
 	}
 	if !strings.Contains(exprOf(alerts["LetheJobFailed"]), `namespace="gdpr"`) {
 		t.Errorf("LetheJobFailed is not restricted to the release namespace")

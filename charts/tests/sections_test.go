@@ -26,6 +26,11 @@ inactivity:
 orphans:
   organizations:
     - {table: organizations, key: id, members: {table: memberships, match: org_id}, created_at: created_at, min_age: 1d}
+export:
+  request: {column: export_requested_at}
+  to: "s3://exports/archives/"
+  expire: 7d
+  notify: {webhook: {url: "https://app.internal/hooks/lethe", secret_env: LETHE_WEBHOOK_SECRET}}
 `
 
 // policyFile writes a policy to a file for --set-file (--set-string would
@@ -42,7 +47,7 @@ func policyFile(t *testing.T, policy string) string {
 // allJobs are the arguments for a policy with every section and every job
 // enabled.
 func allJobs(t *testing.T) []string {
-	return []string{"--set-file", "policy=" + policyFile(t, allSections), "--set", "jobs.inactivity.enabled=true,jobs.orphans.enabled=true"}
+	return []string{"--set-file", "policy=" + policyFile(t, allSections), "--set", "jobs.inactivity.enabled=true,jobs.orphans.enabled=true,jobs.export.enabled=true"}
 }
 
 // Issue 10, defect 17: with the chart's defaults, a policy without
@@ -57,7 +62,7 @@ func TestOnlyJobsThePolicyCoversAreScheduled(t *testing.T) {
 
 	// Enabled by hand, a job whose section is absent is still not scheduled,
 	// and the notes say why.
-	args := []string{"--set-file", "policy=" + examplePolicy, "--set", "jobs.inactivity.enabled=true,jobs.orphans.enabled=true"}
+	args := []string{"--set-file", "policy=" + examplePolicy, "--set", "jobs.inactivity.enabled=true,jobs.orphans.enabled=true,jobs.export.enabled=true"}
 	r = render(t, "r", args...)
 	if got := keys(r.CronJobs); !slices.Equal(got, []string{"r-lethe-purge", "r-lethe-retention"}) {
 		t.Errorf("inactivity and orphans enabled, policy without their sections: CronJobs %v", got)
@@ -66,15 +71,16 @@ func TestOnlyJobsThePolicyCoversAreScheduled(t *testing.T) {
 	for _, want := range []string{
 		"inactivity: not scheduled: the policy has no inactivity: section",
 		"orphans: not scheduled: the policy has no orphans: section",
+		"export: not scheduled: the policy has no export: section",
 	} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("NOTES lack %q:\n%s", want, notes)
 		}
 	}
 
-	// A policy with every section and every job enabled: four CronJobs. As
+	// A policy with every section and every job enabled: five CronJobs. As
 	// a YAML map under policy: too.
-	if got := keys(render(t, "r", allJobs(t)...).CronJobs); len(got) != 4 {
+	if got := keys(render(t, "r", allJobs(t)...).CronJobs); len(got) != 5 {
 		t.Errorf("every section, every job enabled: CronJobs %v", got)
 	}
 	path := filepath.Join(t.TempDir(), "values.yaml")

@@ -273,3 +273,10 @@ func (s *Server) CreateBucket(t testing.TB, opts ...BucketOption) string {
 	}
 	return name
 }
+
+// NewServer starts a MinIO server of its own, for programs that are not
+// tests (go run ./bench/...); Close stops it.
+func NewServer() (*Server, error) { return start() }
+
+// Close stops a server that NewServer started.
+func (s *Server) Close() { s.stop() }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/lethe-project/lethe/objstore"
 )
@@ -186,4 +188,20 @@ func trimSlash(p string) string {
 		return strings.TrimSuffix(p, "/")
 	}
 	return p
+}
+
+// Open opens the regular file at path key; see [objstore.Opener]. A
+// symbolic link is not followed: it is an error.
+func (Store) Open(_ context.Context, loc objstore.Resolved, key string) (io.ReadCloser, error) {
+	if err := checkFile(loc); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(key, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read a file of %s: %w", loc.Template, objstore.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read a file of %s: %w", loc.Template, stripPath(err))
+	}
+	return f, nil
 }

@@ -2,7 +2,9 @@ package s3store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -124,4 +126,21 @@ func markerObject(m types.DeleteMarkerEntry) objstore.Object {
 		IsLatest:     aws.ToBool(m.IsLatest),
 		DeleteMarker: true,
 	}
+}
+
+// Open returns the current version of the object at key; see
+// [objstore.Opener].
+func (s *Store) Open(ctx context.Context, loc objstore.Resolved, key string) (io.ReadCloser, error) {
+	if err := checkS3(loc); err != nil {
+		return nil, err
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(key)})
+	var nf *types.NoSuchKey
+	if errors.As(err, &nf) {
+		return nil, fmt.Errorf("read an object of %s: %w", loc.Template, objstore.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read an object of %s: %w", loc.Template, err)
+	}
+	return out.Body, nil
 }

@@ -143,7 +143,7 @@ name may have.
 lethe.jobSkip says why a job is not scheduled, or is "" when it is. Called
 with (dict "root" $ "job" "<job>"). A job is scheduled when it is enabled
 and the policy has its section: subject: for purge, retention: for
-retention, inactivity: and orphans: for theirs. A job without its section
+retention, inactivity:, orphans: and export: for theirs. A job without its section
 would exit with code 2 on every run and page on-call, so it is left out.
 The chart cannot read a policy in existingPolicyConfigMap: there, enabled
 alone decides. Without any policy nothing is scheduled.
@@ -151,7 +151,7 @@ alone decides. Without any policy nothing is scheduled.
 {{- define "lethe.jobSkip" -}}
 {{- $root := .root }}
 {{- $cfg := get $root.Values.jobs .job }}
-{{- $section := get (dict "purge" "subject" "retention" "retention" "inactivity" "inactivity" "orphans" "orphans" "replay" "subject") .job }}
+{{- $section := get (dict "purge" "subject" "retention" "retention" "inactivity" "inactivity" "orphans" "orphans" "replay" "subject" "export" "export") .job }}
 {{- if not (and $cfg $cfg.enabled) }}
 {{- printf "jobs.%s.enabled is false" .job }}
 {{- else if $root.Values.existingPolicyConfigMap }}

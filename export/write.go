@@ -1,0 +1,201 @@
+package export
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lethe-project/lethe/jobs"
+)
+
+// writeBatchMax is the most requests one write transaction takes: a run
+// killed mid-batch rewrites at most this many archives.
+const writeBatchMax = 32
+
+// pendingExport is a recorded request whose archive is to be written.
+type pendingExport struct {
+	id, key     string
+	requestedAt time.Time
+	// outcome
+	m    *Manifest
+	err  error
+	gone bool
+}
+
+// writeAll writes the archive of every pending export, a batch per
+// transaction that holds the batch's rows locked: the archives are
+// published, then recorded as written in that transaction. A run killed
+// in between writes the same archives again (same names) and records them.
+func (j *RequestJob) writeAll(ctx context.Context, s *jobs.Session, pr *prepared) error {
+	failed := []string{}
+	var firstErr error
+	consecutive := 0
+	size := min(s.Limits.BatchSize, writeBatchMax)
+	for s.Continue(ctx) {
+		var batch []*pendingExport
+		err := s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
+			var err error
+			if batch, err = j.lockPending(ctx, tx, failed, size); err != nil || len(batch) == 0 {
+				return err
+			}
+			j.writeBatch(ctx, s, pr, batch)
+			if j.cfg.afterWrite != nil {
+				j.cfg.afterWrite()
+			}
+			return j.recordWritten(ctx, tx, s, t, batch)
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range batch {
+			if p.err == nil {
+				consecutive = 0
+				continue
+			}
+			failed = append(failed, p.id)
+			firstErr = cmp(firstErr, p.err)
+			consecutive++
+		}
+		if len(batch) < size {
+			break
+		}
+		if consecutive >= j.cfg.MaxFailures {
+			s.Report.Set(WritingStopped, 1)
+			break
+		}
+	}
+	if n := len(failed); n > 0 {
+		return fmt.Errorf("export: %d archive(s) not written, the next run retries them: %w", n, firstErr)
+	}
+	return nil
+}
+
+// WritingStopped is 1 when a run stopped writing archives after
+// RequestConfig.MaxFailures consecutive failures.
+const WritingStopped jobs.Counter = "writing_stopped"
+
+func cmp(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+func (j *RequestJob) lockPending(ctx context.Context, tx pgx.Tx, failed []string, size int) ([]*pendingExport, error) {
+	rows, err := tx.Query(ctx, `SELECT id::text, subject_key, requested_at FROM lethe.exports
+		WHERE status = 'pending' AND id <> ALL($1::uuid[])
+		ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`, failed, size)
+	if err != nil {
+		return nil, fmt.Errorf("export: next requests: %w", err)
+	}
+	batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*pendingExport, error) {
+		p := &pendingExport{}
+		return p, r.Scan(&p.id, &p.key, &p.requestedAt)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export: next requests: %w", err)
+	}
+	return batch, nil
+}
+
+// writeBatch writes the batch's archives, Workers at a time, each from its
+// own snapshot.
+func (j *RequestJob) writeBatch(ctx context.Context, s *jobs.Session, pr *prepared, batch []*pendingExport) {
+	// A worker holds a connection only while it reads rows: the pool
+	// bounds those, and more archives than connections are in flight
+	// while the others upload.
+	workers := j.cfg.Workers
+	next := make(chan *pendingExport)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for p := range next {
+				p.m, p.err = j.writeOne(ctx, s, pr, p)
+				var serr *subjectError
+				if errors.As(p.err, &serr) {
+					p.gone, p.err = true, nil
+				}
+			}
+		})
+	}
+	for _, p := range batch {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+}
+
+// writeOne writes one archive as TO/ID.zip.
+func (j *RequestJob) writeOne(ctx context.Context, s *jobs.Session, pr *prepared, p *pendingExport) (*Manifest, error) {
+	snap, err := j.exp.begin(ctx, pr.pl, p.key, s.Limits.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer snap.close(ctx)
+	return j.exp.exportOne(ctx, pr, snap, j.destination(p.id))
+}
+
+// destination is where the archive of export id goes.
+func (j *RequestJob) destination(id string) Destination {
+	if j.cfg.S3 != nil && strings.HasPrefix(j.sec.To, "s3://") {
+		return Destination{Path: j.sec.To, S3: j.cfg.S3, Name: id + ".zip"}
+	}
+	return Destination{Path: strings.TrimPrefix(j.sec.To, "file://") + id + ".zip"}
+}
+
+// recordWritten records each outcome of a batch in its transaction.
+func (j *RequestJob) recordWritten(ctx context.Context, tx pgx.Tx, s *jobs.Session, t *jobs.Tally, batch []*pendingExport) error {
+	expire := time.Duration(j.sec.Expire)
+	for _, p := range batch {
+		var err error
+		switch {
+		case p.gone:
+			// Nothing to export any more; the request is done.
+			if _, err = tx.Exec(ctx, j.sql.done, p.key, p.requestedAt); err == nil {
+				_, err = tx.Exec(ctx, `UPDATE lethe.exports SET status = 'gone', subject_key = NULL, done_at = now() WHERE id = $1`, p.id)
+			}
+			t.Add(SubjectsGone, 1)
+		case p.err != nil:
+			msg := redact(p.err.Error(), p.key)
+			j.cfg.Logger.Warn("archive not written", slog.String("export_id", p.id), slog.String("error", msg))
+			_, err = tx.Exec(ctx, `UPDATE lethe.exports SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, p.id, msg)
+			t.Add(jobs.ExportFailures, 1)
+		default:
+			rows, _ := json.Marshal(rowsOfManifest(p.m))
+			_, err = tx.Exec(ctx, `UPDATE lethe.exports SET status = 'written', subject_hash = $2, archive = $3, rows = $4,
+				run_id = $5, written_at = now(), expires_at = now() + $6::interval, attempts = attempts + 1, last_error = NULL
+				WHERE id = $1`, p.id, p.m.SubjectHash, j.sec.To+p.id+".zip", rows, nullID(s.RunID), expire)
+			t.Add(jobs.ArchivesWritten, 1)
+			j.cfg.Logger.Debug("archive written", slog.String("subject", p.m.SubjectHash), slog.String("export_id", p.id))
+		}
+		if err != nil {
+			return fmt.Errorf("export: record the archive: %w", err)
+		}
+	}
+	return nil
+}
+
+func nullID(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
+}
+
+// rowsOfManifest is the row count per table and category, for the audit.
+func rowsOfManifest(m *Manifest) map[string]int64 {
+	out := map[string]int64{}
+	for _, e := range m.Tables {
+		if e.Rows > 0 {
+			out[jobs.RowKey(e.Table, e.Category)] += e.Rows
+		}
+	}
+	return out
+}

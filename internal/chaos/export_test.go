@@ -1,0 +1,202 @@
+package chaos_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lethe-project/lethe/internal/jobtest"
+	"github.com/lethe-project/lethe/internal/miniotest"
+	"github.com/lethe-project/lethe/internal/pgtest"
+)
+
+// exportHooks is the application's webhook for export.ready events: it
+// records each delivery's Idempotency-Key by subject, and the link.
+type exportHooks struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got map[string][]string // subject key → Idempotency-Keys received
+}
+
+func newExportHooks(t *testing.T) *exportHooks {
+	h := &exportHooks{got: map[string][]string{}}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev struct {
+			SubjectKey string `json:"subject_key"`
+			URL        string `json:"url"`
+		}
+		_ = json.Unmarshal(body, &ev)
+		h.mu.Lock()
+		h.got[ev.SubjectKey] = append(h.got[ev.SubjectKey], r.Header.Get("Idempotency-Key"))
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *exportHooks) deliveries(key string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string{}, h.got[key]...)
+}
+
+type exportWorld struct {
+	t         *testing.T
+	db        *pgtest.DB
+	env       []string
+	hooks     *exportHooks
+	srv       *miniotest.Server
+	bucket    string
+	requested []string
+	rest      []string
+}
+
+// newExportWorld: 12 subjects with an access request, 30 without; archives
+// go to a versioned MinIO bucket, notices to a webhook.
+func newExportWorld(t *testing.T) *exportWorld {
+	t.Helper()
+	w := &exportWorld{t: t, hooks: newExportHooks(t), srv: miniotest.Start(t)}
+	w.bucket = w.srv.CreateBucket(t, miniotest.Versioned())
+	w.db = pgtest.NewDB(t, repoFile(t, "examples/schema.sql")+"\nALTER TABLE users ADD COLUMN export_requested_at timestamptz;")
+	installTrap(t, w.db, "users", "lethe.exports", "lethe.runs")
+	for i := range 42 {
+		k := jobtest.MD5UUID(fmt.Sprint("export", i))
+		w.db.Exec(t, `INSERT INTO users (id, email, name, export_requested_at) VALUES ($1, $2, 'x', CASE WHEN $3 THEN now() - $4 * interval '1 hour' END)`,
+			k, fmt.Sprintf("export%d@example.com", i), i < 12, i)
+		w.db.Exec(t, `INSERT INTO sessions (user_id, ip) SELECT $1, '10.0.0.1' FROM generate_series(1, 5)`, k)
+		if i < 12 {
+			w.requested = append(w.requested, k)
+		} else {
+			w.rest = append(w.rest, k)
+		}
+	}
+	dir := t.TempDir()
+	pol := strings.Replace(repoFile(t, "examples/policy.yaml"), "file:///var/lib/app/uploads/", "file://"+dir+"/", 1) +
+		fmt.Sprintf(`
+export:
+  request: {column: export_requested_at}
+  to: "s3://%s/archives/"
+  expire: 7d
+  notify:
+    webhook: {url: %q, secret_env: LETHE_WEBHOOK_SECRET, timeout: 5s}
+`, w.bucket, w.hooks.srv.URL)
+	path := filepath.Join(dir, "policy.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(pol), 0o600))
+	w.env = []string{"LETHE_DATABASE_URL=" + w.db.URL, "LETHE_POLICY=" + path, "LETHE_SUBJECT_HASH_KEY=" + hashKey,
+		"LETHE_WEBHOOK_SECRET=whsec", "LETHE_BATCH_SIZE=4",
+		"LETHE_S3_ENDPOINT=" + w.srv.Endpoint, "LETHE_S3_PATH_STYLE=true", "AWS_REGION=" + miniotest.Region,
+		"AWS_ACCESS_KEY_ID=" + w.srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + w.srv.SecretKey}
+	return w
+}
+
+// archives returns the archives in the bucket, each with its number of
+// versions.
+func (w *exportWorld) archives() map[string]int {
+	w.t.Helper()
+	out := map[string]int{}
+	list, err := w.srv.Client().ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{
+		Bucket: aws.String(w.bucket), Prefix: aws.String("archives/")})
+	require.NoError(w.t, err)
+	for _, v := range list.Versions {
+		out[aws.ToString(v.Key)]++
+	}
+	return out
+}
+
+// check: a request is marked done (its column cleared) exactly when its
+// one lethe.exports row is done, after its archive was written and its
+// notice delivered; every delivery of a request carries that request's one
+// Idempotency-Key; subjects without a request are never touched. After a
+// rerun every request is done, with one archive and one notice identity.
+func (w *exportWorld) check(stage string, final bool) {
+	t := w.t
+	t.Helper()
+	var problems []string
+	archives := w.archives()
+	for _, k := range w.requested {
+		d := w.hooks.deliveries(k)
+		var cleared bool
+		var status, id string
+		require.NoError(t, w.db.Pool.QueryRow(context.Background(), `SELECT
+			(SELECT export_requested_at IS NULL FROM users WHERE id = $1::text::uuid),
+			COALESCE((SELECT string_agg(status, ',') FROM lethe.exports WHERE subject_key = $1::text OR id = ANY($2::uuid[])), ''),
+			COALESCE((SELECT string_agg(id::text, ',') FROM lethe.exports WHERE subject_key = $1::text OR id = ANY($2::uuid[])), '')`,
+			k, d).Scan(&cleared, &status, &id))
+		for _, x := range d {
+			if x != d[0] {
+				problems = append(problems, fmt.Sprintf("subject %s told under two identities %v", k[:8], d))
+				break
+			}
+		}
+		if strings.Contains(status, ",") {
+			problems = append(problems, fmt.Sprintf("subject %s: one request recorded twice: %s", k[:8], status))
+		}
+		if cleared != (status == "done") {
+			problems = append(problems, fmt.Sprintf("subject %s: request cleared %v but its export is %q", k[:8], cleared, status))
+		}
+		if status == "done" && (len(d) == 0 || d[0] != id) {
+			problems = append(problems, fmt.Sprintf("subject %s: done without its notice (%v, export %s)", k[:8], d, id))
+		}
+		if len(d) > 0 && archives["archives/"+d[0]+".zip"] == 0 {
+			problems = append(problems, fmt.Sprintf("subject %s: told before its archive existed", k[:8]))
+		}
+		if final && (status != "done" || len(d) == 0 || archives["archives/"+id+".zip"] == 0) {
+			problems = append(problems, fmt.Sprintf("subject %s: after the rerun: status %q, %d notice(s)", k[:8], status, len(d)))
+		}
+	}
+	for _, k := range w.rest {
+		if len(w.hooks.deliveries(k)) > 0 {
+			problems = append(problems, fmt.Sprintf("subject %s without a request was told", k[:8]))
+		}
+	}
+	if final {
+		if n := len(archives); n != len(w.requested) {
+			problems = append(problems, fmt.Sprintf("%d archives, want one per request (%d)", n, len(w.requested)))
+		}
+		if n := w.db.Int(t, `SELECT count(*) FROM lethe.runs WHERE status = 'running'`); n > 0 {
+			problems = append(problems, fmt.Sprintf("%d run(s) still 'running' after a rerun", n))
+		}
+		ups, err := w.srv.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(w.bucket)})
+		require.NoError(t, err)
+		if len(ups.Uploads) > 0 {
+			problems = append(problems, fmt.Sprintf("%d unfinished uploads", len(ups.Uploads)))
+		}
+	}
+	assert.Empty(t, problems, "%s: invariants broken (seed %d)", stage, seed)
+}
+
+// TestExportKilledAtRandomPoints kills the export job at seeded random
+// points (recording requests, writing archives, between a notice's send
+// and its mark) and checks after each kill and after a rerun that every
+// request is done exactly once, with one archive and one notice identity.
+func TestExportKilledAtRandomPoints(t *testing.T) {
+	t.Parallel()
+	rng := rngFor(t)
+	landed := 0
+	for round := 0; landed < 12 && round < 4; round++ {
+		w := newExportWorld(t)
+		tr := newTrap(t, w.db)
+		landed += kills(t, tr, rng, 8, 25, w.env, func(final bool) {
+			w.check(fmt.Sprintf("round %d (final %v)", round, final), final)
+		}, "--job", "export")
+		for _, k := range w.requested {
+			d := w.hooks.deliveries(k)
+			assert.LessOrEqual(t, len(d), 2, "a notice is repeated at most once per kill that landed between its send and its mark")
+		}
+	}
+	require.GreaterOrEqual(t, landed, 12, "kills that landed while lethe ran")
+}
