@@ -118,7 +118,7 @@ func writeCheckText(stdout, stderr io.Writer, rep *checkReport, pl *plan.Plan) {
 			writeGroups(stderr, rep.Problems)
 		}
 		if len(rep.Warnings) > 0 {
-			fmt.Fprintf(stderr, "lethe: %d warnings\n", len(rep.Warnings))
+			fmt.Fprintf(stderr, "lethe: %s\n", plural(len(rep.Warnings), "warning"))
 			writeGroups(stderr, rep.Warnings)
 		}
 		return
@@ -136,7 +136,7 @@ func writeCheckText(stdout, stderr io.Writer, rep *checkReport, pl *plan.Plan) {
 		}
 	}
 	if len(grouped) > 0 {
-		fmt.Fprintf(stderr, "lethe: warning: %d things the policy does not classify or could do better (--strict makes the first kinds problems):\n", len(grouped))
+		fmt.Fprintf(stderr, "lethe: warning: %s the policy does not classify or could do better (--strict makes unclassified and stale ones problems):\n", plural(len(grouped), "thing"))
 		writeGroups(stderr, grouped)
 	}
 	fmt.Fprintf(stdout, "checked against the database: %s\n", strings.Join(rep.Checked, ", "))
@@ -177,4 +177,11 @@ func writeGroups(w io.Writer, items []checkItem) {
 			}
 		}
 	}
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

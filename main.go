@@ -57,7 +57,7 @@ func signalContexts() (ctx, stop context.Context, cancel func()) {
 	return ctx, stop, func() { signal.Stop(ch); cancelStop(); cancelCtx() }
 }
 
-var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true, "grants": true, "export": true}
+var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true, "grants": true, "export": true, "init": true}
 
 // run is the whole program; it returns the exit code.
 func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
@@ -95,6 +95,8 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	switch cmd {
 	case "receipt":
 		return receipt(ctx, cfg, stdout, stderr)
+	case "init":
+		return runInit(ctx, stop, cfg, stdout, stderr)
 	}
 	// Before the job starts there is nothing to let finish: the first
 	// signal stops the policy read (a FIFO may block) and the connect.
