@@ -10,7 +10,7 @@ import (
 // subject table's own name.
 var referenceNames = []string{
 	"user_id", "*_user_id", "userid", "user_uuid", "author_id", "owner_id", "creator_id", "created_by", "updated_by",
-	"deleted_by", "modified_by", "*_by", "*_by_id", "*_by_user_id", "account_id", "*_account_id", "member_id",
+	"deleted_by", "modified_by", "*_by", "*_by_id", "*_by_user_id", "account_id", "*_account_id",
 	"person_id", "reporter_id", "assignee_id", "sender_id", "recipient_id", "receiver_id", "actor_id",
 	"requester_id", "reviewer_id", "approver_id", "follower_id", "followee_id", "editor_id", "uploader_id",
 	"inviter_id", "invitee_id", "moderator_id", "submitter_id", "subscriber_id", "commenter_id", "voter_id",

@@ -98,7 +98,7 @@ func (s *shape) referenceByName(t *catalog.Table, c *catalog.Column) *Target {
 	}
 	for i := range s.in.Deleted {
 		d := s.in.Deleted[i]
-		if t == d.Table && c == d.Key || !comparable(c, d.Key) {
+		if t == d.Table || !comparable(c, d.Key) {
 			continue
 		}
 		sing := singular(d.Table.Name)

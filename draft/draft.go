@@ -9,7 +9,19 @@ import (
 
 	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/discover"
+	"github.com/lethe-project/lethe/policy"
 )
+
+// selfBlocking returns a foreign key from t to itself that makes deleting
+// a referenced row fail, or nil.
+func selfBlocking(cat *catalog.Catalog, t *catalog.Table) *catalog.FK {
+	for _, fk := range cat.FKs {
+		if fk.Child == t && fk.Parent == t && fk.Blocks() {
+			return fk
+		}
+	}
+	return nil
+}
 
 // Discoverer runs discovery for the subject and the tables the draft
 // deletes so far (see discover.Find).
@@ -138,9 +150,15 @@ func (d *Draft) addRule(r Rule) bool {
 	if d.colDone[k] {
 		return false
 	}
+	if fk := selfBlocking(d.in.Catalog, r.Table); r.Action == policy.Delete && fk != nil {
+		if c := r.Table.Columns[r.Match]; c != nil && !c.NotNull {
+			r.Action, r.Set = policy.Anonymize, [][2]string{{r.Match, "null"}}
+		}
+		r.Review += fmt.Sprintf("; %s rows point at other %s rows (%s, %s): deleting one that another points at would fail", r.Table, r.Table, fk.Name, fk.OnDeleteText())
+	}
 	d.colDone[k] = true
 	d.Rules = append(d.Rules, &r)
-	if r.Action == "delete" {
+	if r.Action == policy.Delete {
 		d.deleted[r.Table] = true
 	}
 	return true
@@ -232,7 +250,7 @@ func (d *Draft) personal(c *discover.Candidate) {
 	}
 	col := c.Column.Name
 	for _, r := range d.Rules {
-		if r.Table != c.Table || r.Action == "delete" {
+		if r.Table != c.Table || r.Action == policy.Delete {
 			continue
 		}
 		switch {
@@ -251,25 +269,61 @@ func (d *Draft) personal(c *discover.Candidate) {
 		Review: "personal data in a table no rule reaches: erase it with a rule, or say why it stays"})
 }
 
-// resolveVia turns a via rule whose parent has several rules (via would
-// be ambiguous) into an ignore entry when its rows go by cascade anyway.
+// resolveVia makes each via rule name a parent with exactly one delete
+// rule (the one plan follows): a parent's other delete rules on nullable
+// columns become anonymize rules, and a child whose rows go by ON DELETE
+// CASCADE anyway becomes an ignore entry when via would stay ambiguous.
 func (d *Draft) resolveVia() {
-	count := map[*catalog.Table]int{}
+	deletes := map[*catalog.Table][]*Rule{}
 	for _, r := range d.Rules {
-		count[r.Table]++
+		if r.Action == policy.Delete {
+			deletes[r.Table] = append(deletes[r.Table], r)
+		}
+	}
+	isVia := map[*catalog.Table]bool{}
+	for _, r := range d.Rules {
+		if r.Via != nil {
+			isVia[r.Via] = true
+		}
+	}
+	for t, rules := range deletes {
+		if !isVia[t] || len(rules) < 2 {
+			continue
+		}
+		sort.SliceStable(rules, func(i, j int) bool { return owner(rules[i].Match) && !owner(rules[j].Match) })
+		kept := rules[:1]
+		for _, r := range rules[1:] {
+			if c := t.Columns[r.Match]; c != nil && !c.NotNull && r.Via == nil {
+				r.Action, r.Set = policy.Anonymize, [][2]string{{r.Match, "null"}}
+				r.Review += fmt.Sprintf("; anonymized, not deleted, so that the rules that reach the subject via %s follow the rule on %s", t, rules[0].Match)
+				continue
+			}
+			kept = append(kept, r)
+		}
+		deletes[t] = kept
 	}
 	var keep []*Rule
 	for _, r := range d.Rules {
-		if r.Via != nil && count[r.Via] != 1 && r.Action == "delete" && strings.HasPrefix(r.Review, "ON DELETE CASCADE") {
+		n := 0
+		if r.Via != nil {
+			n = len(deletes[r.Via])
+		}
+		if r.Via != nil && n != 1 && r.Action == policy.Delete && strings.HasPrefix(r.Review, "ON DELETE CASCADE") {
 			d.Ignores = append(d.Ignores, Ignore{Table: r.Table, Column: r.Match,
 				Reason: fmt.Sprintf("rows go by ON DELETE CASCADE from %s", r.Via)})
 			continue
 		}
-		if r.Via != nil && count[r.Via] > 1 {
-			r.Review += fmt.Sprintf("; %s has %d rules: via must name one", r.Via, count[r.Via])
+		if r.Via != nil && n != 1 {
+			r.Review += fmt.Sprintf("; %s has %d delete rules: via must follow exactly one", r.Via, n)
 		}
 		keep = append(keep, r)
 	}
 	d.Rules = keep
 	sort.SliceStable(d.Rules, func(i, j int) bool { return d.Rules[i].Table.String() < d.Rules[j].Table.String() })
+}
+
+// owner reports whether a column's name says the row is its person's:
+// their rule is the one via follows.
+func owner(col string) bool {
+	return ownsRows(col) || strings.Contains(col, "creator") || strings.Contains(col, "author") || strings.Contains(col, "uploader")
 }
