@@ -12,16 +12,6 @@ import (
 	"github.com/lethe-project/lethe/policy"
 )
 
-// selfBlocking returns a foreign key from t to itself that makes deleting
-// a referenced row fail, or nil.
-func selfBlocking(cat *catalog.Catalog, t *catalog.Table) *catalog.FK {
-	for _, fk := range cat.FKs {
-		if fk.Child == t && fk.Parent == t && fk.Blocks() {
-			return fk
-		}
-	}
-	return nil
-}
 
 // Discoverer runs discovery for the subject and the tables the draft
 // deletes so far (see discover.Find).
@@ -150,12 +140,6 @@ func (d *Draft) addRule(r Rule) bool {
 	if d.colDone[k] {
 		return false
 	}
-	if fk := selfBlocking(d.in.Catalog, r.Table); r.Action == policy.Delete && fk != nil {
-		if c := r.Table.Columns[r.Match]; c != nil && !c.NotNull {
-			r.Action, r.Set = policy.Anonymize, [][2]string{{r.Match, "null"}}
-		}
-		r.Review += fmt.Sprintf("; %s rows point at other %s rows (%s, %s): deleting one that another points at would fail", r.Table, r.Table, fk.Name, fk.OnDeleteText())
-	}
 	d.colDone[k] = true
 	d.Rules = append(d.Rules, &r)
 	if r.Action == policy.Delete {
@@ -199,8 +183,16 @@ func (d *Draft) followFK(fk *catalog.FK) {
 			d.addIgnore(Ignore{Table: fk.Child, Column: cols, Reason: fmt.Sprintf("rows go by ON DELETE CASCADE from their parent %s row", fk.Parent)})
 			return
 		}
-		d.addIgnore(Ignore{Table: fk.Child, Column: cols, Reason: fmt.Sprintf("%s points at another %s row (%s)", cols, fk.Parent, fk.OnDeleteText()),
-			Review: "a row that points at a deleted row of its own table makes the delete fail unless the key is ON DELETE CASCADE or SET NULL"})
+		if fk.OnDelete == "n" || fk.OnDelete == "d" {
+			d.addIgnore(Ignore{Table: fk.Child, Column: cols, Reason: fmt.Sprintf("%s points at another %s row, %s", cols, fk.Parent, fk.OnDeleteText())})
+			return
+		}
+		r := Suggest(fk.Child, cols, fk, fk.Parent)
+		if c := fk.Child.Columns[cols]; c != nil && !c.NotNull {
+			r.Action, r.Set = policy.Anonymize, [][2]string{{cols, "null"}}
+		}
+		r.Review = fmt.Sprintf("%s rows that point at a deleted %s row (%s, %s) must let go first, or deleting it fails", fk.Child, fk.Parent, fk.Name, fk.OnDeleteText())
+		d.addRule(r)
 	case fk.Parent == sub:
 		d.addRule(Suggest(fk.Child, cols, fk, nil))
 	default:

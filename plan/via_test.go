@@ -52,3 +52,53 @@ func TestViaFollowsTheParentsOneDeleteRule(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"user_id", "shared_with"}, through)
 }
+
+// TestViaToItsOwnTable: replies whose parent comment the purge deletes
+// must lose their link first (a self-referencing foreign key with NO
+// ACTION), which a rule says with via: the rule's own table.
+func TestViaToItsOwnTable(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, read(t, "../examples/schema.sql")+`
+CREATE TABLE comments (id bigint PRIMARY KEY, author_id uuid NOT NULL REFERENCES users, parent_id bigint REFERENCES comments);
+`)
+	src := read(t, "../examples/policy.yaml")
+	src = strings.Replace(src, "tables:\n", `tables:
+  - table: comments
+    match: author_id
+    action: delete
+  - table: comments
+    match: parent_id
+    via: comments
+    action: anonymize
+    set: {parent_id: null}
+`, 1)
+	p, err := policy.Parse([]byte(src), "policy.yaml")
+	require.NoError(t, err)
+	pl, err := plan.Build(context.Background(), db.Pool, p)
+	require.NoError(t, err)
+	var order []string
+	for _, s := range pl.Steps {
+		if s.Table.Name == "comments" {
+			order = append(order, string(s.Action))
+		}
+	}
+	require.Equal(t, []string{"anonymize", "delete"}, order)
+
+	// Run the batch's statements for one subject: the other person's reply
+	// stays, unlinked, and the subject's comment goes.
+	const u1, u2 = "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"
+	db.Exec(t, `INSERT INTO users (id, email, name) VALUES ($1, 'a@x', 'a'), ($2, 'b@x', 'b')`, u1, u2)
+	db.Exec(t, `INSERT INTO comments VALUES (1, $1, NULL), (2, $2, 1), (3, $1, 2)`, u1, u2)
+	ctx := context.Background()
+	tx, err := db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx)
+	for _, s := range append(pl.Steps, pl.Final) {
+		st := s.SQL(pl.Subject.Key, false, nil)
+		_, err := tx.Exec(ctx, st.SQL, append([]any{[]string{u1}, []string{"h"}}, st.Args...)...)
+		require.NoError(t, err, "%s", s)
+	}
+	var left string
+	require.NoError(t, tx.QueryRow(ctx, `SELECT string_agg(id || ':' || coalesce(parent_id::text, '-'), ',' ORDER BY id) FROM comments`).Scan(&left))
+	require.Equal(t, "2:-", left)
+}

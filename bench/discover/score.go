@@ -99,8 +99,8 @@ func groundTruth(cat *catalog.Catalog, sub *catalog.Table, dir string) (truth, a
 		if table == "" {
 			continue
 		}
-		t, _ := cat.Lookup(policy.Ident{Raw: table, Parts: []string{table}})
-		if t.Columns[a.column] == nil || fk[t.String()+"."+a.column] {
+		t, ok := cat.Lookup(policy.Ident{Raw: table, Parts: []string{table}})
+		if !ok || t.Columns[a.column] == nil || fk[t.String()+"."+a.column] {
 			continue
 		}
 		k := t.String() + "." + a.column
