@@ -78,13 +78,17 @@ func writeDraft(ctx context.Context, pool *pgxpool.Pool, cfg *Config, w io.Write
 		return &jobs.ConfigError{Err: err}
 	}
 	in := draft.Input{Catalog: cat, Subject: target}
-	in.Discover = func(ctx context.Context, deleted []discover.Target) (*discover.Result, error) {
+	in.Discover = func(ctx context.Context, deleted []discover.Target, sample bool) (*discover.Result, error) {
 		del := map[*catalog.Table]bool{target.Table: true}
 		for _, t := range deleted {
 			del[t.Table] = true
 		}
-		return discover.Find(ctx, pool, discover.Input{Catalog: cat, Subject: target, Deleted: deleted,
-			Covered: func(t *catalog.Table, _ string) bool { return del[t] }}, discover.Options{})
+		di := discover.Input{Catalog: cat, Subject: target, Deleted: deleted,
+			Covered: func(t *catalog.Table, _ string) bool { return del[t] }}
+		if !sample {
+			di.Config = &policy.Discovery{SampleRows: -1}
+		}
+		return discover.Find(ctx, pool, di, discover.Options{})
 	}
 	d, err := draft.New(ctx, in)
 	if err != nil {

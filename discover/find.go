@@ -5,22 +5,19 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/catalog"
 )
 
-// DB is what Find needs of the database: catalog queries and read-only
-// transactions (a *pgxpool.Pool).
-type DB interface {
-	catalog.Querier
-	Beginner
-}
-
-const tuplesSQL = `SELECT c.oid, c.reltuples::float8 FROM pg_class c WHERE c.relkind IN ('r', 'p')`
+// tuplesSQL reads each table's estimated rows, and whether its file is
+// empty (no row was ever written, or it was truncated).
+const tuplesSQL = `SELECT c.oid, c.reltuples::float8, c.relkind = 'r' AND pg_relation_size(c.oid) = 0
+FROM pg_class c WHERE c.relkind IN ('r', 'p')`
 
 // Find lists the candidates of in: by shape, then, unless the policy's
 // discovery.sample_rows is -1, by a bounded sample of each table that has
 // candidates. It changes nothing; sampled values stay in the server.
-func Find(ctx context.Context, db DB, in Input, opts Options) (*Result, error) {
+func Find(ctx context.Context, db *pgxpool.Pool, in Input, opts Options) (*Result, error) {
 	s := newShape(in)
 	byName, sample := s.byShape()
 	res := &Result{}
@@ -33,7 +30,7 @@ func Find(ctx context.Context, db DB, in Input, opts Options) (*Result, error) {
 		return res, nil
 	}
 	content := s.contentColumns(byName)
-	tuples, err := readTuples(ctx, db)
+	tuples, empty, err := readTuples(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -45,38 +42,31 @@ func Find(ctx context.Context, db DB, in Input, opts Options) (*Result, error) {
 	}
 	bctx, cancel := context.WithTimeout(ctx, opts.Budget)
 	defer cancel()
-	var found []*Candidate
+	var todo []*tableSample
 	for _, t := range in.Catalog.Tables() {
 		refs, cc := sample[t], content[t]
-		if len(refs) == 0 && len(cc) == 0 {
-			continue
+		if empty[t.OID] {
+			continue // nothing to sample
 		}
-		if bctx.Err() != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
+		if len(refs) > 0 || len(cc) > 0 {
+			todo = append(todo, &tableSample{t: t, refs: refs, cc: cc, sql: s.sampleSQL(t, refs, cc, tuples[t.OID], rows),
+				n: 2*len(refs) + (2+len(contentKinds))*len(cc)})
+		}
+	}
+	if err := runSamples(ctx, bctx, cancel, db, todo, opts); err != nil {
+		return nil, err
+	}
+	var found []*Candidate
+	for _, ts := range todo {
+		if ts.counts == nil {
 			res.Unsampled++
 			continue
-		}
-		if opts.beforeTable != nil {
-			opts.beforeTable(t, cancel)
-		}
-		n := 2*len(refs) + (2+len(contentKinds))*len(cc)
-		counts, err := runSample(bctx, db, s.sampleSQL(t, refs, cc, tuples[t.OID], rows), n, opts.StatementTimeout)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return nil, ctx.Err()
-		case err != nil && (timedOut(err) || bctx.Err() != nil):
-			res.Unsampled++
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("discovery: sample %s: %w", t, err)
 		}
 		res.Sampled++
-		for i, r := range refs {
-			r.Sampled, r.Found = int(counts[2*i]), int(counts[2*i+1])
+		for i, r := range ts.refs {
+			r.Sampled, r.Found = int(ts.counts[2*i]), int(ts.counts[2*i+1])
 		}
-		found = append(found, contentCandidates(t, cc, counts[2*len(refs):])...)
+		found = append(found, contentCandidates(ts.t, ts.cc, ts.counts[2*len(ts.refs):])...)
 	}
 	res.Candidates = keepByName(byName)
 	for _, t := range in.Catalog.Tables() {
@@ -152,20 +142,21 @@ func contentCandidates(t *catalog.Table, cc []contentCol, counts []int64) []*Can
 	return out
 }
 
-func readTuples(ctx context.Context, q catalog.Querier) (map[uint32]float64, error) {
+func readTuples(ctx context.Context, q catalog.Querier) (tuples map[uint32]float64, empty map[uint32]bool, err error) {
 	rows, err := q.Query(ctx, tuplesSQL)
 	if err != nil {
-		return nil, fmt.Errorf("discovery: read table sizes: %w", err)
+		return nil, nil, fmt.Errorf("discovery: read table sizes: %w", err)
 	}
 	defer rows.Close()
-	out := map[uint32]float64{}
+	tuples, empty = map[uint32]float64{}, map[uint32]bool{}
 	for rows.Next() {
 		var oid uint32
 		var n float64
-		if err := rows.Scan(&oid, &n); err != nil {
-			return nil, fmt.Errorf("discovery: read table sizes: %w", err)
+		var e bool
+		if err := rows.Scan(&oid, &n, &e); err != nil {
+			return nil, nil, fmt.Errorf("discovery: read table sizes: %w", err)
 		}
-		out[oid] = n
+		tuples[oid], empty[oid] = n, e
 	}
-	return out, rows.Err()
+	return tuples, empty, rows.Err()
 }

@@ -40,8 +40,48 @@ var notPersonal = []string{
 	"*_file_name", "*_class_name", "*_key_name", "*_url_address", "mac_address", "web_address",
 }
 
-// notReferences are names that match a reference pattern but hold no key.
-var notReferences = []string{"*_count", "count_*", "*_at", "*_on", "*_type"}
+// agentNouns are patterns for a column named after someone who acted
+// (updater_id, pusher_id, authorizer_id, moderator_id); notAgents are
+// the common nouns in -er/-or that name things, not people. A name that
+// is also a table's (order_id and orders) refers to that table instead.
+var (
+	agentNouns = []string{"*er_id", "*or_id"}
+	notAgents  = []string{
+		"parent", "provider", "container", "header", "footer", "layer", "tier", "counter", "filter", "folder", "order",
+		"number", "marker", "trigger", "handler", "processor", "vendor", "supplier", "partner", "server", "worker",
+		"runner", "scanner", "sensor", "printer", "router", "adapter", "cluster", "buffer", "identifier", "locator",
+		"selector", "vector", "sector", "factor", "color", "colour", "error", "mirror", "floor", "major", "minor",
+		"connector", "generator", "iterator", "calendar", "register", "ledger", "cover", "poster", "sticker",
+		"chapter", "letter", "paper", "banner", "master", "primary_key_or", "anchor", "door", "elevator", "tracker",
+		"trailer", "transfer", "tenor", "flavor", "flavour", "behavior", "behaviour", "descriptor", "interceptor",
+		"executor", "scheduler", "dispatcher", "launcher", "exporter", "importer", "converter", "encoder",
+		"decoder", "parser", "renderer", "formatter", "validator", "indicator", "monitor", "operator_group",
+		"other", "outer", "inner", "upper", "lower", "center", "centre", "after", "under", "over",
+		"quarter", "twitter", "meter", "liter", "litre", "power", "tower", "water", "winner_team", "corner", "character",
+	}
+)
+
+// agent reports whether name (lower case) is <agent noun>_id.
+func agent(name string) bool {
+	if !matchAny(name, agentNouns) {
+		return false
+	}
+	base := strings.TrimSuffix(name, "_id")
+	if i := strings.LastIndexByte(base, '_'); i >= 0 {
+		base = base[i+1:]
+	}
+	for _, n := range notAgents {
+		if base == n {
+			return false
+		}
+	}
+	return len(base) > 3
+}
+
+// notReferences are names that match a reference pattern but hold no key:
+// counts, times, types, and other systems' identifiers.
+var notReferences = []string{"*_count", "count_*", "*_at", "*_on", "*_type", "external_*", "*_external_id",
+	"provider_*", "remote_*", "stripe_*", "paypal_*", "gocardless_*", "adyen_*", "*_provider_*"}
 
 // matchAny reports whether name (lower case) matches one of patterns.
 func matchAny(name string, patterns []string) bool {

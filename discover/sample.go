@@ -5,17 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/catalog"
 )
-
-// Beginner starts the read-only transactions the samples run in: a pool
-// or a connection.
-type Beginner interface {
-	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
-}
 
 // DefaultSampleRows is the most rows one table's sample reads.
 const DefaultSampleRows = 1000
@@ -104,10 +100,10 @@ func exists(expr string, tg Target) string {
 	return fmt.Sprintf("EXISTS (SELECT 1 FROM %s k WHERE k.%s = %s)", tg.Table.Ident(), tg.Key.Ident(), expr)
 }
 
-// tableSample is the FROM item that reads at most rows rows of t: the
+// fromClause is the FROM item that reads at most rows rows of t: the
 // whole table (up to the cap) when it is small, else TABLESAMPLE SYSTEM
 // with the share of pages that holds about four times the cap.
-func tableSample(t *catalog.Table, tuples float64, rows int) string {
+func fromClause(t *catalog.Table, tuples float64, rows int) string {
 	if tuples <= float64(10*rows) {
 		return t.Ident()
 	}
@@ -155,26 +151,149 @@ func (s *shape) sampleSQL(t *catalog.Table, refs []*Candidate, content []content
 		aggs = append(aggs, inside)
 	}
 	return fmt.Sprintf("SELECT %s FROM (SELECT %s FROM %s LIMIT %d) s",
-		strings.Join(aggs, ", "), strings.Join(cols, ", "), tableSample(t, tuples, rows), rows)
+		strings.Join(aggs, ", "), strings.Join(cols, ", "), fromClause(t, tuples, rows), rows)
 }
 
-// runSample runs one table's query in a read-only transaction with its
-// own statement timeout, and returns the counts in order.
-func runSample(ctx context.Context, db Beginner, sql string, n int, timeout time.Duration) ([]int64, error) {
-	tx, err := db.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+// tableSample is one table's sample query and, once run, its counts.
+type tableSample struct {
+	t      *catalog.Table
+	refs   []*Candidate
+	cc     []contentCol
+	sql    string
+	n      int
+	counts []int64 // nil until sampled
+}
+
+// batchSize is how many tables' samples go to the server in one round
+// trip: a thousand tables in forty.
+const batchSize = 25
+
+// sampleWorkers is how many connections sample at once: the time goes
+// mostly into the server's first look at each table (its catalog entries),
+// which connections do side by side.
+const sampleWorkers = 3
+
+// runSamples runs the samples on up to sampleWorkers connections of the
+// pool, each made read-only for its session, batchSize tables at a time;
+// the budget (bctx) is checked before each table is queued. A statement
+// timeout stops a batch at the table that was too slow: that one stays
+// unsampled and the rest go on. The connections are closed afterwards,
+// not returned to the pool with their session settings.
+func runSamples(ctx, bctx context.Context, expire func(), pool *pgxpool.Pool, todo []*tableSample, opts Options) error {
+	if len(todo) == 0 {
+		return nil
+	}
+	workers := min(sampleWorkers, int(pool.Config().MaxConns)-1, (len(todo)+batchSize-1)/batchSize)
+	if opts.beforeTable != nil {
+		workers = 1 // tests count tables in order
+	}
+	batches := make(chan []*tableSample)
+	errs := make(chan error, max(workers, 1))
+	var wg sync.WaitGroup
+	for w := 0; w < max(workers, 1); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- sampleWorker(ctx, pool, batches, opts)
+		}()
+	}
+feed:
+	for i := 0; i < len(todo); {
+		var batch []*tableSample
+		for ; i < len(todo) && len(batch) < batchSize; i++ {
+			if opts.beforeTable != nil {
+				opts.beforeTable(todo[i].t, expire)
+			}
+			if bctx.Err() != nil {
+				break
+			}
+			batch = append(batch, todo[i])
+		}
+		if len(batch) > 0 {
+			select {
+			case batches <- batch:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+		if bctx.Err() != nil {
+			break // the rest stay unsampled
+		}
+	}
+	close(batches)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// sampleWorker runs the batches it receives on a connection of its own.
+func sampleWorker(ctx context.Context, pool *pgxpool.Pool, batches <-chan []*tableSample, opts Options) error {
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		for range batches {
+		}
+		return fmt.Errorf("discovery: %w", err)
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", timeout.Milliseconds())); err != nil {
-		return nil, err
+	defer func() {
+		_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		conn.Release()
+	}()
+	setup := fmt.Sprintf("SET default_transaction_read_only = on; SET statement_timeout = %d", opts.StatementTimeout.Milliseconds())
+	if _, err := conn.Exec(ctx, setup); err != nil {
+		for range batches {
+		}
+		return fmt.Errorf("discovery: %w", err)
 	}
-	out := make([]int64, n)
-	dest := make([]any, n)
-	for i := range out {
-		dest[i] = &out[i]
+	var failed error
+	for batch := range batches {
+		if failed == nil {
+			failed = sendBatch(ctx, conn.Conn(), batch)
+		}
 	}
-	return out, tx.QueryRow(ctx, sql).Scan(dest...)
+	return failed
+}
+
+// sendBatch runs a batch's samples in one round trip; after a statement
+// timeout the server skips the rest of the batch, which is sent again
+// without the slow table.
+func sendBatch(ctx context.Context, conn *pgx.Conn, batch []*tableSample) error {
+	for len(batch) > 0 {
+		b := &pgx.Batch{}
+		for _, ts := range batch {
+			b.Queue(ts.sql)
+		}
+		br := conn.SendBatch(ctx, b)
+		failed := -1
+		var ferr error
+		for k, ts := range batch {
+			counts := make([]int64, ts.n)
+			dest := make([]any, ts.n)
+			for j := range counts {
+				dest[j] = &counts[j]
+			}
+			if err := br.QueryRow().Scan(dest...); err != nil {
+				failed, ferr = k, err
+				break
+			}
+			ts.counts = counts
+		}
+		_ = br.Close()
+		switch {
+		case failed < 0:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !timedOut(ferr):
+			return fmt.Errorf("discovery: sample %s: %w", batch[failed].t, ferr)
+		}
+		batch = batch[failed+1:]
+	}
+	return nil
 }
 
 // timedOut reports whether err is a statement timeout or the budget.

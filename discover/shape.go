@@ -93,7 +93,7 @@ func (s *shape) referenceByName(t *catalog.Table, c *catalog.Column) *Target {
 	if t == sub.Table && c == sub.Key {
 		return nil
 	}
-	if comparable(c, sub.Key) && matchAny(name, s.refNames) && !s.namesOtherTable(name, sub.Table) {
+	if comparable(c, sub.Key) && (matchAny(name, s.refNames) || agent(name)) && !s.namesOtherTable(name, sub.Table) {
 		return &sub
 	}
 	for i := range s.in.Deleted {

@@ -12,10 +12,10 @@ import (
 	"github.com/lethe-project/lethe/policy"
 )
 
-
 // Discoverer runs discovery for the subject and the tables the draft
-// deletes so far (see discover.Find).
-type Discoverer func(ctx context.Context, deleted []discover.Target) (*discover.Result, error)
+// deletes so far (see discover.Find); without sample, by names and types
+// only.
+type Discoverer func(ctx context.Context, deleted []discover.Target, sample bool) (*discover.Result, error)
 
 // Input is what a draft is written from.
 type Input struct {
@@ -82,21 +82,32 @@ var requestedNames = regexp.MustCompile(`^(deletion_requested_at|delete_requeste
 func New(ctx context.Context, in Input) (*Draft, error) {
 	d := &Draft{in: in, deleted: map[*catalog.Table]bool{in.Subject.Table: true}, fkDone: map[*catalog.FK]bool{}, colDone: map[[2]any]bool{}}
 	d.subjectColumns()
+	// The first round samples; later ones, for the tables the first
+	// round's rules delete, look at names only: the samples cost most.
 	for round := 0; round < 3; round++ {
 		d.followFKs()
 		if in.Discover == nil {
 			break
 		}
-		res, err := in.Discover(ctx, d.deletedTargets())
+		res, err := in.Discover(ctx, d.deletedTargets(), round == 0)
 		if err != nil {
 			return nil, err
 		}
-		d.Discovery = res
-		if !d.addDiscovered(res) {
+		if round == 0 {
+			d.Discovery = res
+		}
+		if !d.addReferences(res) {
 			break
 		}
 	}
 	d.followFKs()
+	if d.Discovery != nil {
+		for _, c := range d.Discovery.Candidates {
+			if c.Kind == discover.Personal && !d.colDone[[2]any{c.Table, c.Column.Name}] {
+				d.personal(c)
+			}
+		}
+	}
 	d.resolveVia()
 	return d, nil
 }
@@ -203,32 +214,28 @@ func (d *Draft) followFK(fk *catalog.FK) {
 	}
 }
 
-// addDiscovered adds a rule for each discovered reference and a set: or
-// an ignore entry for each personal column; it reports whether a table
-// is newly deleted.
-func (d *Draft) addDiscovered(res *discover.Result) bool {
+// addReferences adds a rule for each discovered reference (an ignore
+// entry when few sampled values are keys); it reports whether a table is
+// newly deleted.
+func (d *Draft) addReferences(res *discover.Result) bool {
 	before := len(d.deleted)
 	for _, c := range res.Candidates {
 		col := c.Column.Name
-		if d.colDone[[2]any{c.Table, col}] {
+		if c.Kind != discover.Reference || d.colDone[[2]any{c.Table, col}] {
 			continue
 		}
-		if c.Kind == discover.Reference {
-			if conf := c.Confidence(); conf >= 0 && conf < 0.5 {
-				d.addIgnore(Ignore{Table: c.Table, Column: col, Reason: "discovered: " + c.Evidence(),
-					Review: fmt.Sprintf("few sampled values are %s keys: a reference (add a rule) or not (keep this entry)?", c.To)})
-				continue
-			}
-			var via *catalog.Table
-			if c.To != d.in.Subject.Table {
-				via = c.To
-			}
-			r := Suggest(c.Table, col, nil, via)
-			r.Review = "discovered, no foreign key: " + c.Evidence() + ". " + r.Review
-			d.addRule(r)
+		if conf := c.Confidence(); conf >= 0 && conf < 0.5 {
+			d.addIgnore(Ignore{Table: c.Table, Column: col, Reason: "discovered: " + c.Evidence(),
+				Review: fmt.Sprintf("few sampled values are %s keys: a reference (add a rule) or not (keep this entry)?", c.To)})
 			continue
 		}
-		d.personal(c)
+		var via *catalog.Table
+		if c.To != d.in.Subject.Table {
+			via = c.To
+		}
+		r := Suggest(c.Table, col, nil, via)
+		r.Review = "discovered, no foreign key: " + c.Evidence() + ". " + r.Review
+		d.addRule(r)
 	}
 	return len(d.deleted) > before
 }

@@ -67,7 +67,10 @@ func apps() []app {
 		}
 		a := app{name: n, subject: subject, schema: filepath.Join(dir, "db", "structure.sql"), models: dir}
 		if _, err := os.Stat(a.schema); err != nil {
-			fmt.Printf("%s: %v: skipped\n", n, err)
+			a.schema = filepath.Join(dir, "db", "schema.rb")
+		}
+		if _, err := os.Stat(a.schema); err != nil {
+			fmt.Printf("%s: no db/structure.sql or db/schema.rb under %s: skipped\n", n, dir)
 			continue
 		}
 		out = append(out, a)
@@ -115,6 +118,17 @@ func loadSchema(ctx context.Context, srv *pgtest.Server, name, path string) (str
 		return "", err
 	}
 	url := srv.URLFor(name)
+	if strings.HasSuffix(path, ".rb") {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return "", err
+		}
+		path = filepath.Join(os.TempDir(), "bench-discover-"+name+".sql")
+		if err := os.WriteFile(path, []byte(schemaRB(string(src))), 0o600); err != nil {
+			return "", err
+		}
+		defer os.Remove(path)
+	}
 	cmd := exec.Command(filepath.Join(srv.BinDirOf(), "psql"), "-q", "-X", "-d", url, "-f", path)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
