@@ -43,11 +43,6 @@ INSERT INTO audit SELECT g, 'login from 10.0.0.' || g, jsonb_build_object('user_
 INSERT INTO issues SELECT g, g, g FROM generate_series(1, 20) g;
 `
 
-type found struct {
-	kind   Kind
-	column string
-}
-
 func find(t *testing.T, db *pgtest.DB, cfg *policy.Discovery, opts Options) (*Result, map[string]*Candidate) {
 	ctx := context.Background()
 	cat, err := catalog.Load(ctx, db.Pool)

@@ -3,7 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
@@ -52,5 +57,54 @@ func generated(ctx context.Context, srv *pgtest.Server, bin string, n, rows int)
 		return fmt.Errorf("generated schema: %w", err)
 	}
 	fmt.Printf("\ngenerated schema: %d tables, %d rows each (users %d)\n", n, rows, 10*rows)
-	return initAndCheck(bin, srv.URLFor(name), fmt.Sprintf("generated %d tables", n), "users")
+	url := srv.URLFor(name)
+	initRun, checkRun, draft, err := initAndCheck(bin, url, fmt.Sprintf("generated %d tables", n), "users")
+	if err != nil {
+		return err
+	}
+	// Baselines in the same run: lethe check with discovery's sampling off,
+	// and one count(*) per table on one connection (the server's first
+	// look at each table, which sampling cannot avoid).
+	dir, err := os.MkdirTemp("", "bench-discover-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	noSample := filepath.Join(dir, "nosample.yaml")
+	if err := os.WriteFile(noSample, []byte(draft+"\ndiscovery:\n  sample_rows: -1\n"), 0o600); err != nil {
+		return err
+	}
+	shape, err := lethe(bin, url, "check", "--strict", "--policy", noSample)
+	if err != nil || shape.code != 0 {
+		return fmt.Errorf("check without sampling exited %d: %v %s", shape.code, err, lastLines(shape.stderr, 10))
+	}
+	counts, err := countEach(ctx, url, n)
+	if err != nil {
+		return err
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("  baseline: lethe check without sampling %s (cpu %s, peak RSS %.1f MiB); one count(*) per table %s\n",
+		shape.elapsed.Round(time.Millisecond), shape.cpu.Round(time.Millisecond), float64(shape.rssKiB)/1024, counts.Round(time.Millisecond))
+	fmt.Printf("  check with discovery / without sampling: %.2fx; / count(*) per table: %.2fx; init / count(*) per table: %.2fx\n",
+		checkRun.elapsed.Seconds()/shape.elapsed.Seconds(), checkRun.elapsed.Seconds()/counts.Seconds(), initRun.elapsed.Seconds()/counts.Seconds())
+	fmt.Printf("  targets: ≤ 5 s and ≤ 100 MiB each; load average while measured: %s", load)
+	return nil
+}
+
+// countEach runs SELECT count(*) on each generated table, one after the
+// other, on one connection.
+func countEach(ctx context.Context, url string, n int) (time.Duration, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	t0 := time.Now()
+	for i := 1; i < n; i++ {
+		var c int
+		if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM t%04d", i)).Scan(&c); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(t0), nil
 }

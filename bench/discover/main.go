@@ -104,7 +104,7 @@ func run(tables, rows int) error {
 			}
 			scores = append(scores, s)
 		}
-		if err := initAndCheck(bin, url, a.name, a.subject); err != nil {
+		if _, _, _, err := initAndCheck(bin, url, a.name, a.subject); err != nil {
 			return fmt.Errorf("%s: %w", a.name, err)
 		}
 	}
@@ -154,7 +154,7 @@ func createDB(ctx context.Context, srv *pgtest.Server, name string) error {
 type letheResult struct {
 	code           int
 	stdout, stderr string
-	elapsed        time.Duration
+	elapsed, cpu   time.Duration
 	rssKiB         int64
 }
 
@@ -173,36 +173,39 @@ func lethe(bin, url string, args ...string) (letheResult, error) {
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.rssKiB = ru.Maxrss
+		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return r, nil
 }
 
 // initAndCheck writes a draft with lethe init and checks it with lethe
-// check --strict: the draft must pass as written.
-func initAndCheck(bin, url, name, subject string) error {
+// check --strict: the draft must pass as written. It returns both runs
+// and the draft's text.
+func initAndCheck(bin, url, name, subject string) (initRun, checkRun letheResult, draft string, err error) {
 	dir, err := os.MkdirTemp("", "bench-discover-")
 	if err != nil {
-		return err
+		return
 	}
 	defer os.RemoveAll(dir)
 	pol := filepath.Join(dir, "policy.yaml")
-	r, err := lethe(bin, url, "init", "--table", subject, "--out", pol)
-	if err != nil || r.code != 0 {
-		return fmt.Errorf("lethe init exited %d: %v %s", r.code, err, r.stderr)
+	initRun, err = lethe(bin, url, "init", "--table", subject, "--out", pol)
+	if err != nil || initRun.code != 0 {
+		return initRun, checkRun, "", fmt.Errorf("lethe init exited %d: %v %s", initRun.code, err, initRun.stderr)
 	}
-	draft, _ := os.ReadFile(pol)
-	c, err := lethe(bin, url, "check", "--strict", "--policy", pol)
-	if err != nil {
-		return err
+	b, _ := os.ReadFile(pol)
+	draft = string(b)
+	if checkRun, err = lethe(bin, url, "check", "--strict", "--policy", pol); err != nil {
+		return
 	}
-	rules, ignores := draftCounts(string(draft))
-	fmt.Printf("%s: lethe init wrote %d rules, %d ignore entries, %d # review lines in %s (peak RSS %.1f MiB); lethe check --strict on it: exit %d in %s (peak RSS %.1f MiB)\n",
-		name, rules, ignores, strings.Count(string(draft), "# review"),
-		r.elapsed.Round(time.Millisecond), float64(r.rssKiB)/1024, c.code, c.elapsed.Round(time.Millisecond), float64(c.rssKiB)/1024)
-	if c.code != 0 {
-		return fmt.Errorf("the draft does not pass lethe check --strict:\n%s", lastLines(c.stderr, 30))
+	rules, ignores := draftCounts(draft)
+	fmt.Printf("%s: lethe init wrote %d rules, %d ignore entries, %d # review lines in %s (cpu %s, peak RSS %.1f MiB); lethe check --strict on it: exit %d in %s (cpu %s, peak RSS %.1f MiB)\n",
+		name, rules, ignores, strings.Count(draft, "# review"),
+		initRun.elapsed.Round(time.Millisecond), initRun.cpu.Round(time.Millisecond), float64(initRun.rssKiB)/1024,
+		checkRun.code, checkRun.elapsed.Round(time.Millisecond), checkRun.cpu.Round(time.Millisecond), float64(checkRun.rssKiB)/1024)
+	if checkRun.code != 0 {
+		err = fmt.Errorf("the draft does not pass lethe check --strict:\n%s", lastLines(checkRun.stderr, 30))
 	}
-	return nil
+	return
 }
 
 // draftCounts counts the rules and the ignore entries of a draft.
