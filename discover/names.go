@@ -61,6 +61,12 @@ var (
 	}
 )
 
+// externalTables are prefixes of tables that mirror another system's
+// records (a payment provider's): an agent noun there (payer_id,
+// receiver_id) names that system's account, not a person's row.
+var externalTables = []string{"paypal_*", "stripe_*", "braintree_*", "adyen_*", "gocardless_*", "mollie_*",
+	"spree_paypal_*", "*_paypal_*", "twilio_*"}
+
 // agent reports whether name (lower case) is <agent noun>_id.
 func agent(name string) bool {
 	if !matchAny(name, agentNouns) {

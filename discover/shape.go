@@ -93,7 +93,8 @@ func (s *shape) referenceByName(t *catalog.Table, c *catalog.Column) *Target {
 	if t == sub.Table && c == sub.Key {
 		return nil
 	}
-	if comparable(c, sub.Key) && (matchAny(name, s.refNames) || agent(name)) && !s.namesOtherTable(name, sub.Table) {
+	byAgent := agent(name) && !matchAny(strings.ToLower(t.Name), externalTables)
+	if comparable(c, sub.Key) && (matchAny(name, s.refNames) || byAgent) && !s.namesOtherTable(name, sub.Table) {
 		return &sub
 	}
 	for i := range s.in.Deleted {

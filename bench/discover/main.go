@@ -118,13 +118,21 @@ func loadSchema(ctx context.Context, srv *pgtest.Server, name, path string) (str
 		return "", err
 	}
 	url := srv.URLFor(name)
-	if strings.HasSuffix(path, ".rb") {
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return "", err
-		}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	// A Rails schema.rb or a MySQL dump is turned into PostgreSQL DDL.
+	var ddl string
+	switch {
+	case strings.HasSuffix(path, ".rb"):
+		ddl = schemaRB(string(src))
+	case strings.Contains(string(src), "ENGINE=InnoDB"):
+		ddl = mysqlDump(string(src))
+	}
+	if ddl != "" {
 		path = filepath.Join(os.TempDir(), "bench-discover-"+name+".sql")
-		if err := os.WriteFile(path, []byte(schemaRB(string(src))), 0o600); err != nil {
+		if err := os.WriteFile(path, []byte(ddl), 0o600); err != nil {
 			return "", err
 		}
 		defer os.Remove(path)
@@ -188,7 +196,7 @@ func initAndCheck(bin, url, name, subject string) (initRun, checkRun letheResult
 	}
 	defer os.RemoveAll(dir)
 	pol := filepath.Join(dir, "policy.yaml")
-	initRun, err = lethe(bin, url, "init", "--table", subject, "--out", pol)
+	initRun, err = lethe(bin, url, "init", "--table", subject, "--key", "id", "--out", pol)
 	if err != nil || initRun.code != 0 {
 		return initRun, checkRun, "", fmt.Errorf("lethe init exited %d: %v %s", initRun.code, err, initRun.stderr)
 	}

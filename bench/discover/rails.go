@@ -26,7 +26,20 @@ var (
 
 // model is one Rails model file's class.
 type model struct {
-	class, super, table string
+	class, super, table, ns string
+}
+
+// namespace is a model's module (Spree in Spree::User, or the directory
+// under app/models), whose snake name prefixes its table (spree_users).
+func namespace(class, path string) string {
+	if i := strings.LastIndex(class, "::"); i >= 0 {
+		return snake(lastPart(class[:i]))
+	}
+	dir := filepath.Base(filepath.Dir(path))
+	if dir == "models" || dir == "concerns" {
+		return ""
+	}
+	return dir
 }
 
 // readModels reads every app/models/**/*.rb under dir: each file's first
@@ -46,7 +59,7 @@ func readModels(dir string) (map[string]*model, []association, error) {
 		var m *model
 		for _, line := range strings.Split(string(b), "\n") {
 			if c := classRE.FindStringSubmatch(line); c != nil && m == nil {
-				m = &model{class: lastPart(c[1]), super: lastPart(c[2])}
+				m = &model{class: lastPart(c[1]), super: lastPart(c[2]), ns: namespace(c[1], path)}
 				models[m.class] = m
 			}
 			if m == nil {
@@ -114,6 +127,11 @@ func snake(s string) string {
 // plural is Rails' table name for a model's snake name, for the common
 // cases (entry → entries, status → statuses, user → users).
 func plural(s string) string {
+	for _, irr := range [][2]string{{"person", "people"}, {"child", "children"}, {"man", "men"}} {
+		if s == irr[0] || strings.HasSuffix(s, "_"+irr[0]) {
+			return strings.TrimSuffix(s, irr[0]) + irr[1]
+		}
+	}
 	switch {
 	case strings.HasSuffix(s, "y") && !strings.HasSuffix(s, "ay") && !strings.HasSuffix(s, "ey") && !strings.HasSuffix(s, "oy"):
 		return s[:len(s)-1] + "ies"
@@ -135,6 +153,9 @@ func tableOf(models map[string]*model, class string, exists func(string) bool) s
 			return m.table
 		}
 		if t := plural(snake(m.class)); exists(t) {
+			return t
+		}
+		if t := m.ns + "_" + plural(snake(m.class)); m.ns != "" && exists(t) {
 			return t
 		}
 		class = m.super

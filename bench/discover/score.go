@@ -33,14 +33,18 @@ func scoreApp(ctx context.Context, url string, a app) (score, error) {
 		return score{}, err
 	}
 	sub, ok := cat.Lookup(policy.Ident{Raw: a.subject, Parts: []string{a.subject}})
-	if !ok || len(sub.PK) != 1 {
-		return score{}, fmt.Errorf("no subject table %s with a one-column key", a.subject)
+	key := "id" // sharetribe's people has no primary key, only a unique id
+	if ok && len(sub.PK) == 1 {
+		key = sub.PK[0]
+	}
+	if !ok || sub.Columns[key] == nil {
+		return score{}, fmt.Errorf("no subject table %s with a key", a.subject)
 	}
 	truth, ambiguous, modeled, err := groundTruth(cat, sub, a.models)
 	if err != nil {
 		return score{}, err
 	}
-	res, err := discover.Find(ctx, p, discover.Input{Catalog: cat, Subject: discover.Target{Table: sub, Key: sub.Columns[sub.PK[0]]}}, discover.Options{})
+	res, err := discover.Find(ctx, p, discover.Input{Catalog: cat, Subject: discover.Target{Table: sub, Key: sub.Columns[key]}}, discover.Options{})
 	if err != nil {
 		return score{}, err
 	}
