@@ -140,6 +140,13 @@ func writeCheckText(stdout, stderr io.Writer, rep *checkReport, pl *plan.Plan) {
 		writeGroups(stderr, grouped)
 	}
 	fmt.Fprintf(stdout, "checked against the database: %s\n", strings.Join(rep.Checked, ", "))
+	if d := rep.Discovery; d != nil {
+		fmt.Fprintf(stdout, "discovery: %d candidates, %d tables sampled", d.Candidates, d.SampledTables)
+		if d.UnsampledTables > 0 {
+			fmt.Fprintf(stdout, ", %d not sampled (time budget or statement timeout: their candidates have no confidence)", d.UnsampledTables)
+		}
+		fmt.Fprintln(stdout)
+	}
 	if pl != nil {
 		pl.Describe(stdout)
 	}

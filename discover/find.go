@@ -35,7 +35,7 @@ func Find(ctx context.Context, db *pgxpool.Pool, in Input, opts Options) (*Resul
 		return nil, err
 	}
 	if opts.Budget <= 0 {
-		opts.Budget = 5 * time.Second
+		opts.Budget = 3 * time.Second
 	}
 	if opts.StatementTimeout <= 0 {
 		opts.StatementTimeout = 2 * time.Second

@@ -30,7 +30,8 @@ const minContentShare = 0.2
 type Options struct {
 	// Budget is the most time all samples together may take; when it runs
 	// out the remaining tables are not sampled and Result.Unsampled says
-	// how many. Zero means 5 seconds.
+	// how many. Zero means 3 seconds, so that lethe check on a 1,000-table
+	// schema stays within 5 seconds.
 	Budget time.Duration
 	// StatementTimeout bounds each sample query. Zero means 2 seconds.
 	StatementTimeout time.Duration
