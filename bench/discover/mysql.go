@@ -6,11 +6,14 @@ import (
 	"strings"
 )
 
+// bq is MySQL's identifier quote.
+const bq = "`"
+
 var (
-	myCreateRE = regexp.MustCompile("^CREATE TABLE `([^`]+)` \\($")
-	myColumnRE = regexp.MustCompile("^\\s*`([^`]+)` (\\w+)(\\([^)]*\\))?( unsigned)?(.*?),?$")
-	myPKRE     = regexp.MustCompile("^\\s*PRIMARY KEY \\(([^)]*)\\)")
-	myFKRE     = regexp.MustCompile("FOREIGN KEY \\(`([^`]+)`\\) REFERENCES `([^`]+)` \\(`([^`]+)`\\)")
+	myCreateRE = regexp.MustCompile("^CREATE TABLE " + bq + `([^` + bq + `]+)` + bq + ` \($`)
+	myColumnRE = regexp.MustCompile(`^\s*` + bq + `([^` + bq + `]+)` + bq + ` (\w+)(\([^)]*\))?( unsigned)?(.*?),?$`)
+	myPKRE     = regexp.MustCompile(`^\s*PRIMARY KEY \(([^)]*)\)`)
+	myFKRE     = regexp.MustCompile(`FOREIGN KEY \(` + bq + `([^` + bq + `]+)` + bq + `\) REFERENCES ` + bq + `([^` + bq + `]+)` + bq + ` \(` + bq + `([^` + bq + `]+)` + bq + `\)`)
 )
 
 var myTypes = map[string]string{
