@@ -53,6 +53,7 @@ const (
 	kindUnindexed   = "unindexed"    // a match column with no index
 	kindExport      = "export"       // lethe export's check
 	kindSchedule    = "schedule"     // the grace period and schedule
+	kindJournal     = "journal"      // the erasure journal's configuration
 )
 
 // strictKinds are the warnings --strict turns into problems.
@@ -137,11 +138,13 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 		rep.Warnings = append(rep.Warnings, found...)
 		rep.Checked = append(rep.Checked, "discovery")
 	}
-	var month bytes.Buffer
-	warnMonth(&month, cfg, pol)
-	for _, line := range strings.Split(strings.TrimSpace(month.String()), "\n") {
-		if line != "" {
-			rep.Warnings = append(rep.Warnings, checkItem{Kind: kindSchedule, Message: strings.TrimPrefix(line, "lethe: warning: ")})
+	for kind, warn := range map[string]func(io.Writer, *Config, *policy.Policy){kindSchedule: warnMonth, kindJournal: warnJournal} {
+		var buf bytes.Buffer
+		warn(&buf, cfg, pol)
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			if line != "" {
+				rep.Warnings = append(rep.Warnings, checkItem{Kind: kind, Message: strings.TrimPrefix(line, "lethe: warning: ")})
+			}
 		}
 	}
 	dedupe(problems)

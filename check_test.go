@@ -43,23 +43,23 @@ func TestCheckWarnsOfWhatThePolicyDoesNotClassify(t *testing.T) {
 		"ignore:\n", "ignore:\n  - table: wishlist_items\n    column: product\n    reason: nothing to do\n")
 
 	r := lethe(t, env, "check", "--policy", pol)
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stderr, "activity_log:\n    activity_log.user_id may refer to users.id with no foreign key: named like a reference to users;")
-	require.Contains(t, r.stderr, "(confidence 100%)")
-	require.Contains(t, r.stderr, "→ add to tables: - {table: activity_log, match: user_id, action: delete}")
-	require.Contains(t, r.stderr, "the ignore entry for wishlist_items.product matches nothing")
-	require.Contains(t, r.stderr, `→ CREATE INDEX CONCURRENTLY ON "public"."sessions" ("user_id");`)
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stderr, "activity_log:\n    activity_log.user_id may refer to users.id with no foreign key: named like a reference to users;")
+	require.Contains(t, r.Stderr, "(confidence 100%)")
+	require.Contains(t, r.Stderr, "→ add to tables: - {table: activity_log, match: user_id, action: delete}")
+	require.Contains(t, r.Stderr, "the ignore entry for wishlist_items.product matches nothing")
+	require.Contains(t, r.Stderr, `→ CREATE INDEX CONCURRENTLY ON "public"."sessions" ("user_id");`)
 
 	r = lethe(t, env, "check", "--strict", "--policy", pol)
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, "2 problems\n  activity_log:")
-	require.Contains(t, r.stderr, "  wishlist_items:\n    line ")
-	require.Contains(t, r.stderr, "2 warnings\n") // the index and the grace period stay warnings
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, "2 problems\n  activity_log:")
+	require.Contains(t, r.Stderr, "  wishlist_items:\n    line ")
+	require.Contains(t, r.Stderr, "2 warnings\n") // the index and the grace period stay warnings
 
 	r = lethe(t, env, "check", "--format", "json", "--policy", pol)
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	var rep checkReport
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rep))
 	require.True(t, rep.Valid)
 	require.NotNil(t, rep.Plan)
 	kinds := map[string]checkItem{}
@@ -73,9 +73,9 @@ func TestCheckWarnsOfWhatThePolicyDoesNotClassify(t *testing.T) {
 	require.Equal(t, "users", rep.Plan.Subject.Table)
 
 	r = lethe(t, env, "check", "--strict", "--format", "json", "--policy", pol)
-	require.Equal(t, 2, r.code)
+	require.Equal(t, 2, r.Code)
 	var strict checkReport
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &strict))
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &strict))
 	require.False(t, strict.Valid)
 	require.Len(t, strict.Problems, 2)
 	require.Nil(t, strict.Plan)
@@ -83,7 +83,7 @@ func TestCheckWarnsOfWhatThePolicyDoesNotClassify(t *testing.T) {
 	// The sample's values never leave the server: no e-mail address, no key.
 	var key string
 	require.NoError(t, db.Pool.QueryRow(t.Context(), "SELECT id::text FROM users LIMIT 1").Scan(&key))
-	for _, out := range []string{r.stdout, r.stderr} {
+	for _, out := range []string{r.Stdout, r.Stderr} {
 		require.NotContains(t, out, "@example")
 		require.NotContains(t, out, key)
 	}
@@ -93,8 +93,8 @@ func TestCheckFormatMustBeTextOrJSON(t *testing.T) {
 	t.Parallel()
 	_, env := exampleDB(t, 10)
 	r := lethe(t, env, "check", "--format", "yaml")
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, `--format "yaml": want text or json`)
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, `--format "yaml": want text or json`)
 }
 
 // TestInitWritesADraftThatPassesCheck on the example schema and on OSM's,
@@ -109,7 +109,7 @@ func TestInitWritesADraftThatPassesCheck(t *testing.T) {
 		env := []string{"LETHE_DATABASE_URL=" + db.URL}
 		out := filepath.Join(t.TempDir(), "draft.yaml")
 		r := lethe(t, env, "init", "--out", out)
-		require.Equal(t, 0, r.code)
+		require.Equal(t, 0, r.Code)
 		draft := readFile(t, out)
 		require.Contains(t, draft, "subject:\n  table: users\n  key: id\n")
 		require.Contains(t, draft, "# review")
@@ -120,20 +120,20 @@ func TestInitWritesADraftThatPassesCheck(t *testing.T) {
 			require.Contains(t, draft, "grace: 36500d")
 		}
 		r = lethe(t, env, "check", "--strict", "--policy", out)
-		require.Equal(t, 0, r.code, "the draft passes lethe check --strict as written")
+		require.Equal(t, 0, r.Code, "the draft passes lethe check --strict as written")
 
 		// A draft never overwrites a file.
 		r = lethe(t, env, "init", "--out", out)
-		require.Equal(t, 1, r.code)
-		require.Contains(t, r.stderr, "file exists")
+		require.Equal(t, 1, r.Code)
+		require.Contains(t, r.Stderr, "file exists")
 		require.Equal(t, draft, readFile(t, out))
 	}
 	// The example's activity_log.user_id has no foreign key: discovered.
 	r := lethe(t, env[:1], "init")
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stdout, "  - table: activity_log   # review: discovered, no foreign key: named like a reference to users; 100 of 100 sampled values")
-	require.Contains(t, r.stdout, "    basis: \"TODO: the legal basis")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "  - table: activity_log   # review: discovered, no foreign key: named like a reference to users; 100 of 100 sampled values")
+	require.Contains(t, r.Stdout, "    basis: \"TODO: the legal basis")
 	r = lethe(t, env[:1], "init", "--table", "nosuch")
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, "table nosuch does not exist")
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, "table nosuch does not exist")
 }

@@ -125,13 +125,13 @@ func writeCheckText(stdout, stderr io.Writer, rep *checkReport, pl *plan.Plan) {
 	}
 	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", rep.Policy, rep.SHA256[:12])
 	for _, w := range rep.Warnings {
-		if w.Kind == kindExport || w.Kind == kindSchedule {
+		if w.Kind == kindExport || w.Kind == kindSchedule || w.Kind == kindJournal {
 			fmt.Fprintf(stderr, "lethe: warning: %s\n", w.Message)
 		}
 	}
 	var grouped []checkItem
 	for _, w := range rep.Warnings {
-		if w.Kind != kindExport && w.Kind != kindSchedule {
+		if w.Kind != kindExport && w.Kind != kindSchedule && w.Kind != kindJournal {
 			grouped = append(grouped, w)
 		}
 	}
