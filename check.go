@@ -138,7 +138,11 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 		rep.Warnings = append(rep.Warnings, found...)
 		rep.Checked = append(rep.Checked, "discovery")
 	}
-	for kind, warn := range map[string]func(io.Writer, *Config, *policy.Policy){kindSchedule: warnMonth, kindJournal: warnJournal} {
+	for _, w := range []struct {
+		kind string
+		warn func(io.Writer, *Config, *policy.Policy)
+	}{{kindSchedule, warnMonth}, {kindJournal, warnJournal}} {
+		kind, warn := w.kind, w.warn
 		var buf bytes.Buffer
 		warn(&buf, cfg, pol)
 		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
