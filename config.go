@@ -78,6 +78,11 @@ type Config struct {
 	Out                string
 	// Since is lethe replay's --since.
 	Since string
+	// Strict and CheckFormat are lethe check's --strict and --format.
+	Strict      bool
+	CheckFormat string
+	// InitTable and InitKey are lethe init's --table and --key.
+	InitTable, InitKey string
 }
 
 // envVars documents every variable for --help, in order.
@@ -144,6 +149,15 @@ func parseConfig(ctx context.Context, cmd string, args []string, lookup envconfi
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.BoolVar(&cfg.Summary, "summary", false, "print the summary table even when stdout is not a terminal")
 	fs.StringVar(&cfg.Shard, "shard", cfg.Shard, "i/N: this process's share of retention and orphans when N run at once")
+	if cmd == "check" {
+		fs.BoolVar(&cfg.Strict, "strict", false, "unclassified references, personal data and stale ignore entries are problems (exit 2)")
+		fs.StringVar(&cfg.CheckFormat, "format", "text", "text or json")
+	}
+	if cmd == "init" {
+		fs.StringVar(&cfg.Out, "out", "", "write the draft policy to this file (it must not exist); default stdout")
+		fs.StringVar(&cfg.InitTable, "table", "", "the subject (account) table; default: the table most foreign keys point at among users, accounts, ...")
+		fs.StringVar(&cfg.InitKey, "key", "", "the subject table's key column; default its primary key")
+	}
 	if cmd == "export" {
 		fs.StringVar(&cfg.Out, "out", "", "the archive file (written as FILE.tmp, then renamed) or s3://bucket/prefix/; default stdout")
 	}
@@ -194,6 +208,9 @@ func (c *Config) validate(cmd string) error {
 		if c.GrantsFormat != "sql" && c.GrantsFormat != "iam" {
 			errs = append(errs, fmt.Sprintf("--format %q: want sql or iam", c.GrantsFormat))
 		}
+	}
+	if cmd == "check" && c.CheckFormat != "text" && c.CheckFormat != "json" {
+		errs = append(errs, fmt.Sprintf("--format %q: want text or json", c.CheckFormat))
 	}
 	errs = append(errs, c.validateJournal()...)
 	if c.BatchSize < 1 {

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"sort"
 	"strings"
 	"syscall"
 
@@ -24,7 +23,6 @@ import (
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/metrics"
 	"github.com/lethe-project/lethe/objstore/s3store"
-	"github.com/lethe-project/lethe/plan"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/schedule"
 	"github.com/lethe-project/lethe/subject"
@@ -59,7 +57,7 @@ func signalContexts() (ctx, stop context.Context, cancel func()) {
 	return ctx, stop, func() { signal.Stop(ch); cancelStop(); cancelCtx() }
 }
 
-var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true, "grants": true, "export": true, "replay": true}
+var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true, "grants": true, "export": true, "replay": true, "init": true}
 
 // run is the whole program; it returns the exit code.
 func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
@@ -97,6 +95,8 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	switch cmd {
 	case "receipt":
 		return receipt(ctx, cfg, stdout, stderr)
+	case "init":
+		return runInit(ctx, stop, cfg, stdout, stderr)
 	}
 	// Before the job starts there is nothing to let finish: the first
 	// signal stops the policy read (a FIFO may block) and the connect.
@@ -297,97 +297,6 @@ func connect(ctx context.Context, cfg *Config) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("connect to the database: %w", err)
 	}
 	return pool, nil
-}
-
-// check validates every section of the policy against the database, the
-// purge's plan first, and prints the plan; nothing is changed. The
-// problems of every section are reported together, by line.
-func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.Writer) int {
-	pool, pol := deps.Pool, deps.Policy
-	problems := &policy.Error{Path: pol.Path}
-	// fail reports an error that is not a list of policy problems (the
-	// database went away): it stops the check.
-	collect := func(section string, err error) (fail bool) {
-		var pe *policy.Error
-		switch {
-		case err == nil:
-		case errors.As(err, &pe):
-			problems.Problems = append(problems.Problems, pe.Problems...)
-		case jobs.ExitCode(err) == jobs.ExitConfig:
-			problems.Add(0, "%s: %v", section, err)
-		default:
-			return true
-		}
-		return false
-	}
-	var pl *plan.Plan
-	var checked []string
-	if pol.HasSubject() {
-		var err error
-		if pl, err = plan.Build(ctx, pool, pol); collect("subject", err) {
-			fmt.Fprintf(stderr, "lethe: %v\n", err)
-			return jobs.ExitCode(err)
-		}
-		checked = append(checked, "subject and tables")
-	}
-	var exportWarnings []string
-	if pl != nil {
-		var err error
-		if exportWarnings, err = export.Check(pl); collect("export", err) {
-			fmt.Fprintf(stderr, "lethe: %v\n", err)
-			return jobs.ExitCode(err)
-		}
-	}
-	registry := jobsFor(cfg)
-	for _, spec := range registry.Specs() {
-		if !spec.Has(pol) {
-			continue
-		}
-		job, err := registry.Build(spec.Name, deps)
-		checker, ok := job.(jobs.Checker)
-		if err == nil && !ok {
-			continue // its part is checked above, with the plan
-		}
-		if err == nil {
-			err = checker.Check(ctx)
-		}
-		if collect(spec.Name, err) {
-			fmt.Fprintf(stderr, "lethe: %s: %v\n", spec.Name, err)
-			return jobs.ExitCode(err)
-		}
-		checked = append(checked, spec.Name)
-	}
-	if len(problems.Problems) > 0 {
-		dedupe(problems)
-		fmt.Fprintf(stderr, "lethe: %v\n", problems)
-		return jobs.ExitConfig
-	}
-	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", pol.Path, pol.Digest[:12])
-	warnMonth(stderr, cfg, pol)
-	warnJournal(stderr, cfg, pol)
-	for _, w := range exportWarnings {
-		fmt.Fprintf(stderr, "lethe: warning: %s\n", w)
-	}
-	fmt.Fprintf(stdout, "checked against the database: %s\n", strings.Join(checked, ", "))
-	if pl != nil {
-		pl.Describe(stdout)
-	}
-	return 0
-}
-
-// dedupe sorts problems by line and drops repeats: the inactivity check
-// builds the purge's plan too.
-func dedupe(e *policy.Error) {
-	sort.SliceStable(e.Problems, func(i, j int) bool { return e.Problems[i].Line < e.Problems[j].Line })
-	seen := map[policy.Problem]bool{}
-	out := e.Problems[:0]
-	for _, p := range e.Problems {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	e.Problems = out
 }
 
 func newLogger(cfg *Config, stderr io.Writer) *slog.Logger {

@@ -10,7 +10,11 @@ func usage(w io.Writer) {
 
 Usage:
   lethe --job NAME [--dry-run] [flags]   run a job
-  lethe check [--policy FILE]            check the policy against the database and print the plan
+  lethe check [--policy FILE] [--strict] [--format text|json]
+                                         check the policy against the database, list what it does not
+                                         classify (--strict: as problems) and print the plan
+  lethe init [--table T] [--key K] [--out FILE]
+                                         write a draft policy from the database (stdout by default)
   lethe erase --subject KEY [--confirm]  erase one subject now (no grace period, never a hold)
   lethe receipt --subject KEY            show the receipt that proves a subject was erased
   lethe replay [--since TIME] [--dry-run]

@@ -22,7 +22,10 @@ func (b *builder) order(pl *Plan, steps []*Step, deleted map[*catalog.Table]bool
 	for i, s := range steps {
 		if s.Via != nil {
 			for j, o := range steps {
-				if o.Table == s.Via.Table && i != j {
+				// Two rules that each follow a self-referencing key of
+				// the same table need no order between them.
+				selfPair := s.Table == s.Via.Table && o.Via != nil && o.Via.Table == o.Table
+				if o.Table == s.Via.Table && i != j && !selfPair {
 					before[j][i] = fmt.Sprintf("%s reaches the subject through %s", s.Table, o.Table)
 				}
 			}

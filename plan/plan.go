@@ -130,7 +130,7 @@ func (b *builder) build() *Plan {
 	pl.Final = final
 
 	steps := b.ruleSteps(pl)
-	b.linkVia(steps)
+	steps = b.linkVia(steps)
 	deleted := b.deletedTables(pl, steps)
 	steps = append(steps, b.coverage(pl, steps, deleted)...)
 	pl.Steps = b.order(pl, steps, deleted)
@@ -185,7 +185,8 @@ func compatible(col, ref *catalog.Column) bool {
 	return col.Type == ref.Type || col.Textual() || (col.Category == "N" && ref.Category == "N")
 }
 
-func (b *builder) linkVia(steps []*Step) {
+func (b *builder) linkVia(steps []*Step) []*Step {
+	var more []*Step // a via rule's steps for its parent's further delete rules
 	for _, s := range steps {
 		r := s.Rule
 		what := fmt.Sprintf("rule for %s", r.Table)
@@ -205,16 +206,29 @@ func (b *builder) linkVia(steps []*Step) {
 				via = append(via, o)
 			}
 		}
+		// via: the rule's own table follows a self-referencing key (a
+		// reply to a deleted comment): the other rules on it are the
+		// parents, and s runs before them.
 		switch {
-		case vt == s.Table:
-			b.perr.Add(r.Line, "%s: via names the rule's own table", what)
-			continue
 		case len(via) == 0:
 			b.perr.Add(r.Line, "%s: via %s, but no rule covers %s (it must say how %s reaches the subject)", what, vt, vt, vt)
 			continue
 		case len(via) > 1:
-			b.perr.Add(r.Line, "%s: via %s is ambiguous, %d rules cover %s", what, vt, len(via), vt)
-			continue
+			// Only rows a delete rule removes take their children with
+			// them: follow the one delete rule when there is one.
+			var del []*Step
+			for _, o := range via {
+				if o.Action == policy.Delete {
+					del = append(del, o)
+				}
+			}
+			if len(del) == 0 {
+				b.perr.Add(r.Line, "%s: via %s is ambiguous, %d rules cover %s and none deletes", what, vt, len(via), vt)
+				continue
+			}
+			// Rows whose parent any delete rule removes go: one step
+			// per delete rule.
+			via = del
 		}
 		s.Via = via[0]
 		s.Ref = b.viaRef(s, vt)
@@ -227,7 +241,11 @@ func (b *builder) linkVia(steps []*Step) {
 			b.perr.Add(r.Line, "%s: %s is %s but %s.%s is %s", what, s.Match.Name, s.Match.Type, vt, s.Ref.Name, s.Ref.Type)
 		}
 		s.After = append(s.After, fmt.Sprintf("reaches the subject via %s", vt))
+		for _, o := range via[1:] {
+			more = append(more, cloneVia(s, o))
+		}
 	}
+	steps = append(steps, expandVia(steps, more)...)
 	// A via chain that loops never reaches the subject.
 	for _, s := range steps {
 		seen := map[*Step]bool{}
@@ -240,6 +258,36 @@ func (b *builder) linkVia(steps []*Step) {
 			seen[v] = true
 		}
 	}
+	return steps
+}
+
+// cloneVia returns a copy of s that reaches the subject through the
+// parent step via.
+func cloneVia(s, via *Step) *Step {
+	c := *s
+	c.Via, c.After = via, append([]string{}, s.After...)
+	return &c
+}
+
+// expandVia returns more, the steps of via rules for their parents'
+// further delete rules, and the steps their own children need in turn: a
+// child of rows reached through two paths is reached through both.
+func expandVia(steps, more []*Step) []*Step {
+	orig := map[*Step]bool{}
+	for _, s := range steps {
+		orig[s] = true
+	}
+	children := append(append([]*Step{}, steps...), more...)
+	out := append([]*Step{}, more...)
+	for i := 0; i < len(out) && len(out) < 64*(len(steps)+1); i++ {
+		parent := out[i] // a copy of its rule's step, through another parent
+		for _, x := range children {
+			if x.Via != nil && orig[x.Via] && x.Via.Rule == parent.Rule && x.Via != parent {
+				out = append(out, cloneVia(x, parent))
+			}
+		}
+	}
+	return out
 }
 
 func (b *builder) subjectKey() *catalog.Column {

@@ -19,6 +19,7 @@ func (p *Policy) check(perr *Error) {
 		}
 	}
 	p.checkReferences(perr)
+	p.checkDiscovery(perr)
 	p.checkOutside(perr)
 	p.checkInactivity(perr)
 	p.checkExportJob(perr)

@@ -190,7 +190,7 @@ func friendlyYAML(msg string) string {
 func sectionName(typ string) string {
 	switch typ {
 	case "Policy":
-		return "the top level (want subject, tables, ignore, references, retention, objects, processors, inactivity, orphans, export)"
+		return "the top level (want subject, tables, ignore, references, discovery, retention, objects, processors, inactivity, orphans, export)"
 	case "Subject":
 		return "subject"
 	case "Rule":
@@ -199,6 +199,8 @@ func sectionName(typ string) string {
 		return "an ignore: entry"
 	case "Reference":
 		return "a references: entry (want table, column or columns, to, to_column or to_columns, note)"
+	case "Discovery":
+		return "discovery (want names, personal, skip, sample_rows)"
 	case "Export":
 		return "export (want exclude)"
 	case "RetentionRule":
@@ -247,6 +249,10 @@ func setLines(p *Policy, top *yaml.Node) {
 			eachItem(val.Content, len(p.Ignore), func(j int, item *yaml.Node) { p.Ignore[j].Line = item.Line })
 		case "references":
 			eachItem(val.Content, len(p.References), func(j int, item *yaml.Node) { p.References[j].Line = item.Line })
+		case "discovery":
+			if p.Discovery != nil {
+				p.Discovery.Line = key.Line
+			}
 		case "retention":
 			eachItem(val.Content, len(p.Retention), func(j int, item *yaml.Node) { p.Retention[j].Line = item.Line })
 		case "objects":

@@ -32,6 +32,9 @@ type Policy struct {
 	// References declares references that have no foreign key in the
 	// database; each counts as one would. See Reference.
 	References []Reference `yaml:"references"`
+	// Discovery tunes how lethe check finds unclassified references and
+	// personal data; nil when absent (the defaults).
+	Discovery *Discovery `yaml:"discovery"`
 	// Retention lists time-based deletion rules for the retention job.
 	Retention []RetentionRule `yaml:"retention"`
 	// Objects lists where subjects' files live outside the database (S3

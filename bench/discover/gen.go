@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lethe-project/lethe/internal/pgtest"
+)
+
+// generated builds a schema of n tables shaped like a large application's
+// (a third reference users by foreign key, a fifth by a user-named column
+// without one, the rest by a chain to another table; text, JSON and
+// timestamp columns everywhere), then times lethe init and lethe check
+// with discovery on it.
+func generated(ctx context.Context, srv *pgtest.Server, bin string, n, rows int) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE users (id bigint PRIMARY KEY, email text, name text, deleted_at timestamptz, created_at timestamptz);\n")
+	fmt.Fprintf(&b, "INSERT INTO users SELECT g, 'u' || g || '@example.org', 'n' || g, NULL, now() FROM generate_series(1, %d) g;\n", 10*rows)
+	for i := 1; i < n; i++ {
+		t := fmt.Sprintf("t%04d", i)
+		ref := ""
+		switch {
+		case i%3 == 0:
+			ref = "user_id bigint REFERENCES users, "
+		case i%5 == 0:
+			ref = "author_id bigint, "
+		case i > 1:
+			ref = fmt.Sprintf("parent_id bigint REFERENCES t%04d, ", i-1)
+		}
+		fmt.Fprintf(&b, "CREATE TABLE %s (id bigint PRIMARY KEY, %stitle text, body text, payload jsonb, position integer, created_at timestamptz, updated_at timestamptz);\n", t, ref)
+		if strings.HasPrefix(ref, "user_id") || strings.HasPrefix(ref, "author_id") {
+			col := strings.Fields(ref)[0]
+			fmt.Fprintf(&b, "CREATE INDEX ON %s (%s);\n", t, col)
+			fmt.Fprintf(&b, "INSERT INTO %s (id, %s, title) SELECT g, 1 + g %% %d, 't' FROM generate_series(1, %d) g;\n", t, col, 10*rows, rows)
+		} else {
+			fmt.Fprintf(&b, "INSERT INTO %s (id, title) SELECT g, 't' FROM generate_series(1, %d) g;\n", t, rows)
+		}
+	}
+	b.WriteString("ANALYZE;\n")
+	name := "generated"
+	if err := createDB(ctx, srv, name); err != nil {
+		return err
+	}
+	p, err := pool(ctx, srv.URLFor(name))
+	if err != nil {
+		return err
+	}
+	_, err = p.Exec(ctx, b.String())
+	p.Close()
+	if err != nil {
+		return fmt.Errorf("generated schema: %w", err)
+	}
+	fmt.Printf("\ngenerated schema: %d tables, %d rows each (users %d)\n", n, rows, 10*rows)
+	url := srv.URLFor(name)
+	initRun, checkRun, draft, err := initAndCheck(bin, url, fmt.Sprintf("generated %d tables", n), "users")
+	if err != nil {
+		return err
+	}
+	// Baselines in the same run: lethe check with discovery's sampling off,
+	// and one count(*) per table on one connection (the server's first
+	// look at each table, which sampling cannot avoid).
+	dir, err := os.MkdirTemp("", "bench-discover-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	noSample := filepath.Join(dir, "nosample.yaml")
+	if err := os.WriteFile(noSample, []byte(draft+"\ndiscovery:\n  sample_rows: -1\n"), 0o600); err != nil {
+		return err
+	}
+	shape, err := lethe(bin, url, "check", "--strict", "--policy", noSample)
+	if err != nil || shape.code != 0 {
+		return fmt.Errorf("check without sampling exited %d: %v %s", shape.code, err, lastLines(shape.stderr, 10))
+	}
+	counts, err := countEach(ctx, url, n)
+	if err != nil {
+		return err
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("  baseline: lethe check without sampling %s (cpu %s, peak RSS %.1f MiB); one count(*) per table %s\n",
+		shape.elapsed.Round(time.Millisecond), shape.cpu.Round(time.Millisecond), float64(shape.rssKiB)/1024, counts.Round(time.Millisecond))
+	fmt.Printf("  check with discovery / without sampling: %.2fx; / count(*) per table: %.2fx; init / count(*) per table: %.2fx\n",
+		checkRun.elapsed.Seconds()/shape.elapsed.Seconds(), checkRun.elapsed.Seconds()/counts.Seconds(), initRun.elapsed.Seconds()/counts.Seconds())
+	fmt.Printf("  targets: ≤ 5 s and ≤ 100 MiB each; load average while measured: %s", load)
+	return nil
+}
+
+// countEach runs SELECT count(*) on each generated table, one after the
+// other, on one connection.
+func countEach(ctx context.Context, url string, n int) (time.Duration, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	t0 := time.Now()
+	for i := 1; i < n; i++ {
+		var c int
+		if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM t%04d", i)).Scan(&c); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(t0), nil
+}
