@@ -70,14 +70,13 @@ type builder struct {
 	perr  *policy.Error
 
 	absent []absentRef // set by [Absent]
+	// fks are the catalog's foreign keys and the declared references.
+	fks []*catalog.FK
 }
 
 // unsupported refuses what the file format accepts and the planner does not
 // act on yet, so that no policy is read as if it were obeyed.
 func (b *builder) unsupported() {
-	for _, r := range b.rules.References {
-		b.perr.Add(r.Line, "references: are not acted on by this version of lethe yet; add a foreign key or an ignore entry")
-	}
 	for _, r := range b.rules.Tables {
 		if !r.On.IsZero() {
 			b.perr.Add(r.Line, "rule for %s: on: is not acted on by this version of lethe yet", r.Table)

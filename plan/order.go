@@ -28,7 +28,7 @@ func (b *builder) order(pl *Plan, steps []*Step, deleted map[*catalog.Table]bool
 			}
 		}
 	}
-	for _, fk := range b.cat.FKs {
+	for _, fk := range b.fks {
 		if !deleted[fk.Parent] || fk.Child == fk.Parent {
 			continue
 		}

@@ -25,6 +25,10 @@ type Plan struct {
 	Steps []*Step
 	// Final is the step that removes or tombstones the subject row, last.
 	Final *Step
+	// References are the policy's declared references (references:),
+	// resolved: foreign-key edges with Declared set that the database
+	// does not enforce.
+	References []*catalog.FK
 }
 
 // Subject is the resolved subject section.
@@ -125,6 +129,7 @@ func (b *builder) build() *Plan {
 	if sub.Key == nil {
 		return pl
 	}
+	b.fks, pl.References = b.references()
 	final := &Step{Table: st, Action: ps.Final, Match: sub.Key, Line: ps.Line}
 	final.Set = b.setColumns(st, ps.Set, ps.Line, "subject")
 	pl.Final = final
@@ -253,7 +258,7 @@ func (b *builder) subjectKey() *catalog.Column {
 // viaRef finds the column of vt that s.Match refers to: through a foreign
 // key when one exists, else vt's single-column primary key.
 func (b *builder) viaRef(s *Step, vt *catalog.Table) *catalog.Column {
-	for _, fk := range b.cat.FKs {
+	for _, fk := range b.fks {
 		if fk.Child == s.Table && fk.Parent == vt && len(fk.ChildCols) == 1 && fk.ChildCols[0] == s.Match.Name {
 			return vt.Columns[fk.ParentCols[0]]
 		}
@@ -279,7 +284,7 @@ func (b *builder) deletedTables(pl *Plan, steps []*Step) map[*catalog.Table]bool
 	}
 	for changed := true; changed; {
 		changed = false
-		for _, fk := range b.cat.FKs {
+		for _, fk := range b.fks {
 			if fk.OnDelete == "c" && del[fk.Parent] && !del[fk.Child] && !b.ruleNulls(steps, fk) {
 				del[fk.Child] = true
 				changed = true
@@ -326,12 +331,11 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*catalog.Table]b
 		}
 	}
 	var cascades []*Step
-	for _, fk := range b.cat.FKs {
+	for _, fk := range b.fks {
 		if fk.Parent != pl.Subject.Table && !deleted[fk.Parent] || b.isAbsent(pl, fk) {
 			continue
 		}
-		ref := fmt.Sprintf("%s.%s references %s(%s) (%s, %s)", fk.Child, strings.Join(fk.ChildCols, ", "), fk.Parent,
-			strings.Join(fk.ParentCols, ", "), fk.Name, fk.OnDeleteText())
+		ref := refText(fk)
 		if len(fk.ChildCols) != 1 {
 			if b.ignored(fk.Child, "") == nil {
 				b.perr.Add(0, "%s: a multi-column foreign key needs an ignore entry with a reason", ref)
@@ -350,6 +354,11 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*catalog.Table]b
 			if ig == nil {
 				b.perr.Add(0, "%s: not covered; add a tables: rule (delete, anonymize or keep) for %s match %s, or an ignore: entry with a reason",
 					ref, fk.Child, col)
+				continue
+			}
+			if deleted[fk.Parent] && fk.Declared {
+				b.perr.Add(ig.Line, "ignore %s: %s, so deleting %s rows would leave %s rows pointing at them; add a rule instead",
+					fk.Child, ref, fk.Parent, fk.Child)
 				continue
 			}
 			if deleted[fk.Parent] && fk.Blocks() {
