@@ -356,6 +356,11 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 	for _, w := range exportWarnings {
 		fmt.Fprintf(stderr, "lethe: warning: %s\n", w)
 	}
+	if pl != nil {
+		for _, w := range pl.Warnings {
+			fmt.Fprintf(stderr, "lethe: warning: %s\n", w)
+		}
+	}
 	fmt.Fprintf(stdout, "checked against the database: %s\n", strings.Join(checked, ", "))
 	if pl != nil {
 		pl.Describe(stdout)

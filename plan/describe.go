@@ -27,6 +27,8 @@ func (pl *Plan) Describe(w io.Writer) {
 		switch {
 		case st == pl.Final:
 			fmt.Fprintf(w, " (the subject row, last)")
+		case st.On != nil:
+			fmt.Fprintf(w, " where %s = the subject's %s", st.Match.Name, st.On.Name)
 		case st.Via != nil:
 			fmt.Fprintf(w, " where %s → %s.%s", st.Match.Name, st.Via.Table, st.Ref.Name)
 		default:

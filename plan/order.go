@@ -20,7 +20,7 @@ func (b *builder) order(pl *Plan, steps []*Step, deleted map[*catalog.Table]bool
 		before[i] = map[int]string{}
 	}
 	for i, s := range steps {
-		if s.Via != nil {
+		if s.Via != nil && s.On == nil {
 			for j, o := range steps {
 				if o.Table == s.Via.Table && i != j {
 					before[j][i] = fmt.Sprintf("%s reaches the subject through %s", s.Table, o.Table)

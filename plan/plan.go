@@ -25,6 +25,8 @@ type Plan struct {
 	Steps []*Step
 	// Final is the step that removes or tombstones the subject row, last.
 	Final *Step
+	// Warnings are what lethe check prints without refusing the policy.
+	Warnings []string
 	// References are the policy's declared references (references:),
 	// resolved: foreign-key edges with Declared set that the database
 	// does not enforce.
@@ -56,6 +58,9 @@ type Step struct {
 	Via *Step
 	// Ref is the column of Via's table that Match refers to.
 	Ref *catalog.Column
+	// On is the subject's column that Match holds, for a rule with on:;
+	// Via is then a lookup of the subject row by key, and Ref is On.
+	On *catalog.Column
 	// Set lists the columns the step replaces.
 	Set []SetColumn
 	// Rule is the policy rule, nil for cascade and subject steps.
@@ -135,7 +140,7 @@ func (b *builder) build() *Plan {
 	pl.Final = final
 
 	steps := b.ruleSteps(pl)
-	b.linkVia(steps)
+	b.linkVia(pl, steps)
 	deleted := b.deletedTables(pl, steps)
 	steps = append(steps, b.coverage(pl, steps, deleted)...)
 	pl.Steps = b.order(pl, steps, deleted)
@@ -190,10 +195,14 @@ func compatible(col, ref *catalog.Column) bool {
 	return col.Type == ref.Type || col.Textual() || (col.Category == "N" && ref.Category == "N")
 }
 
-func (b *builder) linkVia(steps []*Step) {
+func (b *builder) linkVia(pl *Plan, steps []*Step) {
 	for _, s := range steps {
 		r := s.Rule
 		what := fmt.Sprintf("rule for %s", r.Table)
+		if !r.On.IsZero() {
+			b.linkOn(pl, s)
+			continue
+		}
 		if r.Via.IsZero() {
 			if key := b.subjectKey(); key != nil && !compatible(s.Match, key) {
 				b.perr.Add(r.Line, "%s: match column %s is %s, but the subject key is %s", what, s.Match.Name, s.Match.Type, key.Type)

@@ -99,3 +99,41 @@ func TestDeclaredReferenceErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestOnMatchesAnotherSubjectColumn: a rule with on: compares its match
+// column with that column of the subject, which SQL and SelectSQL read in
+// the same statement; without on:, an email column compared with a bigint
+// key is a warning, since its sampled values never look like keys.
+func TestOnMatchesAnotherSubjectColumn(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, noFKSchema+`
+		INSERT INTO users VALUES (1, 'a@example.com', now()), (2, 'b@example.com', NULL);
+		INSERT INTO audit VALUES (1, 'a@example.com', 'login'), (2, 'a@example.com', 'logout'), (3, 'b@example.com', 'login');`)
+	const subject = "subject: {table: users, key: id, requested_at: gone, grace: 1d}\n"
+	pl, err := buildPolicy(t, db, subject+"tables:\n  - {table: audit, match: actor_email, on: email, action: delete}\n")
+	require.NoError(t, err)
+	require.Empty(t, pl.Warnings)
+	s := pl.Steps[0]
+	ctx := context.Background()
+	var k string
+	var n int
+	require.NoError(t, db.Pool.QueryRow(ctx, s.SQL(pl.Subject.Key, true, nil).SQL, []string{"1"}, []string{""}).Scan(&k, &n))
+	require.Equal(t, "1", k)
+	require.Equal(t, 2, n)
+	require.NoError(t, db.Pool.QueryRow(ctx, "SELECT count(*) FROM ("+s.SelectSQL(pl.Subject.Key, "t.*")+") x", []string{"1"}, []string{""}).Scan(&n))
+	require.Equal(t, 2, n, "export reads the same rows")
+	var b strings.Builder
+	pl.Describe(&b)
+	require.Contains(t, b.String(), "where actor_email = the subject's email")
+
+	pl, err = buildPolicy(t, db, subject+"tables:\n  - {table: audit, match: actor_email, action: delete}\n")
+	require.NoError(t, err)
+	require.Len(t, pl.Warnings, 1)
+	require.Contains(t, pl.Warnings[0], "rule for audit (line 3): none of the 3 sampled values of audit.actor_email looks like a users.id (bigint): it is compared with the subject's key; if it holds another column of the subject, say which with on:")
+	require.NotContains(t, pl.Warnings[0], "example.com", "no value in a warning")
+
+	_, err = buildPolicy(t, db, subject+"tables:\n  - {table: audit, match: actor_email, on: mail, action: delete}\n")
+	require.ErrorContains(t, err, "rule for audit on: column mail does not exist in table users")
+	_, err = buildPolicy(t, db, subject+"tables:\n  - {table: audit, match: id, on: email, action: delete}\n")
+	require.ErrorContains(t, err, "rule for audit: match column id is bigint, but users.email is text")
+}

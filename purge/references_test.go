@@ -92,3 +92,46 @@ func TestDeclaredReferencesArePurged(t *testing.T) {
 	v := receiptOf(t, b, "2").Verification
 	require.True(t, strings.HasPrefix(v, "failed: keys still has 1 row"), v)
 }
+
+// TestOnReadsTheSubjectBeforeTheTombstone: an audit table that stores the
+// email is purged by on: email, though the subject row's email is
+// replaced in the same batch; the dry run counts the same rows.
+func TestOnReadsTheSubjectBeforeTheTombstone(t *testing.T) {
+	t.Parallel()
+	const pol = `subject:
+  table: users
+  key: id
+  requested_at: gone
+  grace: 1d
+  final: anonymize
+  purged_at: purged_at
+  set: {email: {pseudonym: "deleted-"}}
+tables:
+  - {table: audit, match: actor_email, on: email, action: delete}
+`
+	b := setup(t, noFKSchema+`
+		ALTER TABLE users ADD COLUMN purged_at timestamptz;
+		INSERT INTO audit (actor_email, action) VALUES ('gone@example.com', 'login'), ('gone@example.com', 'logout'), ('stays@example.com', 'login');`, pol)
+	r, code := b.run(dryRun)
+	require.Equal(t, jobs.ExitOK, code)
+	require.Equal(t, int64(2), rowsOf(r, "audit", "delete"))
+	require.Equal(t, 3, b.db.Int(t, "SELECT count(*) FROM audit"), "a dry run changes nothing")
+
+	r, code = b.run()
+	require.Equal(t, jobs.ExitOK, code)
+	require.Equal(t, int64(2), rowsOf(r, "audit", "delete"))
+	require.Zero(t, b.db.Int(t, "SELECT count(*) FROM audit WHERE actor_email = 'gone@example.com'"))
+	require.Equal(t, 1, b.db.Int(t, "SELECT count(*) FROM audit"))
+	require.Equal(t, 1, b.db.Int(t, "SELECT count(*) FROM users WHERE email LIKE 'deleted-%'"))
+	require.Equal(t, "passed", receiptOf(t, b, "1").Verification)
+}
+
+func rowsOf(r *jobs.Report, table, action string) int64 {
+	var n int64
+	for _, rc := range r.RowCounts() {
+		if rc.Table == table && rc.Action == action {
+			n += rc.Rows
+		}
+	}
+	return n
+}
