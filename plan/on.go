@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-
 )
 
 // linkOn resolves a rule's on: it matches a column of the subject other
