@@ -87,6 +87,9 @@ var migrations = []string{
 	);
 	CREATE INDEX unverified_batch_idx ON lethe.unverified (batch_id);
 	COMMENT ON TABLE lethe.unverified IS 'Subjects erased by a batch whose verification has not run yet. Holds keys: deleted when the batch is verified, by the run that erased them or, after a crash, by the next purge.';`,
+	// 5: what a batch's verification searched (table.column names, no
+	// values), which its receipts show.
+	`ALTER TABLE lethe.batches ADD COLUMN searched text[] NOT NULL DEFAULT '{}';`,
 }
 
 // migrateLockKey is the advisory lock that serializes migrations.

@@ -2,6 +2,7 @@ package purge
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/lethe-project/lethe/catalog"
@@ -17,6 +18,8 @@ type queries struct {
 	steps, counts, verify   []plan.Statement
 	stepOf, verifyOf        []*plan.Step
 	extraColumns            []string
+	// searched names, sorted, where verification looks (table.column).
+	searched []string
 }
 
 // buildQueries builds the subject selections and the step statements. The
@@ -39,7 +42,11 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 	eligible := fmt.Sprintf("%s AND %s <= now() - $1::interval", pending, ra)
 	keyParam := func(n int) string { return fmt.Sprintf("$%d::text::%s", n, s.Key.Type) }
 
-	q := queries{extraColumns: extra}
+	q := queries{}
+	for _, c := range q.verifyValues(pl) {
+		extra = appendNew(extra, c)
+	}
+	q.extraColumns = extra
 	// The last column is how long the oldest eligible request has been past
 	// requested_at + grace: what the lateness alert reads (0 when none).
 	q.stats = fmt.Sprintf(`SELECT count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s), count(*),
@@ -79,8 +86,14 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 			}
 			q.verify = append(q.verify, v)
 			q.verifyOf = append(q.verifyOf, st)
+			what := st.Table.String() + "." + st.Match.Name
+			if st == pl.Final && st.Action == policy.Anonymize {
+				what += " (tombstone)"
+			}
+			q.searched = append(q.searched, what)
 		}
 	}
+	sort.Strings(q.searched)
 	return q
 }
 

@@ -135,3 +135,39 @@ func rowsOf(r *jobs.Report, table, action string) int64 {
 	}
 	return n
 }
+
+// TestVerificationSearchesOnColumns: verification looks for the email the
+// subject row held before the tombstone replaced it, in the on: column,
+// and the receipt says what it searched.
+func TestVerificationSearchesOnColumns(t *testing.T) {
+	t.Parallel()
+	const pol = `subject:
+  table: users
+  key: id
+  requested_at: gone
+  grace: 1d
+  final: anonymize
+  purged_at: purged_at
+  set: {email: {pseudonym: "deleted-"}}
+references:
+  - {table: keys, column: user_id}
+tables:
+  - {table: audit, match: actor_email, on: email, action: delete}
+  - {table: keys, match: user_id, action: delete}
+`
+	b := setup(t, noFKSchema+`
+		ALTER TABLE users ADD COLUMN purged_at timestamptz;
+		INSERT INTO audit (actor_email, action) VALUES ('gone@example.com', 'login');`, pol)
+	cfg := b.config()
+	j, err := purge.New(cfg.Config)
+	require.NoError(t, err)
+	purge.SetHooks(j, nil, func(uint32) {
+		b.db.Exec(t, "INSERT INTO audit (actor_email, action) VALUES ('gone@example.com', 'written meanwhile')")
+	}, nil)
+	_, code := runJob(t, cfg, j)
+	require.Equal(t, jobs.ExitFailed, code)
+	r := receiptOf(t, b, "1")
+	require.True(t, strings.HasPrefix(r.Verification, "failed: audit still has 1 row"), r.Verification)
+	require.NotContains(t, r.Verification, "example.com")
+	require.Equal(t, []string{"audit.actor_email (the subject's email)", "keys.user_id", "users.id (tombstone)"}, r.Searched)
+}
