@@ -294,7 +294,7 @@ func (b *builder) deletedTables(pl *Plan, steps []*Step) map[*catalog.Table]bool
 	for changed := true; changed; {
 		changed = false
 		for _, fk := range b.fks {
-			if fk.OnDelete == "c" && del[fk.Parent] && !del[fk.Child] && !b.ruleNulls(steps, fk) {
+			if fk.OnDelete == "c" && del[fk.Parent] && !del[fk.Child] && !b.ruleDetaches(steps, fk) {
 				del[fk.Child] = true
 				changed = true
 			}
@@ -303,13 +303,14 @@ func (b *builder) deletedTables(pl *Plan, steps []*Step) map[*catalog.Table]bool
 	return del
 }
 
-// ruleNulls reports whether a rule on fk's child table sets its column to
-// null before the parent rows go, which stops the cascade.
-func (b *builder) ruleNulls(steps []*Step, fk *catalog.FK) bool {
+// ruleDetaches reports whether a rule on fk's child table sets its column
+// to null or to another parent row before the parent rows go, which stops
+// the cascade.
+func (b *builder) ruleDetaches(steps []*Step, fk *catalog.FK) bool {
 	for _, s := range steps {
 		if s.Table == fk.Child && len(fk.ChildCols) == 1 && s.Match.Name == fk.ChildCols[0] {
 			for _, sc := range s.Set {
-				if sc.Column.Name == fk.ChildCols[0] && sc.Value.Kind == policy.Null {
+				if sc.Column.Name == fk.ChildCols[0] && sc.Value.Kind != policy.Pseudonym {
 					return true
 				}
 			}
@@ -381,8 +382,12 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*catalog.Table]b
 			continue
 		}
 		if rule.Action != policy.Delete && deleted[fk.Parent] && fk.OnDelete != "n" && fk.OnDelete != "d" {
-			if v, ok := rule.Rule.Set.Has(col); !ok || v.Kind != policy.Null {
-				b.perr.Add(rule.Line, "rule for %s (%s) must set %s: null: %s and those rows are deleted", rule.Table, rule.Action, col, ref)
+			// Null or another parent row (a placeholder account): the rows
+			// are updated before the parent rows go, so nothing cascades
+			// to them and nothing points at a deleted row.
+			if v, ok := rule.Rule.Set.Has(col); !ok || v.Kind == policy.Pseudonym {
+				b.perr.Add(rule.Line, "rule for %s (%s) must set %s to null or to another %s row's %s: %s and those rows are deleted",
+					rule.Table, rule.Action, col, fk.Parent, fk.ParentCols[0], ref)
 			}
 		}
 	}
