@@ -50,6 +50,8 @@ type Table struct {
 	ColumnOrder []string
 	// PK lists the primary key columns in order.
 	PK []string
+	// Checks lists the table's CHECK constraints, NOT VALID ones too.
+	Checks []*Check
 }
 
 // Ident returns the schema-qualified name quoted for SQL.
@@ -200,6 +202,9 @@ func Load(ctx context.Context, q Querier) (*Catalog, error) {
 		c.byOID[oid].PK = pk
 	}
 	if err := c.loadOthers(ctx, q); err != nil {
+		return nil, err
+	}
+	if err := c.loadChecks(ctx, q); err != nil {
 		return nil, err
 	}
 	rows, err = q.Query(ctx, catalogFKsSQL)

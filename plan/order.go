@@ -108,6 +108,9 @@ func (b *builder) checkValues(pl *Plan) error {
 			continue // the subject did not resolve
 		}
 		for _, sc := range s.Set {
+			if sc.Value.Kind == policy.Null {
+				b.checkConstraints(s, sc)
+			}
 			if sc.Value.Kind != policy.Literal {
 				continue
 			}
@@ -118,6 +121,7 @@ func (b *builder) checkValues(pl *Plan) error {
 				continue
 			}
 			b.checkParentRow(s, sc)
+			b.checkConstraints(s, sc)
 		}
 	}
 	return nil
