@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,10 +45,13 @@ type Config struct {
 	// SMTPRate is the most mails per second the inactivity job sends.
 	SMTPRate float64 `env:"LETHE_SMTP_RATE, default=5"`
 
-	AllowLarge bool
-	Summary    bool
-	Subject    string
-	Confirm    bool
+	// DryRunExecute is --dry-run=execute: the dry run executes every
+	// statement and rolls back (jobs.Limits.ExecuteDryRun).
+	DryRunExecute bool
+	AllowLarge    bool
+	Summary       bool
+	Subject       string
+	Confirm       bool
 	// Role and GrantsFormat are lethe grants' --role and --format.
 	Role, GrantsFormat string
 	Out                string
@@ -93,7 +97,7 @@ func parseConfig(ctx context.Context, cmd string, args []string, lookup envconfi
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&cfg.Job, "job", cfg.Job, "job to run: purge, retention, inactivity or orphans")
 	fs.StringVar(&cfg.Policy, "policy", cfg.Policy, "path of the policy file")
-	fs.BoolVar(&cfg.DryRun, "dry-run", cfg.DryRun, "change nothing; report what a real run would do")
+	fs.Var(dryRunFlag{cfg}, "dry-run", "change nothing; report what a real run would do (=execute: the purge runs every statement of each batch and rolls back)")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "subjects (or rows) per transaction")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "batches in flight at once")
 	fs.DurationVar(&cfg.TimeBudget, "time-budget", cfg.TimeBudget, "stop starting batches after this long")
@@ -178,6 +182,35 @@ func (c *Config) validate(cmd string) error {
 	}
 	if len(errs) > 0 {
 		return usageError{errors.New(strings.Join(errs, "; "))}
+	}
+	return nil
+}
+
+// dryRunFlag is --dry-run, a boolean flag that also takes =execute.
+type dryRunFlag struct{ cfg *Config }
+
+func (f dryRunFlag) IsBoolFlag() bool { return true }
+
+func (f dryRunFlag) String() string {
+	switch {
+	case f.cfg == nil || !f.cfg.DryRun:
+		return "false"
+	case f.cfg.DryRunExecute:
+		return "execute"
+	}
+	return "true"
+}
+
+func (f dryRunFlag) Set(v string) error {
+	switch v {
+	case "execute":
+		f.cfg.DryRun, f.cfg.DryRunExecute = true, true
+	default:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true, false or execute, not %q", v)
+		}
+		f.cfg.DryRun, f.cfg.DryRunExecute = b, false
 	}
 	return nil
 }

@@ -1,0 +1,23 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestDryRunExecute: --dry-run=execute runs the purge's statements and
+// rolls back; a value other than true, false or execute is refused.
+func TestDryRunExecute(t *testing.T) {
+	t.Parallel()
+	db, env := exampleDB(t, 20)
+	before := db.Snapshot(t, "public", "billing")
+	r := lethe(t, env, "--job", "purge", "--dry-run=execute", "--summary")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "wishlists")
+	require.Equal(t, before, db.Snapshot(t, "public", "billing"))
+
+	r = lethe(t, env, "--job", "purge", "--dry-run=maybe")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, `want true, false or execute, not "maybe"`)
+}
