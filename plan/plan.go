@@ -72,6 +72,10 @@ type Step struct {
 	After []string
 	// Line is the policy line the step comes from.
 	Line int
+
+	// earlier are the steps that run before this one and delete rows of
+	// its table.
+	earlier []*Step
 }
 
 // SetColumn is one resolved assignment.
@@ -144,7 +148,21 @@ func (b *builder) build() *Plan {
 	deleted := b.deletedTables(pl, steps)
 	steps = append(steps, b.coverage(pl, steps, deleted)...)
 	pl.Steps = b.order(pl, steps, deleted)
+	linkEarlierDeletes(pl.Steps)
 	return pl
+}
+
+// linkEarlierDeletes tells each step which earlier steps delete rows of its
+// table: a row two rules match is gone when the later one runs, and its
+// count (the dry run's) must not count it again.
+func linkEarlierDeletes(steps []*Step) {
+	for i, s := range steps {
+		for _, e := range steps[:i] {
+			if e.Table == s.Table && e.Action == policy.Delete {
+				s.earlier = append(s.earlier, e)
+			}
+		}
+	}
 }
 
 func (b *builder) ruleSteps(pl *Plan) []*Step {

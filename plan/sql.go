@@ -73,6 +73,7 @@ func (s *Step) SQL(key *catalog.Column, count bool, purgedAt *catalog.Column) St
 		from, keyExpr = fmt.Sprintf("%s t WHERE %s AND $2::text[] IS NOT NULL", s.Table.Ident(), where), "t."+s.Match.Ident()+"::text"
 	}
 	if count || s.Action == policy.Cascade || (s.Action == policy.Keep && len(s.Set) == 0) {
+		from += s.notEarlier(key)
 		return Statement{SQL: fmt.Sprintf("SELECT %s, count(*) FROM %s GROUP BY 1", keyExpr, from)}
 	}
 	using := ""
@@ -118,6 +119,15 @@ func (s *Step) SQL(key *catalog.Column, count bool, purgedAt *catalog.Column) St
 	return Statement{SQL: fmt.Sprintf("WITH d AS (%s) SELECT k, count(*) FROM d GROUP BY k", dml), Args: args}
 }
 
+// VerifySQL returns the statement that counts, per subject, every row the
+// step matches, those an earlier step deletes too: after the batch, a row
+// left behind is a leftover whichever rule found it.
+func (s *Step) VerifySQL(key *catalog.Column) Statement {
+	c := *s
+	c.earlier = nil
+	return c.SQL(key, true, nil)
+}
+
 // setsMatchOrPseudonym reports whether the step replaces its own match
 // column (RETURNING would then see the new value, not the key) or writes a
 // pseudonym (which needs each row's subject).
@@ -154,12 +164,23 @@ func (s *Step) ValuesSQL(key *catalog.Column, col string) (string, error) {
 // SelectSQL returns a query that reads the step's rows for the subjects in
 // $1 (keys as text; $2, their pseudonym suffixes, as for SQL, may be empty
 // strings): list is a select list over the step's table under alias t. The
-// rows are exactly those the step would touch (its count is the count of
-// SQL with count), in no particular order: sorting a large subject's rows
+// rows are exactly those the step would touch, not those an earlier step
+// deletes (its count is the count of SQL with count), in no particular order: sorting a large subject's rows
 // would cost the export a quarter of its speed. It is how the export reads
 // what the purge would erase.
 func (s *Step) SelectSQL(key *catalog.Column, list string) string {
-	return fmt.Sprintf("SELECT %s FROM %s t WHERE %s AND $2::text[] IS NOT NULL", list, s.Table.Ident(), s.filter("t", 10, key))
+	return fmt.Sprintf("SELECT %s FROM %s t WHERE %s AND $2::text[] IS NOT NULL%s", list, s.Table.Ident(), s.filter("t", 10, key), s.notEarlier(key))
+}
+
+// notEarlier is a condition that leaves out the rows an earlier step
+// deletes: in a real run they are gone when the step runs, so it neither
+// touches nor counts them (and an export lists each row once).
+func (s *Step) notEarlier(key *catalog.Column) string {
+	var out string
+	for i, e := range s.earlier {
+		out += fmt.Sprintf(" AND (%s) IS NOT TRUE", e.filter("t", 20+10*i, key))
+	}
+	return out
 }
 
 // StepsOn returns the steps that act on table t, in execution order.

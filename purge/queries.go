@@ -79,7 +79,7 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 		q.counts = append(q.counts, st.SQL(s.Key, true, nil))
 		q.stepOf = append(q.stepOf, st)
 		if verifiable(st) && !impliedByForeignKey(pl, st) {
-			v := st.SQL(s.Key, true, nil)
+			v := st.VerifySQL(s.Key)
 			if st == pl.Final && st.Action == policy.Anonymize {
 				v.SQL = fmt.Sprintf("SELECT %s::text, count(*) FROM %s t WHERE %s = ANY($1::text[]::%s[]) AND t.%s IS NULL AND $2::text[] IS NOT NULL GROUP BY 1",
 					key, t, key, s.Key.Type, s.PurgedAt.Ident())
