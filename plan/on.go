@@ -2,6 +2,9 @@ package plan
 
 import (
 	"fmt"
+	"strings"
+
+	"github.com/lethe-project/lethe/catalog"
 )
 
 // linkOn resolves a rule's on: it matches a column of the subject other
@@ -68,4 +71,28 @@ func (b *builder) warnTextMatch(pl *Plan) {
 				s.Table, s.Line, n, s.Table, s.Match.Name, pl.Subject.Table, key.Name, key.Type))
 		}
 	}
+}
+
+// viaRules returns the rules on vt that s may reach the subject through:
+// those whose match column is s's via_match when it has one (via), and
+// all of them (cands).
+func viaRules(steps []*Step, s *Step, vt *catalog.Table) (via, cands []*Step) {
+	for _, o := range steps {
+		if o.Table != vt || o == s {
+			continue
+		}
+		cands = append(cands, o)
+		if s.Rule.ViaMatch.IsZero() || o.Match.Name == s.Rule.ViaMatch.Column() {
+			via = append(via, o)
+		}
+	}
+	return via, cands
+}
+
+func matchNames(steps []*Step) string {
+	var names []string
+	for _, o := range steps {
+		names = append(names, o.Match.Name)
+	}
+	return strings.Join(names, ", ")
 }

@@ -231,21 +231,21 @@ func (b *builder) linkVia(pl *Plan, steps []*Step) {
 		if vt == nil {
 			continue
 		}
-		var via []*Step
-		for _, o := range steps {
-			if o.Table == vt && o != s {
-				via = append(via, o)
-			}
-		}
+		via, cands := viaRules(steps, s, vt)
 		switch {
 		case vt == s.Table:
 			b.perr.Add(r.Line, "%s: via names the rule's own table", what)
 			continue
-		case len(via) == 0:
+		case len(cands) == 0:
 			b.perr.Add(r.Line, "%s: via %s, but no rule covers %s (it must say how %s reaches the subject)", what, vt, vt, vt)
 			continue
+		case len(via) == 0:
+			b.perr.Add(r.Line, "%s: via %s with via_match %s, but no rule for %s matches %s (they match %s)",
+				what, vt, r.ViaMatch, vt, r.ViaMatch, matchNames(cands))
+			continue
 		case len(via) > 1:
-			b.perr.Add(r.Line, "%s: via %s is ambiguous, %d rules cover %s", what, vt, len(via), vt)
+			b.perr.Add(r.Line, "%s: via %s is ambiguous, %d rules cover %s (match %s): say which with via_match:",
+				what, vt, len(via), vt, matchNames(via))
 			continue
 		}
 		s.Via = via[0]

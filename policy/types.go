@@ -90,6 +90,9 @@ type Rule struct {
 	// Via names a table, covered by its own rule, through which this table
 	// reaches the subject: Match refers to a row of Via.
 	Via Ident `yaml:"via"`
+	// ViaMatch names, when several rules cover the Via table, the match
+	// column of the one whose rows this table follows.
+	ViaMatch Ident `yaml:"via_match"`
 	// On names the column of the subject table that Match holds, when it
 	// is not the subject's key: an audit log that stores the email, a log
 	// keyed by username. The subject's value is read in the batch before
