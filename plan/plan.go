@@ -76,6 +76,9 @@ type Step struct {
 	// earlier are the steps that run before this one and delete rows of
 	// its table.
 	earlier []*Step
+	// extra are the further (column, Via's column) pairs of a
+	// multi-column key, after Match and Ref.
+	extra [][2]*catalog.Column
 }
 
 // SetColumn is one resolved assignment.
@@ -335,105 +338,4 @@ func (b *builder) ruleDetaches(steps []*Step, fk *catalog.FK) bool {
 		}
 	}
 	return false
-}
-
-func (b *builder) ignored(t *catalog.Table, col string) *policy.Ignore {
-	for i := range b.rules.Ignore {
-		ig := &b.rules.Ignore[i]
-		it, ok := b.cat.Lookup(ig.Table)
-		if ok && it == t && (ig.Column.IsZero() || ig.Column.Column() == col) {
-			return ig
-		}
-	}
-	return nil
-}
-
-// coverage checks that every foreign key into the subject table or a
-// deleted table is covered, and returns cascade steps for ignored tables
-// whose rows go by ON DELETE CASCADE.
-func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*catalog.Table]bool) []*Step {
-	for i := range b.rules.Ignore {
-		ig := &b.rules.Ignore[i]
-		if _, ok := b.cat.Lookup(ig.Table); !ok {
-			b.perr.Add(ig.Line, "ignore: %s", b.cat.Missing(ig.Table))
-		}
-	}
-	var cascades []*Step
-	for _, fk := range b.fks {
-		if fk.Parent != pl.Subject.Table && !deleted[fk.Parent] || b.isAbsent(pl, fk) {
-			continue
-		}
-		ref := refText(fk)
-		if len(fk.ChildCols) != 1 {
-			if b.ignored(fk.Child, "") == nil {
-				b.perr.Add(0, "%s: a multi-column foreign key needs an ignore entry with a reason", ref)
-			}
-			continue
-		}
-		col := fk.ChildCols[0]
-		var rule *Step
-		for _, s := range steps {
-			if s.Table == fk.Child && s.Match.Name == col {
-				rule = s
-			}
-		}
-		if rule == nil {
-			ig := b.ignored(fk.Child, col)
-			if ig == nil {
-				b.perr.Add(0, "%s: not covered; add a tables: rule (delete, anonymize or keep) for %s match %s, or an ignore: entry with a reason",
-					ref, fk.Child, col)
-				continue
-			}
-			if deleted[fk.Parent] && fk.Declared {
-				b.perr.Add(ig.Line, "ignore %s: %s, so deleting %s rows would leave %s rows pointing at them; add a rule instead",
-					fk.Child, ref, fk.Parent, fk.Child)
-				continue
-			}
-			if deleted[fk.Parent] && fk.Blocks() {
-				b.perr.Add(ig.Line, "ignore %s: %s, so deleting %s rows would fail while %s rows point at them; add a rule instead",
-					fk.Child, ref, fk.Parent, fk.Child)
-				continue
-			}
-			if fk.OnDelete == "c" && deleted[fk.Parent] {
-				cascades = append(cascades, b.cascadeSteps(pl, steps, fk, ig)...)
-			}
-			continue
-		}
-		if rule.Action != policy.Delete && deleted[fk.Parent] && fk.OnDelete != "n" && fk.OnDelete != "d" {
-			// Null or another parent row (a placeholder account): the rows
-			// are updated before the parent rows go, so nothing cascades
-			// to them and nothing points at a deleted row.
-			if v, ok := rule.Rule.Set.Has(col); !ok || v.Kind == policy.Pseudonym {
-				b.perr.Add(rule.Line, "rule for %s (%s) must set %s to null or to another %s row's %s: %s and those rows are deleted",
-					rule.Table, rule.Action, col, fk.Parent, fk.ParentCols[0], ref)
-			}
-		}
-	}
-	return cascades
-}
-
-// cascadeSteps returns the steps that count the rows of an ignored table
-// that PostgreSQL removes by ON DELETE CASCADE: one per step that deletes
-// parent rows.
-func (b *builder) cascadeSteps(pl *Plan, steps []*Step, fk *catalog.FK, ig *policy.Ignore) []*Step {
-	step := func() *Step {
-		s := &Step{Table: fk.Child, Action: policy.Cascade, Match: fk.Child.Columns[fk.ChildCols[0]], FK: fk, Line: ig.Line}
-		s.After = append(s.After, fmt.Sprintf("%s → %s %s", fk.Name, fk.Parent, fk.OnDeleteText()))
-		return s
-	}
-	if fk.Parent == pl.Subject.Table && fk.ParentCols[0] == pl.Subject.Key.Name {
-		return []*Step{step()}
-	}
-	var out []*Step
-	for _, o := range steps {
-		if o.Table == fk.Parent && o.Action == policy.Delete {
-			s := step()
-			s.Via, s.Ref = o, fk.Parent.Columns[fk.ParentCols[0]]
-			out = append(out, s)
-		}
-	}
-	// When the parent's rows go by cascade too, or the FK points at another
-	// column of the subject table, there is nothing to count them through:
-	// PostgreSQL still removes them.
-	return out
 }

@@ -29,9 +29,24 @@ func (s *Step) pairs(depth int, key *catalog.Column) string {
 	if s.Match.Type != s.Ref.Type && s.Match.Textual() {
 		ref += "::text"
 	}
-	return fmt.Sprintf("SELECT %s AS val, s%d.k, s%d.h FROM %s %s JOIN (%s) s%d ON %s.%s = s%d.val WHERE %s",
-		ref, depth, depth, s.Via.Table.Ident(), v, s.Via.pairs(depth+1, key), depth, v, s.Via.Match.Ident(), depth,
+	ref += " AS val"
+	for i, x := range s.extra {
+		ref += fmt.Sprintf(", %s.%s AS x%d", v, x[1].Ident(), i)
+	}
+	return fmt.Sprintf("SELECT %s, s%d.k, s%d.h FROM %s %s JOIN (%s) s%d ON %s WHERE %s",
+		ref, depth, depth, s.Via.Table.Ident(), v, s.Via.pairs(depth+1, key), depth, s.Via.joinOn(v, fmt.Sprintf("s%d", depth)),
 		s.Via.filter(v, depth+1, key))
+}
+
+// joinOn is the condition that joins the step's rows (alias t) with its
+// pairs (alias p): the match column, and the further columns of a
+// multi-column key.
+func (s *Step) joinOn(t, p string) string {
+	on := fmt.Sprintf("%s.%s = %s.val", t, s.Match.Ident(), p)
+	for i, x := range s.extra {
+		on += fmt.Sprintf(" AND %s.%s = %s.x%d", t, x[0].Ident(), p, i)
+	}
+	return on
 }
 
 // filter returns a condition on the step's rows (under alias) of the form
@@ -45,6 +60,14 @@ func (s *Step) filter(alias string, depth int, key *catalog.Column) string {
 			return col + " = ANY($1::text[])"
 		}
 		return fmt.Sprintf("%s = ANY($1::text[]::%s[])", col, key.Type)
+	}
+	if len(s.extra) > 0 {
+		cols, vals := col, fmt.Sprintf("f%d.val", depth)
+		for i, x := range s.extra {
+			cols += ", " + alias + "." + x[0].Ident()
+			vals += fmt.Sprintf(", f%d.x%d", depth, i)
+		}
+		return fmt.Sprintf("(%s) IN (SELECT %s FROM (%s) f%d)", cols, vals, s.pairs(depth, key), depth)
 	}
 	return fmt.Sprintf("%s = ANY(ARRAY(SELECT f%d.val FROM (%s) f%d))", col, depth, s.pairs(depth, key), depth)
 }
@@ -67,7 +90,7 @@ func (s *Step) SQL(key *catalog.Column, count bool, purgedAt *catalog.Column) St
 	// are joined with the (val, k, h) pairs.
 	direct := s.Via == nil && !s.setsMatchOrPseudonym()
 	where := s.filter("t", 10, key)
-	from, keyExpr := fmt.Sprintf("%s t JOIN (%s) s ON t.%s = s.val WHERE %s", s.Table.Ident(), s.pairs(0, key), s.Match.Ident(), where), "s.k"
+	from, keyExpr := fmt.Sprintf("%s t JOIN (%s) s ON %s WHERE %s", s.Table.Ident(), s.pairs(0, key), s.joinOn("t", "s"), where), "s.k"
 	if direct {
 		// $2 is unused here but must appear for its type to be known.
 		from, keyExpr = fmt.Sprintf("%s t WHERE %s AND $2::text[] IS NOT NULL", s.Table.Ident(), where), "t."+s.Match.Ident()+"::text"
@@ -79,7 +102,7 @@ func (s *Step) SQL(key *catalog.Column, count bool, purgedAt *catalog.Column) St
 	using := ""
 	if !direct {
 		using = fmt.Sprintf(" (%s) s", s.pairs(0, key))
-		where = fmt.Sprintf("t.%s = s.val AND %s", s.Match.Ident(), where)
+		where = fmt.Sprintf("%s AND %s", s.joinOn("t", "s"), where)
 	} else {
 		where += " AND $2::text[] IS NOT NULL"
 	}

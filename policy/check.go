@@ -17,6 +17,9 @@ func (p *Policy) check(perr *Error) {
 		if ig.Reason == "" {
 			perr.Add(ig.Line, "ignore entry for %s needs a reason", ig.Table)
 		}
+		if !ig.Column.IsZero() && len(ig.Columns) > 0 {
+			perr.Add(ig.Line, "ignore entry for %s: give column: or columns:, not both", ig.Table)
+		}
 	}
 	p.checkReferences(perr)
 	p.checkOutside(perr)

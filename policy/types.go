@@ -118,6 +118,9 @@ type Ignore struct {
 	Table Ident `yaml:"table"`
 	// Column optionally narrows the entry to one referencing column.
 	Column Ident `yaml:"column"`
+	// Columns narrows the entry to one multi-column reference, by its
+	// referencing columns in order.
+	Columns []Ident `yaml:"columns"`
 	// Reason says why no action is needed; required.
 	Reason string `yaml:"reason"`
 
