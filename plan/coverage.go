@@ -67,7 +67,7 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*catalog.Table]b
 		ref := refText(fk)
 		var rule *Step
 		for _, s := range steps {
-			if s.Table == fk.Child && len(fk.ChildCols) == 1 && s.Match.Name == fk.ChildCols[0] {
+			if s.Table == fk.Child && (len(fk.ChildCols) == 1 && s.Match.Name == fk.ChildCols[0] || s.link == fk) {
 				rule = s
 			}
 		}
@@ -78,8 +78,8 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*catalog.Table]b
 		ig := b.ignored(fk.Child, fk.ChildCols)
 		switch {
 		case ig == nil && len(fk.ChildCols) > 1:
-			b.perr.Add(0, "%s: not covered; add an ignore: entry for %s with columns: [%s] and a reason (a rule matches one column)",
-				ref, fk.Child, strings.Join(fk.ChildCols, ", "))
+			b.perr.Add(0, "%s: not covered; add a tables: rule for %s match %s via %s (the other columns follow), or an ignore: entry with columns: [%s] and a reason",
+				ref, fk.Child, fk.ChildCols[len(fk.ChildCols)-1], fk.Parent, strings.Join(fk.ChildCols, ", "))
 		case ig == nil:
 			b.perr.Add(0, "%s: not covered; add a tables: rule (delete, anonymize or keep) for %s match %s, or an ignore: entry with a reason",
 				ref, fk.Child, fk.ChildCols[0])
@@ -110,7 +110,7 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*catalog.Table]b
 // checkRule checks a rule that covers fk: one that keeps rows pointing at
 // a deleted parent row must move them off it first.
 func (b *builder) checkRule(rule *Step, fk *catalog.FK, ref string, deleted map[*catalog.Table]bool) {
-	col := fk.ChildCols[0]
+	col := rule.Match.Name
 	if rule.Action == policy.Delete || !deleted[fk.Parent] || fk.OnDelete == "n" || fk.OnDelete == "d" {
 		return
 	}
@@ -119,7 +119,7 @@ func (b *builder) checkRule(rule *Step, fk *catalog.FK, ref string, deleted map[
 	// nothing points at a deleted row.
 	if v, ok := rule.Rule.Set.Has(col); !ok || v.Kind == policy.Pseudonym {
 		b.perr.Add(rule.Line, "rule for %s (%s) must set %s to null or to another %s row's %s: %s and those rows are deleted",
-			rule.Table, rule.Action, col, fk.Parent, fk.ParentCols[0], ref)
+			rule.Table, rule.Action, col, fk.Parent, rule.refName(fk), ref)
 	}
 }
 
@@ -150,4 +150,15 @@ func (b *builder) cascadeSteps(pl *Plan, steps []*Step, fk *catalog.FK, ig *poli
 	// column of the subject table, there is nothing to count them through:
 	// PostgreSQL still removes them.
 	return out
+}
+
+// refName is the column of fk's parent that the rule's match column
+// refers to.
+func (s *Step) refName(fk *catalog.FK) string {
+	for i, c := range fk.ChildCols {
+		if c == s.Match.Name {
+			return fk.ParentCols[i]
+		}
+	}
+	return fk.ParentCols[0]
 }

@@ -31,6 +31,9 @@ func (pl *Plan) Describe(w io.Writer) {
 			fmt.Fprintf(w, " where %s = the subject's %s", st.Match.Name, st.On.Name)
 		case st.Via != nil:
 			fmt.Fprintf(w, " where %s → %s.%s", st.Match.Name, st.Via.Table, st.Ref.Name)
+			for _, x := range st.extra {
+				fmt.Fprintf(w, " and %s → %s.%s", x[0].Name, st.Via.Table, x[1].Name)
+			}
 			if st.Rule != nil && !st.Rule.ViaMatch.IsZero() {
 				fmt.Fprintf(w, " (through the %s rule on %s)", st.Via.Table, st.Via.Match.Name)
 			}

@@ -79,6 +79,8 @@ type Step struct {
 	// extra are the further (column, Via's column) pairs of a
 	// multi-column key, after Match and Ref.
 	extra [][2]*catalog.Column
+	// link is the multi-column key a via step follows, nil otherwise.
+	link *catalog.FK
 }
 
 // SetColumn is one resolved assignment.
@@ -286,11 +288,31 @@ func (b *builder) subjectKey() *catalog.Column {
 }
 
 // viaRef finds the column of vt that s.Match refers to: through a foreign
-// key when one exists, else vt's single-column primary key.
+// key (or declared reference) when one exists, a multi-column one by all
+// its columns, else vt's single-column primary key.
 func (b *builder) viaRef(s *Step, vt *catalog.Table) *catalog.Column {
 	for _, fk := range b.fks {
 		if fk.Child == s.Table && fk.Parent == vt && len(fk.ChildCols) == 1 && fk.ChildCols[0] == s.Match.Name {
 			return vt.Columns[fk.ParentCols[0]]
+		}
+	}
+	// A multi-column key that holds the match column links by all of its
+	// columns: (partition_id, project_id) → projects (partition_id, id).
+	for _, fk := range b.fks {
+		if fk.Child != s.Table || fk.Parent != vt || len(fk.ChildCols) < 2 {
+			continue
+		}
+		for i, c := range fk.ChildCols {
+			if c != s.Match.Name {
+				continue
+			}
+			for j := range fk.ChildCols {
+				if j != i {
+					s.extra = append(s.extra, [2]*catalog.Column{s.Table.Columns[fk.ChildCols[j]], vt.Columns[fk.ParentCols[j]]})
+				}
+			}
+			s.link = fk
+			return vt.Columns[fk.ParentCols[i]]
 		}
 	}
 	if len(vt.PK) == 1 {

@@ -38,3 +38,32 @@ ignore:
 	}
 	require.Equal(t, int64(2), rows["builds cascade"])
 }
+
+// TestMultiColumnViaFollowsEveryColumn: pipelines reach the subject
+// through their project by a declared (partition_id, project_id)
+// reference with no foreign key; the rule names one column, the reference
+// brings the other, and only the subject's partition's rows go.
+func TestMultiColumnViaFollowsEveryColumn(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `
+		CREATE TABLE users (id bigint PRIMARY KEY, gone timestamptz);
+		CREATE TABLE projects (partition_id int, id bigint, owner_id bigint REFERENCES users, PRIMARY KEY (partition_id, id));
+		CREATE TABLE pipelines (id bigint PRIMARY KEY, partition_id int, project_id bigint);
+		INSERT INTO users VALUES (1, now() - interval '2 days'), (2, NULL);
+		INSERT INTO projects VALUES (1, 5, 1), (2, 5, 2);
+		INSERT INTO pipelines VALUES (100, 1, 5), (101, 1, 5), (102, 2, 5);`,
+		`subject: {table: users, key: id, requested_at: gone, grace: 1d}
+references:
+  - {table: pipelines, columns: [partition_id, project_id], to: projects}
+tables:
+  - {table: projects, match: owner_id, action: delete}
+  - {table: pipelines, match: project_id, via: projects, action: delete}
+`)
+	dry, code := b.run(dryRun)
+	require.Equal(t, jobs.ExitOK, code)
+	require.Equal(t, int64(2), rowsOf(dry, "pipelines", "delete"))
+	_, code = b.run()
+	require.Equal(t, jobs.ExitOK, code)
+	require.Equal(t, 1, b.db.Int(t, "SELECT count(*) FROM pipelines WHERE partition_id = 2"))
+	require.Zero(t, b.db.Int(t, "SELECT count(*) FROM pipelines WHERE partition_id = 1"))
+}
