@@ -111,6 +111,11 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*catalog.Table]b
 // a deleted parent row must move them off it first.
 func (b *builder) checkRule(rule *Step, fk *catalog.FK, ref string, deleted map[*catalog.Table]bool) {
 	col := rule.Match.Name
+	if fk.Parent == b.subjectTable() && len(fk.ParentCols) == 1 && rule.Via == nil && fk.ParentCols[0] != b.root.Key.Column() {
+		b.perr.Add(rule.Line, "rule for %s matches %s, which references %s(%s): add on: %s",
+			rule.Table, col, fk.Parent, fk.ParentCols[0], fk.ParentCols[0])
+		return
+	}
 	if rule.Action == policy.Delete || !deleted[fk.Parent] || fk.OnDelete == "n" || fk.OnDelete == "d" {
 		return
 	}

@@ -137,3 +137,16 @@ func TestOnMatchesAnotherSubjectColumn(t *testing.T) {
 	_, err = buildPolicy(t, db, subject+"tables:\n  - {table: audit, match: id, on: email, action: delete}\n")
 	require.ErrorContains(t, err, "rule for audit: match column id is bigint, but users.email is text")
 }
+
+// TestReferenceToAnotherSubjectColumnWantsOn: a reference declared to
+// users(email) is covered by a rule that says on: email; one that
+// compares with the key instead is refused.
+func TestReferenceToAnotherSubjectColumnWantsOn(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, noFKSchema)
+	const head = "subject: {table: users, key: id, requested_at: gone, grace: 1d}\nreferences:\n  - {table: audit, column: actor_email, to_column: email}\ntables:\n"
+	_, err := buildPolicy(t, db, head+"  - {table: audit, match: actor_email, action: delete}\n")
+	require.ErrorContains(t, err, "rule for audit matches actor_email, which references users(email): add on: email")
+	_, err = buildPolicy(t, db, head+"  - {table: audit, match: actor_email, on: email, action: delete}\n")
+	require.NoError(t, err)
+}
