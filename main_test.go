@@ -146,6 +146,7 @@ func TestCheckAndGuardAndReceipt(t *testing.T) {
 	r = lethe(t, env, "receipt", "--subject", id)
 	require.Equal(t, 0, r.code)
 	require.Contains(t, r.stdout, "verification: passed")
+	require.Contains(t, r.stdout, "searched: activity_log.user_id, notes.created_by, users.id")
 	r = lethe(t, env, "receipt", "--subject", jobtest.MD5UUID("user21"))
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stdout, "no receipt")
