@@ -144,6 +144,9 @@ func (c *Config) validate(cmd string) error {
 			errs = append(errs, fmt.Sprintf("unknown job %q: want one of %s", c.Job, names))
 		}
 	}
+	if c.DryRunExecute && (cmd != "run" || c.Job != "purge") {
+		errs = append(errs, "--dry-run=execute is for the purge (lethe --job purge): other dry runs only read")
+	}
 	if (cmd == "erase" || cmd == "receipt" || cmd == "export") && c.Subject == "" {
 		errs = append(errs, "--subject KEY is required")
 	}

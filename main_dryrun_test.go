@@ -17,6 +17,10 @@ func TestDryRunExecute(t *testing.T) {
 	require.Contains(t, r.stdout, "wishlists")
 	require.Equal(t, before, db.Snapshot(t, "public", "billing"))
 
+	r = lethe(t, env, "--job", "retention", "--dry-run=execute")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "--dry-run=execute is for the purge")
+
 	r = lethe(t, env, "--job", "purge", "--dry-run=maybe")
 	require.Equal(t, 2, r.code)
 	require.Contains(t, r.stderr, `want true, false or execute, not "maybe"`)
