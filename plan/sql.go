@@ -180,8 +180,8 @@ func (s *Step) ValuesSQL(key *catalog.Column, col string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("column %s does not exist in table %s", col, s.Table)
 	}
-	return fmt.Sprintf("SELECT s.k, t.%s::text FROM %s t JOIN (%s) s ON t.%s = s.val WHERE t.%s IS NOT NULL AND %s",
-		c.Ident(), s.Table.Ident(), s.pairs(0, key), s.Match.Ident(), c.Ident(), s.filter("t", 10, key)), nil
+	return fmt.Sprintf("SELECT s.k, t.%s::text FROM %s t JOIN (%s) s ON %s WHERE t.%s IS NOT NULL AND %s",
+		c.Ident(), s.Table.Ident(), s.pairs(0, key), s.joinOn("t", "s"), c.Ident(), s.filter("t", 10, key)), nil
 }
 
 // SelectSQL returns a query that reads the step's rows for the subjects in
