@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/lethe-project/lethe/internal/pgtest"
@@ -49,4 +50,36 @@ ignore:
   - {table: builds, columns: [partition_id, project_id], reason: "go with their project"}
 `)
 	require.ErrorContains(t, err, "builds.runner_id references users(id) (builds_runner_id_fkey, ON DELETE NO ACTION): not covered")
+}
+
+// TestValuesSQLFollowsEveryColumn: a row reached through a multi-column
+// via belongs to the subject of its own partition only.
+func TestValuesSQLFollowsEveryColumn(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, `
+		CREATE TABLE users (id bigint PRIMARY KEY, gone timestamptz);
+		CREATE TABLE projects (partition_id int, id bigint, owner_id bigint REFERENCES users, PRIMARY KEY (partition_id, id));
+		CREATE TABLE uploads (id bigint PRIMARY KEY, partition_id int, project_id bigint, path text,
+			FOREIGN KEY (partition_id, project_id) REFERENCES projects);
+		INSERT INTO users VALUES (1, NULL), (2, NULL);
+		INSERT INTO projects VALUES (1, 5, 1), (2, 5, 2);
+		INSERT INTO uploads VALUES (100, 1, 5, 'a'), (101, 2, 5, 'b');`)
+	pl, err := buildPolicy(t, db, `subject: {table: users, key: id, requested_at: gone, grace: 1d}
+tables:
+  - {table: uploads, match: project_id, via: projects, action: delete}
+  - {table: projects, match: owner_id, action: delete}
+`)
+	require.NoError(t, err)
+	q, err := pl.Steps[0].ValuesSQL(pl.Subject.Key, "path")
+	require.NoError(t, err)
+	rows, err := db.Pool.Query(context.Background(), q, []string{"1", "2"}, []string{"", ""})
+	require.NoError(t, err)
+	got := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		require.NoError(t, rows.Scan(&k, &v))
+		got[v] += k
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, map[string]string{"a": "1", "b": "2"}, got)
 }
