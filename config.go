@@ -44,6 +44,13 @@ type Config struct {
 	SMTPURL string `env:"LETHE_SMTP_URL"`
 	// SMTPRate is the most mails per second the inactivity job sends.
 	SMTPRate float64 `env:"LETHE_SMTP_RATE, default=5"`
+	// Journal is the erasure journal's location (see journalcmd.go).
+	Journal string `env:"LETHE_JOURNAL"`
+	// JournalRetention is how long journal objects are kept.
+	JournalRetention string `env:"LETHE_JOURNAL_RETENTION, default=400d"`
+	// PreviousHashKeys are the subject hash keys used before
+	// SubjectHashKey, comma-separated.
+	PreviousHashKeys string `env:"LETHE_SUBJECT_HASH_KEYS_PREVIOUS"`
 
 	// DryRunExecute is --dry-run=execute: the dry run executes every
 	// statement and rolls back (jobs.Limits.ExecuteDryRun).
@@ -55,6 +62,8 @@ type Config struct {
 	// Role and GrantsFormat are lethe grants' --role and --format.
 	Role, GrantsFormat string
 	Out                string
+	// Since is lethe replay's --since.
+	Since string
 }
 
 // envVars documents every variable for --help, in order.
@@ -81,6 +90,9 @@ var envVars = [][2]string{
 	{"LETHE_SCHEDULE_SECONDS", "lethe schedule: true to accept six-field specs with seconds"},
 	{"LETHE_SMTP_URL", "inactivity mails: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (implicit TLS)"},
 	{"LETHE_SMTP_RATE", "inactivity mails: most sent per second (default 5)"},
+	{"LETHE_JOURNAL", "erasure journal outside the database: s3://bucket/prefix/ or file:///dir/ (see docs/backups-and-restores.md)"},
+	{"LETHE_JOURNAL_RETENTION", "keep journal objects this long, e.g. 400d or 8760h; 0 keeps them forever (default 400d)"},
+	{"LETHE_SUBJECT_HASH_KEYS_PREVIOUS", "comma-separated hash keys used before LETHE_SUBJECT_HASH_KEY (replay and receipt accept them)"},
 }
 
 // parseConfig reads the environment, then the flags of the command in args.
@@ -112,6 +124,9 @@ func parseConfig(ctx context.Context, cmd string, args []string, lookup envconfi
 	}
 	if cmd == "erase" || cmd == "receipt" || cmd == "export" {
 		fs.StringVar(&cfg.Subject, "subject", "", "the subject's key (as the application stores it)")
+	}
+	if cmd == "replay" || cmd == "run" {
+		fs.StringVar(&cfg.Since, "since", "", "lethe replay: only erasures at or after this time (RFC 3339 or YYYY-MM-DD)")
 	}
 	if cmd == "erase" {
 		fs.BoolVar(&cfg.Confirm, "confirm", false, "really erase; without it, show what would happen")
@@ -158,6 +173,7 @@ func (c *Config) validate(cmd string) error {
 			errs = append(errs, fmt.Sprintf("--format %q: want sql or iam", c.GrantsFormat))
 		}
 	}
+	errs = append(errs, c.validateJournal()...)
 	if c.BatchSize < 1 {
 		errs = append(errs, "batch size must be at least 1")
 	}

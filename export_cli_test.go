@@ -22,8 +22,8 @@ func TestExportCommand(t *testing.T) {
 	key := jobtest.MD5UUID("user6")
 
 	r := lethe(t, env, "export", "--subject", key)
-	require.Equal(t, 0, r.code)
-	zr, err := zip.NewReader(bytes.NewReader([]byte(r.stdout)), int64(len(r.stdout)))
+	require.Equal(t, 0, r.Code)
+	zr, err := zip.NewReader(bytes.NewReader([]byte(r.Stdout)), int64(len(r.Stdout)))
 	require.NoError(t, err, "stdout is the archive")
 	var names []string
 	for _, f := range zr.File {
@@ -31,16 +31,16 @@ func TestExportCommand(t *testing.T) {
 	}
 	require.Contains(t, names, "manifest.json")
 	require.Contains(t, names, "tables/public.users.id.jsonl")
-	require.NotContains(t, r.stderr, key, "logs never hold the key")
+	require.NotContains(t, r.Stderr, key, "logs never hold the key")
 
 	r = lethe(t, env, "export", "--subject", key, "--dry-run")
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stdout, "dry run")
-	require.Contains(t, r.stdout, "billing.invoices")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "dry run")
+	require.Contains(t, r.Stdout, "billing.invoices")
 
 	out := filepath.Join(t.TempDir(), "user6.zip")
 	r = lethe(t, env, "export", "--subject", key, "--out", out)
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	zf, err := zip.OpenReader(out)
 	require.NoError(t, err)
 	defer zf.Close()
@@ -57,21 +57,21 @@ func TestExportCommand(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.zip")
 	for _, k := range []string{"no-such; key", jobtest.MD5UUID("nobody")} {
 		r = lethe(t, env, "export", "--subject", k, "--out", bad)
-		require.Equal(t, 2, r.code)
-		require.NotContains(t, r.stderr+r.stdout, k)
+		require.Equal(t, 2, r.Code)
+		require.NotContains(t, r.Stderr+r.Stdout, k)
 		entries, err := os.ReadDir(filepath.Dir(bad))
 		require.NoError(t, err)
 		require.Empty(t, entries)
 	}
 	r = lethe(t, env, "export")
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, "--subject KEY is required")
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, "--subject KEY is required")
 
 	r = lethe(t, env, "check")
-	require.Equal(t, 0, r.code)
-	require.NotContains(t, r.stderr, "looks secret")
+	require.Equal(t, 0, r.Code)
+	require.NotContains(t, r.Stderr, "looks secret")
 	db.Exec(t, "ALTER TABLE sessions ADD COLUMN device_fingerprint_hash text")
 	r = lethe(t, env, "check")
-	require.Equal(t, 0, r.code, "a warning, not an error")
-	require.Contains(t, r.stderr, "lethe: warning: export: column sessions.device_fingerprint_hash looks secret and would be exported (export.exclude of the rule at line 11)")
+	require.Equal(t, 0, r.Code, "a warning, not an error")
+	require.Contains(t, r.Stderr, "lethe: warning: export: column sessions.device_fingerprint_hash looks secret and would be exported (export.exclude of the rule at line 11)")
 }

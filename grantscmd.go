@@ -19,6 +19,7 @@ func printGrants(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *poli
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
 		return jobs.ExitCode(err)
 	}
+	g.Journal = cfg.Journal
 	if cfg.GrantsFormat == "iam" {
 		err = g.WriteIAM(stdout)
 		_ = g.WriteFileNotes(stderr, "lethe: ")

@@ -21,17 +21,17 @@ func TestEraseAndReceiptAgreeOnAnyFormOfAUUIDKey(t *testing.T) {
 	id := jobtest.MD5UUID("user7")
 	upper := "{" + strings.ToUpper(id) + "}"
 	r := lethe(t, env, "erase", "--subject", upper, "--confirm")
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	for _, form := range []string{id, strings.ToUpper(id), upper, strings.ReplaceAll(id, "-", "")} {
 		r = lethe(t, env, "receipt", "--subject", form)
-		require.Equal(t, 0, r.code, "receipt for %q", form)
-		require.Contains(t, r.stdout, "subject "+subject.NewHasher("test-key").Hash(id)+" erased")
+		require.Equal(t, 0, r.Code, "receipt for %q", form)
+		require.Contains(t, r.Stdout, "subject "+subject.NewHasher("test-key").Hash(id)+" erased")
 	}
 
 	r = lethe(t, env, "receipt", "--subject", "not-a-uuid-secret")
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, "the subject key is not a valid uuid")
-	require.NotContains(t, r.stdout+r.stderr, "not-a-uuid-secret")
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, "the subject key is not a valid uuid")
+	require.NotContains(t, r.Stdout+r.Stderr, "not-a-uuid-secret")
 }
 
 const intKeySchema = `
@@ -60,21 +60,21 @@ tables:
   - {table: sessions, match: user_id, action: delete}
 `)
 	r := lethe(t, env, "erase", "--subject", " 0042", "--confirm")
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	require.Equal(t, 0, db.Int(t, `SELECT count(*) FROM users WHERE id = 42`))
 	require.Equal(t, 1, db.Int(t, `SELECT count(*) FROM sessions`))
 	for _, form := range []string{"42", "0042", " 42 ", "+42"} {
 		r = lethe(t, env, "receipt", "--subject", form)
-		require.Equal(t, 0, r.code, "receipt for %q", form)
+		require.Equal(t, 0, r.Code, "receipt for %q", form)
 	}
 
 	const huge = "99999999999999999999"
 	before := db.Snapshot(t, "public")
 	for _, cmd := range [][]string{{"erase", "--subject", huge, "--confirm"}, {"receipt", "--subject", huge}, {"erase", "--subject", "4" + huge + "2"}} {
 		r = lethe(t, env, cmd...)
-		require.Equal(t, 2, r.code, "%v", cmd)
-		require.Contains(t, r.stderr, "the subject key is not a valid bigint")
-		require.NotContains(t, r.stdout+r.stderr, huge)
+		require.Equal(t, 2, r.Code, "%v", cmd)
+		require.Contains(t, r.Stderr, "the subject key is not a valid bigint")
+		require.NotContains(t, r.Stdout+r.Stderr, huge)
 	}
 	require.Equal(t, before, db.Snapshot(t, "public"))
 }
@@ -86,10 +86,10 @@ func TestTextKeyLongerThanItsColumnIsRefused(t *testing.T) {
 	db := pgtest.NewDB(t, intKeySchema)
 	env := intKeyEnv(t, db, "subject: {table: accounts, key: handle, requested_at: deleted_at, grace: 1d}\n")
 	r := lethe(t, env, "erase", "--subject", "abcdefgh", "--confirm")
-	require.Equal(t, 2, r.code)
-	require.NotContains(t, r.stdout+r.stderr, "abcdefgh")
+	require.Equal(t, 2, r.Code)
+	require.NotContains(t, r.Stdout+r.Stderr, "abcdefgh")
 	require.Equal(t, 2, db.Int(t, `SELECT count(*) FROM accounts`), "abcde is not erased for abcdefgh")
 	r = lethe(t, env, "erase", "--subject", "xy", "--confirm")
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	require.Equal(t, 1, db.Int(t, `SELECT count(*) FROM accounts`))
 }

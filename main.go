@@ -59,7 +59,7 @@ func signalContexts() (ctx, stop context.Context, cancel func()) {
 	return ctx, stop, func() { signal.Stop(ch); cancelStop(); cancelCtx() }
 }
 
-var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true, "grants": true, "export": true}
+var commands = map[string]bool{"check": true, "erase": true, "receipt": true, "version": true, "help": true, "schedule": true, "grants": true, "export": true, "replay": true}
 
 // run is the whole program; it returns the exit code.
 func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
@@ -146,6 +146,11 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 		return runSchedule(ctx, stop, cfg, deps, runner, stderr)
 	case "export":
 		return runExport(ctx, cfg, pool, pol, runner, logger, stdout, stderr)
+	case "replay":
+		if job, err = newReplay(cfg, deps); err != nil {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitCode(err)
+		}
 	case "erase":
 		if job, err = newErase(ctx, cfg, deps); err != nil {
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
@@ -157,7 +162,7 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 			return jobs.ExitConfig
 		}
 	}
-	if cfg.Summary || isTerminal(stdout) || cmd == "erase" {
+	if cfg.Summary || isTerminal(stdout) || cmd == "erase" || cmd == "replay" {
 		runner.Table = stdout
 	}
 	_, code := runner.Run(ctx, job, limitsOf(cfg, stop))
@@ -233,7 +238,7 @@ func runSchedule(ctx, stop context.Context, cfg *Config, deps jobs.Deps, runner 
 // nothing.
 func runExport(ctx context.Context, cfg *Config, pool *pgxpool.Pool, pol *policy.Policy, runner *jobs.Runner, logger *slog.Logger, stdout, stderr io.Writer) int {
 	ec := export.Config{
-		Pool: pool, Policy: pol, Logger: logger.With("job", "export"),
+		Deps:        jobs.Deps{Pool: pool, Policy: pol, Logger: logger.With("job", "export")},
 		Destination: export.Destination{Path: cfg.Out, Writer: stdout},
 	}
 	if cfg.SubjectHashKey != "" {
@@ -353,6 +358,7 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 	}
 	fmt.Fprintf(stdout, "policy %s is valid (sha256 %s)\n", pol.Path, pol.Digest[:12])
 	warnMonth(stderr, cfg, pol)
+	warnJournal(stderr, cfg, pol)
 	for _, w := range exportWarnings {
 		fmt.Fprintf(stderr, "lethe: warning: %s\n", w)
 	}

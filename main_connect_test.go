@@ -48,8 +48,8 @@ func TestConnectErrorsExitCodes(t *testing.T) {
 		{"connection refused", "postgres://lethe_app:right-password@127.0.0.1:1/postgres?sslmode=disable", 1, "connection refused"},
 	} {
 		r := lethe(t, []string{"LETHE_DATABASE_URL=" + c.url, "LETHE_POLICY=examples/policy.yaml"}, "check")
-		require.Equal(t, c.code, r.code, c.name)
-		require.Contains(t, r.stderr, c.want, c.name)
-		require.NotContains(t, r.stderr, "password@", c.name)
+		require.Equal(t, c.code, r.Code, c.name)
+		require.Contains(t, r.Stderr, c.want, c.name)
+		require.NotContains(t, r.Stderr, "password@", c.name)
 	}
 }

@@ -13,15 +13,15 @@ func TestDryRunExecute(t *testing.T) {
 	db, env := exampleDB(t, 20)
 	before := db.Snapshot(t, "public", "billing")
 	r := lethe(t, env, "--job", "purge", "--dry-run=execute", "--summary")
-	require.Equal(t, 0, r.code, r.stderr)
-	require.Contains(t, r.stdout, "wishlists")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Contains(t, r.Stdout, "wishlists")
 	require.Equal(t, before, db.Snapshot(t, "public", "billing"))
 
 	r = lethe(t, env, "--job", "retention", "--dry-run=execute")
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, "--dry-run=execute is for the purge")
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, "--dry-run=execute is for the purge")
 
 	r = lethe(t, env, "--job", "purge", "--dry-run=maybe")
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, `want true, false or execute, not "maybe"`)
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, `want true, false or execute, not "maybe"`)
 }

@@ -24,8 +24,8 @@ func TestRetentionOnlyPolicy(t *testing.T) {
 	require.NoError(t, os.WriteFile(pol, []byte("retention:\n  - table: activity_log\n    column: created_at\n    keep: 90d\n"), 0o600))
 
 	r := lethe(t, env, "check", "--policy", pol)
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stdout, "checked against the database: retention")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "checked against the database: retention")
 
 	before := db.Snapshot(t, "public", "billing")
 	for job, want := range map[string]string{
@@ -34,16 +34,16 @@ func TestRetentionOnlyPolicy(t *testing.T) {
 		"orphans":    "the orphans job needs an orphans: section",
 	} {
 		r = lethe(t, env, "--job", job, "--policy", pol)
-		require.Equal(t, 2, r.code, job)
-		require.Contains(t, r.stderr, want, job)
+		require.Equal(t, 2, r.Code, job)
+		require.Contains(t, r.Stderr, want, job)
 	}
 	r = lethe(t, env, "erase", "--subject", jobtest.MD5UUID("user1"), "--confirm", "--policy", pol)
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, "lethe erase needs a subject: section")
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, "lethe erase needs a subject: section")
 	require.Equal(t, before, db.Snapshot(t, "public", "billing"))
 
 	r = lethe(t, env, "--job", "retention", "--policy", pol)
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	require.Zero(t, db.Int(t, `SELECT count(*) FROM activity_log WHERE created_at < now() - interval '90 days'`))
 }
 
@@ -58,7 +58,7 @@ func TestCheckReportsEverySectionAtOnce(t *testing.T) {
 	pol := filepath.Join(t.TempDir(), "policy.yaml")
 	require.NoError(t, os.WriteFile(pol, []byte(src), 0o600))
 	r := lethe(t, env, "check", "--policy", pol)
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, "table sesions does not exist")
-	require.Contains(t, r.stderr, "retention: table activity_logs does not exist")
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, "table sesions does not exist")
+	require.Contains(t, r.Stderr, "retention: table activity_logs does not exist")
 }

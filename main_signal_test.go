@@ -25,8 +25,8 @@ func TestPolicySizeIsCapped(t *testing.T) {
 	require.NoError(t, os.WriteFile(big, []byte(src), 0o600))
 	for _, p := range []string{big, "/dev/zero"} {
 		r := lethe(t, env, "check", "--policy", p)
-		require.Equal(t, 2, r.code, p)
-		require.Contains(t, r.stderr, "policy "+p+": the file is larger than 16 MiB")
+		require.Equal(t, 2, r.Code, p)
+		require.Contains(t, r.Stderr, "policy "+p+": the file is larger than 16 MiB")
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/letheproc"
+	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/subject"
 	"github.com/stretchr/testify/require"
@@ -28,34 +28,16 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := miniotest.Run(m)
 	pgtest.Stop()
 	letheproc.Cleanup()
 	os.Exit(code)
 }
 
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func lethe(t *testing.T, env []string, args ...string) result {
+// lethe runs the binary with env and PATH.
+func lethe(t *testing.T, env []string, args ...string) letheproc.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, letheBin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("lethe %s → %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, so.String(), se.String())
-	return result{code, so.String(), se.String()}
+	return letheproc.Run(t, append([]string{"PATH=" + os.Getenv("PATH")}, env...), args...)
 }
 
 func readFile(t *testing.T, p string) string {
@@ -88,20 +70,20 @@ func exampleDB(t *testing.T, users int) (*pgtest.DB, []string) {
 func TestHelpListsJobsFlagsAndEnvironment(t *testing.T) {
 	t.Parallel()
 	r := lethe(t, nil, "--help")
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	for _, want := range []string{"purge", "retention", "inactivity", "orphans", "--dry-run", "--allow-large",
 		"LETHE_DATABASE_URL", "LETHE_SUBJECT_HASH_KEY", "LETHE_TIME_BUDGET", "Exit codes"} {
-		require.Contains(t, r.stdout, want)
+		require.Contains(t, r.Stdout, want)
 	}
 	r = lethe(t, []string{"LETHE_DATABASE_URL=postgres://x@127.0.0.1:1/x"}, "--job", "purgeall")
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, `unknown job "purgeall"`)
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, `unknown job "purgeall"`)
 	r = lethe(t, nil, "--job", "purge", "--bogus")
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, "flag provided but not defined: -bogus")
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, "flag provided but not defined: -bogus")
 	r = lethe(t, nil, "version")
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stdout, "lethe dev")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "lethe dev")
 }
 
 func TestBadPolicyExits2AndChangesNothing(t *testing.T) {
@@ -113,14 +95,14 @@ func TestBadPolicyExits2AndChangesNothing(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte(src), 0o600))
 	for _, args := range [][]string{{"--job", "purge", "--policy", bad}, {"check", "--policy", bad}} {
 		r := lethe(t, env, args...)
-		require.Equal(t, 2, r.code)
-		require.Contains(t, r.stderr, "sessions.user_id references users(id)")
+		require.Equal(t, 2, r.Code)
+		require.Contains(t, r.Stderr, "sessions.user_id references users(id)")
 	}
 	unknown := filepath.Join(t.TempDir(), "unknown.yaml")
 	require.NoError(t, os.WriteFile(unknown, []byte("subject:\n  table: users\n  kee: id\n"), 0o600))
 	r := lethe(t, env, "--job", "purge", "--policy", unknown)
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, `line 3: unknown key "kee" in subject`)
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, `line 3: unknown key "kee" in subject`)
 	require.Equal(t, before, db.Snapshot(t, "public", "billing"))
 	require.Zero(t, db.Int(t, `SELECT count(*) FROM pg_namespace WHERE nspname = 'lethe'`))
 }
@@ -129,27 +111,27 @@ func TestCheckAndGuardAndReceipt(t *testing.T) {
 	t.Parallel()
 	db, env := exampleDB(t, 300)
 	r := lethe(t, env, "check")
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stdout, "wishlist_items")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "wishlist_items")
 	before := db.Snapshot(t, "public", "billing")
 	r = lethe(t, env, "--job", "purge", "--max-subjects", "5")
-	require.Equal(t, 3, r.code, "blast-radius guard")
-	require.Contains(t, r.stderr, "more than LETHE_MAX_SUBJECTS=5")
+	require.Equal(t, 3, r.Code, "blast-radius guard")
+	require.Contains(t, r.Stderr, "more than LETHE_MAX_SUBJECTS=5")
 	require.Equal(t, before, db.Snapshot(t, "public", "billing"))
 
 	r = lethe(t, env, "--job", "purge", "--summary")
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stdout, "subjects done: 29")
-	require.Contains(t, r.stderr, `"msg":"run finished"`)
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "subjects done: 29")
+	require.Contains(t, r.Stderr, `"msg":"run finished"`)
 	id := jobtest.MD5UUID("user20")
-	require.NotContains(t, r.stderr, id, "logs never hold a subject's key")
+	require.NotContains(t, r.Stderr, id, "logs never hold a subject's key")
 	r = lethe(t, env, "receipt", "--subject", id)
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stdout, "verification: passed")
-	require.Contains(t, r.stdout, "searched: activity_log.user_id, notes.created_by, users.id")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "verification: passed")
+	require.Contains(t, r.Stdout, "searched: activity_log.user_id, notes.created_by, users.id")
 	r = lethe(t, env, "receipt", "--subject", jobtest.MD5UUID("user21"))
-	require.Equal(t, 1, r.code)
-	require.Contains(t, r.stdout, "no receipt")
+	require.Equal(t, 1, r.Code)
+	require.Contains(t, r.Stdout, "no receipt")
 }
 
 func TestConcurrentRunsNeverPurgeTwice(t *testing.T) {
@@ -163,7 +145,7 @@ func TestConcurrentRunsNeverPurgeTwice(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i] = lethe(t, env, "--job", "purge").code
+			codes[i] = lethe(t, env, "--job", "purge").Code
 		}()
 	}
 	wg.Wait()
@@ -247,8 +229,8 @@ func TestKilledRunThenRerun(t *testing.T) {
 	require.Equal(t, partial, erased)
 	require.Equal(t, eligible, untouched)
 
-	require.Equal(t, 0, lethe(t, env, "--job", "purge").code)
-	require.Equal(t, 0, lethe(t, cleanEnv, "--job", "purge").code)
+	require.Equal(t, 0, lethe(t, env, "--job", "purge").Code)
+	require.Equal(t, 0, lethe(t, cleanEnv, "--job", "purge").Code)
 	require.Equal(t, clean.Snapshot(t, "public", "billing"), killed.Snapshot(t, "public", "billing"))
 	require.Equal(t, clean.Int(t, `SELECT count(*) FROM lethe.receipts`), killed.Int(t, `SELECT count(DISTINCT subject_hash) FROM lethe.receipts`))
 	require.Zero(t, killed.Int(t, `SELECT count(*) FROM lethe.runs WHERE status = 'running'`), "the rerun closed the killed run")
@@ -260,13 +242,13 @@ func TestCheckCoversEverySection(t *testing.T) {
 	t.Parallel()
 	_, env := exampleDB(t, 50)
 	r := lethe(t, env, "check")
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stdout, "checked against the database: subject and tables, retention")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "checked against the database: subject and tables, retention")
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	src := strings.Replace(readFile(t, "examples/policy.yaml"), "    column: created_at\n    keep: 90d", "    column: created\n    keep: 90d", 1)
 	require.NoError(t, os.WriteFile(bad, []byte(src), 0o600))
 	r = lethe(t, env, "check", "--policy", bad)
-	require.Equal(t, 2, r.code, "a retention rule's mistake is caught by lethe check, not only by the job")
-	require.Contains(t, r.stderr, "retention")
-	require.Contains(t, r.stderr, "created")
+	require.Equal(t, 2, r.Code, "a retention rule's mistake is caught by lethe check, not only by the job")
+	require.Contains(t, r.Stderr, "retention")
+	require.Contains(t, r.Stderr, "created")
 }

@@ -25,23 +25,23 @@ func TestCheckWarnsWhenGraceLeavesNoRoomInTheMonth(t *testing.T) {
 	}
 
 	r := lethe(t, env, "check") // the example: grace: 30d
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stderr, "warning: subject.grace 30d leaves no room")
-	require.Contains(t, r.stdout, "is valid")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stderr, "warning: subject.grace 30d leaves no room")
+	require.Contains(t, r.Stdout, "is valid")
 
 	r = lethe(t, env, "check", "--policy", withGrace("14d"))
-	require.Equal(t, 0, r.code)
-	require.NotContains(t, r.stderr, "warning")
+	require.Equal(t, 0, r.Code)
+	require.NotContains(t, r.Stderr, "warning: subject.grace")
 
 	// 20 days of grace and a weekly purge: a request can wait 27 days.
 	weekly := append(append([]string{}, env...), "LETHE_SCHEDULE=purge=0 3 * * 1; retention=0 4 * * *")
 	r = lethe(t, weekly, "check", "--policy", withGrace("20d"))
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stderr, "warning: subject.grace 20d plus up to 7d between purge runs (LETHE_SCHEDULE) leaves no room")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stderr, "warning: subject.grace 20d plus up to 7d between purge runs (LETHE_SCHEDULE) leaves no room")
 	daily := append(append([]string{}, env...), "LETHE_SCHEDULE=purge=0 3 * * *")
 	r = lethe(t, daily, "check", "--policy", withGrace("20d"))
-	require.Equal(t, 0, r.code)
-	require.NotContains(t, r.stderr, "warning")
+	require.Equal(t, 0, r.Code)
+	require.NotContains(t, r.Stderr, "warning: subject.grace")
 }
 
 func TestLongestGap(t *testing.T) {

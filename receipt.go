@@ -31,15 +31,21 @@ func receipt(ctx context.Context, cfg *Config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
 		return jobs.ExitCode(err)
 	}
-	hasher := subject.NewHasher(cfg.SubjectHashKey)
-	hash := hasher.Hash(key)
-	rs, err := ledger.ReceiptsFor(ctx, pool, hash)
-	if err != nil {
-		fmt.Fprintf(stderr, "lethe: %v\n", pgerr.Redact(err))
-		return jobs.ExitFailed
+	// The current key first, then the previous ones: a receipt made
+	// before a rotation is found by the key its run used.
+	hashers := append([]*subject.Hasher{subject.NewHasher(cfg.SubjectHashKey)}, previousHashers(cfg)...)
+	hash := hashers[0].Hash(key)
+	var rs []ledger.Receipt
+	for _, h := range hashers {
+		more, err := ledger.ReceiptsFor(ctx, pool, h.Hash(key))
+		if err != nil {
+			fmt.Fprintf(stderr, "lethe: %v\n", pgerr.Redact(err))
+			return jobs.ExitFailed
+		}
+		rs = append(rs, more...)
 	}
 	if len(rs) == 0 {
-		return noReceipt(ctx, pool, hasher, hash, stdout, stderr)
+		return noReceipt(ctx, pool, hashers, hash, stdout, stderr)
 	}
 	for _, r := range rs {
 		writeReceipt(stdout, r)
@@ -50,8 +56,12 @@ func receipt(ctx context.Context, cfg *Config, stdout, stderr io.Writer) int {
 // noReceipt answers for a subject without a receipt under this key: not
 // erased, unless receipts exist made with another LETHE_SUBJECT_HASH_KEY,
 // in which case this key cannot tell (exit 2).
-func noReceipt(ctx context.Context, pool *pgxpool.Pool, hasher *subject.Hasher, hash string, stdout, stderr io.Writer) int {
-	other, err := ledger.OtherKeyReceipts(ctx, pool, hasher.Fingerprint())
+func noReceipt(ctx context.Context, pool *pgxpool.Pool, hashers []*subject.Hasher, hash string, stdout, stderr io.Writer) int {
+	known := make([]string, len(hashers))
+	for i, h := range hashers {
+		known[i] = h.Fingerprint()
+	}
+	other, err := ledger.OtherKeyReceipts(ctx, pool, known)
 	if err != nil {
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
 		return jobs.ExitFailed

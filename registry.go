@@ -28,10 +28,15 @@ func jobsFor(cfg *Config) *jobs.Registry {
 			New:      func(d jobs.Deps) (jobs.Job, error) { return newPurge(cfg, d, nil) },
 		},
 		jobs.Spec{
+			Name: "replay", Help: "after a restore: erase again the subjects the erasure journal says were erased",
+			Sections: []string{"subject"},
+			New:      func(d jobs.Deps) (jobs.Job, error) { return newReplay(cfg, d) },
+		},
+		jobs.Spec{
 			Name: "retention", Help: "delete rows older than the policy's retention rules",
 			Sections: []string{"retention"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
-				return retention.New(retention.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger})
+				return retention.New(retention.Config{Deps: d})
 			},
 		},
 		jobs.Spec{
@@ -39,8 +44,9 @@ func jobsFor(cfg *Config) *jobs.Registry {
 			Sections: []string{"subject", "inactivity"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
 				ic := inactivity.Config{
-					Pool: d.Pool, Policy: d.Policy, Hasher: d.Hasher, Logger: d.Logger,
-					SMTPURL: cfg.SMTPURL, SMTPRate: cfg.SMTPRate,
+					Deps:     d,
+					SMTPURL:  cfg.SMTPURL,
+					SMTPRate: cfg.SMTPRate,
 				}
 				if wh := d.Policy.Inactivity.Notify.Webhook; wh != nil {
 					// The secret is named by the policy and read from the environment.
@@ -53,7 +59,7 @@ func jobsFor(cfg *Config) *jobs.Registry {
 			Name: "orphans", Help: "remove organizations, invites and files that lost their owner",
 			Sections: []string{"orphans"},
 			New: func(d jobs.Deps) (jobs.Job, error) {
-				return orphans.New(orphans.Config{Pool: d.Pool, Policy: d.Policy, Logger: d.Logger, Store: d.Objects})
+				return orphans.New(orphans.Config{Deps: d})
 			},
 		},
 	)
@@ -64,21 +70,34 @@ func jobsFor(cfg *Config) *jobs.Registry {
 // A processor's ${NAME} that the environment lacks is a configuration
 // error (exit 2) before anything is changed.
 func newPurge(cfg *Config, d jobs.Deps, key *string) (jobs.Job, error) {
-	pc := purge.Config{
-		Pool: d.Pool, Policy: d.Policy, Hasher: d.Hasher, Logger: d.Logger,
-		Workers: cfg.Workers,
+	pc, err := purgeConfig(cfg, d)
+	if err != nil {
+		return nil, err
 	}
-	if len(d.Policy.Objects) > 0 || len(d.Policy.Processors) > 0 {
-		erasers, err := outside.New(d.Policy, d.Objects, d.Env, nil, d.Logger)
-		if err != nil {
-			return nil, err
-		}
-		pc.Erasers = erasers
+	if pc.Journal, err = newOutbox(cfg, d); err != nil {
+		return nil, err
 	}
 	if key != nil {
 		return purge.NewErase(pc, *key)
 	}
 	return purge.New(pc)
+}
+
+// purgeConfig is the purge's configuration, for the purge, lethe erase
+// and lethe replay.
+func purgeConfig(cfg *Config, d jobs.Deps) (purge.Config, error) {
+	pc := purge.Config{
+		Deps:    d,
+		Workers: cfg.Workers,
+	}
+	if len(d.Policy.Objects) > 0 || len(d.Policy.Processors) > 0 {
+		erasers, err := outside.New(d.Policy, d.Objects, d.Env, nil, d.Logger)
+		if err != nil {
+			return pc, err
+		}
+		pc.Erasers = erasers
+	}
+	return pc, nil
 }
 
 // objectRouter is the one object store of the process, for every job. S3

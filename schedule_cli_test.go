@@ -68,6 +68,6 @@ func TestScheduleRunsJobsAndServesMetrics(t *testing.T) {
 	}
 
 	r := lethe(t, append(env, "LETHE_SCHEDULE=purge=not a spec"), "schedule")
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, "purge")
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, "purge")
 }

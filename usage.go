@@ -13,6 +13,8 @@ Usage:
   lethe check [--policy FILE]            check the policy against the database and print the plan
   lethe erase --subject KEY [--confirm]  erase one subject now (no grace period, never a hold)
   lethe receipt --subject KEY            show the receipt that proves a subject was erased
+  lethe replay [--since TIME] [--dry-run]
+                                         after a database restore: erase again whom the journal says was erased
   lethe grants [--role R] [--format F]   print the SQL (and IAM policy) of a least-privilege role
   lethe export --subject KEY [--out FILE|s3://bucket/prefix/] [--dry-run]
                                          write a zip of the subject's rows (GDPR Art. 15/20); stdout if not a terminal

@@ -9,26 +9,16 @@ import (
 	"log/slog"
 	"strconv"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
-	"github.com/lethe-project/lethe/policy"
-	"github.com/lethe-project/lethe/subject"
 )
 
 // Config is everything an export needs. Whether it is a dry run, and its
 // lock timeout, come from the run's jobs.Limits.
 type Config struct {
-	// Pool connects to the application's database.
-	Pool *pgxpool.Pool
-	// Policy is the parsed policy file.
-	Policy *policy.Policy
-	// Hasher names the subject in the manifest and the audit record;
-	// required unless the run is dry.
-	Hasher *subject.Hasher
-	// Logger receives the export's lines; never personal data.
-	Logger *slog.Logger
+	// Deps are the process's pool, policy, logger, hasher and object
+	// router, built once by main; Pool and Policy are required.
+	jobs.Deps
 	// Destination is where the archive goes; ignored by a dry run.
 	Destination Destination
 

@@ -33,7 +33,7 @@ func TestBadKeyWritesNothing(t *testing.T) {
 		_, _, code := b.export(tc.key, dryRun)
 		require.Equal(t, jobs.ExitConfig, code, "a dry run refuses it too")
 	}
-	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_namespace WHERE nspname = 'lethe'`), "nothing recorded")
+	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'lethe'`), "nothing recorded")
 }
 
 // TestUnknownExcludedColumn: export.exclude naming a column the table does

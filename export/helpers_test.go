@@ -17,6 +17,7 @@ import (
 
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/purge"
@@ -50,8 +51,7 @@ type option func(*Config, *jobs.Limits)
 
 func (b *bundle) config() Config {
 	return Config{
-		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey),
-		Logger: jobtest.Logger(b.t),
+		Deps: jobs.Deps{Pool: roletest.Pool(b.t, b.db, b.pol), Policy: b.pol, Hasher: subject.NewHasher(hashKey), Logger: jobtest.Logger(b.t)},
 	}
 }
 
@@ -65,7 +65,7 @@ func (b *bundle) export(key string, opts ...option) (*Job, *jobs.Report, int) {
 	}
 	j, err := New(cfg, key)
 	require.NoError(b.t, err)
-	r, err := jobtest.Run(b.t, b.db.Pool, j, limits)
+	r, err := jobtest.Run(b.t, cfg.Pool, j, limits)
 	if err != nil {
 		b.t.Logf("run error: %v", err)
 	}
@@ -81,7 +81,7 @@ func (b *bundle) exportErr(key string, opts ...option) error {
 	}
 	j, err := New(cfg, key)
 	require.NoError(b.t, err)
-	_, err = jobtest.Run(b.t, b.db.Pool, j, limits)
+	_, err = jobtest.Run(b.t, cfg.Pool, j, limits)
 	return err
 }
 
@@ -89,9 +89,10 @@ func (b *bundle) exportErr(key string, opts ...option) error {
 func (b *bundle) eraseDryRun(key string) map[string]int64 {
 	b.t.Helper()
 	limits := jobs.Limits{DryRun: true}
-	j, err := purge.NewErase(purge.Config{Pool: b.db.Pool, Policy: b.pol}, key)
+	pool := roletest.Pool(b.t, b.db, b.pol)
+	j, err := purge.NewErase(purge.Config{Deps: jobs.Deps{Pool: pool, Policy: b.pol}}, key)
 	require.NoError(b.t, err)
-	r, err := jobtest.Run(b.t, b.db.Pool, j, limits)
+	r, err := jobtest.Run(b.t, pool, j, limits)
 	require.NoError(b.t, err)
 	return r.Rows
 }

@@ -27,6 +27,8 @@ type Grants struct {
 	AppSchemas []string
 	// Locations lists the object locations of the policy, each once.
 	Locations []objstore.Location
+	// Journal is the erasure journal's location (LETHE_JOURNAL), or "".
+	Journal string
 	// PolicyPath and PolicyDigest name the policy the grants come from.
 	PolicyPath, PolicyDigest string
 

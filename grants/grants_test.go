@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -18,10 +19,10 @@ func (b *bundle) applyGrants() string { return b.applyGrantsWith(b.env) }
 
 func (b *bundle) applyGrantsWith(env []string) string {
 	r := b.lethe(env, "grants", "--role", b.role)
-	require.Equal(b.t, 0, r.code, r.stderr)
-	b.t.Logf("script:\n%s", r.stdout)
-	b.db.Exec(b.t, r.stdout)
-	return r.stdout
+	require.Equal(b.t, 0, r.Code, r.Stderr)
+	b.t.Logf("script:\n%s", r.Stdout)
+	b.db.Exec(b.t, r.Stdout)
+	return r.Stdout
 }
 
 // requireDenied checks that sql, run as the role, fails with
@@ -54,8 +55,8 @@ func TestGeneratedRoleRunsEveryJobAndReachesNothingElse(t *testing.T) {
 	db.Exec(t, `INSERT INTO memberships (org_id, user_id) VALUES (md5('org-full')::uuid, md5('user4')::uuid)`)
 	db.Exec(t, `INSERT INTO invites (org_id, invited_by, email) VALUES (md5('org-full')::uuid, md5('user20')::uuid, 'x@example.com')`)
 	db.Exec(t, `INSERT INTO payroll (user_id, iban) VALUES (md5('user20')::uuid, 'DE00')`)
-	require.NoError(t, os.MkdirAll(filepath.Join(b.uploads, md5uuid("user20")), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(b.uploads, md5uuid("user20"), "a.png"), []byte("x"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(b.uploads, jobtest.MD5UUID("user20")), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(b.uploads, jobtest.MD5UUID("user20"), "a.png"), []byte("x"), 0o644))
 
 	script := b.applyGrants()
 	require.Contains(t, script, "GRANT UPDATE (\"invited_by\", \"deleted_at\") ON \"public\".\"users\"")
@@ -70,13 +71,13 @@ func TestGeneratedRoleRunsEveryJobAndReachesNothingElse(t *testing.T) {
 
 	for _, job := range []string{"purge", "retention", "orphans", "inactivity"} {
 		r := b.lethe(role, "--job", job)
-		require.Equal(t, 0, r.code, "%s as the generated role: %s", job, r.stderr)
-		require.NotContains(t, r.stderr, "superuser", job)
-		require.NotContains(t, r.stderr, "owns application tables", job)
+		require.Equal(t, 0, r.Code, "%s as the generated role: %s", job, r.Stderr)
+		require.NotContains(t, r.Stderr, "superuser", job)
+		require.NotContains(t, r.Stderr, "owns application tables", job)
 	}
 	require.Equal(t, users-eligible, db.Int(t, `SELECT count(*) FROM users`), "the purge erased the due subjects")
 	require.Zero(t, db.Int(t, `SELECT count(*) FROM users WHERE invited_by = ANY (SELECT md5('user' || i)::uuid FROM generate_series(10, 50, 10) i WHERE i <> 10)`))
-	require.NoDirExists(t, filepath.Join(b.uploads, md5uuid("user20")), "the purge removed the subject's files")
+	require.NoDirExists(t, filepath.Join(b.uploads, jobtest.MD5UUID("user20")), "the purge removed the subject's files")
 	require.Equal(t, eligible, db.Int(t, `SELECT count(*) FROM lethe.receipts`))
 	require.Zero(t, db.Int(t, `SELECT count(*) FROM activity_log WHERE created_at < now() - interval '90 days'`), "retention deleted old rows")
 	require.Zero(t, db.Int(t, `SELECT count(*) FROM organizations WHERE id = md5('org-empty')::uuid`), "orphans removed the empty organization")
@@ -89,19 +90,19 @@ func TestGeneratedRoleRunsEveryJobAndReachesNothingElse(t *testing.T) {
 	// writes requested_at.
 	db.Exec(t, `UPDATE lethe.notices SET sent_at = sent_at - interval '31 days', webhook_sent_at = webhook_sent_at - interval '31 days'`)
 	r := b.lethe(role, "--job", "inactivity")
-	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, 0, r.Code, r.Stderr)
 	require.Equal(t, 3, db.Int(t, `SELECT count(*) FROM users WHERE email IN ('user1@example.com', 'user2@example.com', 'user3@example.com') AND deleted_at IS NOT NULL`))
 
 	// The other commands work as the role too.
 	r = b.lethe(role, "check")
-	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, 0, r.Code, r.Stderr)
 	r = b.lethe(role, "--job", "purge", "--dry-run")
-	require.Equal(t, 0, r.code, r.stderr)
-	r = b.lethe(role, "erase", "--subject", md5uuid("user7"), "--confirm")
-	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	r = b.lethe(role, "erase", "--subject", jobtest.MD5UUID("user7"), "--confirm")
+	require.Equal(t, 0, r.Code, r.Stderr)
 	require.Zero(t, db.Int(t, `SELECT count(*) FROM users WHERE email = 'user7@example.com'`))
-	r = b.lethe(role, "receipt", "--subject", md5uuid("user7"))
-	require.Equal(t, 0, r.code, r.stderr)
+	r = b.lethe(role, "receipt", "--subject", jobtest.MD5UUID("user7"))
+	require.Equal(t, 0, r.Code, r.Stderr)
 
 	// The script runs again (the role and lethe's tables exist now) and
 	// takes back what an earlier policy granted.
@@ -126,6 +127,6 @@ func TestWarnsWhenRunAsSuperuser(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	r := b.lethe(b.env, "--job", "retention", "--dry-run")
-	require.Equal(t, 0, r.code, r.stderr)
-	require.Equal(t, 1, strings.Count(r.stderr, "level=WARN msg=\"lethe is connected as a superuser"), r.stderr)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Equal(t, 1, strings.Count(r.Stderr, "level=WARN msg=\"lethe is connected as a superuser"), r.Stderr)
 }

@@ -1,20 +1,16 @@
 package grants_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/md5"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/internal/letheproc"
@@ -165,33 +161,8 @@ func (b *bundle) dropRole() {
 	_, _ = b.db.Pool.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{b.role}.Sanitize())
 }
 
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-// lethe runs the real binary with env.
-func (b *bundle) lethe(env []string, args ...string) result {
+// lethe runs the real binary with env and PATH.
+func (b *bundle) lethe(env []string, args ...string) letheproc.Result {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, letheproc.Binary(b.t), args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Logf("lethe %s → %d\nstderr:\n%s", strings.Join(args, " "), code, se.String())
-	return result{code, so.String(), se.String()}
-}
-
-// md5uuid is PostgreSQL's md5(s)::uuid.
-func md5uuid(s string) string {
-	h := fmt.Sprintf("%x", md5.Sum([]byte(s)))
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return letheproc.Run(b.t, append([]string{"PATH=" + os.Getenv("PATH")}, env...), args...)
 }

@@ -52,11 +52,14 @@ func (g *Grants) s3Buckets() map[string][]string {
 // policy's s3:// prefixes and delete them, and nothing else: no GetObject
 // (lethe never reads an object), no PutObject, no other prefix or bucket.
 // The two Get*Retention/LegalHold actions only let lethe say why a delete
-// was refused (an object lock). It returns ErrNoS3 when there is no s3://
+// was refused (an object lock). With an s3:// erasure journal (Journal),
+// two statements more let lethe list, write, read and expire the journal's
+// objects under its prefix. It returns ErrNoS3 when there is no s3://
 // location.
 func (g *Grants) WriteIAM(w io.Writer) error {
 	buckets := g.s3Buckets()
-	if len(buckets) == 0 {
+	journal := g.journalStatements()
+	if len(buckets) == 0 && len(journal) == 0 {
 		return ErrNoS3
 	}
 	names := make([]string, 0, len(buckets))
@@ -88,6 +91,7 @@ func (g *Grants) WriteIAM(w io.Writer) error {
 			Resource: objects,
 		})
 	}
+	doc.Statement = append(doc.Statement, journal...)
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err

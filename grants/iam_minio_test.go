@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/stretchr/testify/require"
 )
@@ -31,19 +32,19 @@ func TestIAMPolicyIsEnoughAndNoMore(t *testing.T) {
 		_, err := root.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String(key), Body: strings.NewReader("x")})
 		require.NoError(t, err)
 	}
-	doomed := "users/" + md5uuid("user20") + "/a.png"
+	doomed := "users/" + jobtest.MD5UUID("user20") + "/a.png"
 	put(doomed)
 	put(doomed)
-	put("users/" + md5uuid("user1") + "/a.png")
+	put("users/" + jobtest.MD5UUID("user1") + "/a.png")
 	put("billing/export.csv")
 
 	r := b.lethe(env, "grants", "--format", "iam")
-	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, 0, r.Code, r.Stderr)
 	b.applyGrantsWith(env)
 
 	stsc := sts.New(sts.Options{Region: miniotest.Region, BaseEndpoint: aws.String(srv.Endpoint), Credentials: srv.Credentials()})
 	out, err := stsc.AssumeRole(ctx, &sts.AssumeRoleInput{
-		RoleArn: aws.String("arn:xxx:xxx:xxx:xxxx"), RoleSessionName: aws.String("lethe"), Policy: aws.String(r.stdout),
+		RoleArn: aws.String("arn:xxx:xxx:xxx:xxxx"), RoleSessionName: aws.String("lethe"), Policy: aws.String(r.Stdout),
 	})
 	require.NoError(t, err)
 	c := out.Credentials
@@ -51,8 +52,8 @@ func TestIAMPolicyIsEnoughAndNoMore(t *testing.T) {
 	run := b.lethe(append(b.asRoleWith(env), "AWS_ACCESS_KEY_ID="+*c.AccessKeyId, "AWS_SECRET_ACCESS_KEY="+*c.SecretAccessKey,
 		"AWS_SESSION_TOKEN="+*c.SessionToken, "AWS_REGION="+miniotest.Region,
 		"LETHE_S3_ENDPOINT="+srv.Endpoint, "LETHE_S3_PATH_STYLE=true"), "--job", "purge")
-	require.Equal(t, 0, run.code, run.stderr)
-	vs, err := root.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &bucket, Prefix: aws.String("users/" + md5uuid("user20"))})
+	require.Equal(t, 0, run.Code, run.Stderr)
+	vs, err := root.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &bucket, Prefix: aws.String("users/" + jobtest.MD5UUID("user20"))})
 	require.NoError(t, err)
 	require.Empty(t, vs.Versions, "the purge removed every version of the subject's objects")
 
@@ -70,7 +71,7 @@ func TestIAMPolicyIsEnoughAndNoMore(t *testing.T) {
 	denied("delete outside the prefixes", err)
 	_, err = limited.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &bucket, Prefix: aws.String("billing/")})
 	denied("list outside the prefixes", err)
-	_, err = limited.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: aws.String("users/" + md5uuid("user1") + "/a.png")})
+	_, err = limited.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: aws.String("users/" + jobtest.MD5UUID("user1") + "/a.png")})
 	denied("read an object", err)
 	_, err = limited.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("users/x/b.png"), Body: strings.NewReader("x")})
 	denied("write an object", err)

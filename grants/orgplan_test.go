@@ -32,9 +32,9 @@ orphans:
 `), 0o600))
 	b.env = []string{"LETHE_DATABASE_URL=" + b.db.URL, "LETHE_POLICY=" + path}
 	r := b.lethe(b.env, "check")
-	require.Equal(t, 0, r.code, "the job accepts the policy: %s", r.stderr)
+	require.Equal(t, 0, r.Code, "the job accepts the policy: %s", r.Stderr)
 	r = b.lethe(b.env, "grants")
-	require.Equal(t, 0, r.code, r.stderr)
-	require.Contains(t, r.stdout, "GRANT SELECT ON \"public\".\"memberships\"")
-	require.NotContains(t, r.stdout, "\"public\".\"membership_roles\"", "orphans never touches a membership's rows")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Contains(t, r.Stdout, "GRANT SELECT ON \"public\".\"memberships\"")
+	require.NotContains(t, r.Stdout, "\"public\".\"membership_roles\"", "orphans never touches a membership's rows")
 }

@@ -35,7 +35,7 @@ func TestIAMPolicyCoversOnlyThePolicysPrefixes(t *testing.T) {
 	env := b.editPolicy("  - location: \"file://"+b.uploads+"/{key}/\"",
 		"  - location: \"s3://app-uploads/users/{key}/\"\n  - location: \"s3://app-uploads/avatars/{key}.png\"\n  - location: \"s3://other/{key}/\"")
 	r := b.lethe(env, "grants", "--format", "iam")
-	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, 0, r.Code, r.Stderr)
 	var doc struct {
 		Statement []struct {
 			Action    []string
@@ -43,7 +43,7 @@ func TestIAMPolicyCoversOnlyThePolicysPrefixes(t *testing.T) {
 			Condition map[string]map[string][]string
 		}
 	}
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &doc), r.stdout)
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &doc), r.Stdout)
 	require.Len(t, doc.Statement, 4)
 	app, other := doc.Statement[0], doc.Statement[2]
 	require.Equal(t, []string{"arn:aws:s3:::app-uploads"}, app.Resource)
@@ -59,14 +59,14 @@ func TestIAMPolicyCoversOnlyThePolicysPrefixes(t *testing.T) {
 
 	// The SQL format carries the same policy as comments and stays a script.
 	r = b.lethe(env, "grants")
-	require.Equal(t, 0, r.code, r.stderr)
-	require.Contains(t, r.stdout, "-- {\n")
-	require.Contains(t, r.stdout, "--       \"Sid\": \"LetheListVersions1\"")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Contains(t, r.Stdout, "-- {\n")
+	require.Contains(t, r.Stdout, "--       \"Sid\": \"LetheListVersions1\"")
 	// file:// locations get a note on the directory instead.
 	r = b.lethe(b.env, "grants")
-	require.Contains(t, r.stdout, "--   "+b.uploads+"/  (from file://"+b.uploads+"/{key}/)")
+	require.Contains(t, r.Stdout, "--   "+b.uploads+"/  (from file://"+b.uploads+"/{key}/)")
 	r = b.lethe(b.env, "grants", "--format", "iam")
-	require.Equal(t, 2, r.code, "no s3:// location, no IAM policy")
+	require.Equal(t, 2, r.Code, "no s3:// location, no IAM policy")
 }
 
 // A policy that does not fit the database, or a bad flag, exits 2 and
@@ -76,16 +76,16 @@ func TestGrantsRefusesABadPolicy(t *testing.T) {
 	b := setup(t)
 	env := b.editPolicy("  - table: sessions\n", "  - table: sesions\n")
 	r := b.lethe(env, "grants")
-	require.Equal(t, 2, r.code)
-	require.Empty(t, r.stdout)
-	require.Contains(t, r.stderr, "sesions")
+	require.Equal(t, 2, r.Code)
+	require.Empty(t, r.Stdout)
+	require.Contains(t, r.Stderr, "sesions")
 	env = b.editPolicy("    column: created_at\n    keep: 90d", "    column: created\n    keep: 90d")
 	r = b.lethe(env, "grants")
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, "created")
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, "created")
 	for _, args := range [][]string{{"--format", "xml"}, {"--role", ""}, {"--role", "a$b"}} {
 		r = b.lethe(b.env, append([]string{"grants"}, args...)...)
-		require.Equal(t, 2, r.code, args)
-		require.Empty(t, r.stdout)
+		require.Equal(t, 2, r.Code, args)
+		require.Empty(t, r.Stdout)
 	}
 }

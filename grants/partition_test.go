@@ -59,17 +59,17 @@ func TestPartitionedRetentionNeedsTheOwnersRole(t *testing.T) {
 	require.Contains(t, script, "--     GRANT "+owner+" TO "+role)
 
 	r := b.lethe(b.asRole(), "--job", "retention")
-	require.Equal(t, 1, r.code, "dropping a partition needs ownership")
-	require.Contains(t, r.stderr, "42501")
+	require.Equal(t, 1, r.Code, "dropping a partition needs ownership")
+	require.Contains(t, r.Stderr, "42501")
 	require.Equal(t, 26, b.db.Int(t, "SELECT count(*) FROM events"))
 
 	b.db.Exec(t, "GRANT "+owner+" TO "+role)
 	r = b.lethe(b.asRole(), "--job", "retention")
-	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, 0, r.Code, r.Stderr)
 	require.Zero(t, b.db.Int(t, "SELECT count(*) FROM pg_class WHERE relname = 'events_2000'"), "the old partition was dropped")
 	require.Equal(t, 2, b.db.Int(t, "SELECT count(*) FROM events"), "rows older than 90 days went from the other partition")
-	require.Equal(t, 1, strings.Count(r.stderr, "owns application tables named in the policy"), "lethe warns that its role owns a table")
-	require.Contains(t, r.stderr, "tables=events")
+	require.Equal(t, 1, strings.Count(r.Stderr, "owns application tables named in the policy"), "lethe warns that its role owns a table")
+	require.Contains(t, r.Stderr, "tables=events")
 }
 
 // An organization whose membership key has no ON DELETE clause (NO ACTION,
@@ -92,7 +92,7 @@ orphans:
 `), 0o600))
 	b.env = []string{"LETHE_DATABASE_URL=" + b.db.URL, "LETHE_POLICY=" + path}
 	r := b.lethe(b.env, "grants")
-	require.Equal(t, 0, r.code, r.stderr)
-	require.Contains(t, r.stdout, "GRANT SELECT ON \"public\".\"memberships\"")
-	require.Contains(t, r.stdout, "GRANT SELECT, DELETE ON \"public\".\"organizations\"")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Contains(t, r.Stdout, "GRANT SELECT ON \"public\".\"memberships\"")
+	require.Contains(t, r.Stdout, "GRANT SELECT, DELETE ON \"public\".\"organizations\"")
 }

@@ -111,7 +111,7 @@ func (g *Grants) writeNotes(ew *errWriter) {
 	ew.printf("-- Triggers on these tables run as lethe's role: if one writes elsewhere (an audit table), grant that too.\n")
 	ew.printf("-- Row-level security applies to the role: its policies must let it see and delete the rows.\n")
 	g.writeFileNotes(ew, "-- ")
-	if len(g.s3Buckets()) > 0 {
+	if len(g.s3Buckets()) > 0 || len(g.journalStatements()) > 0 {
 		ew.printf("\n-- The s3:// locations need object-store permissions: lethe grants --format iam writes the\n")
 		ew.printf("-- IAM policy. Here it is, for reference:\n")
 		cw := &commentWriter{w: ew}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lethe-project/lethe/inactivity"
 	"github.com/lethe-project/lethe/internal/jobtest"
+	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/stretchr/testify/require"
 )
@@ -43,7 +44,7 @@ func TestBudgetStopsBetweenBatches(t *testing.T) {
 		}
 	})
 	limits := jobs.Limits{BatchSize: 2, TimeBudget: time.Hour, AllowLarge: true, Clock: clock}
-	r, err := jobtest.Run(t, b.db.Pool, j, limits)
+	r, err := jobtest.Run(t, roletest.Pool(t, b.db, b.pol), j, limits)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, r.Counter(jobs.BudgetExhausted))
 	require.EqualValues(t, 2, r.Counter("notices_recorded"), "one batch of two")

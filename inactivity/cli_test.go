@@ -2,7 +2,6 @@ package inactivity_test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/stretchr/testify/require"
 )
 
@@ -28,21 +28,8 @@ func (b *bundle) env() []string {
 
 func (b *bundle) lethe(env []string, args ...string) (int, string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, letheBin, args...)
-	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Logf("lethe %s → %d\n%s", strings.Join(args, " "), code, out.String())
-	return code, out.String()
+	r := letheproc.Run(b.t, env, args...)
+	return r.Code, r.Stdout + r.Stderr
 }
 
 // killWhen starts the binary, waits until got receives (a delivery reached

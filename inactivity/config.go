@@ -2,27 +2,18 @@ package inactivity
 
 import (
 	"crypto/tls"
-	"errors"
-	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/lethe-project/lethe/policy"
-	"github.com/lethe-project/lethe/subject"
+	"github.com/lethe-project/lethe/jobs"
 )
 
 // Config is everything the inactivity job needs besides the limits every
 // job shares, which come with the run's session (jobs.Session). The zero
 // values of the numeric fields take the defaults below.
 type Config struct {
-	// Pool connects to the application's database.
-	Pool *pgxpool.Pool
-	// Policy is the parsed policy file; it must have an inactivity: section.
-	Policy *policy.Policy
-	// Hasher names subjects in logs; required unless the run is dry.
-	Hasher *subject.Hasher
-	// Logger receives per-batch and per-failure lines; never personal data.
-	Logger *slog.Logger
+	// Deps are the process's pool, policy, logger, hasher and object
+	// router, built once by main; Pool and Policy are required.
+	jobs.Deps
 
 	// WebhookSecret is the value of the variable that
 	// inactivity.notify.webhook.secret_env names, read by main. Required
@@ -47,11 +38,8 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
-	if c.Pool == nil || c.Policy == nil {
-		return errors.New("inactivity: Pool and Policy are required")
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+	if err := c.Deps.Require("inactivity"); err != nil {
+		return err
 	}
 	if c.SMTPRate <= 0 {
 		c.SMTPRate = 5

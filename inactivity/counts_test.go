@@ -5,6 +5,7 @@ import (
 
 	"github.com/lethe-project/lethe/inactivity"
 	"github.com/lethe-project/lethe/internal/jobtest"
+	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/stretchr/testify/require"
 )
@@ -25,7 +26,7 @@ func TestRolledBackBatchIsNotCounted(t *testing.T) {
 			b.db.Exec(t, "SELECT pg_terminate_backend($1, 60000)", int32(pid))
 		}
 	})
-	r, err := jobtest.Run(t, b.db.Pool, j, jobs.Limits{})
+	r, err := jobtest.Run(t, roletest.Pool(t, b.db, b.pol), j, jobs.Limits{})
 	require.Equal(t, jobs.ExitFailed, jobs.ExitCode(err))
 	require.Zero(t, b.notices(a), "the batch rolled back")
 	require.Zero(t, r.Counter("notices_recorded"), "so it counts nothing")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lethe-project/lethe/inactivity"
 	"github.com/lethe-project/lethe/internal/jobtest"
+	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/stretchr/testify/require"
@@ -24,7 +25,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	r, code := b.runLimits(jobs.Limits{DryRun: true}, func(c *inactivity.Config) { c.Hasher = nil })
 	require.Equal(t, 0, code)
 	require.EqualValues(t, 2, r.Counter("to_warn"))
-	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_namespace WHERE nspname = 'lethe'`))
+	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'lethe'`))
 	require.Empty(t, b.hook.requests())
 	require.Equal(t, before, b.db.Snapshot(t, "public", "billing"))
 
@@ -50,7 +51,7 @@ func TestGuardRefusesLargeRuns(t *testing.T) {
 	}
 	_, code := b.runLimits(jobs.Limits{MaxSubjects: 4})
 	require.Equal(t, jobs.ExitGuard, code, "warning step")
-	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_namespace WHERE nspname = 'lethe'`))
+	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'lethe'`))
 	require.Empty(t, b.hook.requests())
 
 	r, code := b.runLimits(jobs.Limits{MaxSubjects: 4, AllowLarge: true})
@@ -71,13 +72,13 @@ func TestConfigProblemsExit2(t *testing.T) {
 	b.pol.Inactivity.Email, _ = policy.ParseIdent("created_at")
 	j, err := inactivity.New(b.config(func(c *inactivity.Config) { c.WebhookSecret = ""; c.SMTPURL = "" }))
 	require.NoError(t, err)
-	_, err = jobtest.Run(t, b.db.Pool, j, jobs.Limits{})
+	_, err = jobtest.Run(t, roletest.Pool(t, b.db, b.pol), j, jobs.Limits{})
 	require.Equal(t, jobs.ExitConfig, jobs.ExitCode(err))
 	for _, want := range []string{"column last_seen does not exist", "column created_at of users is timestamp with time zone, want a text column",
 		"LETHE_WEBHOOK_SECRET is not set", "LETHE_SMTP_URL is not set"} {
 		require.Contains(t, err.Error(), want)
 	}
-	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_namespace WHERE nspname = 'lethe'`))
+	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'lethe'`))
 }
 
 // TestConcurrentRunsWarnOnce: three runs at once, small batches: every

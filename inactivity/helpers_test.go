@@ -23,6 +23,7 @@ import (
 	"github.com/lethe-project/lethe/inactivity"
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/purge"
@@ -129,9 +130,10 @@ func (b *bundle) user(name string, inactiveDays int, mod ...string) string {
 
 func (b *bundle) config(mod ...func(*inactivity.Config)) inactivity.Config {
 	cfg := inactivity.Config{
-		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey),
-		Logger:        jobtest.Logger(b.t),
-		WebhookSecret: webhookSecret, SMTPURL: b.smtpURL, SMTPRate: 50,
+		Deps:            jobs.Deps{Pool: roletest.Pool(b.t, b.db, b.pol), Policy: b.pol, Hasher: subject.NewHasher(hashKey), Logger: jobtest.Logger(b.t)},
+		WebhookSecret:   webhookSecret,
+		SMTPURL:         b.smtpURL,
+		SMTPRate:        50,
 		TLSConfig:       &tls.Config{RootCAs: b.smtp.roots},
 		DeliveryTimeout: b.deliveryTimeout,
 	}
@@ -151,17 +153,19 @@ func (b *bundle) run(mod ...func(*inactivity.Config)) (*jobs.Report, int) {
 // runLimits runs the inactivity job with limits.
 func (b *bundle) runLimits(limits jobs.Limits, mod ...func(*inactivity.Config)) (*jobs.Report, int) {
 	b.t.Helper()
-	j, err := inactivity.New(b.config(mod...))
+	cfg := b.config(mod...)
+	j, err := inactivity.New(cfg)
 	require.NoError(b.t, err)
-	r, err := jobtest.Run(b.t, b.db.Pool, j, limits)
+	r, err := jobtest.Run(b.t, cfg.Pool, j, limits)
 	return r, jobs.ExitCode(err)
 }
 
 func (b *bundle) purge() (*jobs.Report, int) {
 	b.t.Helper()
-	j, err := purge.New(purge.Config{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey)})
+	pool := roletest.Pool(b.t, b.db, b.pol)
+	j, err := purge.New(purge.Config{Deps: jobs.Deps{Pool: pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey)}})
 	require.NoError(b.t, err)
-	r, err := jobtest.Run(b.t, b.db.Pool, j, jobs.Limits{})
+	r, err := jobtest.Run(b.t, pool, j, jobs.Limits{})
 	return r, jobs.ExitCode(err)
 }
 

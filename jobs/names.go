@@ -49,4 +49,10 @@ const (
 	OldestOverdueSeconds Gauge = "oldest_overdue_seconds"
 	// GraceSeconds is the policy's grace period.
 	GraceSeconds Gauge = "grace_seconds"
+	// UnjournaledReceipts is the number of receipts not yet copied to the
+	// erasure journal (only with a journal configured).
+	UnjournaledReceipts Gauge = "unjournaled_receipts"
+	// OldestUnjournaledSeconds is the age of the oldest of them; 0 when
+	// none is.
+	OldestUnjournaledSeconds Gauge = "oldest_unjournaled_seconds"
 )

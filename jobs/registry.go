@@ -32,6 +32,19 @@ type Deps struct {
 	Env func(string) (string, bool)
 }
 
+// Require checks that d has what every job needs, a pool and a policy,
+// and gives a nil Logger one that discards; job names the job in the
+// error.
+func (d *Deps) Require(job string) error {
+	if d.Pool == nil || d.Policy == nil {
+		return fmt.Errorf("%s: Pool and Policy are required", job)
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
 // Spec registers a job: its name for --job, a line of help, the policy
 // sections it needs, and how to build it.
 type Spec struct {

@@ -87,7 +87,13 @@ var migrations = []string{
 	);
 	CREATE INDEX unverified_batch_idx ON lethe.unverified (batch_id);
 	COMMENT ON TABLE lethe.unverified IS 'Subjects erased by a batch whose verification has not run yet. Holds keys: deleted when the batch is verified, by the run that erased them or, after a crash, by the next purge.';`,
-	// 5: what a batch's verification searched (table.column names, no
+	// 5: the erasure journal's outbox. A receipt is journaled once its
+	// copy outside the database is confirmed; until then the next run
+	// copies it. replayed_at marks a receipt that lethe replay restored
+	// after a database restore (purged_at keeps the original erasure).
+	`ALTER TABLE lethe.receipts ADD COLUMN journaled_at timestamptz, ADD COLUMN replayed_at timestamptz;
+	CREATE INDEX receipts_unjournaled_idx ON lethe.receipts (id) WHERE journaled_at IS NULL;`,
+	// 6: what a batch's verification searched (table.column names, no
 	// values), which its receipts show.
 	`ALTER TABLE lethe.batches ADD COLUMN searched text[] NOT NULL DEFAULT '{}';`,
 }

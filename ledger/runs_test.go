@@ -57,7 +57,7 @@ func TestOtherKeyReceipts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.NewDB(t, "")
-	n, err := OtherKeyReceipts(ctx, db.Pool, "aaaa")
+	n, err := OtherKeyReceipts(ctx, db.Pool, []string{"aaaa"})
 	require.NoError(t, err)
 	require.Zero(t, n, "no lethe schema yet")
 	for _, fp := range []string{"aaaa", "bbbb", ""} {
@@ -67,10 +67,10 @@ func TestOtherKeyReceipts(t *testing.T) {
 		var runErr error
 		run.Finish(ctx, &runErr, nil)
 	}
-	n, err = OtherKeyReceipts(ctx, db.Pool, "aaaa")
+	n, err = OtherKeyReceipts(ctx, db.Pool, []string{"aaaa"})
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n)
-	n, err = OtherKeyReceipts(ctx, db.Pool, "cccc")
+	n, err = OtherKeyReceipts(ctx, db.Pool, []string{"cccc"})
 	require.NoError(t, err)
 	require.Equal(t, int64(2), n)
 }

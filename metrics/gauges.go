@@ -39,6 +39,12 @@ const (
 	// read it: with the purge's schedule it says whether a request can be
 	// erased within the month of GDPR Art. 12(3).
 	NameGrace = "lethe_purge_grace_seconds"
+	// NameUnjournaled is the number of erasure receipts not yet copied to
+	// the erasure journal outside the database, as the purge last saw it.
+	NameUnjournaled = "lethe_journal_unjournaled_receipts"
+	// NameOldestUnjournaled is the age in seconds of the oldest of them (0
+	// when none is): how far the journal lags its erasures.
+	NameOldestUnjournaled = "lethe_journal_oldest_unjournaled_seconds"
 	// NameSkippedRuns counts the runs `lethe schedule` skipped because the
 	// previous run of the same job was still going.
 	NameSkippedRuns = "lethe_schedule_skipped_runs_total"
@@ -53,6 +59,8 @@ var purgeGauges = []struct {
 	{jobs.OldestRequestAgeSeconds, NameOldestRequestAge},
 	{jobs.OldestOverdueSeconds, NameOldestOverdue},
 	{jobs.GraceSeconds, NameGrace},
+	{jobs.UnjournaledReceipts, NameUnjournaled},
+	{jobs.OldestUnjournaledSeconds, NameOldestUnjournaled},
 }
 
 // run is what one run publishes, read from its report.
@@ -115,10 +123,12 @@ func newGauges(labels ...string) *gauges {
 		rows:           vec(NameRows, "Rows changed by the last run of the lethe job that changed rows, by table and action.", "table", "action"),
 		subjects:       vec(NameSubjects, "Subjects the last run of the lethe job finished (done) and left for a later run (left).", "state"),
 		purge: map[string]*prometheus.GaugeVec{
-			NamePendingSubjects:  vec(NamePendingSubjects, "Subjects whose deletion request is still to be erased, as the last purge saw them."),
-			NameOldestRequestAge: vec(NameOldestRequestAge, "Age in seconds of the oldest pending deletion request, as the last purge saw it."),
-			NameOldestOverdue:    vec(NameOldestOverdue, "Seconds the oldest pending deletion request has been past requested_at + grace, as the last purge saw it; 0 when none is."),
-			NameGrace:            vec(NameGrace, "The policy's grace period in seconds, as the last purge read it."),
+			NamePendingSubjects:   vec(NamePendingSubjects, "Subjects whose deletion request is still to be erased, as the last purge saw them."),
+			NameOldestRequestAge:  vec(NameOldestRequestAge, "Age in seconds of the oldest pending deletion request, as the last purge saw it."),
+			NameOldestOverdue:     vec(NameOldestOverdue, "Seconds the oldest pending deletion request has been past requested_at + grace, as the last purge saw it; 0 when none is."),
+			NameGrace:             vec(NameGrace, "The policy's grace period in seconds, as the last purge read it."),
+			NameUnjournaled:       vec(NameUnjournaled, "Erasure receipts not yet copied to the erasure journal, as the last purge saw them."),
+			NameOldestUnjournaled: vec(NameOldestUnjournaled, "Age in seconds of the oldest receipt not yet journaled, as the last purge saw it; 0 when none is."),
 		},
 	}
 }

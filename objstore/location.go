@@ -6,6 +6,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/lethe-project/lethe/internal/placeholder"
 )
 
 // Scheme names the kind of store a location lives in.
@@ -131,30 +133,13 @@ func parsePieces(s string) ([]piece, error) {
 			return nil, fmt.Errorf("unclosed placeholder %q", s[open:])
 		}
 		name := s[open+1 : open+end]
-		if !validName(name) {
+		if !placeholder.Valid(name) {
 			return nil, fmt.Errorf("malformed placeholder {%s}: want {key} or {column_name}", name)
 		}
 		out = append(out, piece{name: name})
 		s = s[open+end+1:]
 	}
 	return out, nil
-}
-
-// validName reports whether name is a placeholder name: a letter or "_"
-// followed by letters, digits or "_".
-func validName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i, r := range name {
-		switch {
-		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
-		case r >= '0' && r <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // String returns the template as written in the policy. It holds no

@@ -1,7 +1,6 @@
 package orphans_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/letheproc"
@@ -31,28 +29,9 @@ func (b *bundle) env(dbURL, policyText string) []string {
 	}
 }
 
-type cliResult struct {
-	code           int
-	stdout, stderr string
-}
-
-func (b *bundle) cli(env []string, args ...string) cliResult {
+func (b *bundle) cli(env []string, args ...string) letheproc.Result {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, letheproc.Binary(b.t), args...)
-	cmd.Env = env
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Logf("lethe %s → %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, so.String(), se.String())
-	return cliResult{code, so.String(), se.String()}
+	return letheproc.Run(b.t, env, args...)
 }
 
 func TestCLIExitCodes(t *testing.T) {
@@ -66,26 +45,26 @@ func TestCLIExitCodes(t *testing.T) {
 	env := b.env(b.db.URL, b.polText)
 
 	r := b.cli(env, "--job", "orphans", "--dry-run", "--summary")
-	require.Equal(t, 0, r.code)
-	require.Contains(t, r.stdout, "organizations removed: 1")
+	require.Equal(t, 0, r.Code)
+	require.Contains(t, r.Stdout, "organizations removed: 1")
 	require.Equal(t, 1, b.org(jobtest.MD5UUID("orphan")).Orgs)
 
 	b.db.Exec(t, `CREATE TABLE org_secrets (org_id uuid REFERENCES organizations (id))`)
 	r = b.cli(env, "--job", "orphans")
-	require.Equal(t, 2, r.code)
-	require.Contains(t, r.stderr, "org_secrets.org_id references organizations(id)")
+	require.Equal(t, 2, r.Code)
+	require.Contains(t, r.Stderr, "org_secrets.org_id references organizations(id)")
 	b.db.Exec(t, `DROP TABLE org_secrets`)
 
 	b.db.Exec(t, `DELETE FROM memberships`)
 	r = b.cli(env, "--job", "orphans")
-	require.Equal(t, 3, r.code)
-	require.Contains(t, r.stderr, "12 of 12 organizations rows with no member")
+	require.Equal(t, 3, r.Code)
+	require.Contains(t, r.Stderr, "12 of 12 organizations rows with no member")
 	require.Equal(t, 12, b.db.Int(t, `SELECT count(*) FROM organizations`))
 
 	r = b.cli(env, "--job", "orphans", "--allow-large")
-	require.Equal(t, 0, r.code)
+	require.Equal(t, 0, r.Code)
 	require.Equal(t, 0, b.db.Int(t, `SELECT count(*) FROM organizations`))
-	require.NotContains(t, r.stderr, jobtest.MD5UUID("orphan"), "no keys in logs")
+	require.NotContains(t, r.Stderr, jobtest.MD5UUID("orphan"), "no keys in logs")
 }
 
 // SIGKILL in the middle of a run leaves every organization either fully
@@ -149,8 +128,8 @@ func TestCLIKilledRunThenRerun(t *testing.T) {
 	waitFor(t, func() bool {
 		return b.db.Int(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'lethe'`) == 0
 	})
-	require.Equal(t, 0, b.cli(env, "--job", "orphans").code)
-	require.Equal(t, 0, b.cli(cleanEnv, "--job", "orphans").code)
+	require.Equal(t, 0, b.cli(env, "--job", "orphans").Code)
+	require.Equal(t, 0, b.cli(cleanEnv, "--job", "orphans").Code)
 	requireSameRows(t, clean.Snapshot(t, "public"), b.db.Snapshot(t, "public"))
 	require.Equal(t, 160, b.db.Int(t, `SELECT count(*) FROM organizations`))
 	require.Empty(t, b.listing("orgs/"))

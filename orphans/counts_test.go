@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/lethe-project/lethe/internal/jobtest"
+	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/orphans"
 	"github.com/stretchr/testify/require"
@@ -24,7 +25,7 @@ func TestRolledBackBatchIsNotCounted(t *testing.T) {
 		// With a timeout, pg_terminate_backend waits until the process is gone.
 		b.db.Exec(t, "SELECT pg_terminate_backend($1, 60000)", int32(pid))
 	})
-	r, err := jobtest.Run(t, b.db.Pool, j, jobs.Limits{})
+	r, err := jobtest.Run(t, roletest.Pool(t, b.db, b.pol), j, jobs.Limits{})
 	require.Error(t, err)
 	st := b.org(gone)
 	require.Equal(t, []int{1, 2, 1}, []int{st.Orgs, st.Notes, st.Comments}, "the batch rolled back")

@@ -11,10 +11,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/lethe-project/lethe/internal/fixtures"
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/objstore/filestore"
@@ -31,74 +33,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// schema is a SaaS schema with organizations, as in the data-cleanup
-// guide: memberships, notes (with comments on them), custom roles and
-// invitations belong to an organization.
-const schema = `
-CREATE TABLE users (
-    id         uuid PRIMARY KEY,
-    deleted_at timestamptz
-);
-CREATE TABLE organizations (
-    id         uuid PRIMARY KEY,
-    name       text NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE memberships (
-    id      bigserial PRIMARY KEY,
-    org_id  uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    user_id uuid NOT NULL REFERENCES users (id)
-);
-CREATE TABLE notes (
-    id     bigserial PRIMARY KEY,
-    org_id uuid NOT NULL REFERENCES organizations (id),
-    body   text NOT NULL
-);
-CREATE TABLE note_comments (
-    id      bigserial PRIMARY KEY,
-    note_id bigint NOT NULL REFERENCES notes (id),
-    body    text NOT NULL
-);
-CREATE TABLE custom_roles (
-    id     bigserial PRIMARY KEY,
-    org_id uuid NOT NULL REFERENCES organizations (id),
-    name   text NOT NULL
-);
-CREATE TABLE invites (
-    id          bigserial PRIMARY KEY,
-    org_id      uuid NOT NULL REFERENCES organizations (id),
-    invited_by  uuid,
-    email       text NOT NULL,
-    accepted_at timestamptz
-);
-CREATE INDEX ON memberships (org_id);
-CREATE INDEX ON notes (org_id);
-`
-
-// policyText is the orphans: section of the tests; %[1]s is the bucket.
-const policyText = `subject:
-  table: users
-  key: id
-  requested_at: deleted_at
-  grace: 1d
-tables:
-  - {table: memberships, match: user_id, action: delete}
-orphans:
-  organizations:
-    - table: organizations
-      key: id
-      members: {table: memberships, match: org_id}
-      created_at: created_at
-      min_age: 1d
-      tables:
-        - {table: note_comments, match: note_id, via: notes, action: delete}
-        - {table: notes, match: org_id, action: delete}
-        - {table: custom_roles, match: org_id, action: delete}
-        - {table: invites, match: org_id, action: delete}
-      objects: ["s3://%[1]s/orgs/{key}/"]
-  invites:
-    - {table: invites, inviter: invited_by, pending: {accepted_at: null}}
-  objects:
+// policyText is fixtures.OrgPolicy with the users' objects; %[1]s is the
+// bucket.
+const policyText = fixtures.OrgPolicy + `  objects:
     - {location: "s3://%[1]s/users/{key}/", min_age: 1s}
 `
 
@@ -115,7 +52,7 @@ type bundle struct {
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	srv := miniotest.Start(t)
-	b := &bundle{t: t, db: pgtest.NewDB(t, schema), srv: srv}
+	b := &bundle{t: t, db: pgtest.NewDB(t, fixtures.OrgSchema), srv: srv}
 	b.bucket = srv.CreateBucket(t, miniotest.Versioned())
 	s3, err := s3store.New(context.Background(), s3store.Config{
 		Region: miniotest.Region, Endpoint: srv.Endpoint, ForcePathStyle: true, Credentials: srv.Credentials(),
@@ -143,7 +80,7 @@ type runSpec struct {
 
 func (b *bundle) spec(mod ...func(*runSpec)) runSpec {
 	rs := runSpec{
-		cfg:    orphans.Config{Pool: b.db.Pool, Policy: b.pol, Store: b.store, Logger: jobtest.Logger(b.t)},
+		cfg:    orphans.Config{Deps: jobs.Deps{Pool: roletest.Pool(b.t, b.db, b.pol), Policy: b.pol, Objects: b.store, Logger: jobtest.Logger(b.t)}},
 		limits: jobs.Limits{StatementTimeout: 5 * time.Second, LockTimeout: time.Second},
 	}
 	for _, m := range mod {

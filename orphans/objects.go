@@ -112,7 +112,7 @@ func (j *Job) scan(ctx context.Context, o *objectTarget, fn func(orphans []group
 		}
 		return fn(orphans, old)
 	}
-	err = j.cfg.Store.ListPrefixes(ctx, o.loc.Root(), "/", func(s objstore.PrefixSummary) error {
+	err = j.cfg.Objects.ListPrefixes(ctx, o.loc.Root(), "/", func(s objstore.PrefixSummary) error {
 		listed++
 		vals, ok := o.loc.Match(s.Prefix)
 		if !ok || !o.valid(vals["key"]) {
@@ -198,7 +198,7 @@ func (j *Job) runObjects(ctx context.Context, o *objectTarget) error {
 				errs = append(errs, err)
 				continue
 			}
-			rm, err := j.cfg.Store.Delete(ctx, loc)
+			rm, err := j.cfg.Objects.Delete(ctx, loc)
 			j.countObjects(rm)
 			if err != nil {
 				errs = append(errs, err)

@@ -322,9 +322,9 @@ func (j *Job) orgObjects(ctx context.Context, o *orgTarget, orgs []org) (keys []
 			}
 			var rm objstore.Removed
 			if j.s.DryRun() {
-				rm, err = objstore.Usage(ctx, j.cfg.Store, loc)
+				rm, err = objstore.Usage(ctx, j.cfg.Objects, loc)
 			} else {
-				rm, err = j.cfg.Store.Delete(ctx, loc)
+				rm, err = j.cfg.Objects.Delete(ctx, loc)
 			}
 			j.countObjects(rm)
 			if err != nil {

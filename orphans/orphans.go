@@ -97,7 +97,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	if err != nil {
 		return err
 	}
-	if w.needStore && cfg.Store == nil {
+	if w.needStore && cfg.Objects == nil {
 		return &jobs.ConfigError{Err: errors.New("orphans: the orphans: section names object locations, but no object store was given")}
 	}
 	if err := cfg.Pool.QueryRow(ctx, "SELECT now()").Scan(&j.now); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lethe-project/lethe/internal/jobtest"
+	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/purge"
@@ -31,9 +32,9 @@ func TestLastMemberPurgedThenOrganizationGoes(t *testing.T) {
 	last := b.addOrg("last", "1 year", carol)
 	young := b.addOrg("young", "1 minute")
 
-	p, err := purge.New(purge.Config{Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher("k")})
+	p, err := purge.New(purge.Config{Deps: jobs.Deps{Pool: roletest.Pool(t, b.db, b.pol), Policy: b.pol, Hasher: subject.NewHasher("k")}})
 	require.NoError(t, err)
-	_, err = jobtest.Run(t, b.db.Pool, p, jobs.Limits{StatementTimeout: 5 * time.Second})
+	_, err = jobtest.Run(t, roletest.Pool(t, b.db, b.pol), p, jobs.Limits{StatementTimeout: 5 * time.Second})
 	require.NoError(t, err)
 	require.Equal(t, 0, b.db.Int(t, `SELECT count(*) FROM users WHERE id = $1`, carol))
 	require.Equal(t, full(0), b.org(last), "the purge alone leaves the organization behind")
@@ -257,7 +258,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	require.NoError(t, err)
 	requireSameRows(t, snap, b.db.Snapshot(t, "public"))
 	require.Equal(t, objs, b.listing(""))
-	require.Equal(t, 0, b.db.Int(t, `SELECT count(*) FROM pg_namespace WHERE nspname = 'lethe'`))
+	require.Equal(t, 0, b.db.Int(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'lethe'`))
 
 	real, err := b.run(later())
 	require.NoError(t, err)

@@ -22,6 +22,7 @@ import (
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/objstore"
@@ -170,8 +171,8 @@ func (b *bundle) run(mod ...func(*jobs.Limits)) (int, error) {
 	es, err := b.erasers()
 	require.NoError(b.t, err)
 	cfg := purge.Config{
-		Pool: b.db.Pool, Policy: b.pol, Hasher: subject.NewHasher(hashKey), Erasers: es,
-		Logger: jobtest.Logger(b.t),
+		Deps:    jobs.Deps{Pool: roletest.Pool(b.t, b.db, b.pol), Policy: b.pol, Hasher: subject.NewHasher(hashKey), Logger: jobtest.Logger(b.t)},
+		Erasers: es,
 	}
 	var limits jobs.Limits
 	for _, m := range mod {

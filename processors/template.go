@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/lethe-project/lethe/internal/placeholder"
 )
 
 // piece is a run of literal text, an ${ENV} reference or a {name}
@@ -37,7 +39,7 @@ func parseTemplate(s string, strict, placeholders bool) (template, error) {
 				return nil, fmt.Errorf("unclosed ${ at %d", i)
 			}
 			name := s[i+2 : i+end]
-			if !validIdent(name) {
+			if !placeholder.Valid(name) {
 				return nil, fmt.Errorf("malformed environment reference ${%s}", name)
 			}
 			flush()
@@ -45,7 +47,7 @@ func parseTemplate(s string, strict, placeholders bool) (template, error) {
 			i += end + 1
 		case s[i] == '{':
 			end := strings.IndexByte(s[i:], '}')
-			if end > 0 && validIdent(s[i+1:i+end]) && placeholders {
+			if end > 0 && placeholder.Valid(s[i+1:i+end]) && placeholders {
 				flush()
 				t = append(t, piece{name: s[i+1 : i+end]})
 				i += end + 1
@@ -65,21 +67,6 @@ func parseTemplate(s string, strict, placeholders bool) (template, error) {
 	}
 	flush()
 	return t, nil
-}
-
-func validIdent(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i, r := range name {
-		switch {
-		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
-		case r >= '0' && r <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // expandEnv replaces ${NAME} references with their values. A variable that

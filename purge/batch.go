@@ -20,8 +20,12 @@ import (
 // counts the retries; it returns how many subjects the last attempt
 // selected.
 func (j *Job) batchWithRetry(ctx context.Context, s *jobs.Session, cur *cursor) (n int, err error) {
+	var chunk []string // a replay's keys for this batch, the same on a retry
+	if j.replay != nil {
+		chunk = j.replay.take(s.Limits.BatchSize)
+	}
 	err = s.Retry(ctx, func(ctx context.Context) error {
-		n, err = j.batch(ctx, s, cur)
+		n, err = j.batch(ctx, s, cur, chunk)
 		if j.hooks.batchEnded != nil {
 			j.hooks.batchEnded()
 		}
@@ -40,9 +44,9 @@ type selected struct {
 
 // batch erases (or, dry, counts) one batch of subjects in one transaction.
 // It returns how many subjects it selected.
-func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor) (int, error) {
+func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor, chunk []string) (int, error) {
 	started := s.Limits.Now()
-	sel, tx, err := j.selectSubjects(ctx, s, cur)
+	sel, tx, err := j.selectSubjects(ctx, s, cur, chunk)
 	if tx != nil {
 		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	}
@@ -85,6 +89,11 @@ func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor) (int, err
 		if batchID, err = j.finishBatch(ctx, tx, s.RunID, keys, live, sel, hashes, perSubject, outcomes); err != nil {
 			return n, err
 		}
+		if j.replay != nil {
+			if err := j.replay.markReplayed(ctx, tx, batchID, keys, hashes); err != nil {
+				return n, err
+			}
+		}
 		if j.hooks.beforeCommit != nil {
 			j.hooks.beforeCommit(tx.Conn().PgConn().PID())
 		}
@@ -98,6 +107,7 @@ func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor) (int, err
 	t.Add(jobs.SubjectsDone, int64(len(live)))
 	s.Commit(t, committed.Sub(started))
 	if !s.DryRun() {
+		j.journal(ctx, s, batchID)
 		subs := make([]Subject, len(live))
 		for i, idx := range live {
 			subs[i] = sel.subjects[idx]
@@ -115,10 +125,14 @@ func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor) (int, err
 // selectSubjects begins the batch's transaction and selects its subjects in
 // the same round trip. The transaction is returned (to roll back) whenever
 // it began, even with an error.
-func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor) (selected, pgx.Tx, error) {
+func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor, chunk []string) (selected, pgx.Tx, error) {
 	cfg := &j.cfg
 	b := &pgx.Batch{}
 	switch {
+	case j.replay != nil && s.DryRun():
+		b.Queue(j.sql.selectManyDry, chunk)
+	case j.replay != nil:
+		b.Queue(j.sql.selectMany, chunk)
 	case j.one != nil && s.DryRun():
 		b.Queue(j.sql.selectOneDry, *j.one)
 	case j.one != nil:
@@ -165,8 +179,8 @@ func (j *Job) selectSubjects(ctx context.Context, s *jobs.Session, cur *cursor) 
 	if err := rows.Err(); err != nil {
 		return sel, tx, fmt.Errorf("purge batch: select subjects: %w", err)
 	}
-	if j.one != nil || s.DryRun() {
-		return sel, tx, nil // one subject, or keyset pagination: never selected twice
+	if j.one != nil || j.replay != nil || s.DryRun() {
+		return sel, tx, nil // one subject, a replay's own keys, or keyset pagination: never selected twice
 	}
 	return dropFailed(sel, cur), tx, nil
 }

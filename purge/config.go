@@ -2,15 +2,11 @@ package purge
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
-	"github.com/lethe-project/lethe/policy"
-	"github.com/lethe-project/lethe/subject"
 )
 
 // Config is everything the purge job needs besides the limits every job
@@ -18,15 +14,9 @@ import (
 // run and stop), which come with the run's jobs.Session. The zero values of
 // the numeric fields take the defaults below.
 type Config struct {
-	// Pool connects to the application's database.
-	Pool *pgxpool.Pool
-	// Policy is the parsed policy file.
-	Policy *policy.Policy
-	// Hasher derives subject hashes and pseudonyms; required unless the run
-	// is dry.
-	Hasher *subject.Hasher
-	// Logger receives progress and per-batch lines; never personal data.
-	Logger *slog.Logger
+	// Deps are the process's pool, policy, logger, hasher and object
+	// router, built once by main; Pool and Policy are required.
+	jobs.Deps
 
 	// Workers is the number of batches in flight at once, each on its own
 	// connection; SKIP LOCKED keeps them apart. Default 2.
@@ -34,16 +24,17 @@ type Config struct {
 	// Erasers remove each subject's data outside the database before its
 	// rows go; see Eraser.
 	Erasers []Eraser
+	// Journal, when set, copies each committed batch's receipts to the
+	// erasure journal after the commit, and each run first catches up the
+	// receipts earlier runs could not journal.
+	Journal Journal
 	// ProgressEvery is how often a long run logs its progress. Default 10s.
 	ProgressEvery time.Duration
 }
 
 func (c *Config) setDefaults() error {
-	if c.Pool == nil || c.Policy == nil {
-		return errors.New("purge: Pool and Policy are required")
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+	if err := c.Deps.Require("purge"); err != nil {
+		return err
 	}
 	if c.Workers <= 0 {
 		c.Workers = 2

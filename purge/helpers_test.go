@@ -6,6 +6,7 @@ import (
 
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/purge"
@@ -57,10 +58,7 @@ type options struct {
 
 func (b *bundle) config(mod ...func(*options)) options {
 	o := options{Config: purge.Config{
-		Pool:   b.db.Pool,
-		Policy: b.pol,
-		Hasher: subject.NewHasher(hashKey),
-		Logger: jobtest.Logger(b.t),
+		Deps: jobs.Deps{Pool: roletest.Pool(b.t, b.db, b.pol), Policy: b.pol, Hasher: subject.NewHasher(hashKey), Logger: jobtest.Logger(b.t)},
 	}}
 	for _, m := range mod {
 		m(&o)

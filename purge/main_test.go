@@ -4,11 +4,12 @@ import (
 	"os"
 	"testing"
 
+	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := miniotest.Run(m)
 	pgtest.Stop()
 	os.Exit(code)
 }

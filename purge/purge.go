@@ -22,6 +22,11 @@ type Job struct {
 
 	// one, when set, erases this single subject now (lethe erase).
 	one *string
+	// replay, when set, re-erases these subjects after a restore (lethe
+	// replay); see NewReplay.
+	replay *replaySet
+	// jstate is the run's erasure journal state.
+	jstate journalState
 	// hooks let tests order workers and make faults at exact points.
 	hooks hooks
 	// verifyTimeout bounds each verification query (statement_timeout).
@@ -68,6 +73,9 @@ func (j *Job) Name() string {
 	if j.one != nil {
 		return "erase"
 	}
+	if j.replay != nil {
+		return "replay"
+	}
 	return "purge"
 }
 
@@ -108,7 +116,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	setGauges(r, st)
 	r.SetGauge(jobs.GraceSeconds, pl.Subject.Grace.Seconds())
 	r.Set(jobs.SubjectsEligible, st.eligible)
-	if j.one == nil {
+	if j.one == nil && j.replay == nil {
 		if err := s.Limits.Guard("subjects are eligible", st.eligible, st.total, 50, "check subject.requested_at and grace"); err != nil {
 			return err
 		}
@@ -129,10 +137,12 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 			// Earlier receipts failed: say so, and erase what is due.
 			defer func(owed error) { err = errors.Join(owed, err) }(err)
 		}
+		j.journalStart(ctx, s)
+		defer func() { err = errors.Join(err, j.journalEnd(ctx, s)) }()
 	}
 
 	err = j.work(ctx, s)
-	if j.one == nil {
+	if j.one == nil && j.replay == nil {
 		left, cerr := j.stats(context.WithoutCancel(ctx))
 		if cerr == nil {
 			if s.DryRun() {
@@ -167,6 +177,9 @@ func (j *Job) stats(ctx context.Context) (stats, error) {
 	q := j.sql.stats
 	if j.one != nil {
 		q, args = j.sql.statsOne, []any{*j.one}
+	}
+	if j.replay != nil {
+		q, args = j.sql.statsMany, []any{j.replay.keys}
 	}
 	err := j.cfg.Pool.QueryRow(ctx, q, args...).Scan(&st.eligible, &st.pending, &st.total, &st.oldestAge, &st.oldestOverdue)
 	if j.one != nil && jobs.SQLState(err) == "22P02" {
@@ -212,6 +225,12 @@ func (j *Job) work(ctx context.Context, s *jobs.Session) error {
 					if !errors.As(err, &fe) {
 						stop.Store(true)
 					}
+				}
+				if j.replay != nil {
+					if j.replay.empty() {
+						return
+					}
+					continue
 				}
 				if n < s.Limits.BatchSize || j.one != nil {
 					return

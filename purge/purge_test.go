@@ -146,7 +146,7 @@ func TestDryRunChangesNothingAndCountsWhatARealRunDoes(t *testing.T) {
 	dry, code := b.run(dryRun, func(c *options) { c.BatchSize = 3; c.Hasher = nil })
 	require.Equal(t, jobs.ExitOK, code)
 	require.Equal(t, snap, b.appSnapshot(), "a dry run changes no row")
-	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_namespace WHERE nspname = 'lethe'`), "a dry run does not even create lethe's schema")
+	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'lethe'`), "a dry run does not even create lethe's tables")
 	require.Equal(t, int64(7), dry.Counter("subjects_done"))
 	require.Equal(t, int64(3), dry.Counter("batches"), "dry runs page through batches like real runs")
 
@@ -189,8 +189,9 @@ func TestVerificationCatchesALeftover(t *testing.T) {
 	b := setup(t, exampleSchema, examplePolicy)
 	gone := b.addUser("gone", "45 days", false, "")
 	// A buggy application trigger writes an activity row for the user as
-	// it is deleted: the purge commits, and verification must notice.
-	b.db.Exec(t, `CREATE FUNCTION log_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+	// it is deleted: the purge commits, and verification must notice. It
+	// runs as its owner: lethe's role may not insert there.
+	b.db.Exec(t, `CREATE FUNCTION log_delete() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 		BEGIN INSERT INTO activity_log (user_id, action) VALUES (OLD.id, 'deleted'); RETURN OLD; END $$;
 		CREATE TRIGGER users_log_delete AFTER DELETE ON users FOR EACH ROW EXECUTE FUNCTION log_delete();`)
 	_, code := b.run()

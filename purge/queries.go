@@ -15,9 +15,11 @@ type queries struct {
 	stats, statsOne         string
 	selectBatch, selectOne  string
 	selectDry, selectOneDry string
-	steps, counts, verify   []plan.Statement
-	stepOf, verifyOf        []*plan.Step
-	extraColumns            []string
+	// selectMany and statsMany take $1, the keys a replay re-erases.
+	selectMany, selectManyDry, statsMany string
+	steps, counts, verify                []plan.Statement
+	stepOf, verifyOf                     []*plan.Step
+	extraColumns                         []string
 	// searched names, sorted, where verification looks (table.column).
 	searched []string
 }
@@ -66,6 +68,10 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 		sel, t, eligible, key, s.Key.Type, order)
 	q.selectOneDry = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s = %s AND %s`, sel, t, key, keyParam(1), notHeld)
 	q.selectOne = q.selectOneDry + " FOR UPDATE"
+	q.selectManyDry = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s = ANY($1::text[]::%s[]) AND %s ORDER BY %s`, sel, t, key, s.Key.Type, notHeld, key)
+	q.selectMany = q.selectManyDry + " FOR UPDATE"
+	q.statsMany = fmt.Sprintf(`SELECT count(*), 0::bigint, count(*), 0::float8, 0::float8 FROM %s t WHERE %s = ANY($1::text[]::%s[]) AND %s`,
+		t, key, s.Key.Type, notHeld)
 	q.selectDry = fmt.Sprintf(`SELECT %s FROM %s t WHERE %s AND ($3::text IS NULL OR (%s, %s) > ($3::text::%s, $4::text::%s)) %s LIMIT $2`,
 		sel, t, eligible, ra, key, s.RequestedAt.Type, s.Key.Type, order)
 

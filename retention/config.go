@@ -1,12 +1,9 @@
 package retention
 
 import (
-	"errors"
-	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/lethe-project/lethe/policy"
+	"github.com/lethe-project/lethe/jobs"
 )
 
 // Config is what the retention job needs besides the run's limits, which
@@ -14,13 +11,9 @@ import (
 // stop, clock). The zero values of the numeric fields take the defaults
 // below.
 type Config struct {
-	// Pool connects to the application's database. The job uses at most
-	// three of its connections at once.
-	Pool *pgxpool.Pool
-	// Policy is the parsed policy file; its retention: rules are the work.
-	Policy *policy.Policy
-	// Logger receives one line per table and Debug lines per batch.
-	Logger *slog.Logger
+	// Deps are the process's pool, policy, logger, hasher and object
+	// router, built once by main; Pool and Policy are required.
+	jobs.Deps
 
 	// MaxBatchSize caps the adaptive batch size. Default 20000, and never
 	// below the run's BatchSize.
@@ -78,11 +71,8 @@ func (c *Config) beforeBatch() {
 }
 
 func (c *Config) setDefaults() error {
-	if c.Pool == nil || c.Policy == nil {
-		return errors.New("retention: Pool and Policy are required")
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+	if err := c.Deps.Require("retention"); err != nil {
+		return err
 	}
 	if c.MaxBatchSize <= 0 {
 		c.MaxBatchSize = 20000

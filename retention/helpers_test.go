@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/internal/roletest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/retention"
@@ -37,14 +38,17 @@ type testBundle struct {
 func setup(t *testing.T, schema, rules string) *testBundle {
 	t.Helper()
 	db := pgtest.NewDB(t, schema)
-	return &testBundle{db: db, cfg: config(t, db.Pool, rules), limits: testLimits()}
+	cfg := config(t, db.Pool, rules)
+	// The job runs as a role with exactly the grants lethe grants gives.
+	cfg.Pool = roletest.Pool(t, db, cfg.Policy)
+	return &testBundle{db: db, cfg: cfg, limits: testLimits()}
 }
 
 func config(t *testing.T, pool *pgxpool.Pool, rules string) retention.Config {
 	t.Helper()
 	pol, err := policy.Parse([]byte(subjectYAML+"retention:\n"+rules), "test.yaml")
 	require.NoError(t, err)
-	return retention.Config{Pool: pool, Policy: pol, Logger: jobtest.Logger(t)}
+	return retention.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Logger: jobtest.Logger(t)}}
 }
 
 // testLimits are the limits of a test run: short timeouts.

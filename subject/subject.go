@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 )
 
 // Hasher derives keyed hashes of subject keys with HMAC-SHA-256. Without
@@ -40,3 +41,31 @@ func (h *Hasher) Pseudonym(key string) string { return h.sum("pseudonym", key)[:
 // HMAC of a fixed label. lethe records it with each run, so that a receipt
 // looked up with another key can be told from no receipt.
 func (h *Hasher) Fingerprint() string { return h.sum("key-fingerprint", "")[:16] }
+
+// Stream hashes many keys, one after another, with one reusable HMAC
+// state: what lethe replay uses to hash a whole subject table. It is not
+// safe for concurrent use.
+type Stream struct {
+	m   hash.Hash
+	sum []byte
+}
+
+// Stream returns a Stream of h's subject hashes.
+func (h *Hasher) Stream() *Stream { return &Stream{m: hmac.New(sha256.New, h.secret)} }
+
+// subjectDomain is what Hash's HMAC starts with.
+var subjectDomain = []byte("subject\x00")
+
+// HashLen is the length in bytes of a subject hash (Hash is its hex).
+const HashLen = 16
+
+// Hash returns the raw bytes of the subject hash of key: Hash(key) is
+// their hex.
+func (s *Stream) Hash(key []byte) (out [HashLen]byte) {
+	s.m.Reset()
+	s.m.Write(subjectDomain)
+	s.m.Write(key)
+	s.sum = s.m.Sum(s.sum[:0])
+	copy(out[:], s.sum)
+	return out
+}

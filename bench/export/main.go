@@ -132,8 +132,10 @@ func exportOnce(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy) (in
 	path := filepath.Join(dir, "subject.zip")
 	// Reset the peak RSS so that VmHWM is the export's.
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-	j, err := export.New(export.Config{Pool: pool, Policy: pol, Hasher: subject.NewHasher("bench"),
-		Destination: export.Destination{Path: path}}, subjectKey)
+	j, err := export.New(export.Config{
+		Deps:        jobs.Deps{Pool: pool, Policy: pol, Hasher: subject.NewHasher("bench")},
+		Destination: export.Destination{Path: path},
+	}, subjectKey)
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}

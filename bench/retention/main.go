@@ -243,7 +243,7 @@ retention:
 	}
 	limits := jobs.Limits{TimeBudget: time.Hour}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	j, err := retention.New(retention.Config{Pool: pool, Policy: pol, AsOf: asOf, BlockRangeFraction: fraction, Logger: logger})
+	j, err := retention.New(retention.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Logger: logger}, AsOf: asOf, BlockRangeFraction: fraction})
 	if err != nil {
 		return err
 	}

@@ -153,7 +153,7 @@ func valuesFile(name string) string {
 }
 
 func jobNames() []string {
-	return []string{"purge", "retention", "inactivity", "orphans"}
+	return []string{"purge", "retention", "inactivity", "orphans", "replay"}
 }
 
 func cronJobName(release, job string) string {

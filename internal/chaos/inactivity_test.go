@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,7 +78,7 @@ func newInactivityWorld(t *testing.T) *inactivityWorld {
 	group := func(name string, n, inactiveDays int) []string {
 		var keys []string
 		for i := range n {
-			k := md5uuid(fmt.Sprint(name, i))
+			k := jobtest.MD5UUID(fmt.Sprint(name, i))
 			keys = append(keys, k)
 			w.db.Exec(t, `INSERT INTO users (id, email, name, last_active_at) VALUES ($1, $2, 'x', now() - $3 * interval '1 day')`,
 				k, fmt.Sprintf("%s%d@example.com", name, i), inactiveDays)

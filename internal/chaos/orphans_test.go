@@ -2,8 +2,6 @@ package chaos_test
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,52 +10,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/lethe-project/lethe/internal/fixtures"
+	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// orgSchema is the orphans tests' SaaS schema: organizations with
-// memberships, notes with comments, custom roles and invitations.
-const orgSchema = `
-CREATE TABLE users (id uuid PRIMARY KEY, deleted_at timestamptz);
-CREATE TABLE organizations (id uuid PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
-CREATE TABLE memberships (id bigserial PRIMARY KEY,
-	org_id uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-	user_id uuid NOT NULL REFERENCES users (id));
-CREATE TABLE notes (id bigserial PRIMARY KEY, org_id uuid NOT NULL REFERENCES organizations (id), body text NOT NULL);
-CREATE TABLE note_comments (id bigserial PRIMARY KEY, note_id bigint NOT NULL REFERENCES notes (id), body text NOT NULL);
-CREATE TABLE custom_roles (id bigserial PRIMARY KEY, org_id uuid NOT NULL REFERENCES organizations (id), name text NOT NULL);
-CREATE TABLE invites (id bigserial PRIMARY KEY, org_id uuid NOT NULL REFERENCES organizations (id),
-	invited_by uuid, email text NOT NULL, accepted_at timestamptz);
-CREATE INDEX ON memberships (org_id);
-CREATE INDEX ON notes (org_id);
-`
-
-const orgPolicy = `subject:
-  table: users
-  key: id
-  requested_at: deleted_at
-  grace: 1d
-tables:
-  - {table: memberships, match: user_id, action: delete}
-orphans:
-  organizations:
-    - table: organizations
-      key: id
-      members: {table: memberships, match: org_id}
-      created_at: created_at
-      min_age: 1d
-      tables:
-        - {table: note_comments, match: note_id, via: notes, action: delete}
-        - {table: notes, match: org_id, action: delete}
-        - {table: custom_roles, match: org_id, action: delete}
-        - {table: invites, match: org_id, action: delete}
-      objects: ["s3://%[1]s/orgs/{key}/"]
-  invites:
-    - {table: invites, inviter: invited_by, pending: {accepted_at: null}}
-`
 
 var orgTables = []string{"organizations", "memberships", "notes", "note_comments", "custom_roles", "invites"}
 
@@ -77,12 +36,6 @@ type orgHolding struct {
 	Org, Members, Notes, Comments, Roles, Invites, Objects int
 }
 
-func md5uuid(s string) string {
-	h := md5.Sum([]byte(s))
-	x := hex.EncodeToString(h[:])
-	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
-}
-
 // newOrgWorld: 120 organizations, one in five with no member; each with
 // two notes, a comment, a role and an accepted invitation, and two object
 // versions for every orphan and half as many others; and pending invitations, half of them from inviters that no
@@ -90,12 +43,12 @@ func md5uuid(s string) string {
 func newOrgWorld(t *testing.T) *orgWorld {
 	t.Helper()
 	w := &orgWorld{t: t, srv: miniotest.Start(t), orphan: map[string]bool{}}
-	w.db = pgtest.NewDB(t, orgSchema)
+	w.db = pgtest.NewDB(t, fixtures.OrgSchema)
 	w.bucket = w.srv.CreateBucket(t, miniotest.Versioned())
-	member := md5uuid("member")
+	member := jobtest.MD5UUID("member")
 	w.db.Exec(t, `INSERT INTO users (id) VALUES ($1)`, member)
 	for i := range 120 {
-		w.orgs = append(w.orgs, md5uuid(fmt.Sprint("org", i)))
+		w.orgs = append(w.orgs, jobtest.MD5UUID(fmt.Sprint("org", i)))
 		w.orphan[w.orgs[i]] = i%5 == 0
 	}
 	w.db.Exec(t, `INSERT INTO organizations (id, name, created_at) SELECT md5('org' || i)::uuid, 'o', now() - interval '2 days'
@@ -119,7 +72,7 @@ func newOrgWorld(t *testing.T) *orgWorld {
 		}
 	}
 	path := filepath.Join(t.TempDir(), "policy.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(orgPolicy, w.bucket)), 0o600))
+	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(fixtures.OrgPolicy, w.bucket)), 0o600))
 	w.env = []string{"LETHE_DATABASE_URL=" + w.db.URL, "LETHE_POLICY=" + path, "LETHE_BATCH_SIZE=1",
 		"LETHE_S3_ENDPOINT=" + w.srv.Endpoint, "LETHE_S3_PATH_STYLE=true", "AWS_REGION=" + miniotest.Region,
 		"AWS_ACCESS_KEY_ID=" + w.srv.AccessKey, "AWS_SECRET_ACCESS_KEY=" + w.srv.SecretKey}

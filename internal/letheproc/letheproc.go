@@ -6,12 +6,15 @@ package letheproc
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 var (
@@ -71,4 +74,41 @@ func (l *Buffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Result is what one run of the binary did.
+type Result struct {
+	// Code is the exit code.
+	Code int
+	// Stdout and Stderr are the run's output.
+	Stdout, Stderr string
+}
+
+// Run runs the binary with args and exactly env (nothing of the test's own
+// environment leaks in), gives it three minutes, logs its output to the
+// test and returns the result. It fails the test only when the binary
+// cannot be run at all.
+func Run(t testing.TB, env []string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Binary(t), args...)
+	cmd.Env = env
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("lethe %s → %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, so.String(), se.String())
+	return Result{code, so.String(), se.String()}
+}
+
+// Env returns the environment a test's lethe run needs besides its own
+// settings: PATH (for pg tools) and a private HOME.
+func Env(t testing.TB, settings ...string) []string {
+	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, settings...)
 }

@@ -104,6 +104,33 @@ lethe.policyKey is the key of the policy in its ConfigMap.
 {{- end }}
 
 {{/*
+lethe.journal is the erasure journal's location (LETHE_JOURNAL), or "" for
+none: journal.location when set ("none": none), else the first s3:// bucket
+the policy names, with the prefix lethe-journal/.
+*/}}
+{{- define "lethe.journal" -}}
+{{- $loc := .Values.journal.location | default "" }}
+{{- if eq $loc "none" }}
+{{- else if $loc }}
+{{- $loc }}
+{{- else if include "lethe.policy" . }}
+{{- $policy := include "lethe.policy" . | fromYaml }}
+{{- $buckets := list }}
+{{- range $o := (get $policy "objects" | default list) }}
+{{- if kindIs "map" $o }}
+{{- $b := regexFind "^s3://[a-z0-9][a-z0-9.-]*[a-z0-9]" (toString (get $o "location")) }}
+{{- if $b }}
+{{- $buckets = append $buckets $b }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with $buckets }}
+{{- printf "%s/lethe-journal/" (first .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 lethe.manualJobPrefix is the name prefix of a one-off Job of a CronJob: cut
 so that "<prefix>-<10-digit timestamp>" stays within the 63 characters a Job
 name may have.
@@ -124,7 +151,7 @@ alone decides. Without any policy nothing is scheduled.
 {{- define "lethe.jobSkip" -}}
 {{- $root := .root }}
 {{- $cfg := get $root.Values.jobs .job }}
-{{- $section := get (dict "purge" "subject" "retention" "retention" "inactivity" "inactivity" "orphans" "orphans") .job }}
+{{- $section := get (dict "purge" "subject" "retention" "retention" "inactivity" "inactivity" "orphans" "orphans" "replay" "subject") .job }}
 {{- if not (and $cfg $cfg.enabled) }}
 {{- printf "jobs.%s.enabled is false" .job }}
 {{- else if $root.Values.existingPolicyConfigMap }}
