@@ -54,10 +54,11 @@ const (
 	kindExport      = "export"       // lethe export's check
 	kindSchedule    = "schedule"     // the grace period and schedule
 	kindJournal     = "journal"      // the erasure journal's configuration
+	kindPlan        = "plan"         // the planner's: an ignore that covers more than it names, a text match that holds no keys
 )
 
 // strictKinds are the warnings --strict turns into problems.
-var strictKinds = map[string]bool{kindReference: true, kindPersonal: true, kindStaleIgnore: true}
+var strictKinds = map[string]bool{kindReference: true, kindPersonal: true, kindStaleIgnore: true, kindPlan: true}
 
 // check validates every section of the policy against the database, the
 // purge's plan first, looks for what the policy does not classify, and
@@ -99,6 +100,9 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 		}
 		for _, w := range warnings {
 			rep.Warnings = append(rep.Warnings, checkItem{Kind: kindExport, Message: w})
+		}
+		for _, w := range pl.Warnings {
+			rep.Warnings = append(rep.Warnings, checkItem{Kind: kindPlan, Message: w})
 		}
 	}
 	registry := jobsFor(cfg)

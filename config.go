@@ -69,10 +69,13 @@ type Config struct {
 	CompletionIndex string `env:"JOB_COMPLETION_INDEX"`
 	shard           jobs.Shard
 
-	AllowLarge bool
-	Summary    bool
-	Subject    string
-	Confirm    bool
+	// DryRunExecute is --dry-run=execute: the dry run executes every
+	// statement and rolls back (jobs.Limits.ExecuteDryRun).
+	DryRunExecute bool
+	AllowLarge    bool
+	Summary       bool
+	Subject       string
+	Confirm       bool
 	// Role and GrantsFormat are lethe grants' --role and --format.
 	Role, GrantsFormat string
 	Out                string
@@ -138,7 +141,7 @@ func parseConfig(ctx context.Context, cmd string, args []string, lookup envconfi
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&cfg.Job, "job", cfg.Job, "job to run: purge, retention, inactivity or orphans")
 	fs.StringVar(&cfg.Policy, "policy", cfg.Policy, "path of the policy file")
-	fs.BoolVar(&cfg.DryRun, "dry-run", cfg.DryRun, "change nothing; report what a real run would do")
+	fs.Var(dryRunFlag{cfg}, "dry-run", "change nothing; report what a real run would do (=execute: the purge runs every statement of each batch and rolls back)")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "subjects (or rows) per transaction")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "batches in flight at once")
 	fs.DurationVar(&cfg.TimeBudget, "time-budget", cfg.TimeBudget, "stop starting batches after this long")
@@ -197,6 +200,9 @@ func (c *Config) validate(cmd string) error {
 		} else if _, ok := jobsFor(c).Lookup(c.Job); !ok {
 			errs = append(errs, fmt.Sprintf("unknown job %q: want one of %s", c.Job, names))
 		}
+	}
+	if c.DryRunExecute && (cmd != "run" || c.Job != "purge") {
+		errs = append(errs, "--dry-run=execute is for the purge (lethe --job purge): other dry runs only read")
 	}
 	if (cmd == "erase" || cmd == "receipt" || cmd == "export") && c.Subject == "" {
 		errs = append(errs, "--subject KEY is required")
@@ -269,6 +275,35 @@ func (c *Config) readShard() error {
 		}
 	case c.Shards < 0:
 		return fmt.Errorf("LETHE_SHARDS=%d: want a count", c.Shards)
+	}
+	return nil
+}
+
+// dryRunFlag is --dry-run, a boolean flag that also takes =execute.
+type dryRunFlag struct{ cfg *Config }
+
+func (f dryRunFlag) IsBoolFlag() bool { return true }
+
+func (f dryRunFlag) String() string {
+	switch {
+	case f.cfg == nil || !f.cfg.DryRun:
+		return "false"
+	case f.cfg.DryRunExecute:
+		return "execute"
+	}
+	return "true"
+}
+
+func (f dryRunFlag) Set(v string) error {
+	switch v {
+	case "execute":
+		f.cfg.DryRun, f.cfg.DryRunExecute = true, true
+	default:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true, false or execute, not %q", v)
+		}
+		f.cfg.DryRun, f.cfg.DryRunExecute = b, false
 	}
 	return nil
 }

@@ -203,7 +203,7 @@ func limitsOf(cfg *Config, stop context.Context) jobs.Limits {
 		BatchSize: cfg.BatchSize, TimeBudget: cfg.TimeBudget,
 		StatementTimeout: cfg.StmtTimeout, LockTimeout: cfg.LockTimeout,
 		MaxSubjects: cfg.MaxSubjects, MaxShare: cfg.MaxShare, AllowLarge: cfg.AllowLarge,
-		DryRun: cfg.DryRun, Stop: stop,
+		DryRun: cfg.DryRun, ExecuteDryRun: cfg.DryRunExecute, Stop: stop,
 		TargetBatchTime: cfg.TargetBatchTime, MaxBatchSize: cfg.MaxBatchSize, Shard: cfg.shard,
 		Governor: jobs.Governor{
 			Off: !cfg.Governor, MaxReplicaLag: cfg.MaxReplicaLag, ReplicaURLs: cfg.ReplicaURLs,

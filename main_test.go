@@ -128,6 +128,7 @@ func TestCheckAndGuardAndReceipt(t *testing.T) {
 	r = lethe(t, env, "receipt", "--subject", id)
 	require.Equal(t, 0, r.Code)
 	require.Contains(t, r.Stdout, "verification: passed")
+	require.Contains(t, r.Stdout, "searched: activity_log.user_id, notes.created_by, users.id")
 	r = lethe(t, env, "receipt", "--subject", jobtest.MD5UUID("user21"))
 	require.Equal(t, 1, r.Code)
 	require.Contains(t, r.Stdout, "no receipt")

@@ -91,4 +91,7 @@ func writeReceipt(w io.Writer, r ledger.Receipt) {
 		fmt.Fprintf(w, "  processors confirmed: %s\n", strings.Join(r.Processors, ", "))
 	}
 	fmt.Fprintf(w, "  verification: %s\n", r.Verification)
+	if len(r.Searched) > 0 {
+		fmt.Fprintf(w, "  searched: %s\n", strings.Join(r.Searched, ", "))
+	}
 }

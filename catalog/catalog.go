@@ -50,6 +50,8 @@ type Table struct {
 	ColumnOrder []string
 	// PK lists the primary key columns in order.
 	PK []string
+	// Checks lists the table's CHECK constraints, NOT VALID ones too.
+	Checks []*Check
 }
 
 // Ident returns the schema-qualified name quoted for SQL.
@@ -85,12 +87,22 @@ type FK struct {
 	// ChildCols and ParentCols are the key columns, in order.
 	ChildCols, ParentCols []string
 	// OnDelete is pg_constraint.confdeltype: a no action, r restrict,
-	// c cascade, n set null, d set default.
+	// c cascade, n set null, d set default. A declared reference is "a".
 	OnDelete string
+	// Declared is true for a reference the policy declares (references:)
+	// where the database has no foreign key: nothing stops a row from
+	// pointing at a deleted one, and nothing cascades.
+	Declared bool
+	// Line is the policy line that declares the reference.
+	Line int
 }
 
-// OnDeleteText spells the FK's ON DELETE action.
+// OnDeleteText spells the FK's ON DELETE action, or where the policy
+// declares it.
 func (fk *FK) OnDeleteText() string {
+	if fk.Declared {
+		return fmt.Sprintf("declared at line %d", fk.Line)
+	}
 	switch fk.OnDelete {
 	case "c":
 		return "ON DELETE CASCADE"
@@ -190,6 +202,9 @@ func Load(ctx context.Context, q Querier) (*Catalog, error) {
 		c.byOID[oid].PK = pk
 	}
 	if err := c.loadOthers(ctx, q); err != nil {
+		return nil, err
+	}
+	if err := c.loadChecks(ctx, q); err != nil {
 		return nil, err
 	}
 	rows, err = q.Query(ctx, catalogFKsSQL)

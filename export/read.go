@@ -62,7 +62,7 @@ func buildParts(pl *plan.Plan) ([]*part, error) {
 		if s.Rule != nil {
 			e.Basis = s.Rule.Basis
 		}
-		if s.Via != nil {
+		if s.Via != nil && s.On == nil {
 			e.Via = s.Via.Table.String()
 		}
 		if s.FK != nil {

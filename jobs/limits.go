@@ -36,6 +36,11 @@ type Limits struct {
 	// DryRun makes the run count what it would do, in read-only
 	// transactions, and change nothing.
 	DryRun bool
+	// ExecuteDryRun, with DryRun, makes the dry run's transactions
+	// read-write: a job that supports it (the purge) executes every
+	// statement of a batch and rolls the transaction back, so that its
+	// counts are the real run's and no constraint surprises a real run.
+	ExecuteDryRun bool
 	// Stop, when done, stops the run from starting new batches (a first
 	// SIGTERM); cancelling the context passed to Run aborts the batch in
 	// flight instead (it rolls back).

@@ -167,7 +167,8 @@ func (s *Session) mayContinue(ctx context.Context) bool {
 }
 
 // Begin starts a transaction with the run's statement_timeout and
-// lock_timeout (and TimeZone UTC), read-only in a dry run.
+// lock_timeout (and TimeZone UTC), read-only in a dry run (unless
+// Limits.ExecuteDryRun).
 func (s *Session) Begin(ctx context.Context) (pgx.Tx, error) {
 	tx, br, err := s.BeginBatch(ctx, &pgx.Batch{})
 	if err != nil {
@@ -185,7 +186,7 @@ func (s *Session) Begin(ctx context.Context) (pgx.Tx, error) {
 // caller closes.
 func (s *Session) BeginBatch(ctx context.Context, b *pgx.Batch) (tx pgx.Tx, br pgx.BatchResults, err error) {
 	opts := pgx.TxOptions{}
-	if s.DryRun() {
+	if s.DryRun() && !s.Limits.ExecuteDryRun {
 		opts.AccessMode = pgx.ReadOnly
 	}
 	tx, err = s.Pool.BeginTx(ctx, opts)

@@ -34,6 +34,9 @@ type Receipt struct {
 	Verification string `json:"verification"`
 	// VerifiedAt is when verification ran.
 	VerifiedAt *time.Time `json:"verified_at,omitempty"`
+	// Searched lists where verification looked for the subject's key or
+	// identifying values (table.column, no values).
+	Searched []string `json:"searched,omitempty"`
 }
 
 // RowCount is the number of rows one step touched.
@@ -81,6 +84,10 @@ const SetVerificationSQL = `UPDATE lethe.receipts SET verification = $3, verifie
 // take their batch's.
 const SetBatchVerificationSQL = `UPDATE lethe.batches SET verification = $2, verified_at = now() WHERE id = $1`
 
+// SetBatchSearchedSQL records where a batch's verification searched; $1
+// batch id, $2 the places (table.column, no values).
+const SetBatchSearchedSQL = `UPDATE lethe.batches SET searched = $2 WHERE id = $1`
+
 // DoneVerifyingSQL forgets the keys of a verified batch ($1); sent in the
 // same pipeline (one implicit transaction) as its results.
 const DoneVerifyingSQL = `DELETE FROM lethe.unverified WHERE batch_id = $1`
@@ -93,7 +100,7 @@ func ReceiptsFor(ctx context.Context, pool *pgxpool.Pool, hash string) ([]Receip
 		r.rows, r.objects, r.processors,
 		CASE WHEN r.verification <> 'pending' OR b.id IS NULL THEN r.verification
 		     WHEN b.verification LIKE 'failed%' THEN 'passed' ELSE b.verification END,
-		COALESCE(r.verified_at, b.verified_at)
+		COALESCE(r.verified_at, b.verified_at), COALESCE(b.searched, '{}')
 		FROM lethe.receipts r LEFT JOIN lethe.batches b ON b.id = r.batch_id
 		WHERE r.subject_hash = $1 ORDER BY r.purged_at DESC, r.id DESC`, hash)
 	if err != nil {
@@ -105,7 +112,7 @@ func ReceiptsFor(ctx context.Context, pool *pgxpool.Pool, hash string) ([]Receip
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Receipt, error) {
 		var r Receipt
 		var rws, objs, procs []byte
-		if err := row.Scan(&r.SubjectHash, &r.RunID, &r.RequestedAt, &r.PurgedAt, &r.PolicyDigest, &rws, &objs, &procs, &r.Verification, &r.VerifiedAt); err != nil {
+		if err := row.Scan(&r.SubjectHash, &r.RunID, &r.RequestedAt, &r.PurgedAt, &r.PolicyDigest, &rws, &objs, &procs, &r.Verification, &r.VerifiedAt, &r.Searched); err != nil {
 			return r, err
 		}
 		return r, errors.Join(json.Unmarshal(rws, &r.Rows), json.Unmarshal(objs, &r.Objects), json.Unmarshal(procs, &r.Processors))

@@ -122,6 +122,9 @@ var migrations = []string{
 	CREATE INDEX exports_open_idx ON lethe.exports (status, created_at) WHERE status IN ('pending', 'written');
 	CREATE INDEX exports_expiry_idx ON lethe.exports (expires_at) WHERE expired_at IS NULL;
 	COMMENT ON TABLE lethe.exports IS 'One row per access request served by the export job. Holds the subject key until the request is done; archives are named by id.';`,
+	// 7: what a batch's verification searched (table.column names, no
+	// values), which its receipts show.
+	`ALTER TABLE lethe.batches ADD COLUMN searched text[] NOT NULL DEFAULT '{}';`,
 }
 
 // migrateLockKey is the advisory lock that serializes migrations.

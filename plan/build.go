@@ -47,8 +47,10 @@ func BuildFrom(ctx context.Context, q catalog.Querier, cat *catalog.Catalog, roo
 	for _, o := range opts {
 		o(b)
 	}
-	b.unsupported()
 	pl := b.build()
+	if pl.Final != nil && b.perr.Err() == nil {
+		b.warnTextMatch(pl)
+	}
 	// The literals of the rules that resolved are checked even when others
 	// did not, so that one run names every problem.
 	if err := b.checkValues(pl); err != nil {
@@ -70,17 +72,8 @@ type builder struct {
 	perr  *policy.Error
 
 	absent []absentRef // set by [Absent]
-}
-
-// unsupported refuses what the file format accepts and the planner does not
-// act on yet, so that no policy is read as if it were obeyed.
-func (b *builder) unsupported() {
-	for _, r := range b.rules.References {
-		b.perr.Add(r.Line, "references: are not acted on by this version of lethe yet; add a foreign key or an ignore entry")
-	}
-	for _, r := range b.rules.Tables {
-		if !r.On.IsZero() {
-			b.perr.Add(r.Line, "rule for %s: on: is not acted on by this version of lethe yet", r.Table)
-		}
-	}
+	// fks are the catalog's foreign keys and the declared references.
+	fks []*catalog.FK
+	// lookup is the subject row by key, the via of on: rules.
+	lookup *Step
 }

@@ -27,8 +27,16 @@ func (pl *Plan) Describe(w io.Writer) {
 		switch {
 		case st == pl.Final:
 			fmt.Fprintf(w, " (the subject row, last)")
+		case st.On != nil:
+			fmt.Fprintf(w, " where %s = the subject's %s", st.Match.Name, st.On.Name)
 		case st.Via != nil:
 			fmt.Fprintf(w, " where %s → %s.%s", st.Match.Name, st.Via.Table, st.Ref.Name)
+			for _, x := range st.extra {
+				fmt.Fprintf(w, " and %s → %s.%s", x[0].Name, st.Via.Table, x[1].Name)
+			}
+			if st.Rule != nil && !st.Rule.ViaMatch.IsZero() {
+				fmt.Fprintf(w, " (through the %s rule on %s)", st.Via.Table, st.Via.Match.Name)
+			}
 		default:
 			fmt.Fprintf(w, " where %s = subject key", st.Match.Name)
 		}

@@ -20,7 +20,7 @@ func (b *builder) order(pl *Plan, steps []*Step, deleted map[*catalog.Table]bool
 		before[i] = map[int]string{}
 	}
 	for i, s := range steps {
-		if s.Via != nil {
+		if s.Via != nil && s.On == nil {
 			for j, o := range steps {
 				// Two rules that each follow a self-referencing key of
 				// the same table need no order between them.
@@ -31,7 +31,7 @@ func (b *builder) order(pl *Plan, steps []*Step, deleted map[*catalog.Table]bool
 			}
 		}
 	}
-	for _, fk := range b.cat.FKs {
+	for _, fk := range b.fks {
 		if !deleted[fk.Parent] || fk.Child == fk.Parent {
 			continue
 		}
@@ -111,6 +111,9 @@ func (b *builder) checkValues(pl *Plan) error {
 			continue // the subject did not resolve
 		}
 		for _, sc := range s.Set {
+			if sc.Value.Kind == policy.Null {
+				b.checkConstraints(s, sc)
+			}
 			if sc.Value.Kind != policy.Literal {
 				continue
 			}
@@ -118,8 +121,34 @@ func (b *builder) checkValues(pl *Plan) error {
 			err := b.q.QueryRow(b.ctx, "SELECT $1::text::"+sc.Column.Type+" IS NOT NULL", sc.Value.Text).Scan(&ok)
 			if err != nil {
 				b.perr.Add(s.Line, "%s sets %s to %q, which is not a valid %s: %s", s.Table, sc.Column.Name, sc.Value.Text, sc.Column.Type, pgMessage(err))
+				continue
 			}
+			b.checkParentRow(s, sc)
+			b.checkConstraints(s, sc)
 		}
 	}
 	return nil
+}
+
+// checkParentRow refuses a literal that reassigns a referencing column (a
+// placeholder account, "ghost user") to a row its parent table does not
+// have: the update would fail the foreign key (or, for a declared
+// reference, point at nothing).
+func (b *builder) checkParentRow(s *Step, sc SetColumn) {
+	for _, fk := range b.fks {
+		if fk.Child != s.Table || len(fk.ChildCols) != 1 || fk.ChildCols[0] != sc.Column.Name {
+			continue
+		}
+		pc := fk.Parent.Columns[fk.ParentCols[0]]
+		var ok bool
+		err := b.q.QueryRow(b.ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE %s = $1::text::%s)", fk.Parent.Ident(), pc.Ident(), pc.Type),
+			sc.Value.Text).Scan(&ok)
+		switch {
+		case err != nil:
+			b.perr.Add(s.Line, "rule for %s sets %s to %q: %s", s.Table, sc.Column.Name, sc.Value.Text, pgMessage(err))
+		case !ok:
+			b.perr.Add(s.Line, "rule for %s sets %s to %s, but %s has no row with %s = %s: the update would fail",
+				s.Table, sc.Column.Name, sc.Value.Text, fk.Parent, pc.Name, sc.Value.Text)
+		}
+	}
 }

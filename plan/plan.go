@@ -25,6 +25,12 @@ type Plan struct {
 	Steps []*Step
 	// Final is the step that removes or tombstones the subject row, last.
 	Final *Step
+	// Warnings are what lethe check prints without refusing the policy.
+	Warnings []string
+	// References are the policy's declared references (references:),
+	// resolved: foreign-key edges with Declared set that the database
+	// does not enforce.
+	References []*catalog.FK
 }
 
 // Subject is the resolved subject section.
@@ -52,6 +58,9 @@ type Step struct {
 	Via *Step
 	// Ref is the column of Via's table that Match refers to.
 	Ref *catalog.Column
+	// On is the subject's column that Match holds, for a rule with on:;
+	// Via is then a lookup of the subject row by key, and Ref is On.
+	On *catalog.Column
 	// Set lists the columns the step replaces.
 	Set []SetColumn
 	// Rule is the policy rule, nil for cascade and subject steps.
@@ -63,6 +72,15 @@ type Step struct {
 	After []string
 	// Line is the policy line the step comes from.
 	Line int
+
+	// earlier are the steps that run before this one and delete rows of
+	// its table.
+	earlier []*Step
+	// extra are the further (column, Via's column) pairs of a
+	// multi-column key, after Match and Ref.
+	extra [][2]*catalog.Column
+	// link is the multi-column key a via step follows, nil otherwise.
+	link *catalog.FK
 }
 
 // SetColumn is one resolved assignment.
@@ -125,16 +143,31 @@ func (b *builder) build() *Plan {
 	if sub.Key == nil {
 		return pl
 	}
+	b.fks, pl.References = b.references()
 	final := &Step{Table: st, Action: ps.Final, Match: sub.Key, Line: ps.Line}
 	final.Set = b.setColumns(st, ps.Set, ps.Line, "subject")
 	pl.Final = final
 
 	steps := b.ruleSteps(pl)
-	steps = b.linkVia(steps)
+	steps = b.linkVia(pl, steps)
 	deleted := b.deletedTables(pl, steps)
 	steps = append(steps, b.coverage(pl, steps, deleted)...)
 	pl.Steps = b.order(pl, steps, deleted)
+	linkEarlierDeletes(pl.Steps)
 	return pl
+}
+
+// linkEarlierDeletes tells each step which earlier steps delete rows of its
+// table: a row two rules match is gone when the later one runs, and its
+// count (the dry run's) must not count it again.
+func linkEarlierDeletes(steps []*Step) {
+	for i, s := range steps {
+		for _, e := range steps[:i] {
+			if e.Table == s.Table && e.Action == policy.Delete {
+				s.earlier = append(s.earlier, e)
+			}
+		}
+	}
 }
 
 func (b *builder) ruleSteps(pl *Plan) []*Step {
@@ -185,11 +218,15 @@ func compatible(col, ref *catalog.Column) bool {
 	return col.Type == ref.Type || col.Textual() || (col.Category == "N" && ref.Category == "N")
 }
 
-func (b *builder) linkVia(steps []*Step) []*Step {
+func (b *builder) linkVia(pl *Plan, steps []*Step) []*Step {
 	var more []*Step // a via rule's steps for its parent's further delete rules
 	for _, s := range steps {
 		r := s.Rule
 		what := fmt.Sprintf("rule for %s", r.Table)
+		if !r.On.IsZero() {
+			b.linkOn(pl, s)
+			continue
+		}
 		if r.Via.IsZero() {
 			if key := b.subjectKey(); key != nil && !compatible(s.Match, key) {
 				b.perr.Add(r.Line, "%s: match column %s is %s, but the subject key is %s", what, s.Match.Name, s.Match.Type, key.Type)
@@ -200,22 +237,21 @@ func (b *builder) linkVia(steps []*Step) []*Step {
 		if vt == nil {
 			continue
 		}
-		var via []*Step
-		for _, o := range steps {
-			if o.Table == vt && o != s {
-				via = append(via, o)
-			}
-		}
+		via, cands := viaRules(steps, s, vt)
 		// via: the rule's own table follows a self-referencing key (a
 		// reply to a deleted comment): the other rules on it are the
 		// parents, and s runs before them.
 		switch {
-		case len(via) == 0:
+		case len(cands) == 0:
 			b.perr.Add(r.Line, "%s: via %s, but no rule covers %s (it must say how %s reaches the subject)", what, vt, vt, vt)
+			continue
+		case len(via) == 0:
+			b.perr.Add(r.Line, "%s: via %s with via_match %s, but no rule for %s matches %s (they match %s)",
+				what, vt, r.ViaMatch, vt, r.ViaMatch, matchNames(cands))
 			continue
 		case len(via) > 1:
 			// Only rows a delete rule removes take their children with
-			// them: follow the one delete rule when there is one.
+			// them: follow the delete rules when via_match does not say.
 			var del []*Step
 			for _, o := range via {
 				if o.Action == policy.Delete {
@@ -223,7 +259,8 @@ func (b *builder) linkVia(steps []*Step) []*Step {
 				}
 			}
 			if len(del) == 0 {
-				b.perr.Add(r.Line, "%s: via %s is ambiguous, %d rules cover %s and none deletes", what, vt, len(via), vt)
+				b.perr.Add(r.Line, "%s: via %s is ambiguous, %d rules cover %s (match %s) and none deletes: say which with via_match:",
+					what, vt, len(via), vt, matchNames(via))
 				continue
 			}
 			// Rows whose parent any delete rule removes go: one step
@@ -299,11 +336,31 @@ func (b *builder) subjectKey() *catalog.Column {
 }
 
 // viaRef finds the column of vt that s.Match refers to: through a foreign
-// key when one exists, else vt's single-column primary key.
+// key (or declared reference) when one exists, a multi-column one by all
+// its columns, else vt's single-column primary key.
 func (b *builder) viaRef(s *Step, vt *catalog.Table) *catalog.Column {
-	for _, fk := range b.cat.FKs {
+	for _, fk := range b.fks {
 		if fk.Child == s.Table && fk.Parent == vt && len(fk.ChildCols) == 1 && fk.ChildCols[0] == s.Match.Name {
 			return vt.Columns[fk.ParentCols[0]]
+		}
+	}
+	// A multi-column key that holds the match column links by all of its
+	// columns: (partition_id, project_id) → projects (partition_id, id).
+	for _, fk := range b.fks {
+		if fk.Child != s.Table || fk.Parent != vt || len(fk.ChildCols) < 2 {
+			continue
+		}
+		for i, c := range fk.ChildCols {
+			if c != s.Match.Name {
+				continue
+			}
+			for j := range fk.ChildCols {
+				if j != i {
+					s.extra = append(s.extra, [2]*catalog.Column{s.Table.Columns[fk.ChildCols[j]], vt.Columns[fk.ParentCols[j]]})
+				}
+			}
+			s.link = fk
+			return vt.Columns[fk.ParentCols[i]]
 		}
 	}
 	if len(vt.PK) == 1 {
@@ -327,8 +384,8 @@ func (b *builder) deletedTables(pl *Plan, steps []*Step) map[*catalog.Table]bool
 	}
 	for changed := true; changed; {
 		changed = false
-		for _, fk := range b.cat.FKs {
-			if fk.OnDelete == "c" && del[fk.Parent] && !del[fk.Child] && !b.ruleNulls(steps, fk) {
+		for _, fk := range b.fks {
+			if fk.OnDelete == "c" && del[fk.Parent] && !del[fk.Child] && !b.ruleDetaches(steps, fk) {
 				del[fk.Child] = true
 				changed = true
 			}
@@ -337,110 +394,18 @@ func (b *builder) deletedTables(pl *Plan, steps []*Step) map[*catalog.Table]bool
 	return del
 }
 
-// ruleNulls reports whether a rule on fk's child table sets its column to
-// null before the parent rows go, which stops the cascade.
-func (b *builder) ruleNulls(steps []*Step, fk *catalog.FK) bool {
+// ruleDetaches reports whether a rule on fk's child table sets its column
+// to null or to another parent row before the parent rows go, which stops
+// the cascade.
+func (b *builder) ruleDetaches(steps []*Step, fk *catalog.FK) bool {
 	for _, s := range steps {
 		if s.Table == fk.Child && len(fk.ChildCols) == 1 && s.Match.Name == fk.ChildCols[0] {
 			for _, sc := range s.Set {
-				if sc.Column.Name == fk.ChildCols[0] && sc.Value.Kind == policy.Null {
+				if sc.Column.Name == fk.ChildCols[0] && sc.Value.Kind != policy.Pseudonym {
 					return true
 				}
 			}
 		}
 	}
 	return false
-}
-
-func (b *builder) ignored(t *catalog.Table, col string) *policy.Ignore {
-	for i := range b.rules.Ignore {
-		ig := &b.rules.Ignore[i]
-		it, ok := b.cat.Lookup(ig.Table)
-		if ok && it == t && (ig.Column.IsZero() || ig.Column.Column() == col) {
-			return ig
-		}
-	}
-	return nil
-}
-
-// coverage checks that every foreign key into the subject table or a
-// deleted table is covered, and returns cascade steps for ignored tables
-// whose rows go by ON DELETE CASCADE.
-func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*catalog.Table]bool) []*Step {
-	for i := range b.rules.Ignore {
-		ig := &b.rules.Ignore[i]
-		if _, ok := b.cat.Lookup(ig.Table); !ok {
-			b.perr.Add(ig.Line, "ignore: %s", b.cat.Missing(ig.Table))
-		}
-	}
-	var cascades []*Step
-	for _, fk := range b.cat.FKs {
-		if fk.Parent != pl.Subject.Table && !deleted[fk.Parent] || b.isAbsent(pl, fk) {
-			continue
-		}
-		ref := fmt.Sprintf("%s.%s references %s(%s) (%s, %s)", fk.Child, strings.Join(fk.ChildCols, ", "), fk.Parent,
-			strings.Join(fk.ParentCols, ", "), fk.Name, fk.OnDeleteText())
-		if len(fk.ChildCols) != 1 {
-			if b.ignored(fk.Child, "") == nil {
-				b.perr.Add(0, "%s: a multi-column foreign key needs an ignore entry with a reason", ref)
-			}
-			continue
-		}
-		col := fk.ChildCols[0]
-		var rule *Step
-		for _, s := range steps {
-			if s.Table == fk.Child && s.Match.Name == col {
-				rule = s
-			}
-		}
-		if rule == nil {
-			ig := b.ignored(fk.Child, col)
-			if ig == nil {
-				b.perr.Add(0, "%s: not covered; add a tables: rule (delete, anonymize or keep) for %s match %s, or an ignore: entry with a reason",
-					ref, fk.Child, col)
-				continue
-			}
-			if deleted[fk.Parent] && fk.Blocks() {
-				b.perr.Add(ig.Line, "ignore %s: %s, so deleting %s rows would fail while %s rows point at them; add a rule instead",
-					fk.Child, ref, fk.Parent, fk.Child)
-				continue
-			}
-			if fk.OnDelete == "c" && deleted[fk.Parent] {
-				cascades = append(cascades, b.cascadeSteps(pl, steps, fk, ig)...)
-			}
-			continue
-		}
-		if rule.Action != policy.Delete && deleted[fk.Parent] && fk.OnDelete != "n" && fk.OnDelete != "d" {
-			if v, ok := rule.Rule.Set.Has(col); !ok || v.Kind != policy.Null {
-				b.perr.Add(rule.Line, "rule for %s (%s) must set %s: null: %s and those rows are deleted", rule.Table, rule.Action, col, ref)
-			}
-		}
-	}
-	return cascades
-}
-
-// cascadeSteps returns the steps that count the rows of an ignored table
-// that PostgreSQL removes by ON DELETE CASCADE: one per step that deletes
-// parent rows.
-func (b *builder) cascadeSteps(pl *Plan, steps []*Step, fk *catalog.FK, ig *policy.Ignore) []*Step {
-	step := func() *Step {
-		s := &Step{Table: fk.Child, Action: policy.Cascade, Match: fk.Child.Columns[fk.ChildCols[0]], FK: fk, Line: ig.Line}
-		s.After = append(s.After, fmt.Sprintf("%s → %s %s", fk.Name, fk.Parent, fk.OnDeleteText()))
-		return s
-	}
-	if fk.Parent == pl.Subject.Table && fk.ParentCols[0] == pl.Subject.Key.Name {
-		return []*Step{step()}
-	}
-	var out []*Step
-	for _, o := range steps {
-		if o.Table == fk.Parent && o.Action == policy.Delete {
-			s := step()
-			s.Via, s.Ref = o, fk.Parent.Columns[fk.ParentCols[0]]
-			out = append(out, s)
-		}
-	}
-	// When the parent's rows go by cascade too, or the FK points at another
-	// column of the subject table, there is nothing to count them through:
-	// PostgreSQL still removes them.
-	return out
 }

@@ -45,7 +45,7 @@ func TestPolicyErrors(t *testing.T) {
 		{"uncovered foreign key", "  - table: sessions\n    match: user_id\n    action: delete\n", "", "sessions.user_id references users(id) (sessions_user_id_fkey, ON DELETE NO ACTION): not covered"},
 		{"ignored NO ACTION foreign key", "  - table: sessions\n    match: user_id\n    action: delete\n", "", "not covered"},
 		{"uncovered cascade child", "ignore:\n  - table: consent_records\n    reason: rows go by ON DELETE CASCADE from users\n", "", "consent_records.user_id references users(id) (consent_records_user_id_fkey, ON DELETE CASCADE): not covered"},
-		{"anonymize that keeps a reference to a deleted row", "set: {user_id: null, customer_email: {pseudonym: \"purged-\"}}", "set: {customer_email: {pseudonym: \"purged-\"}}", "must set user_id: null"},
+		{"anonymize that keeps a reference to a deleted row", "set: {user_id: null, customer_email: {pseudonym: \"purged-\"}}", "set: {customer_email: {pseudonym: \"purged-\"}}", "must set user_id to null or to another users row's id"},
 		{"match type mismatch", "  - table: activity_log\n    match: user_id", "  - table: activity_log\n    match: id", "match column id is bigint, but the subject key is uuid"},
 		{"subject column missing", "requested_at: deleted_at", "requested_at: removed_at", "column removed_at does not exist in table users"},
 		{"hold is not boolean", "hold: legal_hold", "hold: email", "subject.hold email is text, want boolean"},

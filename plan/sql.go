@@ -29,9 +29,24 @@ func (s *Step) pairs(depth int, key *catalog.Column) string {
 	if s.Match.Type != s.Ref.Type && s.Match.Textual() {
 		ref += "::text"
 	}
-	return fmt.Sprintf("SELECT %s AS val, s%d.k, s%d.h FROM %s %s JOIN (%s) s%d ON %s.%s = s%d.val WHERE %s",
-		ref, depth, depth, s.Via.Table.Ident(), v, s.Via.pairs(depth+1, key), depth, v, s.Via.Match.Ident(), depth,
+	ref += " AS val"
+	for i, x := range s.extra {
+		ref += fmt.Sprintf(", %s.%s AS x%d", v, x[1].Ident(), i)
+	}
+	return fmt.Sprintf("SELECT %s, s%d.k, s%d.h FROM %s %s JOIN (%s) s%d ON %s WHERE %s",
+		ref, depth, depth, s.Via.Table.Ident(), v, s.Via.pairs(depth+1, key), depth, s.Via.joinOn(v, fmt.Sprintf("s%d", depth)),
 		s.Via.filter(v, depth+1, key))
+}
+
+// joinOn is the condition that joins the step's rows (alias t) with its
+// pairs (alias p): the match column, and the further columns of a
+// multi-column key.
+func (s *Step) joinOn(t, p string) string {
+	on := fmt.Sprintf("%s.%s = %s.val", t, s.Match.Ident(), p)
+	for i, x := range s.extra {
+		on += fmt.Sprintf(" AND %s.%s = %s.x%d", t, x[0].Ident(), p, i)
+	}
+	return on
 }
 
 // filter returns a condition on the step's rows (under alias) of the form
@@ -45,6 +60,14 @@ func (s *Step) filter(alias string, depth int, key *catalog.Column) string {
 			return col + " = ANY($1::text[])"
 		}
 		return fmt.Sprintf("%s = ANY($1::text[]::%s[])", col, key.Type)
+	}
+	if len(s.extra) > 0 {
+		cols, vals := col, fmt.Sprintf("f%d.val", depth)
+		for i, x := range s.extra {
+			cols += ", " + alias + "." + x[0].Ident()
+			vals += fmt.Sprintf(", f%d.x%d", depth, i)
+		}
+		return fmt.Sprintf("(%s) IN (SELECT %s FROM (%s) f%d)", cols, vals, s.pairs(depth, key), depth)
 	}
 	return fmt.Sprintf("%s = ANY(ARRAY(SELECT f%d.val FROM (%s) f%d))", col, depth, s.pairs(depth, key), depth)
 }
@@ -67,18 +90,19 @@ func (s *Step) SQL(key *catalog.Column, count bool, purgedAt *catalog.Column) St
 	// are joined with the (val, k, h) pairs.
 	direct := s.Via == nil && !s.setsMatchOrPseudonym()
 	where := s.filter("t", 10, key)
-	from, keyExpr := fmt.Sprintf("%s t JOIN (%s) s ON t.%s = s.val WHERE %s", s.Table.Ident(), s.pairs(0, key), s.Match.Ident(), where), "s.k"
+	from, keyExpr := fmt.Sprintf("%s t JOIN (%s) s ON %s WHERE %s", s.Table.Ident(), s.pairs(0, key), s.joinOn("t", "s"), where), "s.k"
 	if direct {
 		// $2 is unused here but must appear for its type to be known.
 		from, keyExpr = fmt.Sprintf("%s t WHERE %s AND $2::text[] IS NOT NULL", s.Table.Ident(), where), "t."+s.Match.Ident()+"::text"
 	}
 	if count || s.Action == policy.Cascade || (s.Action == policy.Keep && len(s.Set) == 0) {
+		from += s.notEarlier(key)
 		return Statement{SQL: fmt.Sprintf("SELECT %s, count(*) FROM %s GROUP BY 1", keyExpr, from)}
 	}
 	using := ""
 	if !direct {
 		using = fmt.Sprintf(" (%s) s", s.pairs(0, key))
-		where = fmt.Sprintf("t.%s = s.val AND %s", s.Match.Ident(), where)
+		where = fmt.Sprintf("%s AND %s", s.joinOn("t", "s"), where)
 	} else {
 		where += " AND $2::text[] IS NOT NULL"
 	}
@@ -118,6 +142,15 @@ func (s *Step) SQL(key *catalog.Column, count bool, purgedAt *catalog.Column) St
 	return Statement{SQL: fmt.Sprintf("WITH d AS (%s) SELECT k, count(*) FROM d GROUP BY k", dml), Args: args}
 }
 
+// VerifySQL returns the statement that counts, per subject, every row the
+// step matches, those an earlier step deletes too: after the batch, a row
+// left behind is a leftover whichever rule found it.
+func (s *Step) VerifySQL(key *catalog.Column) Statement {
+	c := *s
+	c.earlier = nil
+	return c.SQL(key, true, nil)
+}
+
 // setsMatchOrPseudonym reports whether the step replaces its own match
 // column (RETURNING would then see the new value, not the key) or writes a
 // pseudonym (which needs each row's subject).
@@ -147,19 +180,30 @@ func (s *Step) ValuesSQL(key *catalog.Column, col string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("column %s does not exist in table %s", col, s.Table)
 	}
-	return fmt.Sprintf("SELECT s.k, t.%s::text FROM %s t JOIN (%s) s ON t.%s = s.val WHERE t.%s IS NOT NULL AND %s",
-		c.Ident(), s.Table.Ident(), s.pairs(0, key), s.Match.Ident(), c.Ident(), s.filter("t", 10, key)), nil
+	return fmt.Sprintf("SELECT s.k, t.%s::text FROM %s t JOIN (%s) s ON %s WHERE t.%s IS NOT NULL AND %s",
+		c.Ident(), s.Table.Ident(), s.pairs(0, key), s.joinOn("t", "s"), c.Ident(), s.filter("t", 10, key)), nil
 }
 
 // SelectSQL returns a query that reads the step's rows for the subjects in
 // $1 (keys as text; $2, their pseudonym suffixes, as for SQL, may be empty
 // strings): list is a select list over the step's table under alias t. The
-// rows are exactly those the step would touch (its count is the count of
-// SQL with count), in no particular order: sorting a large subject's rows
+// rows are exactly those the step would touch, not those an earlier step
+// deletes (its count is the count of SQL with count), in no particular order: sorting a large subject's rows
 // would cost the export a quarter of its speed. It is how the export reads
 // what the purge would erase.
 func (s *Step) SelectSQL(key *catalog.Column, list string) string {
-	return fmt.Sprintf("SELECT %s FROM %s t WHERE %s AND $2::text[] IS NOT NULL", list, s.Table.Ident(), s.filter("t", 10, key))
+	return fmt.Sprintf("SELECT %s FROM %s t WHERE %s AND $2::text[] IS NOT NULL%s", list, s.Table.Ident(), s.filter("t", 10, key), s.notEarlier(key))
+}
+
+// notEarlier is a condition that leaves out the rows an earlier step
+// deletes: in a real run they are gone when the step runs, so it neither
+// touches nor counts them (and an export lists each row once).
+func (s *Step) notEarlier(key *catalog.Column) string {
+	var out string
+	for i, e := range s.earlier {
+		out += fmt.Sprintf(" AND (%s) IS NOT TRUE", e.filter("t", 20+10*i, key))
+	}
+	return out
 }
 
 // StepsOn returns the steps that act on table t, in execution order.

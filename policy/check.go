@@ -17,6 +17,9 @@ func (p *Policy) check(perr *Error) {
 		if ig.Reason == "" {
 			perr.Add(ig.Line, "ignore entry for %s needs a reason", ig.Table)
 		}
+		if !ig.Column.IsZero() && len(ig.Columns) > 0 {
+			perr.Add(ig.Line, "ignore entry for %s: give column: or columns:, not both", ig.Table)
+		}
 	}
 	p.checkReferences(perr)
 	p.checkDiscovery(perr)
@@ -124,6 +127,12 @@ func (p *Policy) checkRule(perr *Error, r *Rule, seen map[string]int) {
 	r.Export.check(perr, r.Line, where)
 	if len(r.On.Parts) > 1 {
 		perr.Add(r.Line, "%s: on must be a column of the subject table, not %q", where, r.On.Raw)
+	}
+	if !r.ViaMatch.IsZero() && r.Via.IsZero() {
+		perr.Add(r.Line, "%s: via_match: picks one of the rules of the via: table; give via: too", where)
+	}
+	if len(r.ViaMatch.Parts) > 1 {
+		perr.Add(r.Line, "%s: via_match must be a column name, not %q", where, r.ViaMatch.Raw)
 	}
 	if !r.On.IsZero() && !r.Via.IsZero() {
 		perr.Add(r.Line, "%s: on: names a column of the subject, via: a parent table; give one", where)

@@ -96,6 +96,9 @@ type Rule struct {
 	// Via names a table, covered by its own rule, through which this table
 	// reaches the subject: Match refers to a row of Via.
 	Via Ident `yaml:"via"`
+	// ViaMatch names, when several rules cover the Via table, the match
+	// column of the one whose rows this table follows.
+	ViaMatch Ident `yaml:"via_match"`
 	// On names the column of the subject table that Match holds, when it
 	// is not the subject's key: an audit log that stores the email, a log
 	// keyed by username. The subject's value is read in the batch before
@@ -121,6 +124,9 @@ type Ignore struct {
 	Table Ident `yaml:"table"`
 	// Column optionally narrows the entry to one referencing column.
 	Column Ident `yaml:"column"`
+	// Columns narrows the entry to one multi-column reference, by its
+	// referencing columns in order.
+	Columns []Ident `yaml:"columns"`
 	// Reason says why no action is needed; required.
 	Reason string `yaml:"reason"`
 

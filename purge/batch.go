@@ -78,8 +78,10 @@ func (j *Job) batch(ctx context.Context, s *jobs.Session, cur *cursor, size int,
 		keys[i], pseudos[i], hashes[i] = sub.Key, sub.pseudonym, sub.Hash
 	}
 
+	// An executing dry run runs the real statements; the transaction is
+	// rolled back below, as every dry run's is.
 	stmts := j.sql.steps
-	if s.DryRun() {
+	if s.DryRun() && !s.Limits.ExecuteDryRun {
 		stmts = j.sql.counts
 	}
 	selected := s.Limits.Now()

@@ -30,6 +30,8 @@ type Job struct {
 	jstate journalState
 	// hooks let tests order workers and make faults at exact points.
 	hooks hooks
+	// verifyTimeout bounds each verification query (statement_timeout).
+	verifyTimeout time.Duration
 }
 
 // hooks are called, when set, at fixed points of a batch; only tests set
@@ -105,6 +107,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		}
 	}
 	j.sql = buildQueries(pl, extra...)
+	j.verifyTimeout = s.Limits.StatementTimeout
 	if !s.DryRun() && cfg.Hasher == nil {
 		return &jobs.ConfigError{Err: errors.New("LETHE_SUBJECT_HASH_KEY is not set: receipts and logs need it to name subjects without their key")}
 	}

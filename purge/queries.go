@@ -2,6 +2,7 @@ package purge
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/lethe-project/lethe/catalog"
@@ -19,6 +20,8 @@ type queries struct {
 	steps, counts, verify                []plan.Statement
 	stepOf, verifyOf                     []*plan.Step
 	extraColumns                         []string
+	// searched names, sorted, where verification looks (table.column).
+	searched []string
 }
 
 // buildQueries builds the subject selections and the step statements. The
@@ -41,7 +44,11 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 	eligible := fmt.Sprintf("%s AND %s <= now() - $1::interval", pending, ra)
 	keyParam := func(n int) string { return fmt.Sprintf("$%d::text::%s", n, s.Key.Type) }
 
-	q := queries{extraColumns: extra}
+	q := queries{}
+	for _, c := range q.verifyValues(pl) {
+		extra = appendNew(extra, c)
+	}
+	q.extraColumns = extra
 	// The last column is how long the oldest eligible request has been past
 	// requested_at + grace: what the lateness alert reads (0 when none).
 	q.stats = fmt.Sprintf(`SELECT count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s), count(*),
@@ -83,15 +90,21 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 		q.counts = append(q.counts, st.SQL(s.Key, true, nil))
 		q.stepOf = append(q.stepOf, st)
 		if verifiable(st) && !impliedByForeignKey(pl, st) {
-			v := st.SQL(s.Key, true, nil)
+			v := st.VerifySQL(s.Key)
 			if st == pl.Final && st.Action == policy.Anonymize {
 				v.SQL = fmt.Sprintf("SELECT %s::text, count(*) FROM %s t WHERE %s = ANY($1::text[]::%s[]) AND t.%s IS NULL AND $2::text[] IS NOT NULL GROUP BY 1",
 					key, t, key, s.Key.Type, s.PurgedAt.Ident())
 			}
 			q.verify = append(q.verify, v)
 			q.verifyOf = append(q.verifyOf, st)
+			what := st.Table.String() + "." + st.Match.Name
+			if st == pl.Final && st.Action == policy.Anonymize {
+				what += " (tombstone)"
+			}
+			q.searched = append(q.searched, what)
 		}
 	}
+	sort.Strings(q.searched)
 	return q
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -42,11 +43,18 @@ func (j *Job) verify(ctx context.Context, subs []Subject, batchID int64) error {
 			}
 		}
 	}
+	// The pipeline is one implicit transaction: the local timeout bounds
+	// every search in it.
 	b := &pgx.Batch{}
-	for _, st := range j.sql.verify {
-		b.Queue(st.SQL, keys, make([]string, len(keys)))
+	b.Queue("SELECT set_config('statement_timeout', $1, true)", strconv.FormatInt(j.verifyTimeout.Milliseconds(), 10))
+	for i, st := range j.sql.verify {
+		b.Queue(st.SQL, keys, j.sql.verifyArgs(i, subs, j.pl.Subject.Key.Name))
 	}
 	br := j.cfg.Pool.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return fmt.Errorf("verify: %w", err)
+	}
 	for i := range j.sql.verify {
 		step := j.sql.verifyOf[i]
 		rows, err := br.Query()
@@ -90,6 +98,7 @@ func (j *Job) verify(ctx context.Context, subs []Subject, batchID int64) error {
 		result = fmt.Sprintf("failed: %d subject(s)", len(hs))
 	}
 	rec.Queue(ledger.SetBatchVerificationSQL, batchID, result)
+	rec.Queue(ledger.SetBatchSearchedSQL, batchID, j.sql.searched)
 	rec.Queue(ledger.DoneVerifyingSQL, batchID)
 	if err := j.cfg.Pool.SendBatch(ctx, rec).Close(); err != nil {
 		return fmt.Errorf("verify: record: %w", err)

@@ -65,8 +65,8 @@ func TestDefaultValues(t *testing.T) {
 
 func TestAllValues(t *testing.T) {
 	r := render(t, "prod", "-f", valuesFile("values-all.yaml"))
-	if len(r.CronJobs) != 5 {
-		t.Fatalf("got %d CronJobs, want 5", len(r.CronJobs))
+	if len(r.CronJobs) != len(jobNames()) {
+		t.Fatalf("got %d CronJobs, want %d", len(r.CronJobs), len(jobNames()))
 	}
 	for _, job := range jobNames() {
 		cj := r.CronJobs[cronJobName("prod", job)]
