@@ -48,7 +48,8 @@ type Result struct {
 	// Sampled is how many tables were sampled.
 	Sampled int
 	// Unsampled is how many tables with candidates were not sampled: the
-	// time budget ran out, or a sample's statement timed out.
+	// time budget ran out, a sample's statement timed out, or lethe's
+	// role may not read the table.
 	Unsampled int
 }
 
@@ -289,7 +290,7 @@ func sendBatch(ctx context.Context, conn *pgx.Conn, batch []*tableSample) error 
 			return nil
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case !timedOut(ferr):
+		case !timedOut(ferr) && !denied(ferr):
 			return fmt.Errorf("discovery: sample %s: %w", batch[failed].t, ferr)
 		}
 		batch = batch[failed+1:]
@@ -298,6 +299,14 @@ func sendBatch(ctx context.Context, conn *pgx.Conn, batch []*tableSample) error 
 }
 
 // timedOut reports whether err is a statement timeout or the budget.
+// denied reports whether err says lethe's role may not read the table: a
+// least-privilege role (lethe grants) reads only the policy's tables, so
+// the others stay unsampled and are found by their shape alone.
+func denied(err error) bool {
+	var pe interface{ SQLState() string }
+	return errors.As(err, &pe) && pe.SQLState() == "42501"
+}
+
 func timedOut(err error) bool {
 	var pe interface{ SQLState() string }
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &pe) && pe.SQLState() == "57014"

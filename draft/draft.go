@@ -33,6 +33,8 @@ type Ignore struct {
 	// Table and Column name what is ignored; Column may be "".
 	Table  *catalog.Table
 	Column string
+	// Columns name the columns of a multi-column key, instead of Column.
+	Columns []string
 	// Reason is the entry's reason.
 	Reason string
 	// Review says what a person must decide.
@@ -183,12 +185,17 @@ func (d *Draft) followFK(fk *catalog.FK) {
 	sub := d.in.Subject.Table
 	cols := strings.Join(fk.ChildCols, ", ")
 	switch {
+	case len(fk.ChildCols) != 1 && fk.OnDelete == "c":
+		d.deleted[fk.Child] = true
+		d.addIgnore(Ignore{Table: fk.Child, Columns: fk.ChildCols,
+			Reason: fmt.Sprintf("rows go by ON DELETE CASCADE with their parent %s row (%s)", fk.Parent, fk.Name)})
+		return
 	case len(fk.ChildCols) != 1:
-		if fk.OnDelete == "c" {
-			d.deleted[fk.Child] = true
-		}
-		d.addIgnore(Ignore{Table: fk.Child, Reason: fmt.Sprintf("multi-column foreign key %s (%s) to %s, %s", fk.Name, cols, fk.Parent, fk.OnDeleteText()),
-			Review: "lethe cannot match on several columns yet: make sure these rows go (or stay) with their parent"})
+		// A via: through a multi-column key joins on every column of it;
+		// the rule matches on the column that names the parent row.
+		r := Suggest(fk.Child, multiMatch(fk), fk, fk.Parent)
+		r.Review = fmt.Sprintf("through %s (%s → %s): %s", fk.Name, cols, fk.Parent, r.Review)
+		d.addRule(r)
 	case fk.Child == fk.Parent && fk.Child != sub:
 		if fk.OnDelete == "c" {
 			d.addIgnore(Ignore{Table: fk.Child, Column: cols, Reason: fmt.Sprintf("rows go by ON DELETE CASCADE from their parent %s row", fk.Parent)})
@@ -325,4 +332,16 @@ func (d *Draft) resolveVia() {
 // their rule is the one via follows.
 func owner(col string) bool {
 	return ownsRows(col) || strings.Contains(col, "creator") || strings.Contains(col, "author") || strings.Contains(col, "uploader")
+}
+
+// multiMatch picks the column a rule through the multi-column key fk
+// matches on: the one paired with the parent's id column, else the
+// first.
+func multiMatch(fk *catalog.FK) string {
+	for i, pc := range fk.ParentCols {
+		if pc == "id" {
+			return fk.ChildCols[i]
+		}
+	}
+	return fk.ChildCols[0]
 }

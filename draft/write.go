@@ -70,6 +70,13 @@ func (d *Draft) Write(w io.Writer, header string) error {
 		if ig.Column != "" {
 			fmt.Fprintf(&b, "    column: %s\n", ColumnName(ig.Column))
 		}
+		if len(ig.Columns) > 0 {
+			names := make([]string, len(ig.Columns))
+			for i, c := range ig.Columns {
+				names[i] = ColumnName(c)
+			}
+			fmt.Fprintf(&b, "    columns: [%s]\n", strings.Join(names, ", "))
+		}
 		fmt.Fprintf(&b, "    reason: %q\n", ig.Reason)
 	}
 	_, err := io.WriteString(w, b.String())
