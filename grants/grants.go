@@ -29,6 +29,9 @@ type Grants struct {
 	Locations []objstore.Location
 	// Journal is the erasure journal's location (LETHE_JOURNAL), or "".
 	Journal string
+	// ExportTo is where the export job writes archives (export.to), or ""
+	// when the policy has no export: section.
+	ExportTo string
 	// PolicyPath and PolicyDigest name the policy the grants come from.
 	PolicyPath, PolicyDigest string
 
@@ -84,6 +87,7 @@ func Compute(ctx context.Context, q catalog.Querier, p *policy.Policy) (*Grants,
 		}
 		if p.ExportJob != nil {
 			g.exportJob(pl)
+			g.ExportTo = p.ExportJob.To
 		}
 	}
 	if err := g.retention(ctx, q, cat, p, perr); err != nil {

@@ -54,11 +54,12 @@ func (g *Grants) s3Buckets() map[string][]string {
 // The two Get*Retention/LegalHold actions only let lethe say why a delete
 // was refused (an object lock). With an s3:// erasure journal (Journal),
 // two statements more let lethe list, write, read and expire the journal's
-// objects under its prefix. It returns ErrNoS3 when there is no s3://
-// location.
+// objects under its prefix; with an export: section, the export job's
+// statements (exportStatements). It returns ErrNoS3 when there is no
+// s3:// location.
 func (g *Grants) WriteIAM(w io.Writer) error {
 	buckets := g.s3Buckets()
-	journal := g.journalStatements()
+	journal := append(g.journalStatements(), g.exportStatements(buckets)...)
 	if len(buckets) == 0 && len(journal) == 0 {
 		return ErrNoS3
 	}

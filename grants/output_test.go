@@ -89,3 +89,55 @@ func TestGrantsRefusesABadPolicy(t *testing.T) {
 		require.Empty(t, r.Stdout)
 	}
 }
+
+// TestIAMPolicyLetsTheExportJobWriteItsArchives: with an export: section
+// the role reads the subjects' files (an archive holds them) and writes,
+// reads and expires archives under export.to, and nothing more; without
+// one it never reads an object (the test above).
+func TestIAMPolicyLetsTheExportJobWriteItsArchives(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.db.Exec(t, `ALTER TABLE users ADD COLUMN export_requested_at timestamptz`)
+	env := b.editPolicy("  - location: \"file://"+b.uploads+"/{key}/\"", "  - location: \"s3://app-uploads/users/{key}/\"")
+	var path string
+	for _, e := range env {
+		if p, ok := strings.CutPrefix(e, "LETHE_POLICY="); ok {
+			path = p
+		}
+	}
+	src, err := os.ReadFile(path)
+	require.NoError(t, err)
+	section := "\nexport:\n  request: {column: export_requested_at}\n  to: \"s3://exports/archives/\"\n  expire: 7d\n" +
+		"  notify: {webhook: {url: \"https://app.internal/hooks/lethe\", secret_env: LETHE_WEBHOOK_SECRET}}\n"
+	require.NoError(t, os.WriteFile(path, append(src, section...), 0o600))
+
+	r := b.lethe(env, "grants", "--format", "iam")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	var doc struct {
+		Statement []struct {
+			Sid       string
+			Action    []string
+			Resource  []string
+			Condition map[string]map[string][]string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &doc), r.Stdout)
+	bySid := map[string]int{}
+	for i, s := range doc.Statement {
+		bySid[s.Sid] = i
+	}
+	read := doc.Statement[bySid["LetheExportReadFiles"]]
+	require.Equal(t, []string{"s3:GetObject"}, read.Action)
+	require.Equal(t, []string{"arn:aws:s3:::app-uploads/users/*"}, read.Resource)
+	list := doc.Statement[bySid["LetheExportList"]]
+	require.Equal(t, []string{"arn:aws:s3:::exports"}, list.Resource)
+	require.Equal(t, []string{"archives/*"}, list.Condition["StringLike"]["s3:prefix"])
+	archives := doc.Statement[bySid["LetheExportArchives"]]
+	require.Equal(t, []string{"arn:aws:s3:::exports/archives/*"}, archives.Resource)
+	require.ElementsMatch(t, []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"}, archives.Action)
+	for _, s := range doc.Statement {
+		if s.Sid != "LetheExportArchives" {
+			require.NotContains(t, s.Action, "s3:PutObject", s.Sid)
+		}
+	}
+}
