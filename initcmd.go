@@ -20,16 +20,9 @@ import (
 // runInit is lethe init: it writes a draft policy from the live catalog
 // to stdout, or to --out (a new file). It only reads the database.
 func runInit(ctx, stop context.Context, cfg *Config, stdout, stderr io.Writer) int {
-	pool, err := connect(stop, cfg)
-	if stop.Err() != nil {
-		if pool != nil {
-			pool.Close()
-		}
-		return stopped(stderr)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "lethe: %v\n", err)
-		return jobs.ExitCode(err)
+	pool, code := open(stop, cfg, stderr)
+	if pool == nil {
+		return code
 	}
 	defer pool.Close()
 	var out bytes.Buffer
@@ -37,6 +30,7 @@ func runInit(ctx, stop context.Context, cfg *Config, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "lethe: init: %v\n", err)
 		return jobs.ExitCode(err)
 	}
+	var err error
 	if cfg.Out == "" {
 		_, err = stdout.Write(out.Bytes())
 	} else {

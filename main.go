@@ -108,16 +108,9 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 		fmt.Fprintf(stderr, "lethe: %v\n", err)
 		return jobs.ExitConfig
 	}
-	pool, err := connect(stop, cfg)
-	if stop.Err() != nil {
-		if pool != nil {
-			pool.Close()
-		}
-		return stopped(stderr)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "lethe: %v\n", err)
-		return jobs.ExitCode(err)
+	pool, code := open(stop, cfg, stderr)
+	if pool == nil {
+		return code
 	}
 	defer pool.Close()
 
@@ -165,7 +158,7 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	if cfg.Summary || isTerminal(stdout) || cmd == "erase" || cmd == "replay" {
 		runner.Table = stdout
 	}
-	_, code := runner.Run(ctx, job, limitsOf(cfg, stop))
+	_, code = runner.Run(ctx, job, limitsOf(cfg, stop))
 	return code
 }
 
@@ -274,6 +267,25 @@ func runExport(ctx context.Context, cfg *Config, d jobs.Deps, runner *jobs.Runne
 	return code
 }
 
+// open connects as connect does and reports a stop or an error itself: it
+// returns the pool, or nil and the exit code.
+func open(stop context.Context, cfg *Config, stderr io.Writer) (*pgxpool.Pool, int) {
+	pool, err := connect(stop, cfg)
+	if stop.Err() != nil {
+		if pool != nil {
+			pool.Close()
+		}
+		return nil, stopped(stderr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lethe: %v\n", err)
+		return nil, jobs.ExitCode(err)
+	}
+	return pool, 0
+}
+
+// connect opens a pool on LETHE_DATABASE_URL and checks that the server
+// answers; ctx (the first signal) cancels a connect that hangs.
 func connect(ctx context.Context, cfg *Config) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
