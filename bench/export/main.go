@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lethe-project/lethe/bench/internal/benchdb"
 	"github.com/lethe-project/lethe/export"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
@@ -33,10 +34,15 @@ import (
 
 const subjectKey = "6f1ed002-ab5d-42c0-a6d8-7a3c9b1f2e11"
 
+// noFsync is -no-fsync: see benchdb.NoFsync.
+var noFsync bool
+
 func main() {
 	rows := flag.Int("rows", 1_000_000, "rows of the subject in activity_log")
 	runs := flag.Int("runs", 2, "runs of each")
+	nf := benchdb.NoFsync()
 	flag.Parse()
+	noFsync = *nf
 	if err := run(context.Background(), *rows, *runs); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
@@ -44,7 +50,7 @@ func main() {
 }
 
 func run(ctx context.Context, rows, runs int) error {
-	srv, err := pgtest.NewServer([]string{"fsync=off", "shared_buffers=256MB", "autovacuum=off", "TimeZone=UTC"})
+	srv, err := pgtest.NewServer(benchdb.Settings(noFsync, "shared_buffers=256MB", "autovacuum=off", "TimeZone=UTC"))
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lethe-project/lethe/bench/internal/benchdb"
 	"github.com/lethe-project/lethe/export"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
@@ -39,11 +40,16 @@ import (
 	"github.com/lethe-project/lethe/subject"
 )
 
+// noFsync is -no-fsync: see benchdb.NoFsync.
+var noFsync bool
+
 func main() {
 	requests := flag.Int("requests", 1000, "pending access requests")
 	baseline := flag.Int("baseline", 200, "subjects exported one by one for the baseline")
 	workers := flag.Int("workers", 2, "LETHE_WORKERS: the pool has two more connections, as lethe's")
+	nf := benchdb.NoFsync()
 	flag.Parse()
+	noFsync = *nf
 	if err := run(context.Background(), *requests, *baseline, *workers); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
@@ -125,7 +131,7 @@ func setup(ctx context.Context, requests, workers int) (*world, func(), error) {
 		}
 	}
 	fail := func(err error) (*world, func(), error) { cleanup(); return nil, nil, err }
-	srv, err := pgtest.NewServer([]string{"fsync=off", "shared_buffers=256MB", "autovacuum=off", "TimeZone=UTC"})
+	srv, err := pgtest.NewServer(benchdb.Settings(noFsync, "shared_buffers=256MB", "autovacuum=off", "TimeZone=UTC"))
 	if err != nil {
 		return fail(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/lethe-project/lethe/bench/internal/benchdb"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/journal"
@@ -37,10 +38,15 @@ import (
 
 const hashKey = "bench-key"
 
+// noFsync is -no-fsync: see benchdb.NoFsync.
+var noFsync bool
+
 func main() {
 	subjects := flag.Int("subjects", 1_000_000, "rows of the subject table")
 	erased := flag.Int("erased", 100_000, "subjects erased, then restored, then replayed")
+	nf := benchdb.NoFsync()
 	flag.Parse()
+	noFsync = *nf
 	if err := run(context.Background(), *subjects, *erased); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
@@ -48,7 +54,7 @@ func main() {
 }
 
 func run(ctx context.Context, subjects, erased int) error {
-	srv, err := pgtest.NewServer([]string{"fsync=off", "shared_buffers=256MB", "autovacuum=off", "TimeZone=UTC"})
+	srv, err := pgtest.NewServer(benchdb.Settings(noFsync, "shared_buffers=256MB", "autovacuum=off", "TimeZone=UTC"))
 	if err != nil {
 		return err
 	}
