@@ -2,15 +2,10 @@ package chaos_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,42 +18,11 @@ import (
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
 
-// exportHooks is the application's webhook for export.ready events: it
-// records each delivery's Idempotency-Key by subject, and the link.
-type exportHooks struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got map[string][]string // subject key → Idempotency-Keys received
-}
-
-func newExportHooks(t *testing.T) *exportHooks {
-	h := &exportHooks{got: map[string][]string{}}
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var ev struct {
-			SubjectKey string `json:"subject_key"`
-			URL        string `json:"url"`
-		}
-		_ = json.Unmarshal(body, &ev)
-		h.mu.Lock()
-		h.got[ev.SubjectKey] = append(h.got[ev.SubjectKey], r.Header.Get("Idempotency-Key"))
-		h.mu.Unlock()
-	}))
-	t.Cleanup(h.srv.Close)
-	return h
-}
-
-func (h *exportHooks) deliveries(key string) []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string{}, h.got[key]...)
-}
-
 type exportWorld struct {
 	t         *testing.T
 	db        *pgtest.DB
 	env       []string
-	hooks     *exportHooks
+	hooks     *hooks
 	srv       *miniotest.Server
 	bucket    string
 	requested []string
@@ -69,7 +33,7 @@ type exportWorld struct {
 // go to a versioned MinIO bucket, notices to a webhook.
 func newExportWorld(t *testing.T) *exportWorld {
 	t.Helper()
-	w := &exportWorld{t: t, hooks: newExportHooks(t), srv: miniotest.Start(t)}
+	w := &exportWorld{t: t, hooks: newHooks(t), srv: miniotest.Start(t)}
 	w.bucket = w.srv.CreateBucket(t, miniotest.Versioned())
 	w.db = pgtest.NewDB(t, repoFile(t, "examples/schema.sql")+"\nALTER TABLE users ADD COLUMN export_requested_at timestamptz;")
 	installTrap(t, w.db, "users", "lethe.exports", "lethe.runs")
