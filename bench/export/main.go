@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lethe-project/lethe/bench/internal/benchdb"
+	"github.com/lethe-project/lethe/bench/internal/rss"
 	"github.com/lethe-project/lethe/export"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
@@ -149,7 +149,7 @@ func exportOnce(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy) (in
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "subject.zip")
 	// Reset the peak RSS so that VmHWM is the export's.
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	rss.Reset()
 	j, err := export.New(export.Config{
 		Deps:        jobs.Deps{Pool: pool, Policy: pol, Hasher: subject.NewHasher("bench"), Objects: &objstore.Router{File: filestore.Store{}}},
 		Destination: export.Destination{Path: path},
@@ -171,22 +171,6 @@ func exportOnce(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy) (in
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
-	hwm, err := peakRSS()
+	hwm, err := rss.Peak()
 	return n, elapsed, hwm, st.Size(), err
-}
-
-// peakRSS reads VmHWM, in KiB.
-func peakRSS() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			_, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
-			return kb, err
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc/self/status")
 }

@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -29,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lethe-project/lethe/bench/internal/benchdb"
+	"github.com/lethe-project/lethe/bench/internal/rss"
 	"github.com/lethe-project/lethe/export"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
@@ -90,7 +90,7 @@ func run(ctx context.Context, requests, baseline, workers int) error {
 	base := float64(len(keys)) / time.Since(start).Seconds()
 	fmt.Printf("baseline: %d single-subject exports one after the other: %.1f subjects/s\n", len(keys), base)
 
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	rss.Reset()
 	j, err := export.NewRequestJob(export.RequestConfig{
 		Config: export.Config{Deps: jobs.Deps{Pool: w.pool, Policy: w.pol, Hasher: subject.NewHasher("bench"), Objects: w.store, Env: env}},
 		S3:     w.client,
@@ -104,7 +104,7 @@ func run(ctx context.Context, requests, baseline, workers int) error {
 		return err
 	}
 	elapsed := time.Since(start)
-	hwm, err := peakRSS()
+	hwm, err := rss.Peak()
 	if err != nil {
 		return err
 	}
@@ -219,20 +219,4 @@ func (w *world) keys(ctx context.Context, n int) ([]string, error) {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// peakRSS reads VmHWM, in KiB.
-func peakRSS() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			_, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
-			return kb, err
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc/self/status")
 }

@@ -14,19 +14,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lethe-project/lethe/bench/internal/benchdb"
+	"github.com/lethe-project/lethe/bench/internal/rss"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/journal"
@@ -183,33 +182,17 @@ func replayOnce(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, jn 
 	}
 	debug.FreeOSMemory()
 	// Reset the peak RSS so that VmHWM is the replay's.
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	rss.Reset()
 	start := time.Now()
 	r, err := runner(pool).Execute(ctx, j, jobs.Limits{TimeBudget: time.Hour})
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	elapsed := time.Since(start)
-	hwm, err := peakRSS()
+	hwm, err := rss.Peak()
 	return r, elapsed, hwm, err
 }
 
 func runner(pool *pgxpool.Pool) *jobs.Runner {
 	return &jobs.Runner{Pool: pool, KeyFingerprint: subject.NewHasher(hashKey).Fingerprint(), Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
-}
-
-// peakRSS reads VmHWM, in KiB.
-func peakRSS() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			_, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
-			return kb, err
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc/self/status")
 }
