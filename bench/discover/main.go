@@ -25,6 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
 
@@ -85,11 +86,11 @@ func run(tables, rows int) error {
 		return err
 	}
 	defer srv.Close()
-	bin, cleanup, err := buildLethe()
+	bin, err := letheproc.Build()
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer letheproc.Cleanup()
 	var scores []score
 	for _, a := range apps() {
 		url, err := loadSchema(ctx, srv, a.name, a.schema)
@@ -238,20 +239,6 @@ func grepLines(s, what string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-func buildLethe() (string, func(), error) {
-	dir, err := os.MkdirTemp("", "bench-discover-bin-")
-	if err != nil {
-		return "", nil, err
-	}
-	bin := filepath.Join(dir, "lethe")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = repoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", nil, fmt.Errorf("build lethe: %v: %s", err, out)
-	}
-	return bin, func() { os.RemoveAll(dir) }, nil
 }
 
 func repoRoot() string {

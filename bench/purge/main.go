@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
 
@@ -119,11 +120,11 @@ func run(o options) error {
 		return err
 	}
 	defer srv.Close()
-	bin, cleanup, err := buildLethe()
+	bin, err := letheproc.Build()
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer letheproc.Cleanup()
 	if o.large.tables > 0 {
 		return runLarge(ctx, srv, bin, o)
 	}
@@ -206,20 +207,6 @@ func runScale(ctx context.Context, srv *pgtest.Server, proxy *latencyProxy, bin 
 		}
 	}
 	return results, nil
-}
-
-func buildLethe() (string, func(), error) {
-	dir, err := os.MkdirTemp("", "bench-purge-")
-	if err != nil {
-		return "", nil, err
-	}
-	bin := filepath.Join(dir, "lethe")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = repoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", nil, fmt.Errorf("build lethe: %v: %s", err, out)
-	}
-	return bin, func() { os.RemoveAll(dir) }, nil
 }
 
 // buildLetheAt builds lethe from the git revision rev of this repository,
