@@ -115,6 +115,14 @@ func (j *Journal) Append(ctx context.Context, entries []Entry) (string, error) {
 // before since are not read: an object is written after the erasures it
 // holds.
 func (j *Journal) Read(ctx context.Context, since time.Time, fn func(Entry) error) error {
+	return j.objects(ctx, since, func(name string, body []byte) error {
+		return decode(name, body, since, fn)
+	})
+}
+
+// objects calls fn with the name and body of every object that may hold
+// entries erased at or after since, in the order they were written.
+func (j *Journal) objects(ctx context.Context, since time.Time, fn func(name string, body []byte) error) error {
 	start := ""
 	if !since.IsZero() {
 		start = since.UTC().Format(nameTime)
@@ -124,7 +132,7 @@ func (j *Journal) Read(ctx context.Context, since time.Time, fn func(Entry) erro
 		if err != nil {
 			return err
 		}
-		return decode(name, body, since, fn)
+		return fn(name, body)
 	})
 }
 

@@ -23,15 +23,7 @@ type Mark struct {
 // without a full JSON decode (about ten times faster); any other line
 // goes through Read's decoder, with its checks.
 func (j *Journal) ReadMarks(ctx context.Context, since time.Time, fn func(Mark) error) error {
-	start := ""
-	if !since.IsZero() {
-		start = since.UTC().Format(nameTime)
-	}
-	return j.st.list(ctx, start, func(name string) error {
-		body, err := j.st.get(ctx, name)
-		if err != nil {
-			return err
-		}
+	return j.objects(ctx, since, func(name string, body []byte) error {
 		sc := bufio.NewScanner(bytes.NewReader(body))
 		sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 		for line := 1; sc.Scan(); line++ {
