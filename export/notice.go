@@ -190,15 +190,13 @@ func (j *RequestJob) link(ctx context.Context, archive string, expires, now time
 // recorded. The transaction that records the last channel also marks the
 // application's request done, exactly once.
 func (j *RequestJob) deliverAll(ctx context.Context, s *jobs.Session) error {
-	failed := []string{}
-	var firstErr error
-	consecutive := 0
+	failed := delivery.NewFailures()
 	for s.Continue(ctx) {
 		var id string
 		var derr error
 		err := s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
 			var err error
-			id, derr, err = j.deliverNext(ctx, tx, failed, t)
+			id, derr, err = j.deliverNext(ctx, tx, failed.IDs, t)
 			return err
 		})
 		if err != nil {
@@ -207,21 +205,13 @@ func (j *RequestJob) deliverAll(ctx context.Context, s *jobs.Session) error {
 		if id == "" {
 			break
 		}
-		if derr == nil {
-			consecutive = 0
-			continue
-		}
-		failed = append(failed, id)
-		firstErr = cmp(firstErr, derr)
-		if consecutive++; consecutive >= j.cfg.MaxFailures {
+		failed.Add(id, derr)
+		if failed.Stop(j.cfg.MaxFailures) {
 			s.Report.Set(DeliveryStopped, 1)
 			break
 		}
 	}
-	if n := len(failed); n > 0 {
-		return fmt.Errorf("export: %d notice(s) not delivered, the next run retries them: %w", n, firstErr)
-	}
-	return nil
+	return failed.Err("export", "notice(s) not delivered")
 }
 
 // DeliveryStopped is 1 when a run stopped delivering after

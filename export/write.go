@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lethe-project/lethe/delivery"
 	"github.com/lethe-project/lethe/jobs"
 )
 
@@ -34,15 +35,13 @@ type pendingExport struct {
 // published, then recorded as written in that transaction. A run killed
 // in between writes the same archives again (same names) and records them.
 func (j *RequestJob) writeAll(ctx context.Context, s *jobs.Session, pr *prepared) error {
-	failed := []string{}
-	var firstErr error
-	consecutive := 0
+	failed := delivery.NewFailures()
 	size := min(s.Limits.BatchSize, writeBatchMax)
 	for s.Continue(ctx) {
 		var batch []*pendingExport
 		err := s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
 			var err error
-			if batch, err = j.lockPending(ctx, tx, failed, size); err != nil || len(batch) == 0 {
+			if batch, err = j.lockPending(ctx, tx, failed.IDs, size); err != nil || len(batch) == 0 {
 				return err
 			}
 			j.writeBatch(ctx, s, pr, batch)
@@ -55,38 +54,22 @@ func (j *RequestJob) writeAll(ctx context.Context, s *jobs.Session, pr *prepared
 			return err
 		}
 		for _, p := range batch {
-			if p.err == nil {
-				consecutive = 0
-				continue
-			}
-			failed = append(failed, p.id)
-			firstErr = cmp(firstErr, p.err)
-			consecutive++
+			failed.Add(p.id, p.err)
 		}
 		if len(batch) < size {
 			break
 		}
-		if consecutive >= j.cfg.MaxFailures {
+		if failed.Stop(j.cfg.MaxFailures) {
 			s.Report.Set(WritingStopped, 1)
 			break
 		}
 	}
-	if n := len(failed); n > 0 {
-		return fmt.Errorf("export: %d archive(s) not written, the next run retries them: %w", n, firstErr)
-	}
-	return nil
+	return failed.Err("export", "archive(s) not written")
 }
 
 // WritingStopped is 1 when a run stopped writing archives after
 // RequestConfig.MaxFailures consecutive failures.
 const WritingStopped jobs.Counter = "writing_stopped"
-
-func cmp(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
-}
 
 func (j *RequestJob) lockPending(ctx context.Context, tx pgx.Tx, failed []string, size int) ([]*pendingExport, error) {
 	rows, err := tx.Query(ctx, `SELECT id::text, subject_key, requested_at FROM lethe.exports

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/delivery"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -44,14 +45,12 @@ type channel interface {
 // concurrent run skips it, and a crash before the commit leaves it pending
 // for the next run, which resends it with the same ID.
 func (j *Job) deliverAll(ctx context.Context, s *jobs.Session) error {
-	failed := []string{}
-	var firstErr error
-	consecutive := 0
+	failed := delivery.NewFailures()
 	for s.Continue(ctx) {
 		var o outcome
 		err := s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
 			var err error
-			o, err = j.deliverNext(ctx, tx, failed, t)
+			o, err = j.deliverNext(ctx, tx, failed.IDs, t)
 			return err
 		})
 		if err != nil {
@@ -60,29 +59,13 @@ func (j *Job) deliverAll(ctx context.Context, s *jobs.Session) error {
 		if o.id == "" {
 			break
 		}
-		if o.failed == nil {
-			consecutive = 0
-			continue
-		}
-		failed = append(failed, o.id)
-		firstErr = cmp(firstErr, o.failed)
-		consecutive++
-		if consecutive >= j.cfg.MaxFailures {
+		failed.Add(o.id, o.failed)
+		if failed.Stop(j.cfg.MaxFailures) {
 			s.Report.Set(DeliveryStopped, 1)
 			break
 		}
 	}
-	if n := len(failed); n > 0 {
-		return fmt.Errorf("inactivity: %d notice(s) not delivered, the next run retries them: %w", n, firstErr)
-	}
-	return nil
-}
-
-func cmp(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
+	return failed.Err("inactivity", "notice(s) not delivered")
 }
 
 // outcome is what became of one pending notice: its id (empty when there
