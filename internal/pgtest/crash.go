@@ -18,7 +18,7 @@ func (s *Server) Restart() error {
 		log, _ := os.ReadFile(filepath.Join(filepath.Dir(s.dataDir), "server.log"))
 		return fmt.Errorf("pg_ctl start: %v: %s\n%s", err, out, log)
 	}
-	return nil
+	return s.watch()
 }
 
 // Crash stops a private cluster with pg_ctl stop -m immediate: every

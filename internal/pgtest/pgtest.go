@@ -46,6 +46,7 @@ type Server struct {
 	runAs     *user.User
 	startArgs []string // pg_ctl start's arguments, for Restart
 	settings  []string // NewServer's extra settings, which a standby repeats
+	dog       *watchdog
 }
 
 var (
@@ -194,6 +195,7 @@ func (s *Server) Close() {
 	}
 	_ = s.command(filepath.Join(s.binDir, "pg_ctl"), "-D", s.dataDir, "-m", "immediate", "stop").Run()
 	_ = os.RemoveAll(filepath.Dir(s.dataDir))
+	s.release()
 	s.dataDir = ""
 }
 
