@@ -57,6 +57,10 @@ type ObjectCount struct {
 	Objects int64 `json:"objects"`
 	// Bytes is their total size.
 	Bytes int64 `json:"bytes"`
+	// Archives is, at the export job's export.to, how many of the
+	// subject's export archives were erased (each with every version);
+	// 0 elsewhere.
+	Archives int64 `json:"archives,omitempty"`
 }
 
 // InsertReceiptsSQL records a batch, writes its receipts from parallel
