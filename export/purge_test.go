@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/objstore"
+	"github.com/lethe-project/lethe/objstore/filestore"
 	"github.com/lethe-project/lethe/purge"
 	"github.com/lethe-project/lethe/subject"
 )
@@ -205,4 +207,48 @@ func TestPurgeArchiveBucketDown(t *testing.T) {
 	require.Equal(t, []ledger.ObjectCount{{Location: "s3://" + bucket + "/archives/{id}.zip", Archives: 1}}, rec[0].Objects,
 		"the rerun erased the archive the killed run had deleted")
 	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM lethe.exports WHERE subject_key IS NOT NULL OR expired_at IS NULL`))
+}
+
+// TestExportWaitsForErasure: a request recorded while the purge holds its
+// subject (between the purge's erasers and its commit) gets no archive and
+// no notice: the export job leaves it for the next run, and the purge's
+// commit ends it. Before the export job locked its subjects, it wrote the
+// archive from a snapshot that still had the subject, and told the person,
+// after the purge had looked for archives.
+func TestExportWaitsForErasure(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t)
+	dir := t.TempDir()
+	b := requestDB(t, 20, "file://"+dir+"/", rc.srv.URL)
+	key := jobtest.MD5UUID("user6")
+	b.db.Exec(t, `UPDATE users SET export_requested_at = now(), deleted_at = now() - interval '40 days' WHERE id = $1`, key)
+	store := &objstore.Router{File: filestore.Store{}}
+
+	var (
+		during *jobs.Report
+		derr   error
+	)
+	_, err := b.purgeJob(store, func(uint32) {
+		if during == nil {
+			during, derr = b.requestJob(store, nil)
+		}
+	})
+	require.NoError(t, derr)
+	require.NoError(t, err)
+	require.NotNil(t, during)
+	require.Equal(t, int64(1), during.Counter(RequestsRecorded))
+	require.Zero(t, during.Counter(jobs.ArchivesWritten))
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	require.Empty(t, files, "no archive")
+	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM lethe.exports WHERE subject_key IS NOT NULL OR status <> 'gone'`))
+	rec, err := ledger.ReceiptsFor(t.Context(), b.db.Pool, subject.NewHasher(hashKey).Hash(key))
+	require.NoError(t, err)
+	require.Len(t, rec, 1)
+	require.Equal(t, "passed", rec[0].Verification)
+
+	r, err := b.requestJob(store, nil)
+	require.NoError(t, err)
+	require.Zero(t, r.Counter(jobs.ArchivesWritten))
+	events, _ := rc.snapshot()
+	require.Empty(t, events, "nobody told")
 }
