@@ -25,9 +25,10 @@ import (
 //
 // Its rows are found by the key (requests not done) and by the keyed hash
 // (requests done, which hold only the hash), and locked FOR UPDATE in the
-// batch's transaction: an archive being written of the subject is waited
-// for, then erased, and the export job never writes one for a subject
-// locked by an erasure (see RequestJob.lockSubjects).
+// batch's transaction. A subject one of whose requests the export job
+// holds (writing its archive, sending its notice) is kept for the next
+// run rather than waited for; and the export job never writes an archive
+// of a subject an erasure holds (see RequestJob.lockSubjects).
 type Archives struct {
 	pool   *pgxpool.Pool
 	store  objstore.Store
@@ -132,15 +133,23 @@ func (a *Archives) Erase(ctx context.Context, b *purge.Batch) []purge.Outcome {
 	for i, s := range b.Subjects {
 		hashes[i] = s.Hash
 	}
-	sql := subjectExportsSQL
-	if !b.DryRun {
-		sql += " FOR UPDATE OF e"
-	}
-	found, err := subjectExports(ctx, b.Tx, sql, b.Keys, hashes)
+	found, err := subjectExports(ctx, b.Tx, subjectExportsSQL, b.Keys, hashes)
 	if err != nil {
 		return fail(err)
 	}
+	if !b.DryRun {
+		busy, err := a.lock(ctx, b, hashes, found)
+		if err != nil {
+			return fail(err)
+		}
+		for i := range busy {
+			outs[i].Err = errArchiveBusy
+		}
+	}
 	for _, f := range found {
+		if f.subject >= 0 && f.subject < len(outs) && outs[f.subject].Err != nil {
+			continue
+		}
 		if f.archive == nil || !f.live || f.subject < 0 || f.subject >= len(outs) {
 			continue
 		}
@@ -166,6 +175,33 @@ func (a *Archives) Erase(ctx context.Context, b *purge.Batch) []purge.Outcome {
 		}
 	}
 	return outs
+}
+
+// errArchiveBusy keeps a subject for the next run while the export job
+// holds one of its requests.
+var errArchiveBusy = errors.New("the export job is writing or sending an archive of the subject; the next run erases it")
+
+// lock locks the subjects' rows of lethe.exports in the batch's
+// transaction, skipping those the export job holds (it holds them while
+// it writes their archives or sends their notices): the purge never waits
+// for the export job, and the subjects of rows it holds are returned, to
+// be erased by the next run, archive and all.
+func (a *Archives) lock(ctx context.Context, b *purge.Batch, hashes []string, found []subjectExport) (map[int]bool, error) {
+	locked, err := subjectExports(ctx, b.Tx, subjectExportsSQL+" FOR UPDATE OF e SKIP LOCKED", b.Keys, hashes)
+	if err != nil {
+		return nil, err
+	}
+	got := make(map[string]bool, len(locked))
+	for _, l := range locked {
+		got[l.id] = true
+	}
+	busy := map[int]bool{}
+	for _, f := range found {
+		if !got[f.id] && f.subject >= 0 {
+			busy[f.subject] = true
+		}
+	}
+	return busy, nil
 }
 
 // Verify implements [purge.Eraser]: after the batch committed, no row of

@@ -252,3 +252,35 @@ func TestExportWaitsForErasure(t *testing.T) {
 	events, _ := rc.snapshot()
 	require.Empty(t, events, "nobody told")
 }
+
+// TestPurgeDoesNotWaitForTheExportJob: a purge that meets a request the
+// export job holds (its notice being sent) keeps that subject for the next
+// run (exit 1) without waiting; once the export job is done, the next
+// purge erases the subject and its archive. Before, the purge waited for
+// the export job's row until its lock timeout.
+func TestPurgeDoesNotWaitForTheExportJob(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t)
+	dir := t.TempDir()
+	b := requestDB(t, 20, "file://"+dir+"/", rc.srv.URL)
+	key := jobtest.MD5UUID("user6")
+	b.db.Exec(t, `UPDATE users SET export_requested_at = now(), deleted_at = now() - interval '40 days' WHERE id = $1`, key)
+	store := &objstore.Router{File: filestore.Store{}}
+
+	var perr error
+	_, err := b.requestJob(store, nil, func(c *RequestConfig) {
+		c.afterSend = func(string) { _, perr = b.purgeJob(store, nil) }
+	})
+	require.NoError(t, err)
+	require.Error(t, perr)
+	require.Equal(t, jobs.ExitFailed, jobs.ExitCode(perr))
+	require.ErrorContains(t, perr, errArchiveBusy.Error())
+	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM users WHERE id = $1`, key), "kept for the next run")
+
+	_, err = b.purgeJob(store, nil)
+	require.NoError(t, err)
+	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM users WHERE id = $1`, key))
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	require.Empty(t, files, "the archive is erased")
+	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM lethe.exports WHERE subject_key IS NOT NULL OR expired_at IS NULL`))
+}
