@@ -110,6 +110,7 @@ func purgeConfig(cfg *Config, d jobs.Deps) (purge.Config, error) {
 		if err != nil {
 			return pc, err
 		}
+		a.Previous = previousHashers(cfg)
 		pc.Erasers = append(pc.Erasers, a)
 	}
 	return pc, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/purge"
+	"github.com/lethe-project/lethe/subject"
 )
 
 // Archives is the purge's eraser of export archives: for each subject it
@@ -30,6 +31,11 @@ import (
 // run rather than waited for; and the export job never writes an archive
 // of a subject an erasure holds (see RequestJob.lockSubjects).
 type Archives struct {
+	// Previous are the hashers of earlier subject hash keys
+	// (LETHE_SUBJECT_HASH_KEYS_PREVIOUS): a served request holds only the
+	// hash the export job computed, under the key of its time.
+	Previous []*subject.Hasher
+
 	pool   *pgxpool.Pool
 	store  objstore.Store
 	logger *slog.Logger
@@ -58,7 +64,7 @@ func (a *Archives) Name() string { return "export archives" }
 func (a *Archives) Columns() []string { return nil }
 
 // subjectExportsSQL selects the lethe.exports rows of subjects: $1 keys,
-// $2 their keyed hashes. It returns each row's id, its archive location,
+// $2 their keyed hashes (see Archives.hashes). It returns each row's id, its archive location,
 // whether the archive is not expired yet, and the row's subject as its
 // position in $1 (by key) and in $2 (by hash), from 1.
 const subjectExportsSQL = `SELECT e.id::text, e.archive, e.expired_at IS NULL,
@@ -96,7 +102,8 @@ func subjectExports(ctx context.Context, q querier, sql string, keys, hashes []s
 		case byKey != nil && *byKey <= len(keys):
 			s.subject = *byKey - 1
 		case byHash != nil && *byHash <= len(hashes):
-			s.subject = *byHash - 1
+			// hashes holds len(keys) hashes per hash key, in order.
+			s.subject = (*byHash - 1) % len(keys)
 		}
 		return s, err
 	})
@@ -129,10 +136,7 @@ func (a *Archives) Erase(ctx context.Context, b *purge.Batch) []purge.Outcome {
 			return outs
 		}
 	}
-	hashes := make([]string, len(b.Subjects))
-	for i, s := range b.Subjects {
-		hashes[i] = s.Hash
-	}
+	hashes := a.hashes(b.Subjects)
 	found, err := subjectExports(ctx, b.Tx, subjectExportsSQL, b.Keys, hashes)
 	if err != nil {
 		return fail(err)
@@ -177,6 +181,21 @@ func (a *Archives) Erase(ctx context.Context, b *purge.Batch) []purge.Outcome {
 	return outs
 }
 
+// hashes are the subjects' keyed hashes under the current key, then under
+// each previous key, len(subjects) per key.
+func (a *Archives) hashes(subjects []purge.Subject) []string {
+	out := make([]string, 0, len(subjects)*(1+len(a.Previous)))
+	for _, s := range subjects {
+		out = append(out, s.Hash)
+	}
+	for _, h := range a.Previous {
+		for _, s := range subjects {
+			out = append(out, h.Hash(s.Key))
+		}
+	}
+	return out
+}
+
 // errArchiveBusy keeps a subject for the next run while the export job
 // holds one of its requests.
 var errArchiveBusy = errors.New("the export job is writing or sending an archive of the subject; the next run erases it")
@@ -210,11 +229,10 @@ func (a *Archives) lock(ctx context.Context, b *purge.Batch, hashes []string, fo
 func (a *Archives) Verify(ctx context.Context, subjects []purge.Subject) []error {
 	errs := make([]error, len(subjects))
 	keys := make([]string, len(subjects))
-	hashes := make([]string, len(subjects))
 	for i, s := range subjects {
-		keys[i], hashes[i] = s.Key, s.Hash
+		keys[i] = s.Key
 	}
-	found, err := subjectExports(ctx, a.pool, subjectExportsSQL, keys, hashes)
+	found, err := subjectExports(ctx, a.pool, subjectExportsSQL, keys, a.hashes(subjects))
 	if err != nil {
 		for i := range errs {
 			errs[i] = err

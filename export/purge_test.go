@@ -284,3 +284,39 @@ func TestPurgeDoesNotWaitForTheExportJob(t *testing.T) {
 	require.Empty(t, files, "the archive is erased")
 	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM lethe.exports WHERE subject_key IS NOT NULL OR expired_at IS NULL`))
 }
+
+// TestPurgeFindsArchivesUnderAPreviousHashKey: a served request holds only
+// the keyed hash of its time; after the hash key changed, the purge finds
+// its archive through the previous key. Without Previous, the archive
+// stays.
+func TestPurgeFindsArchivesUnderAPreviousHashKey(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t)
+	dir := t.TempDir()
+	b := requestDB(t, 20, "file://"+dir+"/", rc.srv.URL)
+	key := jobtest.MD5UUID("user6")
+	b.db.Exec(t, `UPDATE users SET export_requested_at = now() WHERE id = $1`, key)
+	store := &objstore.Router{File: filestore.Store{}}
+	_, err := b.requestJob(store, nil)
+	require.NoError(t, err)
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	require.Len(t, files, 1)
+	b.db.Exec(t, `UPDATE users SET deleted_at = now() - interval '40 days' WHERE id = $1`, key)
+
+	cfg := b.config()
+	cfg.Objects, cfg.Pool, cfg.Hasher = store, b.db.Pool, subject.NewHasher("the new key")
+	a, err := NewArchives(cfg.Pool, store, cfg.Logger)
+	require.NoError(t, err)
+	a.Previous = []*subject.Hasher{subject.NewHasher(hashKey)}
+	j, err := purge.New(purge.Config{Deps: cfg.Deps, Erasers: []purge.Eraser{a}})
+	require.NoError(t, err)
+	_, err = jobtest.Run(t, b.db.Pool, j, jobs.Limits{})
+	require.NoError(t, err)
+	files, _ = filepath.Glob(filepath.Join(dir, "*"))
+	require.Empty(t, files, "the archive is erased")
+	rec, err := ledger.ReceiptsFor(t.Context(), b.db.Pool, cfg.Hasher.Hash(key))
+	require.NoError(t, err)
+	require.Len(t, rec, 1)
+	require.Equal(t, "passed", rec[0].Verification)
+	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.exports WHERE expired_at IS NOT NULL`))
+}
