@@ -174,6 +174,8 @@ func (a *Archives) Erase(ctx context.Context, b *purge.Batch) []purge.Outcome {
 		}
 		o.Archives[loc.Template]++
 		o.Exports = append(o.Exports, f.id)
+		a.logger.Debug("export archive erased", slog.String("subject", b.Subjects[f.subject].Hash),
+			slog.String("export_id", f.id), slog.Bool("dry_run", b.DryRun))
 		if _, ok := o.Objects[loc.Template]; !ok {
 			o.Objects[loc.Template] = [2]int64{}
 		}
