@@ -46,9 +46,6 @@ type RequestConfig struct {
 	// does not bound it. Default 8.
 	Workers int
 
-	// afterWrite, set by tests, runs when a batch's archives are published
-	// and before they are recorded as written.
-	afterWrite func()
 	// afterSend, set by tests, runs when a channel has delivered and
 	// before that is recorded.
 	afterSend func(channel string)

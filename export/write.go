@@ -52,9 +52,6 @@ func (j *RequestJob) writeAll(ctx context.Context, s *jobs.Session, pr *prepared
 				return err
 			}
 			j.writeBatch(ctx, s, pr, batch)
-			if j.cfg.afterWrite != nil {
-				j.cfg.afterWrite()
-			}
 			return j.recordWritten(ctx, tx, s, t, batch)
 		})
 		if err != nil {
