@@ -63,6 +63,15 @@ type ObjectCount struct {
 	Archives int64 `json:"archives,omitempty"`
 }
 
+// ExportsLock is the advisory lock that keeps the export job from
+// recording access requests in lethe.exports while a purge batch clears
+// its subjects' keys there and commits: the export job takes it
+// exclusive (and records nothing this run when it cannot), each purge
+// batch takes it shared from that clearing to its commit. Without it, a
+// request recorded in between, from a snapshot that still had the
+// subject, would keep an erased subject's key.
+const ExportsLock int64 = 0x6c657468650d // "lethe" 13
+
 // InsertReceiptsSQL records a batch, writes its receipts from parallel
 // arrays and lists its subjects as unverified ($8 keys, $9 their subject
 // rows' columns that verification needs, as JSON objects), returning the

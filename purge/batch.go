@@ -343,6 +343,7 @@ func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, runID int64, keys []st
 	}
 	b := &pgx.Batch{}
 	b.Queue(forgetNoticesSQL, keys)
+	b.Queue(lockExportsSQL, ledger.ExportsLock)
 	b.Queue(forgetExportsSQL, keys, hashes, exports)
 	subjectRows := make([]map[string]string, n)
 	for i, idx := range live {
@@ -355,8 +356,10 @@ func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, runID int64, keys []st
 	if _, err := br.Exec(); err != nil {
 		return 0, fmt.Errorf("purge batch: forget notices: %w", err)
 	}
-	if _, err := br.Exec(); err != nil {
-		return 0, fmt.Errorf("purge batch: forget export requests: %w", err)
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return 0, fmt.Errorf("purge batch: forget export requests: %w", err)
+		}
 	}
 	var id int64
 	if err := br.QueryRow().Scan(&id); err != nil {

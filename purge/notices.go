@@ -7,6 +7,10 @@ package purge
 // before its first batch.
 const forgetNoticesSQL = `DELETE FROM lethe.notices WHERE subject_key = ANY($1::text[])`
 
+// lockExportsSQL takes ledger.ExportsLock shared until the batch commits,
+// before forgetExportsSQL: the export job records no request in between.
+const lockExportsSQL = `SELECT pg_advisory_xact_lock_shared($1)`
+
 // forgetExportsSQL reduces the subjects' access requests in lethe.exports
 // (the export job's outbox) to what holds no personal data: the key goes,
 // the keyed hash (the receipt's own name for the subject) stays, so that
