@@ -8,7 +8,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/export"
@@ -146,7 +145,7 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 	for _, w := range []struct {
 		kind string
 		warn func(io.Writer, *Config, *policy.Policy)
-	}{{kindSchedule, warnMonth}, {kindJournal, warnJournal}, {kindExport, warnExportExpiry}} {
+	}{{kindSchedule, warnMonth}, {kindJournal, warnJournal}} {
 		kind, warn := w.kind, w.warn
 		var buf bytes.Buffer
 		warn(&buf, cfg, pol)
@@ -205,17 +204,4 @@ func dedupe(e *policy.Error) {
 		}
 	}
 	e.Problems = out
-}
-
-// warnExportExpiry warns when an access request's archive may outlive its
-// subject: the purge erases rows, objects and processors, not the export
-// job's archives, which go only when they expire. An archive that expires
-// within the grace period is gone before the subject is erased.
-func warnExportExpiry(stderr io.Writer, _ *Config, pol *policy.Policy) {
-	if pol.ExportJob == nil || !pol.HasSubject() || pol.ExportJob.Expire < pol.Subject.Grace {
-		return
-	}
-	fmt.Fprintf(stderr, "lethe: warning: export.expire (%s) is not shorter than subject.grace (%s): an access request's archive, "+
-		"which the purge does not erase, may outlive its subject's erasure; make archives expire sooner\n",
-		time.Duration(pol.ExportJob.Expire), time.Duration(pol.Subject.Grace))
 }

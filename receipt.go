@@ -85,6 +85,10 @@ func writeReceipt(w io.Writer, r ledger.Receipt) {
 		fmt.Fprintf(w, "  %-40s %-10s %d row(s)\n", rc.Table, rc.Action, rc.Rows)
 	}
 	for _, o := range r.Objects {
+		if o.Archives > 0 {
+			fmt.Fprintf(w, "  %-40s %-10s %d export archive(s): %d object version(s), %d bytes\n", o.Location, "removed", o.Archives, o.Objects, o.Bytes)
+			continue
+		}
 		fmt.Fprintf(w, "  %-40s %-10s %d object version(s), %d bytes\n", o.Location, "removed", o.Objects, o.Bytes)
 	}
 	if len(r.Processors) > 0 {

@@ -72,7 +72,8 @@ func jobsFor(cfg *Config) *jobs.Registry {
 }
 
 // newPurge builds the purge, or with key the erasure of that one subject
-// (lethe erase), with the erasers of the policy's objects: and processors:.
+// (lethe erase), with the erasers of the policy's objects: and processors:
+// and, with an export: section, of the subjects' export archives.
 // A processor's ${NAME} that the environment lacks is a configuration
 // error (exit 2) before anything is changed.
 func newPurge(cfg *Config, d jobs.Deps, key *string) (jobs.Job, error) {
@@ -102,6 +103,15 @@ func purgeConfig(cfg *Config, d jobs.Deps) (purge.Config, error) {
 			return pc, err
 		}
 		pc.Erasers = erasers
+	}
+	if d.Policy.ExportJob != nil && d.Objects != nil {
+		// An erased subject's export archives go with the subject.
+		a, err := export.NewArchives(d.Pool, d.Objects, d.Logger)
+		if err != nil {
+			return pc, err
+		}
+		a.Previous = previousHashers(cfg)
+		pc.Erasers = append(pc.Erasers, a)
 	}
 	return pc, nil
 }

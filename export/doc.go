@@ -23,4 +23,8 @@
 // signed webhook and/or mail with a time-limited link, the request marked
 // done with the last notice, and archives deleted at their expiry. Apart
 // from marking requests done, it never changes the application's data.
+//
+// Archives (a purge.Eraser) erases, for the purge, the archives of the
+// subjects it erases, with the expiry's own deletion; the purge then
+// clears their keys from lethe.exports.
 package export

@@ -240,7 +240,7 @@ func (j *RequestJob) deliverNext(ctx context.Context, tx pgx.Tx, failed []string
 		return "", nil, fmt.Errorf("export: next notice: %w", err)
 	}
 	if !exists {
-		return r.ExportID, nil, j.forget(ctx, tx, t, &r)
+		return r.ExportID, nil, j.forget(ctx, tx, t, &r, archive)
 	}
 	if email != nil {
 		r.Email = strings.TrimSpace(*email)
@@ -292,14 +292,10 @@ func (j *RequestJob) deliverNext(ctx context.Context, tx pgx.Tx, failed []string
 // application) after its archive was written: nobody is told, the archive
 // goes with every version, and the request is done (there is nothing left
 // to give).
-func (j *RequestJob) forget(ctx context.Context, tx pgx.Tx, t *jobs.Tally, r *Ready) error {
-	loc, err := j.archive.Resolve(map[string]string{"id": r.ExportID})
+func (j *RequestJob) forget(ctx context.Context, tx pgx.Tx, t *jobs.Tally, r *Ready, archive string) error {
+	_, removed, err := deleteArchive(ctx, j.store, archive, r.ExportID)
 	if err != nil {
-		return err
-	}
-	removed, err := j.store.Delete(ctx, loc)
-	if err != nil {
-		return fmt.Errorf("export: delete the archive of a subject gone: %w", err)
+		return fmt.Errorf("%w (subject gone)", err)
 	}
 	t.Add(jobs.ObjectsRemoved, removed.Versions+removed.DeleteMarkers)
 	if _, err := tx.Exec(ctx, j.sql.done, r.Key, r.RequestedAt); err != nil {

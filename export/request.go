@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/ledger"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/policy"
 )
@@ -46,9 +47,6 @@ type RequestConfig struct {
 	// does not bound it. Default 8.
 	Workers int
 
-	// afterWrite, set by tests, runs when a batch's archives are published
-	// and before they are recorded as written.
-	afterWrite func()
 	// afterSend, set by tests, runs when a channel has delivered and
 	// before that is recorded.
 	afterSend func(channel string)
@@ -236,12 +234,22 @@ func (j *RequestJob) stats(ctx context.Context, s *jobs.Session) error {
 }
 
 // recordAll records the pending requests in lethe.exports, a batch per
-// transaction.
+// transaction, each under ledger.ExportsLock; while a purge batch holds it
+// (the instant between clearing its subjects' requests and committing),
+// the rest are left for the next run rather than waited for.
 func (j *RequestJob) recordAll(ctx context.Context, s *jobs.Session) error {
 	webhook, mail := j.sec.Notify.Webhook != nil, j.sec.Notify.SMTP != nil
 	for s.Continue(ctx) {
 		var picked int
+		var busy bool
 		err := s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
+			var ok bool
+			if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, ledger.ExportsLock).Scan(&ok); err != nil {
+				return fmt.Errorf("export: record requests: %w", err)
+			}
+			if busy = !ok; busy {
+				return nil
+			}
 			var ins int64
 			if err := tx.QueryRow(ctx, j.sql.record, s.Limits.BatchSize, webhook, mail).Scan(&picked, &ins); err != nil {
 				return fmt.Errorf("export: record requests: %w", err)
@@ -251,6 +259,11 @@ func (j *RequestJob) recordAll(ctx context.Context, s *jobs.Session) error {
 		})
 		if err != nil {
 			return err
+		}
+		if busy {
+			// A purge batch is committing: the next run records the rest.
+			j.cfg.Logger.Debug("a purge batch is finishing: requests left for the next run")
+			return nil
 		}
 		if picked < s.Limits.BatchSize {
 			return nil

@@ -308,22 +308,32 @@ func TestPipelinedSameRows(t *testing.T) {
 }
 
 // TestRequestSubjectGoneBeforeNotice: a subject deleted after its archive
-// was written and before the person was told is not told; the archive is
-// deleted and the request ends as gone.
+// was written and before the person was told (the receiver was down) is
+// not told; the archive is deleted and the request ends as gone. (The
+// subject cannot go while its archive is being written: the write batch
+// holds its row, see TestExportWaitsForErasure.)
 func TestRequestSubjectGoneBeforeNotice(t *testing.T) {
 	t.Parallel()
 	hook := newReceiver(t)
+	front, down := switchable(t, hook)
 	dir := t.TempDir()
-	b := requestDB(t, 20, "file://"+dir+"/", hook.srv.URL)
+	b := requestDB(t, 20, "file://"+dir+"/", front.URL)
 	lone := jobtest.MD5UUID("lone")
 	b.db.Exec(t, `INSERT INTO users (id, email, name, export_requested_at) VALUES ($1, 'lone@example.com', 'Lone', now())`, lone)
-	_, err := b.requestJob(&objstore.Router{File: filestore.Store{}}, nil, func(c *RequestConfig) {
-		c.afterWrite = func() { b.db.Exec(t, `DELETE FROM users WHERE id = $1`, lone) }
-	})
+	down.Store(true)
+	_, err := b.requestJob(&objstore.Router{File: filestore.Store{}}, nil)
+	require.Error(t, err)
+	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.exports WHERE status = 'written'`))
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	require.Len(t, files, 1, "the archive is written")
+
+	b.db.Exec(t, `DELETE FROM users WHERE id = $1`, lone)
+	down.Store(false)
+	_, err = b.requestJob(&objstore.Router{File: filestore.Store{}}, nil)
 	require.NoError(t, err)
 	events, _ := hook.snapshot()
 	require.Empty(t, events, "nobody told")
-	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	files, _ = filepath.Glob(filepath.Join(dir, "*"))
 	require.Empty(t, files, "the archive is gone")
 	require.Equal(t, 1, b.db.Int(t, `SELECT count(*) FROM lethe.exports WHERE status = 'gone' AND subject_key IS NULL`))
 }

@@ -27,6 +27,11 @@ type requestSQL struct {
 	// next: $1 ids failed in this run; the oldest written export with the
 	// subject's address and row.
 	next string
+	// lockSubjects: $1 keys; those whose subject row it could lock KEY
+	// SHARE, skipping rows an erasure holds.
+	lockSubjects string
+	// subjects: $1 keys; those whose subject row is there.
+	subjects string
 }
 
 // requestColumns are the resolved columns of the export: section.
@@ -85,6 +90,8 @@ func buildRequestSQL(c requestColumns) requestSQL {
 			email_sent_at = CASE WHEN $4 = 'email' THEN now() ELSE email_sent_at END,
 			attempts = attempts + CASE WHEN $4 = '' THEN 0 ELSE 1 END
 		WHERE id = $1::uuid`, strings.NewReplacer("$1", "$2", "$2", "$3").Replace(q.done))
+	q.subjects = fmt.Sprintf(`SELECT s.%s::text FROM %s s WHERE s.%s = ANY($1::text[]::%s[])`, k, t, k, c.key.Type)
+	q.lockSubjects = q.subjects + " FOR KEY SHARE OF s SKIP LOCKED"
 	q.next = fmt.Sprintf(`SELECT e.id::text, e.subject_key, e.requested_at, e.archive, e.expires_at, now(),
 			e.needs_webhook AND e.webhook_sent_at IS NULL, e.needs_email AND e.email_sent_at IS NULL, s.%[3]s IS NOT NULL, %[1]s,
 			(SELECT jsonb_object_agg(x.key, x.value) FROM jsonb_each_text(to_jsonb(s)) x)

@@ -28,6 +28,9 @@ type pendingExport struct {
 	m    *Manifest
 	err  error
 	gone bool
+	// busy is set when an erasure holds the subject's row: the request
+	// waits for the next run, and the purge erases it.
+	busy bool
 }
 
 // writeAll writes the archive of every pending export, a batch per
@@ -36,24 +39,29 @@ type pendingExport struct {
 // in between writes the same archives again (same names) and records them.
 func (j *RequestJob) writeAll(ctx context.Context, s *jobs.Session, pr *prepared) error {
 	failed := delivery.NewFailures()
+	busy := []string{}
 	size := min(s.Limits.BatchSize, writeBatchMax)
 	for s.Continue(ctx) {
 		var batch []*pendingExport
 		err := s.InTx(ctx, func(ctx context.Context, tx pgx.Tx, t *jobs.Tally) error {
 			var err error
-			if batch, err = j.lockPending(ctx, tx, failed.IDs, size); err != nil || len(batch) == 0 {
+			if batch, err = j.lockPending(ctx, tx, append(busy[:len(busy):len(busy)], failed.IDs...), size); err != nil || len(batch) == 0 {
+				return err
+			}
+			if err := j.lockSubjects(ctx, tx, batch); err != nil {
 				return err
 			}
 			j.writeBatch(ctx, s, pr, batch)
-			if j.cfg.afterWrite != nil {
-				j.cfg.afterWrite()
-			}
 			return j.recordWritten(ctx, tx, s, t, batch)
 		})
 		if err != nil {
 			return err
 		}
 		for _, p := range batch {
+			if p.busy {
+				busy = append(busy, p.id)
+				continue
+			}
 			failed.Add(p.id, p.err)
 		}
 		if len(batch) < size {
@@ -88,8 +96,56 @@ func (j *RequestJob) lockPending(ctx context.Context, tx pgx.Tx, failed []string
 	return batch, nil
 }
 
+// lockSubjects takes, in the batch's transaction, a KEY SHARE lock on the
+// subject row of each request, so that no erasure removes a subject while
+// its archive is written: the purge, which locks its subjects FOR UPDATE
+// SKIP LOCKED, takes the subject in a later batch and then erases the
+// archive. A subject an erasure holds (a purge batch, lethe erase) is not
+// waited for, which could deadlock with the purge waiting for the
+// request's row: the request is busy and stays pending for the next run.
+// A subject not there any more is gone: no archive is written.
+func (j *RequestJob) lockSubjects(ctx context.Context, tx pgx.Tx, batch []*pendingExport) error {
+	keys := make([]string, len(batch))
+	for i, p := range batch {
+		keys[i] = p.key
+	}
+	set := func(sql string) (map[string]bool, error) {
+		rows, err := tx.Query(ctx, sql, keys)
+		if err != nil {
+			return nil, fmt.Errorf("export: lock the subjects: %w", err)
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("export: lock the subjects: %w", err)
+		}
+		out := make(map[string]bool, len(got))
+		for _, k := range got {
+			out[k] = true
+		}
+		return out, nil
+	}
+	locked, err := set(j.sql.lockSubjects)
+	if err != nil {
+		return err
+	}
+	there, err := set(j.sql.subjects)
+	if err != nil {
+		return err
+	}
+	for _, p := range batch {
+		switch {
+		case locked[p.key]:
+		case there[p.key]:
+			p.busy = true
+		default:
+			p.gone = true
+		}
+	}
+	return nil
+}
+
 // writeBatch writes the batch's archives, Workers at a time, each from its
-// own snapshot.
+// own snapshot; not those of subjects gone or busy.
 func (j *RequestJob) writeBatch(ctx context.Context, s *jobs.Session, pr *prepared, batch []*pendingExport) {
 	// A worker holds a connection only while it reads rows: the pool
 	// bounds those, and more archives than connections are in flight
@@ -109,7 +165,9 @@ func (j *RequestJob) writeBatch(ctx context.Context, s *jobs.Session, pr *prepar
 		})
 	}
 	for _, p := range batch {
-		next <- p
+		if !p.gone && !p.busy {
+			next <- p
+		}
 	}
 	close(next)
 	wg.Wait()
@@ -139,6 +197,8 @@ func (j *RequestJob) recordWritten(ctx context.Context, tx pgx.Tx, s *jobs.Sessi
 	for _, p := range batch {
 		var err error
 		switch {
+		case p.busy:
+			continue
 		case p.gone:
 			// Nothing to export any more; the request is done.
 			if _, err = tx.Exec(ctx, j.sql.done, p.key, p.requestedAt); err == nil {

@@ -264,13 +264,15 @@ func (g *Grants) inactivity(pl *plan.Plan) {
 	e.lock("inactivity locks the subject rows it hands to the purge (FOR UPDATE)", s.RequestedAt)
 }
 
-// exportJob adds the export job's needs: it reads the subject rows (the
-// archive's reads are the purge's SELECTs) and marks access requests done,
+// exportJob adds the export job's needs: it reads and locks the subject
+// rows (the archive's reads are the purge's SELECTs) and marks access
+// requests done,
 // by clearing the subject table's request column or setting the request
 // table's done_at.
 func (g *Grants) exportJob(pl *plan.Plan) {
 	s, r := pl.Subject, pl.Policy.ExportJob.Request
 	e := g.read(s.Table, "export: reads the subject row and its access request")
+	e.lock("export locks the subject rows whose archives it writes (FOR KEY SHARE)", s.RequestedAt)
 	if !r.ByTable() {
 		if c, ok := s.Table.Columns[r.Column.Column()]; ok {
 			e.update(c)

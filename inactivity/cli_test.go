@@ -22,7 +22,7 @@ func (b *bundle) env() []string {
 		"LETHE_WEBHOOK_SECRET=" + webhookSecret,
 		"LETHE_SMTP_URL=" + b.smtpURL,
 		"LETHE_SMTP_RATE=20",
-		"SSL_CERT_FILE=" + b.smtp.certPEM, // trust the test server's certificate
+		"SSL_CERT_FILE=" + b.smtp.CertPEM, // trust the test server's certificate
 	}
 }
 
@@ -78,22 +78,22 @@ func TestKilledBetweenSendingAndMarking(t *testing.T) {
 	hooks := b.hook.forKey(u)
 	require.Len(t, hooks, 2, "the webhook was resent")
 	require.Equal(t, hooks[0].key, hooks[1].key, "with the same Idempotency-Key")
-	require.Len(t, b.smtp.messages(), 1)
+	require.Len(t, b.smtp.Messages(), 1)
 	require.Equal(t, "pending", b.status(u))
 
 	code, _ := b.lethe(b.env(), "--job", "inactivity")
 	require.Equal(t, 0, code)
-	msgs := b.smtp.messages()
+	msgs := b.smtp.Messages()
 	require.Len(t, msgs, 2, "the mail was resent")
-	require.Equal(t, msgs[0].messageID, msgs[1].messageID, "with the same Message-ID")
-	require.Contains(t, msgs[0].messageID, hooks[0].key)
+	require.Equal(t, msgs[0].MessageID, msgs[1].MessageID, "with the same Message-ID")
+	require.Contains(t, msgs[0].MessageID, hooks[0].key)
 	require.Equal(t, "sent", b.status(u))
 
 	code, out := b.lethe(b.env(), "--job", "inactivity", "--summary")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "warned: 0")
 	require.Len(t, b.hook.forKey(u), 2, "never a third webhook")
-	require.Len(t, b.smtp.messages(), 2, "never a third mail")
+	require.Len(t, b.smtp.Messages(), 2, "never a third mail")
 	require.NotContains(t, out, u, "logs never hold a subject's key")
 	require.NotContains(t, out, "u@example.com")
 }

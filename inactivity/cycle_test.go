@@ -34,14 +34,14 @@ func TestFullCycle(t *testing.T) {
 	ev := b.hook.forKey(gone)[0]
 	require.Equal(t, ev.ev.NoticeID, ev.key, "the Idempotency-Key is the notice id")
 	require.NotNil(t, ev.ev.DeletionRequestedAt)
-	msgs := b.smtp.messages()
+	msgs := b.smtp.Messages()
 	require.Len(t, msgs, 1)
-	require.Equal(t, "gone@example.com", msgs[0].to)
-	require.True(t, msgs[0].tls, "the mail went over STARTTLS")
-	require.Equal(t, "<"+inactivity.MessageID(ev.key, "example.com")+">", msgs[0].messageID)
-	require.Contains(t, msgs[0].raw, "User gone")
-	require.Contains(t, msgs[0].subject, "Your account will be deleted on")
-	require.Contains(t, msgs[0].raw, "text/html")
+	require.Equal(t, "gone@example.com", msgs[0].To)
+	require.True(t, msgs[0].TLS, "the mail went over STARTTLS")
+	require.Equal(t, "<"+inactivity.MessageID(ev.key, "example.com")+">", msgs[0].MessageID)
+	require.Contains(t, msgs[0].Raw, "User gone")
+	require.Contains(t, msgs[0].Subject, "Your account will be deleted on")
+	require.Contains(t, msgs[0].Raw, "text/html")
 
 	// Nothing new while the warning period runs.
 	r, code = b.run()
@@ -62,7 +62,7 @@ func TestFullCycle(t *testing.T) {
 	require.False(t, b.requested(held))
 	require.Equal(t, "requested", b.status(gone))
 	require.Len(t, b.hook.forKey(gone), 1, "never a second warning")
-	require.Len(t, b.smtp.messages(), 1)
+	require.Len(t, b.smtp.Messages(), 1)
 
 	// The purge's grace period starts now: only the subject who asked by
 	// itself 32 days ago goes; the inactive ones go 30 days later.

@@ -100,7 +100,7 @@ func setup(t *testing.T, channels ...string) *bundle {
 	b := &bundle{t: t, db: pgtest.NewDB(t, readRepoFile(t, "examples/schema.sql")), deliveryTimeout: time.Minute}
 	b.hook = newReceiver(t)
 	b.smtp = newSMTPServer(t)
-	b.smtpURL = fmt.Sprintf("smtp://%s:%s@%s", smtpUser, smtpPass, b.smtp.addr)
+	b.smtpURL = fmt.Sprintf("smtp://%s:%s@%s", smtpUser, smtpPass, b.smtp.Addr)
 	notify := ""
 	for _, c := range channels {
 		switch c {
@@ -134,7 +134,7 @@ func (b *bundle) config(mod ...func(*inactivity.Config)) inactivity.Config {
 		WebhookSecret:   webhookSecret,
 		SMTPURL:         b.smtpURL,
 		SMTPRate:        50,
-		TLSConfig:       &tls.Config{RootCAs: b.smtp.roots},
+		TLSConfig:       &tls.Config{RootCAs: b.smtp.Roots},
 		DeliveryTimeout: b.deliveryTimeout,
 	}
 	for _, m := range mod {

@@ -57,7 +57,20 @@ type ObjectCount struct {
 	Objects int64 `json:"objects"`
 	// Bytes is their total size.
 	Bytes int64 `json:"bytes"`
+	// Archives is, at the export job's export.to, how many of the
+	// subject's export archives were erased (each with every version);
+	// 0 elsewhere.
+	Archives int64 `json:"archives,omitempty"`
 }
+
+// ExportsLock is the advisory lock that keeps the export job from
+// recording access requests in lethe.exports while a purge batch clears
+// its subjects' keys there and commits: the export job takes it
+// exclusive (and records nothing this run when it cannot), each purge
+// batch takes it shared from that clearing to its commit. Without it, a
+// request recorded in between, from a snapshot that still had the
+// subject, would keep an erased subject's key.
+const ExportsLock int64 = 0x6c657468650d // "lethe" 13
 
 // InsertReceiptsSQL records a batch, writes its receipts from parallel
 // arrays and lists its subjects as unverified ($8 keys, $9 their subject

@@ -125,6 +125,9 @@ var migrations = []string{
 	// 7: what a batch's verification searched (table.column names, no
 	// values), which its receipts show.
 	`ALTER TABLE lethe.batches ADD COLUMN searched text[] NOT NULL DEFAULT '{}';`,
+	// 8: the purge finds an erased subject's export requests by the keyed
+	// hash too (a served request no longer holds the key).
+	`CREATE INDEX exports_subject_hash_idx ON lethe.exports (subject_hash) WHERE subject_hash IS NOT NULL;`,
 }
 
 // migrateLockKey is the advisory lock that serializes migrations.

@@ -239,6 +239,13 @@ func (j *Job) eraseOutside(ctx context.Context, tx pgx.Tx, dry bool, sel selecte
 				merged[i].Objects[loc] = [2]int64{prev[0] + c[0], prev[1] + c[1]}
 			}
 			merged[i].Confirmed = append(merged[i].Confirmed, o.Confirmed...)
+			for loc, n := range o.Archives {
+				if merged[i].Archives == nil {
+					merged[i].Archives = map[string]int64{}
+				}
+				merged[i].Archives[loc] += n
+			}
+			merged[i].Exports = append(merged[i].Exports, o.Exports...)
 		}
 	}
 	var live []int
@@ -304,8 +311,8 @@ func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, k
 }
 
 // finishBatch, in one round trip, forgets the subjects' inactivity notices
-// (lethe's own rows that hold their keys) and writes the batch's receipts;
-// it returns the batch's id.
+// and export requests (lethe's own rows that hold their keys) and writes
+// the batch's receipts; it returns the batch's id.
 func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, runID int64, keys []string, live []int, sel selected, hashes []string,
 	per map[string]map[string]int64, outcomes []Outcome) (int64, error) {
 	n := len(live)
@@ -313,6 +320,7 @@ func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, runID int64, keys []st
 	rowsJSON := make([]string, n)
 	objsJSON := make([]string, n)
 	procsJSON := make([]string, n)
+	exports := []string{}
 	for i, idx := range live {
 		s := sel.subjects[idx]
 		if t := sel.requested[idx]; !t.IsZero() {
@@ -326,14 +334,17 @@ func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, runID int64, keys []st
 		sort.Slice(rc, func(a, b int) bool { return rc[a].Table+rc[a].Action < rc[b].Table+rc[b].Action })
 		objs := []ledger.ObjectCount{}
 		for loc, c := range outcomes[idx].Objects {
-			objs = append(objs, ledger.ObjectCount{Location: loc, Objects: c[0], Bytes: c[1]})
+			objs = append(objs, ledger.ObjectCount{Location: loc, Objects: c[0], Bytes: c[1], Archives: outcomes[idx].Archives[loc]})
 		}
+		exports = append(exports, outcomes[idx].Exports...)
 		sort.Slice(objs, func(a, b int) bool { return objs[a].Location < objs[b].Location })
 		procs := append([]string{}, outcomes[idx].Confirmed...)
 		rowsJSON[i], objsJSON[i], procsJSON[i] = mustJSON(rc), mustJSON(objs), mustJSON(procs)
 	}
 	b := &pgx.Batch{}
 	b.Queue(forgetNoticesSQL, keys)
+	b.Queue(lockExportsSQL, ledger.ExportsLock)
+	b.Queue(forgetExportsSQL, keys, hashes, exports)
 	subjectRows := make([]map[string]string, n)
 	for i, idx := range live {
 		subjectRows[i] = sel.subjects[idx].Row
@@ -344,6 +355,11 @@ func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, runID int64, keys []st
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
 		return 0, fmt.Errorf("purge batch: forget notices: %w", err)
+	}
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return 0, fmt.Errorf("purge batch: forget export requests: %w", err)
+		}
 	}
 	var id int64
 	if err := br.QueryRow().Scan(&id); err != nil {

@@ -68,6 +68,12 @@ type Outcome struct {
 	Objects map[string][2]int64
 	// Confirmed lists processors that confirmed the erasure.
 	Confirmed []string
+	// Archives counts, per location template, the export archives erased,
+	// each with every version (their versions and bytes are in Objects).
+	Archives map[string]int64
+	// Exports are the ids of the subject's lethe.exports rows whose
+	// archives were erased; the batch records them as expired.
+	Exports []string
 }
 
 // Batch is what an eraser gets: the subjects, and the batch's open

@@ -16,6 +16,8 @@ import (
 	"github.com/lethe-project/lethe/internal/jobtest"
 	"github.com/lethe-project/lethe/internal/miniotest"
 	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/ledger"
+	"github.com/lethe-project/lethe/subject"
 )
 
 type exportWorld struct {
@@ -84,8 +86,10 @@ func (w *exportWorld) archives() map[string]int {
 // check: a request is marked done (its column cleared) exactly when its
 // one lethe.exports row is done, after its archive was written and its
 // notice delivered; every delivery of a request carries that request's one
-// Idempotency-Key; subjects without a request are never touched. After a
-// rerun every request is done, with one archive and one notice identity.
+// Idempotency-Key, so the receiver, deduplicating by it as it is told to,
+// acts on at most one notice per request; subjects without a request are
+// never touched. After a rerun every request is done, with one archive and
+// exactly one notice the receiver acted on.
 func (w *exportWorld) check(stage string, final bool) {
 	t := w.t
 	t.Helper()
@@ -118,6 +122,9 @@ func (w *exportWorld) check(stage string, final bool) {
 		if len(d) > 0 && archives["archives/"+d[0]+".zip"] == 0 {
 			problems = append(problems, fmt.Sprintf("subject %s: told before its archive existed", k[:8]))
 		}
+		if n := w.hooks.notices(k); n > 1 || (final && n != 1) {
+			problems = append(problems, fmt.Sprintf("subject %s: the receiver acted on %d notice(s), want one", k[:8], n))
+		}
 		if final && (status != "done" || len(d) == 0 || archives["archives/"+id+".zip"] == 0) {
 			problems = append(problems, fmt.Sprintf("subject %s: after the rerun: status %q, %d notice(s)", k[:8], status, len(d)))
 		}
@@ -146,7 +153,9 @@ func (w *exportWorld) check(stage string, final bool) {
 // TestExportKilledAtRandomPoints kills the export job at seeded random
 // points (recording requests, writing archives, between a notice's send
 // and its mark) and checks after each kill and after a rerun that every
-// request is done exactly once, with one archive and one notice identity.
+// request is done exactly once, with one archive and one notice once the
+// receiver deduplicates by Idempotency-Key; the raw deliveries, repeats
+// included, stay bounded by the kills that landed.
 func TestExportKilledAtRandomPoints(t *testing.T) {
 	t.Parallel()
 	rng := rngFor(t)
@@ -164,4 +173,88 @@ func TestExportKilledAtRandomPoints(t *testing.T) {
 		}
 	}
 	require.GreaterOrEqual(t, landed, 12, "kills that landed while lethe ran")
+}
+
+// TestPurgeOfExportedSubjectsKilledAtRandomPoints: subjects whose access
+// requests were served (an archive each) are purged under SIGKILL at
+// random points, in fresh worlds until enough kills landed. After each
+// kill, a subject that is erased has no archive version left, no key in
+// lethe.exports and its request marked expired; one that is not keeps its
+// request untouched. After a rerun, every one is erased with a receipt
+// that passed verification and counts its archive, and the archives of
+// subjects not erased are untouched.
+func TestPurgeOfExportedSubjectsKilledAtRandomPoints(t *testing.T) {
+	t.Parallel()
+	rng := rngFor(t)
+	landed := 0
+	for round := 0; landed < 6 && round < 4; round++ {
+		w := newExportWorld(t)
+		code, out := runLethe(t, w.env, "--job", "export")
+		require.Equal(t, 0, code, out)
+		require.Len(t, w.archives(), len(w.requested))
+		erase, keep := w.requested[:8], w.requested[8:]
+		ids := map[string]string{}
+		for _, k := range w.requested {
+			var id string
+			require.NoError(t, w.db.Pool.QueryRow(context.Background(), `SELECT id::text FROM lethe.exports WHERE subject_hash = $1`,
+				hashOf(k)).Scan(&id))
+			ids[k] = id
+		}
+		w.db.Exec(t, `UPDATE users SET deleted_at = now() - interval '40 days' WHERE id = ANY($1::text[]::uuid[])`, erase)
+		landed += kills(t, newTrap(t, w.db), rng, 3, 8, w.env, func(final bool) {
+			w.checkErased(erase, keep, ids, final)
+		}, "--job", "purge")
+	}
+	require.GreaterOrEqual(t, landed, 6, "kills that landed while lethe ran")
+}
+
+// checkErased checks TestPurgeOfExportedSubjectsKilledAtRandomPoints's
+// invariants; ids are the subjects' export ids.
+func (w *exportWorld) checkErased(erase, keep []string, ids map[string]string, final bool) {
+	t := w.t
+	t.Helper()
+	var problems []string
+	archives := w.archives()
+	for _, k := range erase {
+		gone := w.db.Int(t, `SELECT count(*) FROM users WHERE id = $1::text::uuid`, k) == 0
+		keyed := w.db.Int(t, `SELECT count(*) FROM lethe.exports WHERE subject_key = $1`, k)
+		expired := w.db.Int(t, `SELECT count(*) FROM lethe.exports WHERE id = $1::uuid AND expired_at IS NOT NULL`, ids[k]) == 1
+		there := archives["archives/"+ids[k]+".zip"] > 0
+		switch {
+		case gone && (there || keyed > 0 || !expired):
+			problems = append(problems, fmt.Sprintf("subject %s erased: archive left %v, key rows %d, marked expired %v", k[:8], there, keyed, expired))
+		case !gone && expired:
+			problems = append(problems, fmt.Sprintf("subject %s not erased, its request marked expired", k[:8]))
+		case final && !gone:
+			problems = append(problems, fmt.Sprintf("subject %s not erased after the rerun", k[:8]))
+		}
+		if !final || !gone {
+			continue
+		}
+		rec, err := ledger.ReceiptsFor(context.Background(), w.db.Pool, hashOf(k))
+		require.NoError(t, err)
+		want := ledger.ObjectCount{Location: "s3://" + w.bucket + "/archives/{id}.zip", Archives: 1}
+		if len(rec) != 1 || rec[0].Verification != "passed" || !hasArchives(rec[0].Objects, want) {
+			problems = append(problems, fmt.Sprintf("subject %s: receipts %+v, want one that passed and counts its archive", k[:8], rec))
+		}
+	}
+	for _, k := range keep {
+		if archives["archives/"+ids[k]+".zip"] != 1 {
+			problems = append(problems, fmt.Sprintf("subject %s, not erased, lost its archive", k[:8]))
+		}
+	}
+	assert.Empty(t, problems, "final %v: invariants broken (seed %d)", final, seed)
+}
+
+func hashOf(key string) string { return subject.NewHasher(hashKey).Hash(key) }
+
+// hasArchives reports whether objs has want's location with want's
+// archive count (its versions and bytes depend on where a kill landed).
+func hasArchives(objs []ledger.ObjectCount, want ledger.ObjectCount) bool {
+	for _, o := range objs {
+		if o.Location == want.Location && o.Archives == want.Archives {
+			return true
+		}
+	}
+	return false
 }

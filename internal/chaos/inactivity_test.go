@@ -30,33 +30,52 @@ inactivity:
     webhook: {url: %q, secret_env: LETHE_WEBHOOK_SECRET, timeout: 5s}
 `
 
-// hooks is a webhook receiver that records each delivery.
+// hooks is a webhook receiver that records each delivery and, as a real
+// receiver is told to (docs/export.md, docs/inactivity.md), acts on a
+// notice once per Idempotency-Key: a repeat is answered 2xx and ignored.
 type hooks struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got map[string][]string // subject key → Idempotency-Keys received
+	srv  *httptest.Server
+	mu   sync.Mutex
+	got  map[string][]string // subject key → Idempotency-Keys received, repeats included
+	seen map[string]bool     // Idempotency-Keys acted on
+	acts map[string]int      // subject key → notices acted on
 }
 
 func newHooks(t *testing.T) *hooks {
-	h := &hooks{got: map[string][]string{}}
+	h := &hooks{got: map[string][]string{}, seen: map[string]bool{}, acts: map[string]int{}}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var ev struct {
 			SubjectKey string `json:"subject_key"`
 		}
 		_ = json.Unmarshal(body, &ev)
+		id := r.Header.Get("Idempotency-Key")
 		h.mu.Lock()
-		h.got[ev.SubjectKey] = append(h.got[ev.SubjectKey], r.Header.Get("Idempotency-Key"))
+		h.got[ev.SubjectKey] = append(h.got[ev.SubjectKey], id)
+		if id != "" && !h.seen[id] {
+			h.seen[id] = true
+			h.acts[ev.SubjectKey]++
+		}
 		h.mu.Unlock()
 	}))
 	t.Cleanup(h.srv.Close)
 	return h
 }
 
+// deliveries returns the Idempotency-Keys of every delivery for key,
+// repeats included.
 func (h *hooks) deliveries(key string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string{}, h.got[key]...)
+}
+
+// notices returns how many notices for key the receiver acted on, once
+// deduplicated by Idempotency-Key.
+func (h *hooks) notices(key string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.acts[key]
 }
 
 type inactivityWorld struct {
