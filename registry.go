@@ -73,7 +73,7 @@ func jobsFor(cfg *Config) *jobs.Registry {
 
 // newPurge builds the purge, or with key the erasure of that one subject
 // (lethe erase), with the erasers of the policy's objects: and processors:
-// and, with an export: section, of the subjects' export archives.
+// and of the subjects' export archives (any the export job wrote).
 // A processor's ${NAME} that the environment lacks is a configuration
 // error (exit 2) before anything is changed.
 func newPurge(cfg *Config, d jobs.Deps, key *string) (jobs.Job, error) {
@@ -104,8 +104,11 @@ func purgeConfig(cfg *Config, d jobs.Deps) (purge.Config, error) {
 		}
 		pc.Erasers = erasers
 	}
-	if d.Policy.ExportJob != nil && d.Objects != nil {
-		// An erased subject's export archives go with the subject.
+	if d.Objects != nil {
+		// An erased subject's export archives go with the subject, found
+		// at the locations lethe.exports recorded: also once the policy
+		// lost its export: section, or the purge would report success
+		// over an archive of the person.
 		a, err := export.NewArchives(d.Pool, d.Objects, d.Logger)
 		if err != nil {
 			return pc, err
