@@ -67,6 +67,7 @@ var strictKinds = map[string]bool{kindReference: true, kindPersonal: true, kindS
 // reported together, by table.
 func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.Writer) int {
 	pool, pol := deps.Pool, deps.Policy
+	ph := newPhases(deps.Logger, "check")
 	rep := &checkReport{Policy: pol.Path, SHA256: pol.Digest, Strict: cfg.Strict}
 	problems := &policy.Error{Path: pol.Path}
 	// fail reports an error that is not a list of policy problems (the
@@ -92,6 +93,7 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 			return jobs.ExitCode(err)
 		}
 		rep.Checked = append(rep.Checked, "subject and tables")
+		ph.done("plan")
 	}
 	if pl != nil {
 		warnings, err := export.Check(pl)
@@ -124,6 +126,7 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 			return jobs.ExitCode(err)
 		}
 		rep.Checked = append(rep.Checked, spec.Name)
+		ph.done("check " + spec.Name)
 	}
 	var cat *catalog.Catalog
 	if pol.HasSubject() {
@@ -134,7 +137,7 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
 			return jobs.ExitCode(err)
 		}
-		found, stats, err := discoverWarnings(ctx, pool, pol, cat, pl)
+		found, stats, err := discoverWarnings(ctx, pool, pol, cat, pl, deps.Logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
 			return jobs.ExitCode(err)
@@ -142,6 +145,7 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 		rep.Discovery = stats
 		rep.Warnings = append(rep.Warnings, found...)
 		rep.Checked = append(rep.Checked, "discovery")
+		ph.done("discovery")
 	}
 	for _, w := range []struct {
 		kind string

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 
@@ -25,13 +26,13 @@ type discoveryStats struct {
 // discoverWarnings runs discovery and returns a warning for every
 // candidate the policy does not classify, every ignore entry that matches
 // nothing, and every match column with no index.
-func discoverWarnings(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, cat *catalog.Catalog, pl *plan.Plan) ([]checkItem, *discoveryStats, error) {
+func discoverWarnings(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, cat *catalog.Catalog, pl *plan.Plan, logger *slog.Logger) ([]checkItem, *discoveryStats, error) {
 	cov := discover.NewCoverage(cat, pol)
 	if cov == nil {
 		return nil, nil, nil // the subject does not resolve: a problem already
 	}
 	in := discover.Input{Catalog: cat, Subject: cov.Subject(), Deleted: cov.DeletedTargets(), Config: pol.Discovery, Covered: cov.Handled}
-	res, err := discover.Find(ctx, pool, in, discover.Options{})
+	res, err := discover.Find(ctx, pool, in, discover.Options{Logger: logger})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,8 @@ type Options struct {
 	Budget time.Duration
 	// StatementTimeout bounds each sample query. Zero means 2 seconds.
 	StatementTimeout time.Duration
+	// Logger, when set, gets a debug line with the time of each phase.
+	Logger *slog.Logger
 
 	// beforeTable, in tests, runs before each table's sample; expire ends
 	// the budget as if the time were up.

@@ -37,6 +37,8 @@ type app struct {
 func main() {
 	tables := flag.Int("tables", 1000, "tables in the generated schema")
 	rows := flag.Int("rows", 200, "rows per generated table (users: 10x)")
+	flag.BoolVar(&withApps, "apps", true, "also score and check the real schemas (OSM, LETHE_BENCH_APPS); false: the generated schema only")
+	flag.BoolVar(&showPhases, "phases", false, "print the time of each phase of lethe check and lethe init (their debug log)")
 	flag.Parse()
 	if err := run(*tables, *rows); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-discover:", err)
@@ -44,7 +46,13 @@ func main() {
 	}
 }
 
+// withApps and showPhases are the -apps and -phases flags.
+var withApps, showPhases bool
+
 func apps() []app {
+	if !withApps {
+		return nil
+	}
 	root := repoRoot()
 	osm := app{name: "osm", subject: "users", schema: filepath.Join(root, "..", "shared", "fixtures", "osm", "structure.sql")}
 	if dir := os.Getenv("LETHE_BENCH_OSM_APP"); dir != "" {
@@ -170,6 +178,9 @@ type letheResult struct {
 func lethe(bin, url string, args ...string) (letheResult, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LETHE_DATABASE_URL=" + url, "LETHE_LOG_FORMAT=text"}
+	if showPhases {
+		cmd.Env = append(cmd.Env, "LETHE_LOG_LEVEL=debug")
+	}
 	var so, se strings.Builder
 	cmd.Stdout, cmd.Stderr = &so, &se
 	t0 := time.Now()
@@ -179,6 +190,9 @@ func lethe(bin, url string, args ...string) (letheResult, error) {
 		r.code = ee.ExitCode()
 	} else if err != nil {
 		return r, err
+	}
+	if showPhases {
+		fmt.Printf("  lethe %s:\n%s\n", args[0], indent(grepLines(r.stderr, "phase done"), "    "))
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.rssKiB = ru.Maxrss
@@ -252,3 +266,7 @@ func repoRoot() string {
 }
 
 func pool(ctx context.Context, url string) (*pgxpool.Pool, error) { return pgxpool.New(ctx, url) }
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
