@@ -86,9 +86,20 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 		return false
 	}
 	var pl *plan.Plan
+	var cat *catalog.Catalog
+	var disc *discovery
 	if pol.HasSubject() {
 		var err error
-		if pl, err = plan.Build(ctx, pool, pol); collect("subject", err) {
+		if cat, err = catalog.Load(ctx, pool); err != nil {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitCode(err)
+		}
+		ph.done("catalog")
+		// Discovery's samples wait on the server: they run while the plan
+		// is built and the other sections are checked.
+		disc = startDiscovery(ctx, pool, pol, cat, deps.Logger)
+		defer disc.wait()
+		if pl, err = plan.BuildOn(ctx, pool, cat, pol); collect("subject", err) {
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
 			return jobs.ExitCode(err)
 		}
@@ -128,16 +139,8 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 		rep.Checked = append(rep.Checked, spec.Name)
 		ph.done("check " + spec.Name)
 	}
-	var cat *catalog.Catalog
-	if pol.HasSubject() {
-		var err error
-		if pl != nil {
-			cat = pl.Catalog
-		} else if cat, err = catalog.Load(ctx, pool); err != nil {
-			fmt.Fprintf(stderr, "lethe: %v\n", err)
-			return jobs.ExitCode(err)
-		}
-		found, stats, err := discoverWarnings(ctx, pool, pol, cat, pl, deps.Logger)
+	if disc != nil {
+		found, stats, err := disc.warnings(ctx, pool, pl)
 		if err != nil {
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
 			return jobs.ExitCode(err)

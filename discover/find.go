@@ -1,9 +1,11 @@
 package discover
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -63,6 +65,11 @@ func Find(ctx context.Context, db *pgxpool.Pool, in Input, opts Options) (*Resul
 				n: 2*len(refs) + (2+len(contentKinds))*len(cc)})
 		}
 	}
+	// References first: when the budget runs out, the tables left
+	// unsampled are those with only content to look at.
+	slices.SortStableFunc(todo, func(a, b *tableSample) int {
+		return cmp.Compare(min(len(b.refs), 1), min(len(a.refs), 1))
+	})
 	if err := runSamples(ctx, bctx, cancel, db, todo, opts); err != nil {
 		return nil, err
 	}

@@ -37,10 +37,12 @@ type app struct {
 func main() {
 	tables := flag.Int("tables", 1000, "tables in the generated schema")
 	rows := flag.Int("rows", 200, "rows per generated table (users: 10x)")
+	runs := flag.Int("runs", 1, "runs of lethe init and check on the generated schema (the median is printed)")
+	baseline := flag.String("baseline", "", "also run lethe built from this git revision (e.g. main) on the generated schema, alternating")
 	flag.BoolVar(&withApps, "apps", true, "also score and check the real schemas (OSM, LETHE_BENCH_APPS); false: the generated schema only")
 	flag.BoolVar(&showPhases, "phases", false, "print the time of each phase of lethe check and lethe init (their debug log)")
 	flag.Parse()
-	if err := run(*tables, *rows); err != nil {
+	if err := run(*tables, *rows, *runs, *baseline); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-discover:", err)
 		os.Exit(1)
 	}
@@ -87,7 +89,7 @@ func apps() []app {
 	return out
 }
 
-func run(tables, rows int) error {
+func run(tables, rows, runs int, baseline string) error {
 	ctx := context.Background()
 	srv, err := pgtest.NewServer([]string{"max_locks_per_transaction=2048"})
 	if err != nil {
@@ -118,7 +120,7 @@ func run(tables, rows int) error {
 		}
 	}
 	printScores(scores)
-	return generated(ctx, srv, bin, tables, rows)
+	return generated(ctx, srv, bin, tables, rows, max(runs, 1), baseline)
 }
 
 // loadSchema creates a database from a schema dump with psql.
