@@ -287,6 +287,7 @@ func (d *Draft) personal(c *discover.Candidate) {
 // columns become anonymize rules, and a child whose rows go by ON DELETE
 // CASCADE anyway becomes an ignore entry when via would stay ambiguous.
 func (d *Draft) resolveVia() {
+	d.breakViaCycles()
 	deletes := map[*catalog.Table][]*Rule{}
 	for _, r := range d.Rules {
 		if r.Action == policy.Delete {
