@@ -223,10 +223,11 @@ func initAndCheck(bin, url, name, subject string) (initRun, checkRun letheResult
 		return
 	}
 	rules, ignores := draftCounts(draft)
-	fmt.Printf("%s: lethe init wrote %d rules, %d ignore entries, %d # review lines in %s (cpu %s, peak RSS %.1f MiB); lethe check --strict on it: exit %d in %s (cpu %s, peak RSS %.1f MiB)\n",
+	fmt.Printf("%s: lethe init wrote %d rules, %d ignore entries, %d # review lines in %s (cpu %s, peak RSS %.1f MiB); lethe check --strict on it: exit %d in %s (cpu %s, peak RSS %.1f MiB); %s\n",
 		name, rules, ignores, strings.Count(draft, "# review"),
 		initRun.elapsed.Round(time.Millisecond), initRun.cpu.Round(time.Millisecond), float64(initRun.rssKiB)/1024,
-		checkRun.code, checkRun.elapsed.Round(time.Millisecond), checkRun.cpu.Round(time.Millisecond), float64(checkRun.rssKiB)/1024)
+		checkRun.code, checkRun.elapsed.Round(time.Millisecond), checkRun.cpu.Round(time.Millisecond), float64(checkRun.rssKiB)/1024,
+		grepLines(checkRun.stdout, "discovery:"))
 	if checkRun.code != 0 {
 		err = fmt.Errorf("the draft does not pass lethe check --strict:\n%s", lastLines(checkRun.stderr, 30))
 	}
