@@ -66,6 +66,7 @@ var strictKinds = map[string]bool{kindReference: true, kindPersonal: true, kindS
 // reported together, by table.
 func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.Writer) int {
 	pool, pol := deps.Pool, deps.Policy
+	ph := newPhases(deps.Logger, "check")
 	rep := &checkReport{Policy: pol.Path, SHA256: pol.Digest, Strict: cfg.Strict}
 	problems := &policy.Error{Path: pol.Path}
 	// fail reports an error that is not a list of policy problems (the
@@ -84,13 +85,25 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 		return false
 	}
 	var pl *plan.Plan
+	var cat *catalog.Catalog
+	var disc *discovery
 	if pol.HasSubject() {
 		var err error
-		if pl, err = plan.Build(ctx, pool, pol); collect("subject", err) {
+		if cat, err = catalog.Load(ctx, pool); err != nil {
+			fmt.Fprintf(stderr, "lethe: %v\n", err)
+			return jobs.ExitCode(err)
+		}
+		ph.done("catalog")
+		// Discovery's samples wait on the server: they run while the plan
+		// is built and the other sections are checked.
+		disc = startDiscovery(ctx, pool, pol, cat, deps.Logger)
+		defer disc.wait()
+		if pl, err = plan.BuildOn(ctx, pool, cat, pol); collect("subject", err) {
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
 			return jobs.ExitCode(err)
 		}
 		rep.Checked = append(rep.Checked, "subject and tables")
+		ph.done("plan")
 	}
 	if pl != nil {
 		warnings, err := export.Check(pl)
@@ -123,17 +136,10 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 			return jobs.ExitCode(err)
 		}
 		rep.Checked = append(rep.Checked, spec.Name)
+		ph.done("check " + spec.Name)
 	}
-	var cat *catalog.Catalog
-	if pol.HasSubject() {
-		var err error
-		if pl != nil {
-			cat = pl.Catalog
-		} else if cat, err = catalog.Load(ctx, pool); err != nil {
-			fmt.Fprintf(stderr, "lethe: %v\n", err)
-			return jobs.ExitCode(err)
-		}
-		found, stats, err := discoverWarnings(ctx, pool, pol, cat, pl)
+	if disc != nil {
+		found, stats, err := disc.warnings(ctx, pool, pl)
 		if err != nil {
 			fmt.Fprintf(stderr, "lethe: %v\n", err)
 			return jobs.ExitCode(err)
@@ -141,6 +147,7 @@ func check(ctx context.Context, cfg *Config, deps jobs.Deps, stdout, stderr io.W
 		rep.Discovery = stats
 		rep.Warnings = append(rep.Warnings, found...)
 		rep.Checked = append(rep.Checked, "discovery")
+		ph.done("discovery")
 	}
 	for _, w := range []struct {
 		kind string

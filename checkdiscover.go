@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 
@@ -22,18 +23,55 @@ type discoveryStats struct {
 	UnsampledTables int `json:"unsampled_tables"`
 }
 
-// discoverWarnings runs discovery and returns a warning for every
+// discovery is lethe check's discovery, started before the plan is built
+// (startDiscovery) and turned into warnings after (warnings).
+type discovery struct {
+	pol  *policy.Policy
+	cat  *catalog.Catalog
+	cov  *discover.Coverage
+	done chan struct{}
+	res  *discover.Result
+	err  error
+	stop context.CancelFunc
+}
+
+// startDiscovery runs discover.Find in the background; nothing runs when
+// the subject does not resolve (a problem already).
+func startDiscovery(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, cat *catalog.Catalog, logger *slog.Logger) *discovery {
+	d := &discovery{pol: pol, cat: cat, cov: discover.NewCoverage(cat, pol), done: make(chan struct{})}
+	if d.cov == nil {
+		close(d.done)
+		return d
+	}
+	ctx, d.stop = context.WithCancel(ctx)
+	in := discover.Input{Catalog: cat, Subject: d.cov.Subject(), Deleted: d.cov.DeletedTargets(), Config: pol.Discovery, Covered: d.cov.Handled}
+	go func() {
+		defer close(d.done)
+		d.res, d.err = discover.Find(ctx, pool, in, discover.Options{Logger: logger})
+	}()
+	return d
+}
+
+// wait stops the discovery if it still runs (lethe check returns early)
+// and waits for it.
+func (d *discovery) wait() {
+	if d.stop != nil {
+		d.stop()
+	}
+	<-d.done
+}
+
+// warnings waits for the discovery and returns a warning for every
 // candidate the policy does not classify, every ignore entry that matches
 // nothing, and every match column with no index.
-func discoverWarnings(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy, cat *catalog.Catalog, pl *plan.Plan) ([]checkItem, *discoveryStats, error) {
-	cov := discover.NewCoverage(cat, pol)
+func (d *discovery) warnings(ctx context.Context, pool *pgxpool.Pool, pl *plan.Plan) ([]checkItem, *discoveryStats, error) {
+	<-d.done
+	pol, cat, cov, res := d.pol, d.cat, d.cov, d.res
 	if cov == nil {
 		return nil, nil, nil // the subject does not resolve: a problem already
 	}
-	in := discover.Input{Catalog: cat, Subject: cov.Subject(), Deleted: cov.DeletedTargets(), Config: pol.Discovery, Covered: cov.Handled}
-	res, err := discover.Find(ctx, pool, in, discover.Options{})
-	if err != nil {
-		return nil, nil, err
+	if d.err != nil {
+		return nil, nil, d.err
 	}
 	stats := &discoveryStats{Candidates: len(res.Candidates), SampledTables: res.Sampled, UnsampledTables: res.Unsampled}
 	cov.UseFKs()

@@ -33,12 +33,14 @@ type Config struct {
 	LogLevel       string        `env:"LETHE_LOG_LEVEL, default=info"`
 	StmtTimeout    time.Duration `env:"LETHE_STATEMENT_TIMEOUT, default=30s"`
 	LockTimeout    time.Duration `env:"LETHE_LOCK_TIMEOUT, default=5s"`
-	DryRun         bool          `env:"LETHE_DRY_RUN"`
-	PushgatewayURL string        `env:"LETHE_PUSHGATEWAY_URL"`
-	S3Endpoint     string        `env:"LETHE_S3_ENDPOINT"`
-	S3PathStyle    bool          `env:"LETHE_S3_PATH_STYLE"`
-	Schedule       string        `env:"LETHE_SCHEDULE"`
-	ScheduleListen string        `env:"LETHE_SCHEDULE_LISTEN, default=:9090"`
+	// DryRun is --dry-run or LETHE_DRY_RUN (see dryRunMode).
+	DryRun         bool
+	DryRunEnv      dryRunEnv `env:"LETHE_DRY_RUN"`
+	PushgatewayURL string    `env:"LETHE_PUSHGATEWAY_URL"`
+	S3Endpoint     string    `env:"LETHE_S3_ENDPOINT"`
+	S3PathStyle    bool      `env:"LETHE_S3_PATH_STYLE"`
+	Schedule       string    `env:"LETHE_SCHEDULE"`
+	ScheduleListen string    `env:"LETHE_SCHEDULE_LISTEN, default=:9090"`
 	// ScheduleSeconds accepts six-field specs with seconds (tests, demos).
 	ScheduleSeconds bool `env:"LETHE_SCHEDULE_SECONDS"`
 	// SMTPURL is where the inactivity job sends mail (it holds a password).
@@ -103,7 +105,7 @@ var envVars = [][2]string{
 	{"LETHE_LOG_LEVEL", "debug, info, warn or error (default info)"},
 	{"LETHE_STATEMENT_TIMEOUT", "statement_timeout of each batch (default 30s)"},
 	{"LETHE_LOCK_TIMEOUT", "lock_timeout of each batch (default 5s)"},
-	{"LETHE_DRY_RUN", "true: change nothing, report what would be done"},
+	{"LETHE_DRY_RUN", "true: change nothing, report what would be done; execute: as --dry-run=execute"},
 	{"LETHE_PUSHGATEWAY_URL", "push run metrics to this Prometheus Pushgateway"},
 	{"LETHE_S3_ENDPOINT", "S3-compatible endpoint (MinIO, Ceph, R2); AWS settings otherwise"},
 	{"LETHE_S3_PATH_STYLE", "true: path-style S3 addressing"},
@@ -137,6 +139,7 @@ func parseConfig(ctx context.Context, cmd string, args []string, lookup envconfi
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = cfg.DatabaseURLAlt
 	}
+	cfg.DryRun, cfg.DryRunExecute = cfg.DryRunEnv.m.on, cfg.DryRunEnv.m.execute
 	fs := flag.NewFlagSet("lethe "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&cfg.Job, "job", cfg.Job, "job to run: purge, retention, inactivity or orphans")
@@ -202,7 +205,7 @@ func (c *Config) validate(cmd string) error {
 		}
 	}
 	if c.DryRunExecute && (cmd != "run" || c.Job != "purge") {
-		errs = append(errs, "--dry-run=execute is for the purge (lethe --job purge): other dry runs only read")
+		errs = append(errs, "--dry-run=execute is for the purge (lethe --job purge), as flag or as LETHE_DRY_RUN: other dry runs only read")
 	}
 	if (cmd == "erase" || cmd == "receipt" || cmd == "export") && c.Subject == "" {
 		errs = append(errs, "--subject KEY is required")
@@ -295,15 +298,43 @@ func (f dryRunFlag) String() string {
 }
 
 func (f dryRunFlag) Set(v string) error {
-	switch v {
-	case "execute":
-		f.cfg.DryRun, f.cfg.DryRunExecute = true, true
-	default:
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("want true, false or execute, not %q", v)
-		}
-		f.cfg.DryRun, f.cfg.DryRunExecute = b, false
+	var m dryRunMode
+	if err := m.UnmarshalText([]byte(v)); err != nil {
+		return err
+	}
+	f.cfg.DryRun, f.cfg.DryRunExecute = m.on, m.execute
+	return nil
+}
+
+// dryRunMode is a value of --dry-run or LETHE_DRY_RUN: a boolean, or
+// execute (a dry run that executes every statement and rolls back). The
+// flag, when given, replaces the variable's value.
+type dryRunMode struct{ on, execute bool }
+
+// UnmarshalText implements encoding.TextUnmarshaler, which go-envconfig
+// uses for LETHE_DRY_RUN.
+func (m *dryRunMode) UnmarshalText(b []byte) error {
+	v := string(b)
+	if v == "execute" {
+		*m = dryRunMode{on: true, execute: true}
+		return nil
+	}
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("want true, false or execute, not %q", v)
+	}
+	*m = dryRunMode{on: on}
+	return nil
+}
+
+// dryRunEnv is LETHE_DRY_RUN, a dryRunMode whose error names the variable
+// (go-envconfig does not).
+type dryRunEnv struct{ m dryRunMode }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (e *dryRunEnv) UnmarshalText(b []byte) error {
+	if err := e.m.UnmarshalText(b); err != nil {
+		return fmt.Errorf("LETHE_DRY_RUN: %w", err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -19,14 +20,14 @@ import (
 
 // runInit is lethe init: it writes a draft policy from the live catalog
 // to stdout, or to --out (a new file). It only reads the database.
-func runInit(ctx, stop context.Context, cfg *Config, stdout, stderr io.Writer) int {
+func runInit(ctx, stop context.Context, cfg *Config, logger *slog.Logger, stdout, stderr io.Writer) int {
 	pool, code := open(stop, cfg, stderr)
 	if pool == nil {
 		return code
 	}
 	defer pool.Close()
 	var out bytes.Buffer
-	if err := writeDraft(ctx, pool, cfg, &out); err != nil {
+	if err := writeDraft(ctx, pool, cfg, logger, &out); err != nil {
 		fmt.Fprintf(stderr, "lethe: init: %v\n", err)
 		return jobs.ExitCode(err)
 	}
@@ -62,11 +63,13 @@ func writeNew(path string, data []byte) error {
 }
 
 // writeDraft reads the catalog, picks the subject and writes the draft.
-func writeDraft(ctx context.Context, pool *pgxpool.Pool, cfg *Config, w io.Writer) error {
+func writeDraft(ctx context.Context, pool *pgxpool.Pool, cfg *Config, logger *slog.Logger, w io.Writer) error {
+	ph := newPhases(logger, "init")
 	cat, err := catalog.Load(ctx, pool)
 	if err != nil {
 		return err
 	}
+	ph.done("catalog")
 	target, err := initSubject(cat, cfg)
 	if err != nil {
 		return &jobs.ConfigError{Err: err}
@@ -82,12 +85,13 @@ func writeDraft(ctx context.Context, pool *pgxpool.Pool, cfg *Config, w io.Write
 		if !sample {
 			di.Config = &policy.Discovery{SampleRows: -1}
 		}
-		return discover.Find(ctx, pool, di, discover.Options{})
+		return discover.Find(ctx, pool, di, discover.Options{Logger: logger})
 	}
 	d, err := draft.New(ctx, in)
 	if err != nil {
 		return err
 	}
+	ph.done("draft")
 	return d.Write(w, draft.Header(pool.Config().ConnConfig.Database, time.Now()))
 }
 

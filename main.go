@@ -96,7 +96,7 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 	case "receipt":
 		return receipt(ctx, cfg, stdout, stderr)
 	case "init":
-		return runInit(ctx, stop, cfg, stdout, stderr)
+		return runInit(ctx, stop, cfg, logger, stdout, stderr)
 	}
 	// Before the job starts there is nothing to let finish: the first
 	// signal stops the policy read (a FIFO may block) and the connect.

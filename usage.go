@@ -35,6 +35,7 @@ Flags (override the environment):
   --job NAME            job to run
   --policy FILE         policy file
   --dry-run             change nothing; report what a real run would do
+  --dry-run=execute     the purge runs every statement of each batch and rolls back
   --batch-size N        subjects (or rows) per transaction
   --workers N           batches in flight at once
   --time-budget D       stop starting batches after D (e.g. 10m)

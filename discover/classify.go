@@ -53,7 +53,9 @@ func NewCoverage(cat *catalog.Catalog, pol *policy.Policy) *Coverage {
 		if !ok {
 			continue
 		}
-		c.matched[colKey{t, r.Match.Column()}] = fmt.Sprintf("the rule at line %d", r.Line)
+		for _, m := range r.Match.Columns() {
+			c.matched[colKey{t, m.Column()}] = fmt.Sprintf("the rule at line %d", r.Line)
+		}
 		if r.Action == policy.Delete {
 			c.Deleted[t] = true
 		}

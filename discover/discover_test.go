@@ -137,3 +137,24 @@ func TestBudgetLeavesTablesUnsampledNotFailed(t *testing.T) {
 	require.Contains(t, byCol, "reference keys.user_id")
 	require.Equal(t, -1.0, byCol["reference keys.user_id"].Confidence())
 }
+
+// TestReferencesAreSampledFirst: the tables with reference candidates are
+// sampled before those with only content to look at, so that a budget that
+// runs out on a large schema leaves the latter unsampled.
+func TestReferencesAreSampledFirst(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, schema)
+	db.Exec(t, data)
+	var order []string
+	opts := Options{beforeTable: func(tb *catalog.Table, expire func()) {
+		order = append(order, tb.Name)
+		if len(order) == 6 {
+			expire()
+		}
+	}}
+	res, byCol := find(t, db, nil, opts)
+	require.Equal(t, "audit", order[len(order)-1], "audit has only content columns: %v", order)
+	require.Equal(t, 5, res.Sampled)
+	require.Equal(t, 1, res.Unsampled)
+	require.Equal(t, 1.0, byCol["reference award_emoji.awarder"].Confidence(), "found by its data alone")
+}

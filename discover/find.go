@@ -1,8 +1,11 @@
 package discover
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,8 +21,16 @@ FROM pg_class c WHERE c.relkind IN ('r', 'p')`
 // discovery.sample_rows is -1, by a bounded sample of each table that has
 // candidates. It changes nothing; sampled values stay in the server.
 func Find(ctx context.Context, db *pgxpool.Pool, in Input, opts Options) (*Result, error) {
+	t0 := time.Now()
+	phase := func(name string) {
+		if opts.Logger != nil {
+			opts.Logger.Debug("discovery phase done", slog.String("phase", name), slog.Int64("ms", time.Since(t0).Milliseconds()))
+		}
+		t0 = time.Now()
+	}
 	s := newShape(in)
 	byName, sample := s.byShape()
+	phase("shape")
 	res := &Result{}
 	rows := DefaultSampleRows
 	if in.Config != nil && in.Config.SampleRows != 0 {
@@ -34,6 +45,7 @@ func Find(ctx context.Context, db *pgxpool.Pool, in Input, opts Options) (*Resul
 	if err != nil {
 		return nil, err
 	}
+	phase("table sizes")
 	if opts.Budget <= 0 {
 		opts.Budget = 3 * time.Second
 	}
@@ -53,9 +65,15 @@ func Find(ctx context.Context, db *pgxpool.Pool, in Input, opts Options) (*Resul
 				n: 2*len(refs) + (2+len(contentKinds))*len(cc)})
 		}
 	}
+	// References first: when the budget runs out, the tables left
+	// unsampled are those with only content to look at.
+	slices.SortStableFunc(todo, func(a, b *tableSample) int {
+		return cmp.Compare(min(len(b.refs), 1), min(len(a.refs), 1))
+	})
 	if err := runSamples(ctx, bctx, cancel, db, todo, opts); err != nil {
 		return nil, err
 	}
+	phase(fmt.Sprintf("sample %d tables", len(todo)))
 	var found []*Candidate
 	for _, ts := range todo {
 		if ts.counts == nil {

@@ -87,7 +87,7 @@ func agent(name string) bool {
 // notReferences are names that match a reference pattern but hold no key:
 // counts, times, types, and other systems' identifiers.
 var notReferences = []string{"*_count", "count_*", "*_at", "*_on", "*_type", "external_*", "*_external_id",
-	"provider_*", "remote_*", "stripe_*", "paypal_*", "gocardless_*", "adyen_*", "*_provider_*"}
+	"provider_*", "remote_*", "stripe_*", "paypal_*", "gocardless_*", "adyen_*", "*_provider_*", "*_per_*"}
 
 // matchAny reports whether name (lower case) matches one of patterns.
 func matchAny(name string, patterns []string) bool {

@@ -2,6 +2,7 @@ package discover
 
 import (
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/lethe-project/lethe/catalog"
@@ -12,15 +13,23 @@ type shape struct {
 	in         Input
 	fk         map[*catalog.Table]map[string]bool
 	tableNames map[string]*catalog.Table // singular name → table
-	skip       []string
-	refNames   []string
-	personal   []string
+	// deletedNames indexes in.Deleted by singular table name: a column
+	// named <name>_id or *_<name>_id may refer to them.
+	deletedNames map[string][]int
+	skip         []string
+	refNames     []string
+	personal     []string
 }
 
 func newShape(in Input) *shape {
 	s := &shape{in: in, fk: fkColumns(in.Catalog), tableNames: map[string]*catalog.Table{}}
 	for _, t := range in.Catalog.Tables() {
 		s.tableNames[singular(t.Name)] = t
+	}
+	s.deletedNames = map[string][]int{}
+	for i, d := range in.Deleted {
+		n := singular(d.Table.Name)
+		s.deletedNames[n] = append(s.deletedNames[n], i)
 	}
 	sub := singular(in.Subject.Table.Name)
 	s.refNames = append(append([]string{}, referenceNames...), sub+"_id", "*_"+sub+"_id", sub+"_uuid", sub, "*_"+sub)
@@ -97,17 +106,35 @@ func (s *shape) referenceByName(t *catalog.Table, c *catalog.Column) *Target {
 	if comparable(c, sub.Key) && (matchAny(name, s.refNames) || byAgent) && !s.namesOtherTable(name, sub.Table) {
 		return &sub
 	}
-	for i := range s.in.Deleted {
+	for _, i := range s.deletedByName(name) {
 		d := s.in.Deleted[i]
-		if t == d.Table || !comparable(c, d.Key) {
-			continue
-		}
-		sing := singular(d.Table.Name)
-		if matchAny(name, []string{sing + "_id", "*_" + sing + "_id"}) && !s.namesOtherTable(name, d.Table) {
+		if t != d.Table && comparable(c, d.Key) && !s.namesOtherTable(name, d.Table) {
 			return &d
 		}
 	}
 	return nil
+}
+
+// deletedByName returns, in the order of in.Deleted, the deleted tables
+// whose singular name a column name <name>_id or *_<name>_id names: a
+// lookup per suffix of the name, not a match per deleted table (a
+// 1,000-table policy deletes hundreds).
+func (s *shape) deletedByName(name string) []int {
+	base, ok := strings.CutSuffix(name, "_id")
+	if !ok || len(s.deletedNames) == 0 {
+		return nil
+	}
+	var out []int
+	for {
+		out = append(out, s.deletedNames[base]...)
+		i := strings.IndexByte(base, '_')
+		if i < 0 {
+			break
+		}
+		base = base[i+1:]
+	}
+	slices.Sort(out)
+	return out
 }
 
 // sampleable reports whether a column not named like a reference may

@@ -190,6 +190,13 @@ func (d *Draft) followFK(fk *catalog.FK) {
 		d.addIgnore(Ignore{Table: fk.Child, Columns: fk.ChildCols,
 			Reason: fmt.Sprintf("rows go by ON DELETE CASCADE with their parent %s row (%s)", fk.Parent, fk.Name)})
 		return
+	case len(fk.ChildCols) != 1 && fk.Parent == sub:
+		// A multi-column key into the subject: the rule names every
+		// column of it.
+		r := Suggest(fk.Child, multiMatch(fk), fk, nil)
+		r.Columns = fk.ChildCols
+		r.Review = fmt.Sprintf("through %s (%s → %s): %s", fk.Name, cols, fk.Parent, r.Review)
+		d.addRule(r)
 	case len(fk.ChildCols) != 1:
 		// A via: through a multi-column key joins on every column of it;
 		// the rule matches on the column that names the parent row.
@@ -280,6 +287,7 @@ func (d *Draft) personal(c *discover.Candidate) {
 // columns become anonymize rules, and a child whose rows go by ON DELETE
 // CASCADE anyway becomes an ignore entry when via would stay ambiguous.
 func (d *Draft) resolveVia() {
+	d.breakViaCycles()
 	deletes := map[*catalog.Table][]*Rule{}
 	for _, r := range d.Rules {
 		if r.Action == policy.Delete {

@@ -14,6 +14,9 @@ type Rule struct {
 	// Table and Match are the rule's table and match column.
 	Table *catalog.Table
 	Match string
+	// Columns lists the columns of a multi-column key into the subject
+	// table, written as match: [a, b]; nil otherwise.
+	Columns []string
 	// Via is the parent table through which the rows reach the subject;
 	// nil for a direct match.
 	Via *catalog.Table
@@ -111,7 +114,7 @@ func ColumnName(col string) string {
 // suggestions.
 func (r Rule) OneLine() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "{table: %s, match: %s", TableName(r.Table), ColumnName(r.Match))
+	fmt.Fprintf(&b, "{table: %s, match: %s", TableName(r.Table), r.MatchText())
 	if r.Via != nil {
 		fmt.Fprintf(&b, ", via: %s", TableName(r.Via))
 	}
@@ -137,4 +140,17 @@ func IgnoreLine(t *catalog.Table, col, reason string) string {
 		return fmt.Sprintf("{table: %s, reason: %q}", TableName(t), reason)
 	}
 	return fmt.Sprintf("{table: %s, column: %s, reason: %q}", TableName(t), ColumnName(col), reason)
+}
+
+// MatchText writes the rule's match: its column, or [a, b] for the
+// columns of a multi-column key.
+func (r Rule) MatchText() string {
+	if len(r.Columns) == 0 {
+		return ColumnName(r.Match)
+	}
+	var parts []string
+	for _, c := range r.Columns {
+		parts = append(parts, ColumnName(c))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }

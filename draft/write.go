@@ -43,7 +43,7 @@ func (d *Draft) Write(w io.Writer, header string) error {
 	}
 	for _, r := range d.Rules {
 		fmt.Fprintf(&b, "  - table: %s   # review: %s\n", TableName(r.Table), oneLine(r.Review))
-		fmt.Fprintf(&b, "    match: %s\n", ColumnName(r.Match))
+		fmt.Fprintf(&b, "    match: %s\n", r.MatchText())
 		if r.Via != nil {
 			fmt.Fprintf(&b, "    via: %s\n", TableName(r.Via))
 		}

@@ -16,6 +16,12 @@ func Build(ctx context.Context, q catalog.Querier, p *policy.Policy, opts ...Opt
 	if err != nil {
 		return nil, err
 	}
+	return BuildOn(ctx, q, cat, p, opts...)
+}
+
+// BuildOn is [Build] against a catalog already read (lethe check reads it
+// once for the plan and for discovery).
+func BuildOn(ctx context.Context, q catalog.Querier, cat *catalog.Catalog, p *policy.Policy, opts ...Option) (*Plan, error) {
 	pl, err := BuildFrom(ctx, q, cat, p.Subject, Rules{Path: p.Path, Tables: p.Tables, Ignore: p.Ignore, References: p.References}, opts...)
 	if err != nil {
 		return nil, err

@@ -67,7 +67,7 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*catalog.Table]b
 		ref := refText(fk)
 		var rule *Step
 		for _, s := range steps {
-			if s.Table == fk.Child && (len(fk.ChildCols) == 1 && s.Match.Name == fk.ChildCols[0] || s.link == fk) {
+			if s.covers(fk) {
 				rule = s
 			}
 		}
@@ -77,9 +77,12 @@ func (b *builder) coverage(pl *Plan, steps []*Step, deleted map[*catalog.Table]b
 		}
 		ig := b.ignored(fk.Child, fk.ChildCols)
 		switch {
+		case ig == nil && len(fk.ChildCols) > 1 && fk.Parent == pl.Subject.Table:
+			b.perr.Add(0, "%s: not covered; add a tables: rule for %s match [%s], or an ignore: entry with columns: [%s] and a reason",
+				ref, fk.Child, strings.Join(fk.ChildCols, ", "), strings.Join(fk.ChildCols, ", "))
 		case ig == nil && len(fk.ChildCols) > 1:
-			b.perr.Add(0, "%s: not covered; add a tables: rule for %s match %s via %s (the other columns follow), or an ignore: entry with columns: [%s] and a reason",
-				ref, fk.Child, fk.ChildCols[len(fk.ChildCols)-1], fk.Parent, strings.Join(fk.ChildCols, ", "))
+			b.perr.Add(0, "%s: not covered; add a tables: rule for %s match [%s] via %s, or an ignore: entry with columns: [%s] and a reason",
+				ref, fk.Child, strings.Join(fk.ChildCols, ", "), fk.Parent, strings.Join(fk.ChildCols, ", "))
 		case ig == nil:
 			b.perr.Add(0, "%s: not covered; add a tables: rule (delete, anonymize or keep) for %s match %s, or an ignore: entry with a reason",
 				ref, fk.Child, fk.ChildCols[0])
@@ -122,7 +125,7 @@ func (b *builder) checkRule(rule *Step, fk *catalog.FK, ref string, deleted map[
 	// Null or another parent row (a placeholder account): the rows are
 	// updated before the parent rows go, so nothing cascades to them and
 	// nothing points at a deleted row.
-	if v, ok := rule.Rule.Set.Has(col); !ok || v.Kind == policy.Pseudonym {
+	if !rule.detaches(fk) {
 		b.perr.Add(rule.Line, "rule for %s (%s) must set %s to null or to another %s row's %s: %s and those rows are deleted",
 			rule.Table, rule.Action, col, fk.Parent, rule.refName(fk), ref)
 	}

@@ -29,6 +29,9 @@ func (pl *Plan) Describe(w io.Writer) {
 			fmt.Fprintf(w, " (the subject row, last)")
 		case st.On != nil:
 			fmt.Fprintf(w, " where %s = the subject's %s", st.Match.Name, st.On.Name)
+			for _, x := range st.extra {
+				fmt.Fprintf(w, " and %s = the subject's %s", x[0].Name, x[1].Name)
+			}
 		case st.Via != nil:
 			fmt.Fprintf(w, " where %s → %s.%s", st.Match.Name, st.Via.Table, st.Ref.Name)
 			for _, x := range st.extra {

@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/lethe-project/lethe/internal/pgtest"
@@ -82,4 +83,43 @@ tables:
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, map[string]string{"a": "1", "b": "2"}, got)
+}
+
+// TestMatchListNamesAKey: a match: list must be the columns of a foreign
+// key or declared reference; an uncovered two-column key into the subject
+// names the rule to add; an anonymize rule on a cascading two-column key
+// must move its rows off it.
+func TestMatchListNamesAKey(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, `
+		CREATE TABLE users (id bigint PRIMARY KEY, partition_id int NOT NULL, gone timestamptz, UNIQUE (partition_id, id));
+		CREATE TABLE events (id bigint PRIMARY KEY, partition_id int, user_id bigint, note text,
+			FOREIGN KEY (partition_id, user_id) REFERENCES users (partition_id, id) ON DELETE CASCADE);
+		CREATE TABLE logs (id bigint PRIMARY KEY, partition_id int, user_id bigint);`)
+	const head = "subject: {table: users, key: id, requested_at: gone, grace: 1d}\n"
+	_, err := buildPolicy(t, db, head)
+	require.ErrorContains(t, err, "not covered; add a tables: rule for events match [partition_id, user_id], or an ignore: entry with columns: [partition_id, user_id]")
+
+	_, err = buildPolicy(t, db, head+`tables:
+  - {table: events, match: [partition_id, user_id], action: delete}
+  - {table: logs, match: [partition_id, user_id], action: delete}
+`)
+	require.ErrorContains(t, err, "rule for logs: match [partition_id, user_id]: no foreign key or declared reference from logs (partition_id, user_id) into users")
+
+	_, err = buildPolicy(t, db, head+`tables:
+  - {table: events, match: [partition_id, user_id], action: anonymize, set: {note: null}}
+`)
+	require.ErrorContains(t, err, "rule for events (anonymize) must set user_id to null or to another users row's id")
+
+	pl, err := buildPolicy(t, db, head+`references:
+  - {table: logs, columns: [user_id, partition_id], to_columns: [id, partition_id]}
+tables:
+  - {table: events, match: [user_id, partition_id], action: anonymize, set: {partition_id: null}}
+  - {table: logs, match: [partition_id, user_id], action: delete}
+`)
+	require.NoError(t, err)
+	var b strings.Builder
+	pl.Describe(&b)
+	require.Contains(t, b.String(), "anonymize  events where user_id = the subject's id and partition_id = the subject's partition_id")
+	require.Contains(t, b.String(), "delete     logs where user_id = the subject's id and partition_id = the subject's partition_id")
 }

@@ -79,8 +79,11 @@ type Step struct {
 	// extra are the further (column, Via's column) pairs of a
 	// multi-column key, after Match and Ref.
 	extra [][2]*catalog.Column
-	// link is the multi-column key a via step follows, nil otherwise.
+	// link is the multi-column key a via step or a rule with a match:
+	// list follows, nil otherwise.
 	link *catalog.FK
+	// cols are the columns of a match: list, nil for one column.
+	cols []*catalog.Column
 }
 
 // SetColumn is one resolved assignment.
@@ -179,15 +182,19 @@ func (b *builder) ruleSteps(pl *Plan) []*Step {
 		if t == nil {
 			continue
 		}
-		m := b.column(t, r.Match, r.Line, what)
-		if m == nil {
+		cols := b.matchColumns(t, r, what)
+		if cols == nil {
 			continue
 		}
-		if t == pl.Subject.Table && m == pl.Subject.Key {
+		m := cols[0]
+		if t == pl.Subject.Table && m == pl.Subject.Key && len(cols) == 1 {
 			b.perr.Add(r.Line, "%s matches the subject's own key: use subject.final for the subject row", what)
 			continue
 		}
 		s := &Step{Table: t, Action: r.Action, Match: m, Rule: r, Line: r.Line}
+		if len(cols) > 1 {
+			s.cols = cols
+		}
 		s.Set = b.setColumns(t, r.Set, r.Line, what)
 		steps = append(steps, s)
 	}
@@ -225,6 +232,10 @@ func (b *builder) linkVia(pl *Plan, steps []*Step) []*Step {
 		what := fmt.Sprintf("rule for %s", r.Table)
 		if !r.On.IsZero() {
 			b.linkOn(pl, s)
+			continue
+		}
+		if r.Via.IsZero() && s.cols != nil {
+			b.linkKey(pl, s, s.cols)
 			continue
 		}
 		if r.Via.IsZero() {
@@ -269,6 +280,11 @@ func (b *builder) linkVia(pl *Plan, steps []*Step) []*Step {
 		}
 		s.Via = via[0]
 		s.Ref = b.viaRef(s, vt)
+		if s.Ref == nil && s.cols != nil {
+			b.perr.Add(r.Line, "%s: via %s does not link: no foreign key or declared reference from %s (%s) to %s",
+				what, vt, s.Table, columnNames(s.cols), vt)
+			continue
+		}
 		if s.Ref == nil {
 			b.perr.Add(r.Line, "%s: via %s does not link: no foreign key from %s.%s to %s and %s has no single-column primary key",
 				what, vt, s.Table, s.Match.Name, vt, vt)
@@ -339,6 +355,19 @@ func (b *builder) subjectKey() *catalog.Column {
 // key (or declared reference) when one exists, a multi-column one by all
 // its columns, else vt's single-column primary key.
 func (b *builder) viaRef(s *Step, vt *catalog.Table) *catalog.Column {
+	if s.cols != nil {
+		// match: lists the columns: they name the key.
+		fk := findLink(b.fks, s.Table, vt, s.cols)
+		if fk == nil {
+			return nil
+		}
+		primary := ""
+		if len(vt.PK) == 1 {
+			primary = vt.PK[0]
+		}
+		s.bind(fk, primary)
+		return s.Ref
+	}
 	for _, fk := range b.fks {
 		if fk.Child == s.Table && fk.Parent == vt && len(fk.ChildCols) == 1 && fk.ChildCols[0] == s.Match.Name {
 			return vt.Columns[fk.ParentCols[0]]
@@ -399,12 +428,8 @@ func (b *builder) deletedTables(pl *Plan, steps []*Step) map[*catalog.Table]bool
 // the cascade.
 func (b *builder) ruleDetaches(steps []*Step, fk *catalog.FK) bool {
 	for _, s := range steps {
-		if s.Table == fk.Child && len(fk.ChildCols) == 1 && s.Match.Name == fk.ChildCols[0] {
-			for _, sc := range s.Set {
-				if sc.Column.Name == fk.ChildCols[0] && sc.Value.Kind != policy.Pseudonym {
-					return true
-				}
-			}
+		if s.covers(fk) && s.detaches(fk) {
+			return true
 		}
 	}
 	return false

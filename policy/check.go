@@ -98,8 +98,19 @@ func (p *Policy) checkRule(perr *Error, r *Rule, seen map[string]int) {
 	}
 	if r.Match.IsZero() {
 		perr.Add(r.Line, "%s needs match: (the column that holds the subject's key)", where)
-	} else if len(r.Match.Parts) > 1 {
-		perr.Add(r.Line, "%s: match must be a column name, not %q", where, r.Match.Raw)
+	}
+	named := map[string]bool{}
+	for _, c := range r.Match.Columns() {
+		if len(c.Parts) > 1 {
+			perr.Add(r.Line, "%s: match must be a column name, not %q", where, c.Raw)
+		}
+		if named[c.Column()] {
+			perr.Add(r.Line, "%s: match: %s names %s twice", where, r.Match, c)
+		}
+		named[c.Column()] = true
+	}
+	if len(r.Match.List) > 0 && !r.On.IsZero() {
+		perr.Add(r.Line, "%s: match: %s names a multi-column key, whose reference says which subject columns it holds; on: is for one column", where, r.Match)
 	}
 	key := r.Table.Sanitize() + "." + r.Match.Sanitize()
 	if prev, ok := seen[key]; ok {

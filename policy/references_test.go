@@ -82,3 +82,29 @@ references:
 		require.Contains(t, err.Error(), want)
 	}
 }
+
+// TestMatchList: match: takes a list of columns; a list names each column
+// once, and on: is for one column.
+func TestMatchList(t *testing.T) {
+	p, err := Parse([]byte(`subject: {table: users, key: id, requested_at: gone, grace: 1d}
+tables:
+  - {table: events, match: [partition_id, user_id], action: delete}
+  - {table: logs, match: [user_id], action: delete}
+`), "p.yaml")
+	require.NoError(t, err)
+	require.Equal(t, "[partition_id, user_id]", p.Tables[0].Match.String())
+	require.Len(t, p.Tables[0].Match.Columns(), 2)
+	require.Equal(t, "user_id", p.Tables[1].Match.String(), "a list of one is one column")
+	_, err = Parse([]byte(`subject: {table: users, key: id, requested_at: gone, grace: 1d}
+tables:
+  - {table: events, match: [user_id, user_id], action: delete}
+  - {table: logs, match: [a, b], on: email, action: delete}
+`), "p.yaml")
+	require.ErrorContains(t, err, "line 3: rule for events: match: [user_id, user_id] names user_id twice")
+	require.ErrorContains(t, err, "line 4: rule for logs: match: [a, b] names a multi-column key")
+	_, err = Parse([]byte(`subject: {table: users, key: id, requested_at: gone, grace: 1d}
+tables:
+  - {table: notes, match: [], action: delete}
+`), "p.yaml")
+	require.ErrorContains(t, err, "line 3: match: an empty list names no column")
+}

@@ -91,8 +91,10 @@ type Rule struct {
 	// Table is the table the rule acts on.
 	Table Ident `yaml:"table"`
 	// Match is the column that holds the subject's key, or with Via the
-	// key of a row of the Via table.
-	Match Ident `yaml:"match"`
+	// key of a row of the Via table; a list names the columns of a
+	// multi-column foreign key or declared reference, into the subject
+	// table or (with Via) into the Via table.
+	Match Match `yaml:"match"`
 	// Via names a table, covered by its own rule, through which this table
 	// reaches the subject: Match refers to a row of Via.
 	Via Ident `yaml:"via"`

@@ -19,7 +19,10 @@ type queries struct {
 	selectMany, selectManyDry, statsMany string
 	steps, counts, verify                []plan.Statement
 	stepOf, verifyOf                     []*plan.Step
-	extraColumns                         []string
+	// verifyOn are, per verification statement, the subject columns whose
+	// values it takes from $2 on; empty for a step's own count.
+	verifyOn     [][]*catalog.Column
+	extraColumns []string
 	// searched names, sorted, where verification looks (table.column).
 	searched []string
 }
@@ -97,6 +100,7 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 			}
 			q.verify = append(q.verify, v)
 			q.verifyOf = append(q.verifyOf, st)
+			q.verifyOn = append(q.verifyOn, nil)
 			what := st.Table.String() + "." + st.Match.Name
 			if st == pl.Final && st.Action == policy.Anonymize {
 				what += " (tombstone)"

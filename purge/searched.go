@@ -2,6 +2,7 @@ package purge
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/lethe-project/lethe/catalog"
 	"github.com/lethe-project/lethe/plan"
@@ -14,61 +15,108 @@ import (
 // subject row changed (NULL when it had none).
 
 // valueCheck returns a statement that counts, per subject, the rows of t
-// whose column col still holds the subject's value in $2.
-func valueCheck(t *catalog.Table, col *catalog.Column) plan.Statement {
+// whose columns cols still hold the subject's values, $2 onwards in the
+// order of cols. Its WHERE names one column's values as an array so that
+// an index on it is used: the column that holds the subject's key when
+// one does (on lists on's subject columns), else the first.
+func valueCheck(t *catalog.Table, cols, on []*catalog.Column, key *catalog.Column) plan.Statement {
+	var params, names, join []string
+	lead := 0
+	for i, c := range cols {
+		params = append(params, fmt.Sprintf("$%d::text[]", i+2))
+		names = append(names, fmt.Sprintf("v%d", i))
+		join = append(join, fmt.Sprintf("t.%s = p.v%d::%s", c.Ident(), i, c.Type))
+		if on[i] == key {
+			lead = i
+		}
+	}
+	c := cols[lead]
 	return plan.Statement{SQL: fmt.Sprintf(
-		"SELECT p.k, count(*) FROM %s t JOIN unnest($1::text[], $2::text[]) AS p(k, v) ON t.%s = p.v::%s WHERE t.%s = ANY($2::text[]::%s[]) GROUP BY 1",
-		t.Ident(), col.Ident(), col.Type, col.Ident(), col.Type)}
+		"SELECT p.k, count(*) FROM %s t JOIN unnest($1::text[], %s) AS p(k, %s) ON %s WHERE t.%s = ANY($%d::text[]::%s[]) GROUP BY 1",
+		t.Ident(), strings.Join(params, ", "), strings.Join(names, ", "), strings.Join(join, " AND "), c.Ident(), lead+2, c.Type)}
 }
 
 // verifyValues adds the checks that need values read before the erasure:
-// on: rules whose rows the purge removes or whose match column it
-// replaces, and declared references into the subject table, which no
+// on: rules and rules with a match: list into the subject table whose rows
+// the purge removes or whose match columns it replaces, and declared
+// references into the subject table (of one column or several), which no
 // foreign key keeps from pointing at an erased subject. It returns the
 // subject columns whose values the batch must read.
 func (q *queries) verifyValues(pl *plan.Plan) []string {
 	var cols []string
 	seen := map[string]bool{}
+	need := func(on []*catalog.Column) {
+		for _, c := range on {
+			if c != pl.Subject.Key {
+				cols = appendNew(cols, c.Name)
+			}
+		}
+	}
 	for _, st := range pl.Steps {
 		if st.On != nil && removesMatch(st) {
-			q.addValueCheck(st.Table, st.Match, st.On, pl, seen)
-			cols = appendNew(cols, st.On.Name)
+			match, on := st.Link()
+			q.addValueCheck(st.Table, match, on, pl, seen)
+			need(on)
 		}
 	}
 	for _, st := range pl.Steps {
 		if st.Via == nil && removesMatch(st) {
-			seen[st.Table.String()+"."+st.Match.Name+"="+pl.Subject.Key.Name] = true
+			seen[valueID(st.Table, []*catalog.Column{st.Match}, []*catalog.Column{pl.Subject.Key})] = true
 		}
 	}
 	for _, fk := range pl.References {
-		if fk.Parent != pl.Subject.Table || len(fk.ChildCols) != 1 {
+		if fk.Parent != pl.Subject.Table {
 			continue
 		}
-		target := pl.Subject.Table.Columns[fk.ParentCols[0]]
-		if pl.Final.Action != policy.Delete && !finalSets(pl, target) {
+		var match, on []*catalog.Column
+		sets := false
+		for i := range fk.ChildCols {
+			match = append(match, fk.Child.Columns[fk.ChildCols[i]])
+			on = append(on, pl.Subject.Table.Columns[fk.ParentCols[i]])
+			sets = sets || finalSets(pl, on[i])
+		}
+		if pl.Final.Action != policy.Delete && !sets {
 			continue // the subject row keeps its key: rows may point at it
 		}
-		if q.addValueCheck(fk.Child, fk.Child.Columns[fk.ChildCols[0]], target, pl, seen) && target != pl.Subject.Key {
-			cols = appendNew(cols, target.Name)
+		if q.addValueCheck(fk.Child, match, on, pl, seen) {
+			need(on)
 		}
 	}
 	return cols
 }
 
-// addValueCheck adds the check of t.col against the subject's on column,
-// unless one is there already; it reports whether it added one.
-func (q *queries) addValueCheck(t *catalog.Table, col, on *catalog.Column, pl *plan.Plan, seen map[string]bool) bool {
-	id := t.String() + "." + col.Name + "=" + on.Name
+func valueID(t *catalog.Table, cols, on []*catalog.Column) string {
+	id := t.String()
+	for i, c := range cols {
+		id += "." + c.Name + "=" + on[i].Name
+	}
+	return id
+}
+
+// addValueCheck adds the check of t's columns cols against the subject's
+// columns on, unless one is there already; it reports whether it added
+// one.
+func (q *queries) addValueCheck(t *catalog.Table, cols, on []*catalog.Column, pl *plan.Plan, seen map[string]bool) bool {
+	id := valueID(t, cols, on)
 	if seen[id] {
 		return false
 	}
 	seen[id] = true
-	what := t.String() + "." + col.Name
-	if on != pl.Subject.Key {
-		what += fmt.Sprintf(" (the subject's %s)", on.Name)
+	var names, subj []string
+	for i, c := range cols {
+		names = append(names, c.Name)
+		subj = append(subj, on[i].Name)
 	}
-	q.verify = append(q.verify, valueCheck(t, col))
-	q.verifyOf = append(q.verifyOf, &plan.Step{Table: t, Match: col, On: on})
+	what := t.String() + "." + names[0]
+	if len(cols) > 1 {
+		what = fmt.Sprintf("%s.(%s)", t, strings.Join(names, ", "))
+	}
+	if len(on) > 1 || on[0] != pl.Subject.Key {
+		what += fmt.Sprintf(" (the subject's %s)", strings.Join(subj, ", "))
+	}
+	q.verify = append(q.verify, valueCheck(t, cols, on, pl.Subject.Key))
+	q.verifyOf = append(q.verifyOf, &plan.Step{Table: t, Match: cols[0], On: on[0]})
+	q.verifyOn = append(q.verifyOn, on)
 	q.searched = append(q.searched, what)
 	return true
 }
@@ -79,9 +127,12 @@ func removesMatch(st *plan.Step) bool {
 	if st.Action == policy.Delete {
 		return true
 	}
+	cols, _ := st.Link()
 	for _, sc := range st.Set {
-		if sc.Column == st.Match {
-			return true
+		for _, c := range cols {
+			if sc.Column == c {
+				return true
+			}
 		}
 	}
 	return false
@@ -105,22 +156,30 @@ func appendNew(list []string, s string) []string {
 	return append(list, s)
 }
 
-// verifyArgs returns $2 of verification statement i: the subjects' values
-// of the statement's subject column, or empty pseudonym suffixes.
-func (q *queries) verifyArgs(i int, subs []Subject, key string) []*string {
-	st := q.verifyOf[i]
-	out := make([]*string, len(subs))
-	for n, s := range subs {
-		switch {
-		case st.On == nil:
+// verifyArgs returns the arguments after $1 of verification statement i:
+// for a value check, the subjects' values of each of its subject columns,
+// read in the batch before the subject row changed (NULL when it had
+// none); for a step's own count statement, empty pseudonym suffixes.
+func (q *queries) verifyArgs(i int, subs []Subject, key string) []any {
+	on := q.verifyOn[i]
+	if len(on) == 0 {
+		out := make([]*string, len(subs))
+		for n := range subs {
 			out[n] = new(string)
-		case st.On.Name == key:
-			out[n] = &s.Key
-		default:
-			if v, ok := s.Row[st.On.Name]; ok {
+		}
+		return []any{out}
+	}
+	var args []any
+	for _, c := range on {
+		out := make([]*string, len(subs))
+		for n, s := range subs {
+			if c.Name == key {
+				out[n] = &s.Key
+			} else if v, ok := s.Row[c.Name]; ok {
 				out[n] = &v
 			}
 		}
+		args = append(args, out)
 	}
-	return out
+	return args
 }

@@ -48,7 +48,7 @@ func (j *Job) verify(ctx context.Context, subs []Subject, batchID int64) error {
 	b := &pgx.Batch{}
 	b.Queue("SELECT set_config('statement_timeout', $1, true)", strconv.FormatInt(j.verifyTimeout.Milliseconds(), 10))
 	for i, st := range j.sql.verify {
-		b.Queue(st.SQL, keys, j.sql.verifyArgs(i, subs, j.pl.Subject.Key.Name))
+		b.Queue(st.SQL, append([]any{keys}, j.sql.verifyArgs(i, subs, j.pl.Subject.Key.Name)...)...)
 	}
 	br := j.cfg.Pool.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {

@@ -5,20 +5,25 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
 
 // generated builds a schema of n tables shaped like a large application's
 // (a third reference users by foreign key, a fifth by a user-named column
 // without one, the rest by a chain to another table; text, JSON and
-// timestamp columns everywhere), then times lethe init and lethe check
-// with discovery on it.
-func generated(ctx context.Context, srv *pgtest.Server, bin string, n, rows int) error {
+// timestamp columns everywhere, the text and JSON filled), then times
+// lethe init and lethe check with discovery on it.
+func generated(ctx context.Context, srv *pgtest.Server, bin string, n, rows, runs int, baseline string) error {
+	// Text and JSON as applications hold them: sentences, and small
+	// objects, with no personal data in them.
+	const fill = `'Fixed the build on the main branch; see the notes in the release checklist, item ' || g, jsonb_build_object('state', 'open', 'labels', jsonb_build_array('bug', 'ui'), 'weight', g % 5)`
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE users (id bigint PRIMARY KEY, email text, name text, deleted_at timestamptz, created_at timestamptz);\n")
 	fmt.Fprintf(&b, "INSERT INTO users SELECT g, 'u' || g || '@example.org', 'n' || g, NULL, now() FROM generate_series(1, %d) g;\n", 10*rows)
@@ -37,9 +42,9 @@ func generated(ctx context.Context, srv *pgtest.Server, bin string, n, rows int)
 		if strings.HasPrefix(ref, "user_id") || strings.HasPrefix(ref, "author_id") {
 			col := strings.Fields(ref)[0]
 			fmt.Fprintf(&b, "CREATE INDEX ON %s (%s);\n", t, col)
-			fmt.Fprintf(&b, "INSERT INTO %s (id, %s, title) SELECT g, 1 + g %% %d, 't' FROM generate_series(1, %d) g;\n", t, col, 10*rows, rows)
+			fmt.Fprintf(&b, "INSERT INTO %s (id, %s, title, body, payload, position) SELECT g, 1 + g %% %d, 't' || g, %s, g %% 7 FROM generate_series(1, %d) g;\n", t, col, 10*rows, fill, rows)
 		} else {
-			fmt.Fprintf(&b, "INSERT INTO %s (id, title) SELECT g, 't' FROM generate_series(1, %d) g;\n", t, rows)
+			fmt.Fprintf(&b, "INSERT INTO %s (id, title, body, payload, position) SELECT g, 't' || g, %s, g %% 7 FROM generate_series(1, %d) g;\n", t, fill, rows)
 		}
 	}
 	b.WriteString("ANALYZE;\n")
@@ -58,9 +63,29 @@ func generated(ctx context.Context, srv *pgtest.Server, bin string, n, rows int)
 	}
 	fmt.Printf("\ngenerated schema: %d tables, %d rows each (users %d)\n", n, rows, 10*rows)
 	url := srv.URLFor(name)
-	initRun, checkRun, draft, err := initAndCheck(bin, url, fmt.Sprintf("generated %d tables", n), "users")
-	if err != nil {
-		return err
+	bins := []struct{ name, path string }{{"lethe", bin}}
+	if baseline != "" {
+		old, cleanup, err := letheproc.BuildAt(repoRoot(), baseline)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		bins = append([]struct{ name, path string }{{"lethe@" + baseline, old}}, bins...)
+	}
+	// Each run: every binary's init, then its check --strict on its own
+	// draft, alternating, so that both see the same machine.
+	times := map[string][]letheResult{}
+	var draft string
+	for r := 0; r < runs; r++ {
+		for _, b := range bins {
+			initRun, checkRun, d, err := initAndCheck(b.path, url, fmt.Sprintf("%s, %d tables, run %d", b.name, n, r+1), "users")
+			if err != nil {
+				return err
+			}
+			times[b.name+" init"] = append(times[b.name+" init"], initRun)
+			times[b.name+" check"] = append(times[b.name+" check"], checkRun)
+			draft = d
+		}
 	}
 	// Baselines in the same run: lethe check with discovery's sampling off,
 	// and one count(*) per table on one connection (the server's first
@@ -83,12 +108,29 @@ func generated(ctx context.Context, srv *pgtest.Server, bin string, n, rows int)
 		return err
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("\n%d tables, median of %d run(s); targets: ≤ 5 s and ≤ 100 MiB each\n", n, runs)
+	for _, b := range bins {
+		for _, cmd := range []string{"init", "check"} {
+			m := median(times[b.name+" "+cmd])
+			fmt.Printf("  %-22s %-6s %7s wall, cpu %7s, peak RSS %5.1f MiB", b.name, cmd, m.elapsed.Round(time.Millisecond),
+				m.cpu.Round(time.Millisecond), float64(m.rssKiB)/1024)
+			if len(bins) > 1 && b.name == "lethe" {
+				fmt.Printf(", %.2fx of lethe@%s", m.elapsed.Seconds()/median(times[bins[0].name+" "+cmd]).elapsed.Seconds(), baseline)
+			}
+			fmt.Printf(", %.2fx of one count(*) per table\n", m.elapsed.Seconds()/counts.Seconds())
+		}
+	}
 	fmt.Printf("  baseline: lethe check without sampling %s (cpu %s, peak RSS %.1f MiB); one count(*) per table %s\n",
 		shape.elapsed.Round(time.Millisecond), shape.cpu.Round(time.Millisecond), float64(shape.rssKiB)/1024, counts.Round(time.Millisecond))
-	fmt.Printf("  check with discovery / without sampling: %.2fx; / count(*) per table: %.2fx; init / count(*) per table: %.2fx\n",
-		checkRun.elapsed.Seconds()/shape.elapsed.Seconds(), checkRun.elapsed.Seconds()/counts.Seconds(), initRun.elapsed.Seconds()/counts.Seconds())
-	fmt.Printf("  targets: ≤ 5 s and ≤ 100 MiB each; load average while measured: %s", load)
+	fmt.Printf("  load average while measured: %s", load)
 	return nil
+}
+
+// median returns the run with the median wall time.
+func median(rs []letheResult) letheResult {
+	s := append([]letheResult{}, rs...)
+	sort.Slice(s, func(i, j int) bool { return s[i].elapsed < s[j].elapsed })
+	return s[len(s)/2]
 }
 
 // countEach runs SELECT count(*) on each generated table, one after the

@@ -37,14 +37,24 @@ type app struct {
 func main() {
 	tables := flag.Int("tables", 1000, "tables in the generated schema")
 	rows := flag.Int("rows", 200, "rows per generated table (users: 10x)")
+	runs := flag.Int("runs", 1, "runs of lethe init and check on the generated schema (the median is printed)")
+	baseline := flag.String("baseline", "", "also run lethe built from this git revision (e.g. main) on the generated schema, alternating")
+	flag.BoolVar(&withApps, "apps", true, "also score and check the real schemas (OSM, LETHE_BENCH_APPS); false: the generated schema only")
+	flag.BoolVar(&showPhases, "phases", false, "print the time of each phase of lethe check and lethe init (their debug log)")
 	flag.Parse()
-	if err := run(*tables, *rows); err != nil {
+	if err := run(*tables, *rows, *runs, *baseline); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-discover:", err)
 		os.Exit(1)
 	}
 }
 
+// withApps and showPhases are the -apps and -phases flags.
+var withApps, showPhases bool
+
 func apps() []app {
+	if !withApps {
+		return nil
+	}
 	root := repoRoot()
 	osm := app{name: "osm", subject: "users", schema: filepath.Join(root, "..", "shared", "fixtures", "osm", "structure.sql")}
 	if dir := os.Getenv("LETHE_BENCH_OSM_APP"); dir != "" {
@@ -79,7 +89,7 @@ func apps() []app {
 	return out
 }
 
-func run(tables, rows int) error {
+func run(tables, rows, runs int, baseline string) error {
 	ctx := context.Background()
 	srv, err := pgtest.NewServer([]string{"max_locks_per_transaction=2048"})
 	if err != nil {
@@ -110,7 +120,7 @@ func run(tables, rows int) error {
 		}
 	}
 	printScores(scores)
-	return generated(ctx, srv, bin, tables, rows)
+	return generated(ctx, srv, bin, tables, rows, max(runs, 1), baseline)
 }
 
 // loadSchema creates a database from a schema dump with psql.
@@ -170,6 +180,9 @@ type letheResult struct {
 func lethe(bin, url string, args ...string) (letheResult, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LETHE_DATABASE_URL=" + url, "LETHE_LOG_FORMAT=text"}
+	if showPhases {
+		cmd.Env = append(cmd.Env, "LETHE_LOG_LEVEL=debug")
+	}
 	var so, se strings.Builder
 	cmd.Stdout, cmd.Stderr = &so, &se
 	t0 := time.Now()
@@ -179,6 +192,9 @@ func lethe(bin, url string, args ...string) (letheResult, error) {
 		r.code = ee.ExitCode()
 	} else if err != nil {
 		return r, err
+	}
+	if showPhases {
+		fmt.Printf("  lethe %s:\n%s\n", args[0], indent(grepLines(r.stderr, "phase done"), "    "))
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.rssKiB = ru.Maxrss
@@ -207,10 +223,11 @@ func initAndCheck(bin, url, name, subject string) (initRun, checkRun letheResult
 		return
 	}
 	rules, ignores := draftCounts(draft)
-	fmt.Printf("%s: lethe init wrote %d rules, %d ignore entries, %d # review lines in %s (cpu %s, peak RSS %.1f MiB); lethe check --strict on it: exit %d in %s (cpu %s, peak RSS %.1f MiB)\n",
+	fmt.Printf("%s: lethe init wrote %d rules, %d ignore entries, %d # review lines in %s (cpu %s, peak RSS %.1f MiB); lethe check --strict on it: exit %d in %s (cpu %s, peak RSS %.1f MiB); %s\n",
 		name, rules, ignores, strings.Count(draft, "# review"),
 		initRun.elapsed.Round(time.Millisecond), initRun.cpu.Round(time.Millisecond), float64(initRun.rssKiB)/1024,
-		checkRun.code, checkRun.elapsed.Round(time.Millisecond), checkRun.cpu.Round(time.Millisecond), float64(checkRun.rssKiB)/1024)
+		checkRun.code, checkRun.elapsed.Round(time.Millisecond), checkRun.cpu.Round(time.Millisecond), float64(checkRun.rssKiB)/1024,
+		grepLines(checkRun.stdout, "discovery:"))
 	if checkRun.code != 0 {
 		err = fmt.Errorf("the draft does not pass lethe check --strict:\n%s", lastLines(checkRun.stderr, 30))
 	}
@@ -252,3 +269,7 @@ func repoRoot() string {
 }
 
 func pool(ctx context.Context, url string) (*pgxpool.Pool, error) { return pgxpool.New(ctx, url) }
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}

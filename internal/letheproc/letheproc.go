@@ -49,6 +49,33 @@ func Build() (string, error) {
 	return path, err
 }
 
+// BuildAt builds lethe as it was at git revision rev (e.g. main or
+// HEAD~1) of the repository that holds dir, for a benchmark's baseline
+// measured in the same run. It returns the binary's path and a function
+// that removes it.
+func BuildAt(dir, rev string) (string, func(), error) {
+	tmp, err := os.MkdirTemp("", "lethe-rev-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	src := filepath.Join(tmp, "src")
+	cmd := exec.Command("sh", "-c", `mkdir -p "$1" && git archive "$2" | tar -x -C "$1"`, "sh", src, rev)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("check out %s: %v: %s", rev, err, out)
+	}
+	bin := filepath.Join(tmp, "lethe")
+	cmd = exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = src
+	if out, err := cmd.CombinedOutput(); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("build lethe at %s: %v: %s", rev, err, out)
+	}
+	return bin, cleanup, nil
+}
+
 // Cleanup removes the built binary; call it from TestMain after m.Run.
 func Cleanup() {
 	if dir != "" {
