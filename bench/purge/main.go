@@ -32,6 +32,8 @@ type options struct {
 	scales                    []int
 	variants, networks        []string
 	large                     largeOptions
+	// profile prints pg_stat_statements after each run.
+	profile bool
 }
 
 func main() {
@@ -52,6 +54,7 @@ func main() {
 	flag.StringVar(&variants, "variants", "naive,lethe,set-based", "comma-separated variants to run")
 	flag.StringVar(&networks, "networks", "loopback,rtt", "comma-separated networks: loopback, rtt (through the proxy)")
 	o.large.flags()
+	flag.BoolVar(&o.profile, "profile", false, "load pg_stat_statements and print each run's top statements (time per subject, buffers, WAL)")
 	printSQL := flag.Bool("print-schema", false, "print the shape's schema at -users and its policy, and exit (to study plans by hand)")
 	flag.Parse()
 	var err error
@@ -115,7 +118,11 @@ func run(o options) error {
 	// autovacuum is off and checkpoints happen only where the benchmark asks
 	// (before each variant), so that neither lands on one variant and not
 	// another; every variant starts from a vacuumed, analyzed template.
-	srv, err := pgtest.NewServer([]string{"fsync=on", "synchronous_commit=on", "full_page_writes=on", "shared_buffers=512MB", "max_wal_size=8GB", "checkpoint_timeout=1h", "autovacuum=off"})
+	settings := []string{"fsync=on", "synchronous_commit=on", "full_page_writes=on", "shared_buffers=512MB", "max_wal_size=8GB", "checkpoint_timeout=1h", "autovacuum=off"}
+	if o.profile {
+		settings = append(settings, statsSettings...)
+	}
+	srv, err := pgtest.NewServer(settings)
 	if err != nil {
 		return err
 	}
@@ -182,6 +189,11 @@ func runScale(ctx context.Context, srv *pgtest.Server, proxy *latencyProxy, bin 
 				}
 				u, _ := url.Parse(srv.URLFor(db))
 				u.Host = host
+				if o.profile {
+					if err := resetStats(ctx, u.String()); err != nil {
+						return nil, err
+					}
+				}
 				var r result
 				switch v {
 				case "naive":
@@ -198,6 +210,11 @@ func runScale(ctx context.Context, srv *pgtest.Server, proxy *latencyProxy, bin 
 				}
 				r.variant, r.network, r.scale, r.users = v, name, scale, users
 				fmt.Printf("  %-9s %-10s %6d subjects in %8s: %8.0f subjects/s\n", v, name, r.subjects, r.elapsed.Round(time.Millisecond), r.rate())
+				if o.profile {
+					if err := printStats(ctx, u.String(), v, r.subjects); err != nil {
+						return nil, err
+					}
+				}
 				runs = append(runs, r)
 				if err := dropDB(ctx, srv, db); err != nil {
 					return nil, err
