@@ -34,6 +34,8 @@ type options struct {
 	large                     largeOptions
 	// profile prints pg_stat_statements after each run.
 	profile bool
+	// sharedBuffers is the server's shared_buffers.
+	sharedBuffers string
 }
 
 func main() {
@@ -54,6 +56,7 @@ func main() {
 	flag.StringVar(&variants, "variants", "naive,lethe,set-based", "comma-separated variants to run")
 	flag.StringVar(&networks, "networks", "loopback,rtt", "comma-separated networks: loopback, rtt (through the proxy)")
 	o.large.flags()
+	flag.StringVar(&o.sharedBuffers, "shared-buffers", "512MB", "the server's shared_buffers (the 16-heavy shape at 16x is ~1.7 GB)")
 	flag.BoolVar(&o.profile, "profile", false, "load pg_stat_statements and print each run's top statements (time per subject, buffers, WAL)")
 	printSQL := flag.Bool("print-schema", false, "print the shape's schema at -users and its policy, and exit (to study plans by hand)")
 	flag.Parse()
@@ -118,7 +121,7 @@ func run(o options) error {
 	// autovacuum is off and checkpoints happen only where the benchmark asks
 	// (before each variant), so that neither lands on one variant and not
 	// another; every variant starts from a vacuumed, analyzed template.
-	settings := []string{"fsync=on", "synchronous_commit=on", "full_page_writes=on", "shared_buffers=512MB", "max_wal_size=8GB", "checkpoint_timeout=1h", "autovacuum=off"}
+	settings := []string{"fsync=on", "synchronous_commit=on", "full_page_writes=on", "shared_buffers=" + o.sharedBuffers, "max_wal_size=8GB", "checkpoint_timeout=1h", "autovacuum=off"}
 	if o.profile {
 		settings = append(settings, statsSettings...)
 	}
