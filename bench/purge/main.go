@@ -53,7 +53,7 @@ func main() {
 	flag.StringVar(&o.letheLogLevel, "lethe-log-level", "info", "lethe's log level (debug shows per-batch phases)")
 	flag.StringVar(&shapeName, "shape", "8x20", "schema: 8x20 (8 tables, 20 rows per user) or 16-heavy (16 tables, a text match column, one subject with 20,000 rows)")
 	flag.StringVar(&scales, "scales", "1", "comma-separated multiples of -users to run at, e.g. 1,4,16")
-	flag.StringVar(&variants, "variants", "naive,lethe,set-based", "comma-separated variants to run")
+	flag.StringVar(&variants, "variants", "naive,lethe,set-based", "comma-separated variants to run: naive, lethe, set-based; lethe-w1 and lethe-w4 run lethe with 1 or 4 workers")
 	flag.StringVar(&networks, "networks", "loopback,rtt", "comma-separated networks: loopback, rtt (through the proxy)")
 	o.large.flags()
 	flag.StringVar(&o.sharedBuffers, "shared-buffers", "512MB", "the server's shared_buffers (the 16-heavy shape at 16x is ~1.7 GB)")
@@ -107,6 +107,8 @@ type result struct {
 	users            int
 	longestTx        time.Duration
 	rssKiB           int64
+	// cpu is lethe's own CPU time, user and system (lethe runs only).
+	cpu time.Duration
 	// log is lethe's log (lethe runs only).
 	log string
 }
@@ -203,16 +205,24 @@ func runScale(ctx context.Context, srv *pgtest.Server, proxy *latencyProxy, bin 
 					r, err = naive(ctx, u.String(), o.shape, sample)
 				case "lethe":
 					r, err = letheRun(bin, u.String(), o.shape.policyYAML(), o)
+				case "lethe-w1", "lethe-w4":
+					ow := o
+					ow.workers = int(v[len(v)-1] - '0')
+					r, err = letheRun(bin, u.String(), o.shape.policyYAML(), ow)
 				case "set-based":
 					r, err = setBased(ctx, u.String(), o.shape)
 				default:
-					err = fmt.Errorf("unknown variant (want naive, lethe or set-based)")
+					err = fmt.Errorf("unknown variant (want naive, lethe, lethe-w1, lethe-w4 or set-based)")
 				}
 				if err != nil {
 					return nil, fmt.Errorf("%s on %s: %w", v, name, err)
 				}
 				r.variant, r.network, r.scale, r.users = v, name, scale, users
-				fmt.Printf("  %-9s %-10s %6d subjects in %8s: %8.0f subjects/s\n", v, name, r.subjects, r.elapsed.Round(time.Millisecond), r.rate())
+				cpu := ""
+				if r.cpu > 0 {
+					cpu = fmt.Sprintf(" (lethe's own CPU %s)", r.cpu.Round(time.Millisecond))
+				}
+				fmt.Printf("  %-9s %-10s %6d subjects in %8s: %8.0f subjects/s%s\n", v, name, r.subjects, r.elapsed.Round(time.Millisecond), r.rate(), cpu)
 				if o.profile {
 					if err := printStats(ctx, u.String(), v, r.subjects); err != nil {
 						return nil, err
@@ -303,6 +313,7 @@ func letheRun(bin, dbURL, policy string, o options) (result, error) {
 	r.longestTx = time.Duration(intField(stderr.String(), "longest_transaction_ms")) * time.Millisecond
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.rssKiB = ru.Maxrss
+		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return r, nil
 }
