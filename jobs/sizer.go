@@ -8,20 +8,23 @@ import (
 )
 
 // DefaultTargetBatchTime is the transaction time the adaptive batch size
-// aims for when Limits.TargetBatchTime is zero: a batch of subjects slower
-// than four times this (4 s) is halved. Retention, whose rows are cheap,
-// aims at its own 250 ms (retention.Config.TargetBatchTime).
+// aims for when Limits.TargetBatchTime is zero: a batch slower than twice
+// this (2 s) shrinks the next to what would have taken 1 s. Retention,
+// whose rows are cheap, aims at its own 250 ms
+// (retention.Config.TargetBatchTime).
 const DefaultTargetBatchTime = time.Second
 
 // BatchSize is the current batch size gauge of a run (the last size its
 // default Sizer chose).
 const BatchSize Gauge = "batch_size"
 
-// Sizer adapts a batch size to a target transaction time: a full batch
-// faster than the target doubles the next one (up to Max), one slower than
-// four times the target halves it (down to 1), and a statement timeout
-// halves it before the retry. It is safe for concurrent use by a job's
-// workers, which then share one size.
+// Sizer adapts a batch size to a target transaction time, from the time
+// per unit of the last batch: a full batch faster than the target grows the
+// next one to what would take the target, at most doubling it (and up to
+// Max); one slower than twice the target shrinks it to what would have
+// taken the target (down to 1); a statement timeout halves it before the
+// retry. It is safe for concurrent use by a job's workers, which then
+// share one size.
 type Sizer struct {
 	mu       sync.Mutex
 	size     int
@@ -66,11 +69,21 @@ func (z *Sizer) Observe(size, n int, d time.Duration) int {
 	defer z.mu.Unlock()
 	switch {
 	case d < z.target && n >= size && size >= z.size:
-		z.set(min(z.size*2, z.max))
-	case d > 4*z.target && size <= z.size:
-		z.set(max(z.size/2, 1))
+		next := z.size * 2
+		if d > 0 {
+			next = min(next, scale(size, z.target, d))
+		}
+		z.set(max(min(next, z.max), z.size))
+	case d > 2*z.target && size <= z.size:
+		z.set(max(min(scale(size, z.target, d), z.size), 1))
 	}
 	return z.size
+}
+
+// scale is the size that, at the time per unit of a batch of size that
+// took d, would take target.
+func scale(size int, target, d time.Duration) int {
+	return int(float64(size) * float64(target) / float64(d))
 }
 
 // Halve halves the size (a statement timed out) and returns it.

@@ -17,9 +17,12 @@ func TestSizerDoublesFullFastBatchesAndHalvesSlowOnes(t *testing.T) {
 	require.Equal(t, 200, z.Observe(100, 100, 50*time.Millisecond), "full and fast: doubled")
 	require.Equal(t, 200, z.Observe(200, 150, 50*time.Millisecond), "short: the last batch, kept")
 	require.Equal(t, 350, z.Observe(200, 200, 50*time.Millisecond), "capped")
-	require.Equal(t, 350, z.Observe(350, 350, 300*time.Millisecond), "slower than the target but within four: kept")
-	require.Equal(t, 175, z.Observe(350, 350, 500*time.Millisecond), "slower than four targets: halved")
-	require.Equal(t, 87, z.Halve())
+	require.Equal(t, 350, z.Observe(350, 350, 150*time.Millisecond), "slower than the target but within two: kept")
+	require.Equal(t, 70, z.Observe(350, 350, 500*time.Millisecond), "five targets: shrunk to what takes one")
+	require.Equal(t, 35, z.Halve())
+	require.Equal(t, 43, z.Observe(35, 35, 80*time.Millisecond), "nearly the target: grown only to what takes it")
+	require.Equal(t, 43, z.Observe(43, 43, 99*time.Millisecond), "just under the target: kept")
+	require.Equal(t, 1, z.Observe(43, 43, time.Hour), "never below one")
 }
 
 // TestSizedBatchHalvesAfterARealStatementTimeout makes the batch's

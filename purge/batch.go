@@ -21,8 +21,8 @@ import (
 // subjects the last attempt selected and the size it asked for. A replay's
 // batch takes that many keys of the journal, and gives them back when it
 // does not commit.
-func (j *Job) batchWithRetry(ctx context.Context, s *jobs.Session, cur *cursor) (n, size int, err error) {
-	return s.SizedBatch(ctx, s.Sizer(), func(ctx context.Context, size int) (n int, err error) {
+func (j *Job) batchWithRetry(ctx context.Context, s *jobs.Session, z *jobs.Sizer, cur *cursor) (n, size int, err error) {
+	return s.SizedBatch(ctx, z, func(ctx context.Context, size int) (n int, err error) {
 		var chunk []string // a replay's keys for this batch, the same on a retry
 		if j.replay != nil {
 			chunk = j.replay.take(size)

@@ -219,12 +219,13 @@ func (j *Job) work(ctx context.Context, s *jobs.Session) error {
 			return err
 		}
 	}
+	z := j.sizer(s)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for !stop.Load() && s.Continue(ctx) {
-				n, size, err := j.batchWithRetry(ctx, s, cursor)
+				n, size, err := j.batchWithRetry(ctx, s, z, cursor)
 				if err != nil {
 					errMu.Lock()
 					firstErr = errors.Join(firstErr, err)
@@ -248,6 +249,22 @@ func (j *Job) work(ctx context.Context, s *jobs.Session) error {
 	}
 	wg.Wait()
 	return firstErr
+}
+
+// firstBatchSize caps the size of a run's first batches: a schema's cost
+// per subject is unknown until a batch ran (on a thousand tables, each
+// subject row deleted fires hundreds of foreign-key checks, and the 500
+// subjects of a default batch took 5 s), so the run starts small and the
+// sizer grows its batches towards the target transaction time.
+const firstBatchSize = 64
+
+// sizer returns the run's adaptive batch size, which starts at the batch
+// size or firstBatchSize, the smaller, and adapts (see jobs.Sizer) up to
+// LETHE_MAX_BATCH_SIZE.
+func (j *Job) sizer(s *jobs.Session) *jobs.Sizer {
+	start := min(s.Limits.BatchSize, firstBatchSize)
+	s.Report.SetGauge(jobs.BatchSize, float64(start))
+	return s.NewSizer(start, s.Limits.MaxBatchSize, 0)
 }
 
 func (j *Job) progress(r *jobs.Report, done <-chan struct{}) {

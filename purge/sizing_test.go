@@ -12,16 +12,18 @@ import (
 
 // TestPurgeBatchSizeAdaptsToTheTransactionTime drives the runner's
 // adaptive batch size with the session's clock: batches that take no time
-// double up to LETHE_MAX_BATCH_SIZE, batches slower than four targets
-// halve (the default target is 1s).
+// double up to LETHE_MAX_BATCH_SIZE; a batch slower than two targets
+// shrinks the next to what would have taken one (the default target is
+// 1s). A run's first batch takes at most 64 subjects, since a schema's
+// cost per subject is unknown until a batch ran.
 func TestPurgeBatchSizeAdaptsToTheTransactionTime(t *testing.T) {
 	t.Parallel()
 	b := setup(t, exampleSchema, examplePolicy)
 	for i := range 20 {
 		b.addUser(fmt.Sprintf("u%d", i), "60 days", false, "")
 	}
-	fast := b.db.Clone(t)
-	run := func(db *bundle, size, max int, batchTakes time.Duration) *jobs.Report {
+	fast, first := b.db.Clone(t), b.db.Clone(t)
+	run := func(db *bundle, size, max int, batchTakes func(batch int) time.Duration) *jobs.Report {
 		clock := &fakeClock{}
 		o := db.config(func(o *options) {
 			o.Workers, o.BatchSize, o.MaxBatchSize, o.AllowLarge, o.Clock = 1, size, max, true, clock
@@ -29,17 +31,28 @@ func TestPurgeBatchSizeAdaptsToTheTransactionTime(t *testing.T) {
 		})
 		j, err := purge.New(o.Config)
 		require.NoError(t, err)
-		purge.SetHooks(j, nil, nil, func() { clock.offset.Add(int64(batchTakes)) })
+		batch := 0
+		purge.SetHooks(j, nil, nil, func() { clock.offset.Add(int64(batchTakes(batch))); batch++ })
 		r, code := runJob(t, o, j)
 		require.Equal(t, jobs.ExitOK, code)
 		require.EqualValues(t, 20, r.Counter(jobs.SubjectsDone))
 		return r
 	}
-	r := run(&bundle{t: t, db: fast, pol: b.pol}, 2, 8, 0)
+	instant := func(int) time.Duration { return 0 }
+	r := run(&bundle{t: t, db: fast, pol: b.pol}, 2, 8, instant)
 	require.EqualValues(t, 4, r.Counter(jobs.Batches), "2, 4, 8, then the last 6")
 	require.EqualValues(t, 8, r.Gauges[string(jobs.BatchSize)])
 
-	r = run(b, 8, 8, 5*time.Second)
-	require.EqualValues(t, 9, r.Counter(jobs.Batches), "8, 4, 2, then six of 1")
+	r = run(b, 8, 8, func(batch int) time.Duration {
+		if batch == 0 {
+			return 0
+		}
+		return 4 * time.Second
+	})
+	require.EqualValues(t, 5, r.Counter(jobs.Batches), "8, 8 (four targets: to 2), 2 (to 1), 1, 1")
 	require.EqualValues(t, 1, r.Gauges[string(jobs.BatchSize)])
+
+	r = run(&bundle{t: t, db: first, pol: b.pol}, 500, 500, instant)
+	require.EqualValues(t, 1, r.Counter(jobs.Batches))
+	require.EqualValues(t, 64, r.Gauges[string(jobs.BatchSize)], "the first batch asked for 64 subjects, not 500")
 }

@@ -153,9 +153,19 @@ func runLarge(ctx context.Context, srv *pgtest.Server, bin string, o options) er
 				return err
 			}
 			u, _ := url.Parse(srv.URLFor(db))
+			if o.profile {
+				if err := resetStats(ctx, u.String()); err != nil {
+					return err
+				}
+			}
 			r, err := letheRun(b.path, u.String(), l.policyYAML(), o)
 			if err != nil {
 				return fmt.Errorf("%s: %w", b.name, err)
+			}
+			if o.profile {
+				if err := printStats(ctx, u.String(), b.name, r.subjects); err != nil {
+					return err
+				}
 			}
 			times := batchTimes(r.log)
 			var first, later time.Duration

@@ -32,6 +32,10 @@ type options struct {
 	scales                    []int
 	variants, networks        []string
 	large                     largeOptions
+	// profile prints pg_stat_statements after each run.
+	profile bool
+	// sharedBuffers is the server's shared_buffers.
+	sharedBuffers string
 }
 
 func main() {
@@ -49,9 +53,11 @@ func main() {
 	flag.StringVar(&o.letheLogLevel, "lethe-log-level", "info", "lethe's log level (debug shows per-batch phases)")
 	flag.StringVar(&shapeName, "shape", "8x20", "schema: 8x20 (8 tables, 20 rows per user) or 16-heavy (16 tables, a text match column, one subject with 20,000 rows)")
 	flag.StringVar(&scales, "scales", "1", "comma-separated multiples of -users to run at, e.g. 1,4,16")
-	flag.StringVar(&variants, "variants", "naive,lethe,set-based", "comma-separated variants to run")
+	flag.StringVar(&variants, "variants", "naive,lethe,set-based", "comma-separated variants to run: naive, lethe, set-based; lethe-w1 and lethe-w4 run lethe with 1 or 4 workers")
 	flag.StringVar(&networks, "networks", "loopback,rtt", "comma-separated networks: loopback, rtt (through the proxy)")
 	o.large.flags()
+	flag.StringVar(&o.sharedBuffers, "shared-buffers", "512MB", "the server's shared_buffers (the 16-heavy shape at 16x is ~1.7 GB)")
+	flag.BoolVar(&o.profile, "profile", false, "load pg_stat_statements and print each run's top statements (time per subject, buffers, WAL)")
 	printSQL := flag.Bool("print-schema", false, "print the shape's schema at -users and its policy, and exit (to study plans by hand)")
 	flag.Parse()
 	var err error
@@ -101,6 +107,8 @@ type result struct {
 	users            int
 	longestTx        time.Duration
 	rssKiB           int64
+	// cpu is lethe's own CPU time, user and system (lethe runs only).
+	cpu time.Duration
 	// log is lethe's log (lethe runs only).
 	log string
 }
@@ -115,7 +123,11 @@ func run(o options) error {
 	// autovacuum is off and checkpoints happen only where the benchmark asks
 	// (before each variant), so that neither lands on one variant and not
 	// another; every variant starts from a vacuumed, analyzed template.
-	srv, err := pgtest.NewServer([]string{"fsync=on", "synchronous_commit=on", "full_page_writes=on", "shared_buffers=512MB", "max_wal_size=8GB", "checkpoint_timeout=1h", "autovacuum=off"})
+	settings := []string{"fsync=on", "synchronous_commit=on", "full_page_writes=on", "shared_buffers=" + o.sharedBuffers, "max_wal_size=8GB", "checkpoint_timeout=1h", "autovacuum=off"}
+	if o.profile {
+		settings = append(settings, statsSettings...)
+	}
+	srv, err := pgtest.NewServer(settings)
 	if err != nil {
 		return err
 	}
@@ -182,22 +194,40 @@ func runScale(ctx context.Context, srv *pgtest.Server, proxy *latencyProxy, bin 
 				}
 				u, _ := url.Parse(srv.URLFor(db))
 				u.Host = host
+				if o.profile {
+					if err := resetStats(ctx, u.String()); err != nil {
+						return nil, err
+					}
+				}
 				var r result
 				switch v {
 				case "naive":
 					r, err = naive(ctx, u.String(), o.shape, sample)
 				case "lethe":
 					r, err = letheRun(bin, u.String(), o.shape.policyYAML(), o)
+				case "lethe-w1", "lethe-w4":
+					ow := o
+					ow.workers = int(v[len(v)-1] - '0')
+					r, err = letheRun(bin, u.String(), o.shape.policyYAML(), ow)
 				case "set-based":
 					r, err = setBased(ctx, u.String(), o.shape)
 				default:
-					err = fmt.Errorf("unknown variant (want naive, lethe or set-based)")
+					err = fmt.Errorf("unknown variant (want naive, lethe, lethe-w1, lethe-w4 or set-based)")
 				}
 				if err != nil {
 					return nil, fmt.Errorf("%s on %s: %w", v, name, err)
 				}
 				r.variant, r.network, r.scale, r.users = v, name, scale, users
-				fmt.Printf("  %-9s %-10s %6d subjects in %8s: %8.0f subjects/s\n", v, name, r.subjects, r.elapsed.Round(time.Millisecond), r.rate())
+				cpu := ""
+				if r.cpu > 0 {
+					cpu = fmt.Sprintf(" (lethe's own CPU %s)", r.cpu.Round(time.Millisecond))
+				}
+				fmt.Printf("  %-9s %-10s %6d subjects in %8s: %8.0f subjects/s%s\n", v, name, r.subjects, r.elapsed.Round(time.Millisecond), r.rate(), cpu)
+				if o.profile {
+					if err := printStats(ctx, u.String(), v, r.subjects); err != nil {
+						return nil, err
+					}
+				}
 				runs = append(runs, r)
 				if err := dropDB(ctx, srv, db); err != nil {
 					return nil, err
@@ -283,6 +313,7 @@ func letheRun(bin, dbURL, policy string, o options) (result, error) {
 	r.longestTx = time.Duration(intField(stderr.String(), "longest_transaction_ms")) * time.Millisecond
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.rssKiB = ru.Maxrss
+		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return r, nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/bench/internal/benchdb"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
 	"github.com/lethe-project/lethe/retention"
@@ -32,7 +33,7 @@ type options struct {
 	days, keepDays     int
 	runs               int
 	only               string
-	durable            bool
+	noFsync            bool
 }
 
 type result struct {
@@ -58,8 +59,9 @@ func main() {
 	flag.IntVar(&o.keepDays, "keep", 150, "retention in days (days-keep of days are older: 40% by default)")
 	flag.IntVar(&o.runs, "runs", 2, "runs of each variant; the table shows medians")
 	flag.StringVar(&o.only, "only", "", "letters of the variants to run (e.g. \"cd\"); all when empty")
-	flag.BoolVar(&o.durable, "durable", false, "run the server with fsync=on: every commit waits for the disk (the default spares the shared disk)")
+	nf := benchdb.NoFsync()
 	flag.Parse()
+	o.noFsync = *nf
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
@@ -67,7 +69,7 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	s, err := startServer(o.durable)
+	s, err := startServer(o.noFsync)
 	if err != nil {
 		return err
 	}
@@ -301,9 +303,9 @@ func partman(ctx context.Context, pool *pgxpool.Pool, keepDays int, r *result) e
 }
 
 func printTable(o options, rs []result) {
-	fsync := "off"
-	if o.durable {
-		fsync = "on"
+	fsync := "on"
+	if o.noFsync {
+		fsync = "off"
 	}
 	fmt.Printf("\nrows=%d, keep=%dd of %d days, load %d tx/s (pgbench, 2 clients), fsync=%s, medians of %d runs\n", o.rows, o.keepDays, o.days, o.rate, fsync, max(o.runs, 1))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)

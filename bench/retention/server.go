@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/lethe-project/lethe/bench/internal/benchdb"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
 
@@ -12,17 +13,12 @@ type server struct {
 	port   int
 }
 
-// startServer starts a cluster in a temporary directory. fsync is off
-// unless durable, to spare the shared machine's disk; WAL volume is
-// unchanged (full-page writes stay on), and with durable commits wait for
-// their WAL to reach the disk, as in production.
-func startServer(durable bool) (*server, error) {
-	fsync := "fsync=off"
-	if durable {
-		fsync = "fsync=on"
-	}
-	srv, err := pgtest.NewServer([]string{fsync, "synchronous_commit=on", "full_page_writes=on",
-		"shared_buffers=256MB", "max_wal_size=8GB", "checkpoint_timeout=1h", "autovacuum=off", "max_connections=50", "TimeZone=UTC"})
+// startServer starts a cluster in a temporary directory with durable
+// settings (fsync, full-page writes, synchronous commit), as in production,
+// unless noFsync (see benchdb.NoFsync).
+func startServer(noFsync bool) (*server, error) {
+	srv, err := pgtest.NewServer(benchdb.Settings(noFsync,
+		"shared_buffers=256MB", "max_wal_size=8GB", "checkpoint_timeout=1h", "autovacuum=off", "max_connections=50", "TimeZone=UTC"))
 	if err != nil {
 		return nil, err
 	}

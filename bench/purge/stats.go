@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+)
+
+// statsSettings loads pg_stat_statements into the bench server, for
+// -profile.
+var statsSettings = []string{"shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all",
+	"pg_stat_statements.max=10000", "pg_stat_statements.track_planning=on", "track_io_timing=on"}
+
+// resetStats forgets what the server's statements did so far; the next
+// printStats shows one variant's run.
+func resetStats(ctx context.Context, u string) error {
+	c, err := connect(ctx, u)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+		return err
+	}
+	_, err = c.Exec(ctx, "SELECT pg_stat_statements_reset()")
+	return err
+}
+
+// printStats prints the top statements of the database at u by total
+// execution time (nested ones too: the foreign-key checks and the
+// statements inside lethe's CTEs), per call and per erased subject.
+func printStats(ctx context.Context, u, label string, subjects int) error {
+	c, err := connect(ctx, u)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, `SELECT calls, total_exec_time, total_plan_time, rows, shared_blks_hit, shared_blks_read, blk_read_time,
+		wal_bytes::float8 / 1024, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY total_exec_time DESC LIMIT 25`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	fmt.Printf("    pg_stat_statements, %s (%d subjects):\n", label, subjects)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 1, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "calls\texec ms\tplan ms\tµs/subject\trows\tblks hit\tblks read\tread ms\tWAL kB\t query")
+	s := float64(max(subjects, 1))
+	for rows.Next() {
+		var calls, nrows, hit, read int64
+		var exec, plan, readMS float64
+		var walKB float64
+		var q string
+		if err := rows.Scan(&calls, &exec, &plan, &nrows, &hit, &read, &readMS, &walKB, &q); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%d\t%d\t%d\t%.0f\t%.0f\t %s\n", calls, exec, plan, exec*1000/s, nrows, hit, read, readMS, walKB,
+			strings.TrimSpace(q))
+	}
+	tw.Flush()
+	return rows.Err()
+}
