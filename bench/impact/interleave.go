@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -135,6 +136,9 @@ func (run *scenarioRun) round(ctx context.Context, s *server, users []string, o 
 	if _, err := pool.Exec(ctx, "CHECKPOINT"); err != nil {
 		return err
 	}
+	// The copy's files are still dirty in the page cache: written back
+	// under the first windows they would stall the load's WAL flushes.
+	syscall.Sync()
 	l := startOLTP(pool, users, o.rate)
 	l.window.Store(-1)
 	time.Sleep(time.Second) // the load's connections are open before the first window

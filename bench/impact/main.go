@@ -40,6 +40,7 @@ type options struct {
 	window, guard            time.Duration
 	maxWindows, rounds       int
 	partitioned              bool
+	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
 	only                     string
@@ -60,6 +61,7 @@ func main() {
 	flag.DurationVar(&o.guard, "guard", 2*time.Second, "load after each work window that counts nowhere")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of (b) and (c), each on a fresh copy, their windows pooled")
 	flag.IntVar(&o.maxWindows, "max-windows", 200, "most work windows per scenario")
+	flag.StringVar(&o.scenarios, "scenarios", "b,c,d,d2,c2,c3", "which impact scenarios, by their first word")
 	flag.BoolVar(&o.partitioned, "partitioned", true, "also measure retention on a table partitioned by week (c2, c3)")
 	flag.IntVar(&o.scale, "scale", 40000, "subjects the scale-out run purges with 1, 2 and 4 processes (0: skip)")
 	flag.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "the governor's LETHE_MAX_REPLICA_LAG in the replica-lag run")
@@ -123,7 +125,14 @@ func run(ctx context.Context, o options) error {
 // impact runs the scenarios and prints each as it ends.
 func impact(ctx context.Context, s *server, o options, pol string) error {
 	users := activeUsers(o.users, o.eligible)
+	want := map[string]bool{}
+	for _, n := range strings.Split(o.scenarios, ",") {
+		want[strings.TrimSpace(n)] = true
+	}
 	for _, sc := range scenarios(o) {
+		if !want[strings.Fields(sc.name)[0]] {
+			continue
+		}
 		run, err := interleave(ctx, s, sc, users, o, pol)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
