@@ -49,6 +49,7 @@ type scenarioRun struct {
 	windows []window
 	samples []sample
 	errs    int
+	rounds  int // rounds done
 }
 
 func lethe(job string, l jobs.Limits) func(context.Context, *pgxpool.Pool, string, time.Duration, *variantResult) error {
@@ -145,6 +146,7 @@ func (run *scenarioRun) round(ctx context.Context, s *server, users []string, o 
 	err = run.windowsUnder(ctx, l, pool, o, pol)
 	samples, errs := l.stop()
 	run.samples, run.errs = append(run.samples, samples...), run.errs+errs
+	run.rounds++
 	return err
 }
 
@@ -161,8 +163,11 @@ func (run *scenarioRun) windowsUnder(ctx context.Context, l *oltp, pool *pgxpool
 	run.windows[len(run.windows)-1].first = true
 	time.Sleep(o.window)
 	for k := 0; k < o.maxWindows; k++ {
-		a := run.arms[k%len(run.arms)]
-		open(k % len(run.arms))
+		// Each round starts with the next arm, so that no arm always
+		// gets a round's first (or last) work.
+		i := (k + run.rounds) % len(run.arms)
+		a := run.arms[i]
+		open(i)
 		w := &run.windows[len(run.windows)-1]
 		w.result.name = a.label
 		err := a.fn(ctx, pool, pol, o.window, &w.result)
