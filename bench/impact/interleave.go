@@ -150,8 +150,8 @@ func (run *scenarioRun) round(ctx context.Context, s *server, users []string, o 
 	return err
 }
 
-// windowsUnder runs alone and work windows in turn until the work is done
-// or o.maxWindows work windows have run. After each work window, o.guard
+// windowsUnder runs alone and work windows in turn until 3 work windows
+// in a row did nothing or o.maxWindows work windows have run. After each work window, o.guard
 // of the load counts nowhere, so that the tail of lethe's last batch does
 // not count as the load alone.
 func (run *scenarioRun) windowsUnder(ctx context.Context, l *oltp, pool *pgxpool.Pool, o options, pol string) error {
@@ -162,6 +162,7 @@ func (run *scenarioRun) windowsUnder(ctx context.Context, l *oltp, pool *pgxpool
 	open(-1)
 	run.windows[len(run.windows)-1].first = true
 	time.Sleep(o.window)
+	empty := 0
 	for k := 0; k < o.maxWindows; k++ {
 		// Each round starts with the next arm, so that no arm always
 		// gets a round's first (or last) work.
@@ -177,9 +178,16 @@ func (run *scenarioRun) windowsUnder(ctx context.Context, l *oltp, pool *pgxpool
 		}
 		time.Sleep(o.guard)
 		if w.result.units == 0 {
-			w.arm = -2 // nothing left to do: counts nowhere
-			return nil
+			// Nothing done: the work is finished, or on a busy machine
+			// lethe's start took the whole budget. Counts nowhere; the
+			// round ends after 3 such windows in a row.
+			w.arm = -2
+			if empty++; empty == 3 {
+				return nil
+			}
+			continue
 		}
+		empty = 0
 		open(-1)
 		time.Sleep(o.window)
 		if a.once {
