@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,18 +15,37 @@ import (
 // oltp is the application's traffic on the tables lethe works on, at a
 // fixed rate (open loop: a transaction's latency counts from when it was
 // due, so a stall that delays the next ones shows in their latency too):
-// half read a user and their last 20 activities, a third update the
-// user's last_active_at, the rest log an activity. Users are active ones
-// (never asked for deletion).
+// half read a user and their last 20 activities (read-only: no commit
+// record, no WAL flush), a third update the user's last_active_at, the rest
+// log an activity. The writes run as BEGIN, statement, COMMIT so that the
+// COMMIT (the WAL flush synchronous_commit waits for) is timed on its own.
+// Users are active ones (never asked for deletion). Each transaction is
+// tagged with the window that was current when it was due.
 type oltp struct {
-	pool   *pgxpool.Pool
-	users  []string
-	rate   int
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	lat    []time.Duration
-	errs   int
+	pool    *pgxpool.Pool
+	users   []string
+	rate    int
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	window  atomic.Int32 // index into the run's windows; -1: not measured
+	mu      sync.Mutex
+	samples []sample
+	errs    int
+}
+
+// Transaction classes of the load.
+const (
+	classRead uint8 = iota
+	classUpdate
+	classInsert
+)
+
+// sample is one transaction of the load.
+type sample struct {
+	window int32
+	class  uint8
+	lat    time.Duration // from when it was due to when it returned
+	commit time.Duration // of which the COMMIT took (writes only)
 }
 
 const (
@@ -48,23 +67,28 @@ func activeUsers(users, eligible int) []string {
 func startOLTP(pool *pgxpool.Pool, users []string, rate int) *oltp {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &oltp{pool: pool, users: users, rate: rate, cancel: cancel}
+	l.window.Store(-1)
 	interval := time.Second / time.Duration(rate)
-	due := make(chan time.Time, rate*10)
+	type due struct {
+		at  time.Time
+		win int32
+	}
+	dues := make(chan due, rate*10)
 	// A pool of senders: as many as needed to keep the rate while some
 	// transactions wait on locks, without queueing at the client.
 	for range 16 {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			for at := range due {
-				l.one(ctx, at)
+			for d := range dues {
+				l.one(ctx, d.at, d.win)
 			}
 		}()
 	}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		defer close(due)
+		defer close(dues)
 		next := time.Now()
 		for {
 			next = next.Add(interval)
@@ -72,15 +96,16 @@ func startOLTP(pool *pgxpool.Pool, users []string, rate int) *oltp {
 			case <-ctx.Done():
 				return
 			case <-time.After(time.Until(next)):
-				due <- next
+				dues <- due{next, l.window.Load()}
 			}
 		}
 	}()
 	return l
 }
 
-func (l *oltp) one(ctx context.Context, due time.Time) {
+func (l *oltp) one(ctx context.Context, due time.Time, win int32) {
 	u := l.users[rand.N(len(l.users))]
+	s := sample{window: win}
 	var err error
 	switch k := rand.N(6); {
 	case k < 3:
@@ -88,11 +113,13 @@ func (l *oltp) one(ctx context.Context, due time.Time) {
 		var n int
 		err = l.pool.QueryRow(ctx, readSQL, u).Scan(&email, &n)
 	case k < 5:
-		_, err = l.pool.Exec(ctx, updateSQL, u)
+		s.class = classUpdate
+		s.commit, err = l.write(ctx, updateSQL, u)
 	default:
-		_, err = l.pool.Exec(ctx, insertSQL, u)
+		s.class = classInsert
+		s.commit, err = l.write(ctx, insertSQL, u)
 	}
-	took := time.Since(due)
+	s.lat = time.Since(due)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {
@@ -101,29 +128,30 @@ func (l *oltp) one(ctx context.Context, due time.Time) {
 		}
 		return
 	}
-	l.lat = append(l.lat, took)
+	l.samples = append(l.samples, s)
 }
 
-// latencies is what the load saw.
-type latencies struct {
-	n, errs  int
-	p50, p99 time.Duration
-	max      time.Duration
+// write runs sql in a transaction of its own and returns how long its
+// COMMIT took.
+func (l *oltp) write(ctx context.Context, sql, u string) (time.Duration, error) {
+	tx, err := l.pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, sql, u); err != nil {
+		return 0, err
+	}
+	started := time.Now()
+	err = tx.Commit(ctx)
+	return time.Since(started), err
 }
 
-// stop ends the load and returns its latencies.
-func (l *oltp) stop() latencies {
+// stop ends the load and returns what it saw.
+func (l *oltp) stop() ([]sample, int) {
 	l.cancel()
 	l.wg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := latencies{n: len(l.lat), errs: l.errs}
-	if len(l.lat) == 0 {
-		return out
-	}
-	slices.Sort(l.lat)
-	out.p50 = l.lat[len(l.lat)/2]
-	out.p99 = l.lat[len(l.lat)*99/100]
-	out.max = l.lat[len(l.lat)-1]
-	return out
+	return l.samples, l.errs
 }

@@ -2,19 +2,24 @@
 // beside it, on a private PostgreSQL cluster with durable settings (fsync,
 // full-page writes and synchronous commit on):
 //
-//	go run ./bench/impact                       # the sizes
-//	go run ./bench/impact -users 40000 -eligible 4000 -old-rows 500000 -scale 8000   # a quick run
+//	go run ./bench/impact -only impact                  # the sizes
+//	go run ./bench/impact -users 40000 -eligible 4000 -old-rows 500000 -only impact -partitioned=false   # a quick run
 //
 // An OLTP load (reads and updates of active users, inserts into the
-// activity log) runs at a fixed rate while, each on a fresh copy of the
-// same database: nothing else (a); lethe purges the eligible subjects (b);
-// lethe's retention deletes the old activity rows, on a plain table (c) and
-// on a table partitioned by week with a default partition (c2); the same
-// work as one transaction (d: the purge's statements for every subject at
-// once, one DELETE for retention). It prints the load's p50/p99 and their
-// ratio to (a), and lethe's throughput with the governor on and off. Then
-// the replica-lag run (a streaming replica of the cluster) and the
-// scale-out run (1, 2 and 4 lethe processes on one purge).
+// activity log) runs at a fixed rate. On a shared machine its latency alone
+// moves from run to run more than lethe moves it, so each scenario
+// interleaves windows of the load alone (a) with windows of lethe's work on
+// the same database (interleave.go): lethe's purge with the governor on and
+// off (b, b0), its retention (c, c0; c2 and c3 on a table partitioned by
+// week, with and without a default partition), and the same work as one
+// transaction (d, d2). It prints, per phase pooled over its windows, p50
+// and p99 of all transactions, of the read-only ones (which wait for no
+// WAL flush) and of the writes and their COMMIT alone; the p99 ratio to the
+// load alone with a bootstrap interval over windows and whether the 1.5x
+// target is met, not met, or undecidable at that spread; and lethe's
+// throughput with the governor on and off. Then the replica-lag run (a
+// streaming replica of the cluster) and the scale-out run (1, 2 and 4
+// lethe processes on one purge).
 package main
 
 import (
@@ -23,7 +28,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,7 +37,10 @@ import (
 type options struct {
 	users, eligible, oldRows int
 	rate                     int
-	alone                    time.Duration
+	window, guard            time.Duration
+	maxWindows, rounds       int
+	partitioned              bool
+	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
 	only                     string
@@ -50,7 +57,12 @@ func main() {
 	flag.IntVar(&o.eligible, "eligible", 20000, "users past their grace period, purged in (b)")
 	flag.IntVar(&o.oldRows, "old-rows", 5000000, "activity rows older than the retention, deleted in (c)")
 	flag.IntVar(&o.rate, "rate", 200, "OLTP transactions per second")
-	flag.DurationVar(&o.alone, "alone", 15*time.Second, "how long (a) runs the load alone")
+	flag.DurationVar(&o.window, "window", 4*time.Second, "length of a load-alone window and lethe's time budget in a work window")
+	flag.DurationVar(&o.guard, "guard", 2*time.Second, "load after each work window that counts nowhere")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of (b) and (c), each on a fresh copy, their windows pooled")
+	flag.IntVar(&o.maxWindows, "max-windows", 200, "most work windows per scenario")
+	flag.StringVar(&o.scenarios, "scenarios", "b,c,d,d2,c2,c3", "which impact scenarios, by their first word")
+	flag.BoolVar(&o.partitioned, "partitioned", true, "also measure retention on a table partitioned by week (c2, c3)")
 	flag.IntVar(&o.scale, "scale", 40000, "subjects the scale-out run purges with 1, 2 and 4 processes (0: skip)")
 	flag.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "the governor's LETHE_MAX_REPLICA_LAG in the replica-lag run")
 	flag.StringVar(&o.only, "only", "impact,lag,scale", "which runs: impact, lag, scale")
@@ -84,11 +96,13 @@ func run(ctx context.Context, o options) error {
 		if err := makeTemplate(ctx, s, "tmpl_plain", o.users, o.eligible, o.oldRows, false); err != nil {
 			return err
 		}
-		if err := makeTemplate(ctx, s, "tmpl_part", o.users, o.eligible, o.oldRows, true); err != nil {
-			return err
+		if o.partitioned {
+			if err := makeTemplate(ctx, s, "tmpl_part", o.users, o.eligible, o.oldRows, true); err != nil {
+				return err
+			}
 		}
-		fmt.Printf("# built %d users (%d eligible), %d old activity rows, plain and partitioned, in %s\n",
-			o.users, o.eligible, o.oldRows, time.Since(start).Round(time.Second))
+		fmt.Printf("# built %d users (%d eligible), %d old activity rows (partitioned copy too: %v) in %s\n",
+			o.users, o.eligible, o.oldRows, o.partitioned, time.Since(start).Round(time.Second))
 	}
 	if strings.Contains(o.only, "impact") {
 		if err := impact(ctx, s, o, pol); err != nil {
@@ -108,50 +122,22 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// impact runs the variants and prints the table.
+// impact runs the scenarios and prints each as it ends.
 func impact(ctx context.Context, s *server, o options, pol string) error {
 	users := activeUsers(o.users, o.eligible)
-	var rows []variantResult
-	for _, v := range variants(o) {
-		r, err := measure(ctx, s, v, users, o, pol)
+	want := map[string]bool{}
+	for _, n := range strings.Split(o.scenarios, ",") {
+		want[strings.TrimSpace(n)] = true
+	}
+	for _, sc := range scenarios(o) {
+		if !want[strings.Fields(sc.name)[0]] {
+			continue
+		}
+		run, err := interleave(ctx, s, sc, users, o, pol)
 		if err != nil {
-			return fmt.Errorf("%s: %w", v.name, err)
+			return fmt.Errorf("%s: %w", sc.name, err)
 		}
-		fmt.Printf("  %-44s %s\n", v.name, r.line())
-		rows = append(rows, r)
-	}
-	// The partitioned variants compare with the load alone on the
-	// partitioned table (a2), the others with a.
-	base, basePart := rows[0].load, rows[0].load
-	if a2 := find(rows, "a2"); a2 != nil {
-		basePart = a2.load
-	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "\nvariant\tload tx\terrors\tp50 ms\tp99 ms\tp99/(a or a2)\tmax ms\tlethe s\tlethe units/s\tlongest tx ms\tthrottled s\t\n")
-	for _, r := range rows {
-		base := base
-		if strings.Contains(r.name, "partitioned") {
-			base = basePart
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.2f\t%.0f\t%.1f\t%.0f\t%d\t%.1f\t\n", r.name, r.load.n, r.load.errs,
-			ms(r.load.p50), ms(r.load.p99), ms(r.load.p99)/ms(base.p99), ms(r.load.max), r.elapsed.Seconds(), r.rate(),
-			r.longestMS, r.throttled)
-	}
-	tw.Flush()
-	for _, pair := range [][2]string{{"b", "b0"}, {"c", "c0"}} {
-		on, off := find(rows, pair[0]), find(rows, pair[1])
-		if on != nil && off != nil {
-			fmt.Printf("lethe throughput, governor on / off: %s %.2f\n", pair[0], on.rate()/off.rate())
-		}
-	}
-	return nil
-}
-
-func find(rs []variantResult, prefix string) *variantResult {
-	for i := range rs {
-		if strings.HasPrefix(rs[i].name, prefix+" ") {
-			return &rs[i]
-		}
+		run.print(o)
 	}
 	return nil
 }
