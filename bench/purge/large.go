@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
 
@@ -132,7 +133,7 @@ func runLarge(ctx context.Context, srv *pgtest.Server, bin string, o options) er
 	fmt.Printf("template built in %s\n", time.Since(t0).Round(time.Second))
 	bins := []struct{ name, path string }{{"lethe", bin}}
 	if l.baseline != "" {
-		old, cleanup, err := buildLetheAt(l.baseline)
+		old, cleanup, err := letheproc.BuildAt(".", l.baseline)
 		if err != nil {
 			return err
 		}

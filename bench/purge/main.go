@@ -239,43 +239,6 @@ func runScale(ctx context.Context, srv *pgtest.Server, proxy *latencyProxy, bin 
 	return results, nil
 }
 
-// buildLetheAt builds lethe from the git revision rev of this repository,
-// for a before/after in the same run.
-func buildLetheAt(rev string) (string, func(), error) {
-	dir, err := os.MkdirTemp("", "bench-purge-rev-")
-	if err != nil {
-		return "", nil, err
-	}
-	cleanup := func() { os.RemoveAll(dir) }
-	src := filepath.Join(dir, "src")
-	cmd := exec.Command("sh", "-c", `mkdir -p "$1" && git archive "$2" | tar -x -C "$1"`, "sh", src, rev)
-	cmd.Dir = repoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("check out %s: %v: %s", rev, err, out)
-	}
-	bin := filepath.Join(dir, "lethe")
-	cmd = exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = src
-	if out, err := cmd.CombinedOutput(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("build lethe at %s: %v: %s", rev, err, out)
-	}
-	return bin, cleanup, nil
-}
-
-func repoRoot() string {
-	dir, _ := os.Getwd()
-	for d := dir; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			if b, _ := os.ReadFile(filepath.Join(d, "go.mod")); strings.Contains(string(b), "module github.com/lethe-project/lethe\n") {
-				return d
-			}
-		}
-	}
-	return dir
-}
-
 // letheRun runs the lethe binary and reads its peak RSS from the kernel.
 func letheRun(bin, dbURL, policy string, o options) (result, error) {
 	dir, err := os.MkdirTemp("", "bench-policy-")
