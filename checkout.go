@@ -29,17 +29,21 @@ type subjectJSON struct {
 }
 
 type stepJSON struct {
-	Order  int       `json:"order"`
-	Table  string    `json:"table"`
-	Action string    `json:"action"`
-	Match  string    `json:"match"`
-	Via    string    `json:"via,omitempty"`
-	Ref    string    `json:"ref,omitempty"`
-	Set    []setJSON `json:"set,omitempty"`
-	Basis  string    `json:"basis,omitempty"`
-	After  []string  `json:"after,omitempty"`
-	Line   int       `json:"line,omitempty"`
-	Final  bool      `json:"final,omitempty"`
+	Order  int    `json:"order"`
+	Table  string `json:"table"`
+	Action string `json:"action"`
+	Match  string `json:"match"`
+	Via    string `json:"via,omitempty"`
+	Ref    string `json:"ref,omitempty"`
+	// MatchColumns and RefColumns name every column pair of a multi-column
+	// key (match: [a, b]), Match and Ref first; absent for one column.
+	MatchColumns []string  `json:"match_columns,omitempty"`
+	RefColumns   []string  `json:"ref_columns,omitempty"`
+	Set          []setJSON `json:"set,omitempty"`
+	Basis        string    `json:"basis,omitempty"`
+	After        []string  `json:"after,omitempty"`
+	Line         int       `json:"line,omitempty"`
+	Final        bool      `json:"final,omitempty"`
 }
 
 type setJSON struct {
@@ -69,6 +73,11 @@ func planToJSON(pl *plan.Plan) *planJSON {
 			After: st.After, Line: st.Line, Final: st == pl.Final}
 		if st.Via != nil {
 			j.Via, j.Ref = st.Via.Table.String(), st.Ref.Name
+		}
+		if cols, refs := st.Link(); len(cols) > 1 {
+			for i := range cols {
+				j.MatchColumns, j.RefColumns = append(j.MatchColumns, cols[i].Name), append(j.RefColumns, refs[i].Name)
+			}
 		}
 		for _, sc := range st.Set {
 			j.Set = append(j.Set, setJSON{Column: sc.Column.Name, Value: sc.Value.String()})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -32,6 +33,33 @@ func TestInitMatchesMultiColumnKeysIntoTheSubject(t *testing.T) {
 	require.Contains(t, draft, "    match: [partition_id, user_id]\n    action: delete\n")
 	r = lethe(t, env, "check", "--strict", "--policy", out)
 	require.Equal(t, 0, r.Code, "the draft passes lethe check --strict as written: %s%s", r.Stdout, r.Stderr)
+
+	// The JSON plan names both columns of the key, not only the first.
+	r = lethe(t, env, "check", "--format", "json", "--policy", out)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	var rep struct {
+		Plan struct {
+			Steps []struct {
+				Table        string   `json:"table"`
+				MatchColumns []string `json:"match_columns"`
+				RefColumns   []string `json:"ref_columns"`
+			} `json:"steps"`
+		} `json:"plan"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &rep))
+	var found bool
+	for _, st := range rep.Plan.Steps {
+		if st.Table == "events" {
+			found = true
+			require.Len(t, st.RefColumns, len(st.MatchColumns))
+			pairs := map[string]string{}
+			for i, c := range st.MatchColumns {
+				pairs[c] = st.RefColumns[i]
+			}
+			require.Equal(t, map[string]string{"user_id": "id", "partition_id": "partition_id"}, pairs)
+		}
+	}
+	require.True(t, found, "the plan has the events step: %s", r.Stdout)
 }
 
 // TestInitBreaksViaLoops: two tables that refer to each other with no
