@@ -43,6 +43,7 @@ func (j *batchJob) Run(ctx context.Context, s *jobs.Session) error {
 			r.Set("subjects_left", int64(j.batches-i))
 			return nil
 		}
+		j.tally.inBatch()
 		var timer <-chan time.Time
 		if j.gate == nil {
 			timer = time.After(j.batchTime)
@@ -66,9 +67,17 @@ type tally struct {
 	running, maxRunning       int
 	firstStarted              chan struct{}
 	once                      sync.Once
+	// firstInBatch closes when a run is past its stop check, in a batch:
+	// a stop from then on lets that batch finish.
+	firstInBatch chan struct{}
+	onceInBatch  sync.Once
 }
 
-func newTally() *tally { return &tally{firstStarted: make(chan struct{})} }
+func newTally() *tally {
+	return &tally{firstStarted: make(chan struct{}), firstInBatch: make(chan struct{})}
+}
+
+func (t *tally) inBatch() { t.onceInBatch.Do(func() { close(t.firstInBatch) }) }
 
 func (t *tally) start() {
 	t.mu.Lock()
@@ -235,10 +244,12 @@ func TestSlowJobNeverOverlapsAndStopLetsItFinish(t *testing.T) {
 func TestAbortCancelsTheRunningJob(t *testing.T) {
 	t.Parallel()
 	tb := setup(t, "*/1 * * * * *", 1, 0) // its batch never ends by itself
+	// In its batch, not only started: a stop before the batch began would
+	// end the run cleanly, with nothing for the abort to cancel.
 	select {
-	case <-tb.tally.firstStarted:
+	case <-tb.tally.firstInBatch:
 	case <-time.After(time.Minute):
-		t.Fatal("the job did not start")
+		t.Fatal("the job did not start its batch")
 	}
 	tb.stop()
 	tb.abort()
