@@ -18,13 +18,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lethe-project/lethe/bench/internal/benchdb"
 	"github.com/lethe-project/lethe/bench/internal/rss"
 	"github.com/lethe-project/lethe/export"
-	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/objstore/filestore"
@@ -50,19 +48,11 @@ func main() {
 }
 
 func run(ctx context.Context, rows, runs int) error {
-	srv, err := pgtest.NewServer(benchdb.Settings(noFsync, "shared_buffers=256MB", "autovacuum=off", "TimeZone=UTC"))
+	srv, err := benchdb.Start(ctx, noFsync, "bench", "shared_buffers=256MB", "autovacuum=off", "TimeZone=UTC")
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	admin, err := pgx.Connect(ctx, srv.URLFor("postgres"))
-	if err != nil {
-		return err
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE bench"); err != nil {
-		return err
-	}
 	pool, err := pgxpool.New(ctx, srv.URLFor("bench"))
 	if err != nil {
 		return err

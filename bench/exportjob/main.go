@@ -31,7 +31,6 @@ import (
 	"github.com/lethe-project/lethe/bench/internal/rss"
 	"github.com/lethe-project/lethe/export"
 	"github.com/lethe-project/lethe/internal/miniotest"
-	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/objstore"
 	"github.com/lethe-project/lethe/objstore/filestore"
@@ -131,20 +130,11 @@ func setup(ctx context.Context, requests, workers int) (*world, func(), error) {
 		}
 	}
 	fail := func(err error) (*world, func(), error) { cleanup(); return nil, nil, err }
-	srv, err := pgtest.NewServer(benchdb.Settings(noFsync, "shared_buffers=256MB", "autovacuum=off", "TimeZone=UTC"))
+	srv, err := benchdb.Start(ctx, noFsync, "bench", "shared_buffers=256MB", "autovacuum=off", "TimeZone=UTC")
 	if err != nil {
 		return fail(err)
 	}
 	closers = append(closers, srv.Close)
-	admin, err := pgx.Connect(ctx, srv.URLFor("postgres"))
-	if err != nil {
-		return fail(err)
-	}
-	_, err = admin.Exec(ctx, "CREATE DATABASE bench")
-	admin.Close(ctx)
-	if err != nil {
-		return fail(err)
-	}
 	pc, err := pgxpool.ParseConfig(srv.URLFor("bench"))
 	if err != nil {
 		return fail(err)

@@ -26,7 +26,6 @@ import (
 
 	"github.com/lethe-project/lethe/bench/internal/benchdb"
 	"github.com/lethe-project/lethe/bench/internal/rss"
-	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/journal"
 	"github.com/lethe-project/lethe/policy"
@@ -53,7 +52,7 @@ func main() {
 }
 
 func run(ctx context.Context, subjects, erased int) error {
-	srv, err := pgtest.NewServer(benchdb.Settings(noFsync, "shared_buffers=256MB", "autovacuum=off", "TimeZone=UTC"))
+	srv, err := benchdb.Start(ctx, noFsync, "live", "shared_buffers=256MB", "autovacuum=off", "TimeZone=UTC")
 	if err != nil {
 		return err
 	}
@@ -63,9 +62,6 @@ func run(ctx context.Context, subjects, erased int) error {
 		return err
 	}
 	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE live"); err != nil {
-		return err
-	}
 	live, err := pgxpool.New(ctx, srv.URLFor("live"))
 	if err != nil {
 		return err
