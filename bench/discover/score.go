@@ -74,12 +74,17 @@ func scoreApp(ctx context.Context, url string, a app) (score, error) {
 	return s, nil
 }
 
-// groundTruth returns the table.column pairs that a belongs_to declares
-// as a reference to the subject's model with no foreign key in the
-// database; ambiguous holds the polymorphic ones (their target is a
-// column's value, which may or may not name the subject's model), and
-// modeled the tables some model of the application maps (the others
-// belong to gems, whose code is not read: they are not scored).
+// groundTruth returns the table.column pairs that the application's
+// models declare as a reference to the subject's model with no foreign key
+// in the database: a belongs_to to the subject's model on the other
+// table's model, or a has_many or has_one on the subject's model (the
+// same reference, declared from the other side). ambiguous holds the
+// polymorphic ones (belongs_to polymorphic: true, has_many as:; their
+// target is a column's value, which may or may not name the subject's
+// model) and those keyed on another column of the subject
+// (primary_key:), and modeled the tables some model of the application
+// maps (the others belong to gems, whose code is not read: they are not
+// scored).
 func groundTruth(cat *catalog.Catalog, sub *catalog.Table, dir string) (truth, ambiguous, modeled map[string]bool, err error) {
 	models, assocs, err := readModels(dir)
 	if err != nil {
@@ -105,24 +110,82 @@ func groundTruth(cat *catalog.Catalog, sub *catalog.Table, dir string) (truth, a
 			modeled[t] = true
 		}
 	}
+	subKey := "id"
+	if len(sub.PK) == 1 {
+		subKey = sub.PK[0]
+	}
 	for _, a := range assocs {
-		table := tableOf(models, a.model, exists)
-		if table == "" {
+		a, toSubject, ok := resolve(a, models, assocs, subClass, sub.Name, exists)
+		if !ok {
 			continue
 		}
+		table := tableOf(models, a.model, exists)
 		t, ok := cat.Lookup(policy.Ident{Raw: table, Parts: []string{table}})
-		if !ok || t.Columns[a.column] == nil || fk[t.String()+"."+a.column] {
+		if table == "" || !ok || t.Columns[a.column] == nil || fk[t.String()+"."+a.column] {
 			continue
 		}
 		k := t.String() + "." + a.column
 		switch {
-		case a.polymorphic:
+		case a.polymorphic, toSubject && a.primaryKey != "" && a.primaryKey != subKey:
 			ambiguous[k] = true
-		case a.class == subClass:
+		case toSubject:
 			truth[k] = true
 		}
 	}
 	return truth, ambiguous, modeled, nil
+}
+
+// resolve turns a has_many or has_one declared on the subject's model into
+// the belongs_to it implies on the other model (the column that holds the
+// subject's key there), the way Rails derives it: the class from
+// class_name: or the association's name, the column from foreign_key:,
+// else as: (polymorphic), else the column of the inverse_of: belongs_to
+// (Rails 7.1 and later), else the owner's class name with _id. A
+// through: association declares no column; a has_* on another model says
+// nothing about the subject. toSubject reports whether the association
+// refers to the subject's model.
+func resolve(a association, models map[string]*model, assocs []association, subClass, subTable string, exists func(string) bool) (association, bool, bool) {
+	if a.kind == "belongs_to" {
+		return a, a.class == subClass, true
+	}
+	if a.through || tableOf(models, a.model, exists) != subTable {
+		return a, false, false
+	}
+	owner := a.model
+	child := a.class
+	if child == "" {
+		child = camel(a.name)
+		if a.kind == "has_many" {
+			child = classOfPlural(models, a.name)
+		}
+	}
+	col := a.column
+	switch {
+	case col != "":
+	case a.as != "":
+		col = a.as + "_id"
+	case a.inverseOf != "":
+		col = a.inverseOf + "_id"
+		for _, b := range assocs {
+			if b.kind == "belongs_to" && b.model == child && b.name == a.inverseOf {
+				col = b.column
+			}
+		}
+	default:
+		col = snake(owner) + "_id"
+	}
+	return association{kind: "belongs_to", model: child, class: owner, column: col, polymorphic: a.as != "", primaryKey: a.primaryKey, file: a.file}, true, true
+}
+
+// classOfPlural returns the model whose table name (its plural) is a
+// has_many's name: :diary_entries → DiaryEntry.
+func classOfPlural(models map[string]*model, name string) string {
+	for _, m := range models {
+		if plural(snake(m.class)) == name {
+			return m.class
+		}
+	}
+	return camel(strings.TrimSuffix(name, "s"))
 }
 
 func printScores(scores []score) {
