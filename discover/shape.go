@@ -23,6 +23,9 @@ type shape struct {
 	// ones that count in a table that mirrors another system's records.
 	ownNames []string
 	personal []string
+	// ownPeople maps a table to the table that keeps its own people
+	// (see ownPeopleTables).
+	ownPeople map[*catalog.Table]*catalog.Table
 }
 
 func newShape(in Input) *shape {
@@ -51,6 +54,7 @@ func newShape(in Input) *shape {
 			s.skip = append(s.skip, strings.ToLower(n))
 		}
 	}
+	s.ownPeople = s.ownPeopleTables()
 	return s
 }
 
@@ -109,10 +113,11 @@ func (s *shape) referenceByName(t *catalog.Table, c *catalog.Column) *Target {
 		return nil
 	}
 	// In a table that mirrors another system's records, a party's role
-	// (receiver_id, payer_id) is that system's account: only the
-	// subject's own name counts there.
+	// (receiver_id, payer_id) is that system's account, and in a table
+	// with its own people table, one of those people: only the subject's
+	// own name counts there.
 	byName := matchAny(name, s.refNames) || agent(name)
-	if matchAny(strings.ToLower(t.Name), externalTables) {
+	if matchAny(strings.ToLower(t.Name), externalTables) || s.ownPeople[t] != nil {
 		byName = matchAny(name, s.ownNames)
 	}
 	if comparable(c, sub.Key) && byName && !s.namesOtherTable(name, sub.Table) {
