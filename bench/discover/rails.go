@@ -38,11 +38,32 @@ var (
 	primaryKeyRE = regexp.MustCompile(`primary_key\s*(?::|=>)\s*[:"']+(\w+)`)
 	throughRE    = regexp.MustCompile(`through\s*(?::|=>)`)
 	assocStartRE = regexp.MustCompile(`^\s*(belongs_to|has_many|has_one)\b`)
+	moduleRE     = regexp.MustCompile(`^\s*module\s+([A-Z][\w:]*)\s*$`)
 )
 
 // model is one Rails model file's class.
 type model struct {
+	// class is the full name (Ci::Pipeline), super the superclass as
+	// written, nest the modules the class is declared in (Ci).
 	class, super, table, ns string
+	nest                    []string
+}
+
+// resolveClass finds the model a constant written in a class declared in
+// nest names, as Ruby looks it up: Ci::User, then User, from inside module
+// Ci ("::User" only at the top). It returns "" for a class no model file
+// declares (a gem's).
+func resolveClass(models map[string]*model, name string, nest []string) string {
+	if n, ok := strings.CutPrefix(name, "::"); ok {
+		name, nest = n, nil
+	}
+	for i := len(nest); i >= 0; i-- {
+		c := strings.Join(append(append([]string{}, nest[:i]...), name), "::")
+		if models[c] != nil {
+			return c
+		}
+	}
+	return ""
 }
 
 // namespace is a model's module (Spree in Spree::User, or the directory
@@ -75,9 +96,15 @@ func readModels(dir string) (map[string]*model, []association, error) {
 			return err
 		}
 		var m *model
+		var modules []string
 		for _, line := range statements(string(b)) {
+			if mod := moduleRE.FindStringSubmatch(line); mod != nil && m == nil {
+				modules = append(modules, strings.Split(mod[1], "::")...)
+			}
 			if c := classRE.FindStringSubmatch(line); c != nil && m == nil {
-				m = &model{class: lastPart(c[1]), super: lastPart(c[2]), ns: namespace(c[1], path)}
+				parts := append(append([]string{}, modules...), strings.Split(c[1], "::")...)
+				full := strings.Join(parts, "::")
+				m = &model{class: full, super: c[2], ns: namespace(full, path), nest: parts[:len(parts)-1]}
 				models[m.class] = m
 			}
 			if m == nil {
@@ -127,7 +154,7 @@ func parseAssociation(model, line string) (association, bool) {
 		return a, false
 	}
 	if c := classNameRE.FindStringSubmatch(opts); c != nil {
-		a.class = lastPart(c[1])
+		a.class = c[1]
 	}
 	if f := foreignKeyRE.FindStringSubmatch(opts); f != nil {
 		a.column = f[1]
@@ -211,7 +238,8 @@ func snake(s string) string {
 }
 
 // plural is Rails' table name for a model's snake name, for the common
-// cases (entry → entries, status → statuses, user → users).
+// cases (entry → entries, status → statuses, user → users, metrics →
+// metrics: Rails leaves a word in a single s as it is).
 func plural(s string) string {
 	for _, irr := range [][2]string{{"person", "people"}, {"child", "children"}, {"man", "men"}} {
 		if s == irr[0] || strings.HasSuffix(s, "_"+irr[0]) {
@@ -221,8 +249,11 @@ func plural(s string) string {
 	switch {
 	case strings.HasSuffix(s, "y") && !strings.HasSuffix(s, "ay") && !strings.HasSuffix(s, "ey") && !strings.HasSuffix(s, "oy"):
 		return s[:len(s)-1] + "ies"
-	case strings.HasSuffix(s, "s"), strings.HasSuffix(s, "x"), strings.HasSuffix(s, "ch"), strings.HasSuffix(s, "sh"):
+	case strings.HasSuffix(s, "ss"), strings.HasSuffix(s, "us"), strings.HasSuffix(s, "alias"), strings.HasSuffix(s, "x"),
+		strings.HasSuffix(s, "ch"), strings.HasSuffix(s, "sh"):
 		return s + "es"
+	case strings.HasSuffix(s, "s"):
+		return s
 	}
 	return s + "s"
 }
@@ -238,13 +269,13 @@ func tableOf(models map[string]*model, class string, exists func(string) bool) s
 		if m.table != "" {
 			return m.table
 		}
-		if t := plural(snake(m.class)); exists(t) {
+		if t := plural(snake(lastPart(m.class))); exists(t) {
 			return t
 		}
-		if t := m.ns + "_" + plural(snake(m.class)); m.ns != "" && exists(t) {
+		if t := m.ns + "_" + plural(snake(lastPart(m.class))); m.ns != "" && exists(t) {
 			return t
 		}
-		class = m.super
+		class = resolveClass(models, m.super, m.nest)
 	}
 	return ""
 }

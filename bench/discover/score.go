@@ -56,13 +56,19 @@ func scoreApp(ctx context.Context, url string, a app) (score, error) {
 		}
 		k := c.Table.String() + "." + c.Column.Name
 		predicted[k] = true
+		verdict := "false"
 		switch {
 		case truth[k]:
 			s.found++
+			verdict = "true"
 		case ambiguous[k] || !modeled[c.Table.String()]:
 			s.ambiguous++
+			verdict = "not scored"
 		default:
 			s.falsePositives = append(s.falsePositives, k)
+		}
+		if showCandidates {
+			fmt.Printf("  %s candidate %s: %s\n", a.name, k, verdict)
 		}
 	}
 	for k := range truth {
@@ -94,12 +100,6 @@ func groundTruth(cat *catalog.Catalog, sub *catalog.Table, dir string) (truth, a
 		_, ok := cat.Lookup(policy.Ident{Raw: name, Parts: []string{name}})
 		return ok
 	}
-	subClass := ""
-	for _, m := range models {
-		if tableOf(models, m.class, exists) == sub.Name && (subClass == "" || len(m.class) < len(subClass)) {
-			subClass = m.class
-		}
-	}
 	fk := map[string]bool{}
 	for _, f := range cat.FKs {
 		fk[f.Child.String()+"."+strings.Join(f.ChildCols, ",")] = true
@@ -115,7 +115,7 @@ func groundTruth(cat *catalog.Catalog, sub *catalog.Table, dir string) (truth, a
 		subKey = sub.PK[0]
 	}
 	for _, a := range assocs {
-		a, toSubject, ok := resolve(a, models, assocs, subClass, sub.Name, exists)
+		a, toSubject, ok := resolve(a, models, assocs, sub.Name, exists)
 		if !ok {
 			continue
 		}
@@ -135,29 +135,39 @@ func groundTruth(cat *catalog.Catalog, sub *catalog.Table, dir string) (truth, a
 	return truth, ambiguous, modeled, nil
 }
 
-// resolve turns a has_many or has_one declared on the subject's model into
-// the belongs_to it implies on the other model (the column that holds the
-// subject's key there), the way Rails derives it: the class from
-// class_name: or the association's name, the column from foreign_key:,
-// else as: (polymorphic), else the column of the inverse_of: belongs_to
-// (Rails 7.1 and later), else the owner's class name with _id. A
-// through: association declares no column; a has_* on another model says
-// nothing about the subject. toSubject reports whether the association
-// refers to the subject's model.
-func resolve(a association, models map[string]*model, assocs []association, subClass, subTable string, exists func(string) bool) (association, bool, bool) {
+// resolve turns an association into the belongs_to it declares or
+// implies: the model whose table holds the column, the column, and
+// whether it refers to the subject's table. A belongs_to refers to the
+// subject when its class (class_name:, else its name; looked up as Ruby
+// does from the model's modules) maps to the subject's table. A has_many
+// or has_one on a model of the subject's table implies a belongs_to on
+// the other model, the way Rails derives it: the class from class_name:
+// or the association's name, the column from foreign_key:, else as:
+// (polymorphic), else the column of the inverse_of: belongs_to (Rails 7.1
+// and later), else the owner's class name with _id. A through:
+// association declares no column; a has_* on another model says nothing
+// about the subject; ok is false for those and for classes no model file
+// declares.
+func resolve(a association, models map[string]*model, assocs []association, subTable string, exists func(string) bool) (b association, toSubject, ok bool) {
+	nest := models[a.model].nest
 	if a.kind == "belongs_to" {
-		return a, a.class == subClass, true
+		a.class = resolveClass(models, a.class, nest)
+		return a, a.class != "" && tableOf(models, a.class, exists) == subTable, true
 	}
 	if a.through || tableOf(models, a.model, exists) != subTable {
 		return a, false, false
 	}
 	owner := a.model
 	child := a.class
-	if child == "" {
+	switch {
+	case child != "":
+	case a.kind == "has_many":
+		child = singularClass(models, a.name)
+	default:
 		child = camel(a.name)
-		if a.kind == "has_many" {
-			child = classOfPlural(models, a.name)
-		}
+	}
+	if child = resolveClass(models, child, nest); child == "" {
+		return a, false, false
 	}
 	col := a.column
 	switch {
@@ -172,17 +182,18 @@ func resolve(a association, models map[string]*model, assocs []association, subC
 			}
 		}
 	default:
-		col = snake(owner) + "_id"
+		col = snake(lastPart(owner)) + "_id"
 	}
 	return association{kind: "belongs_to", model: child, class: owner, column: col, polymorphic: a.as != "", primaryKey: a.primaryKey, file: a.file}, true, true
 }
 
-// classOfPlural returns the model whose table name (its plural) is a
-// has_many's name: :diary_entries → DiaryEntry.
-func classOfPlural(models map[string]*model, name string) string {
+// singularClass returns the class name a has_many's name stands for, the
+// last part of a model's name whose plural it is: :diary_entries →
+// DiaryEntry.
+func singularClass(models map[string]*model, name string) string {
 	for _, m := range models {
-		if plural(snake(m.class)) == name {
-			return m.class
+		if c := lastPart(m.class); plural(snake(c)) == name {
+			return c
 		}
 	}
 	return camel(strings.TrimSuffix(name, "s"))

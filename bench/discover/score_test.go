@@ -91,3 +91,41 @@ end
 		"namespaces.creator_id": true, "customers.referrer_id": true}, truth)
 	require.Equal(t, map[string]bool{"error_details.owner_id": true, "logs.external_customer_id": true}, ambiguous)
 }
+
+// TestGroundTruthKeepsNamespacedModelsApart: Ci::Pipeline and
+// Ci::Sources::Pipeline are two models (the second used to replace the
+// first, leaving ci_pipelines unscored), belongs_to :user inside module Ci
+// is the top-level User, and MergeRequest::Metrics lives in
+// merge_request_metrics (Rails leaves "metrics" as it is).
+func TestGroundTruthKeepsNamespacedModelsApart(t *testing.T) {
+	db := pgtest.NewDB(t, `
+CREATE TABLE users (id bigint PRIMARY KEY);
+CREATE TABLE ci_pipelines (id bigint PRIMARY KEY, user_id bigint, auto_canceled_by_id bigint);
+CREATE TABLE ci_sources_pipelines (id bigint PRIMARY KEY, pipeline_id bigint);
+CREATE TABLE merge_request_metrics (id bigint PRIMARY KEY, merged_by_id bigint);
+CREATE TABLE merge_requests (id bigint PRIMARY KEY);
+`)
+	dir := writeModels(t, map[string]string{
+		"user.rb":                  "class User < ApplicationRecord\nend\n",
+		"merge_request.rb":         "class MergeRequest < ApplicationRecord\nend\n",
+		"merge_request/metrics.rb": "class MergeRequest::Metrics < ApplicationRecord\n  belongs_to :merged_by, class_name: 'User'\nend\n",
+		"ci/pipeline.rb": `module Ci
+  class Pipeline < Ci::ApplicationRecord
+    belongs_to :user
+    belongs_to :auto_canceled_by, class_name: 'Ci::Pipeline'
+  end
+end
+`,
+		"ci/application_record.rb": "module Ci\n  class ApplicationRecord < ::ApplicationRecord\n    self.abstract_class = true\n  end\nend\n",
+		"ci/sources/pipeline.rb":   "module Ci\n  module Sources\n    class Pipeline < Ci::ApplicationRecord\n      self.table_name = 'ci_sources_pipelines'\n    end\n  end\nend\n",
+	})
+	cat, err := catalog.Load(context.Background(), db.Pool)
+	require.NoError(t, err)
+	sub, ok := cat.Lookup(policy.Ident{Raw: "users", Parts: []string{"users"}})
+	require.True(t, ok)
+	truth, _, modeled, err := groundTruth(cat, sub, dir)
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{"ci_pipelines.user_id": true, "merge_request_metrics.merged_by_id": true}, truth)
+	require.True(t, modeled["ci_pipelines"])
+	require.True(t, modeled["ci_sources_pipelines"])
+}
