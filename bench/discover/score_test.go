@@ -129,3 +129,19 @@ end
 	require.True(t, modeled["ci_pipelines"])
 	require.True(t, modeled["ci_sources_pipelines"])
 }
+
+// TestSchemaRBForeignKeyToAnIrregularPlural: add_foreign_key "x",
+// "children" is on x.child_id, as Rails derives it (human-essentials'
+// schema.rb), not on a children_id that does not exist.
+func TestSchemaRBForeignKeyToAnIrregularPlural(t *testing.T) {
+	ddl := schemaRB(`  create_table "children", force: :cascade do |t|
+  end
+  create_table "child_item_requests", force: :cascade do |t|
+    t.bigint "child_id"
+  end
+  add_foreign_key "child_item_requests", "children"
+  add_foreign_key "child_item_requests", "people"
+`)
+	require.Contains(t, ddl, `ADD FOREIGN KEY ("child_id") REFERENCES "children"`)
+	require.Contains(t, ddl, `ADD FOREIGN KEY ("person_id") REFERENCES "people"`)
+}
