@@ -1,6 +1,7 @@
 // Command discover measures lethe's discovery on real application schemas
 // that nobody on this project wrote, against the references each
-// application's own code declares (its Rails models' belongs_to), and
+// application's own code declares (its Rails models' belongs_to, and the
+// subject's model's has_many and has_one), and
 // times lethe check (with discovery) and lethe init on a 1,000-table
 // schema. Run it with go run ./bench/discover; see docs/discovery.md.
 //
