@@ -158,3 +158,37 @@ func TestReferencesAreSampledFirst(t *testing.T) {
 	require.Equal(t, 1, res.Unsampled)
 	require.Equal(t, 1.0, byCol["reference award_emoji.awarder"].Confidence(), "found by its data alone")
 }
+
+// TestATablesOwnPeopleTableTakesItsRoles: merge_request_diff_commits keeps
+// its commit authors in its own people table, merge_request_diff_commit_users
+// (name and email, no user): commit_author_id and committer_id refer to it,
+// not to users, while user_id still names users. A <table>_users that
+// refers to users itself (a membership, project_users) is no such table,
+// and leaves projects.owner_id a candidate.
+func TestATablesOwnPeopleTableTakesItsRoles(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, `
+CREATE TABLE users (id bigint PRIMARY KEY, email text);
+CREATE TABLE merge_request_diff_commits (id bigint PRIMARY KEY, commit_author_id bigint, committer_id bigint, user_id bigint);
+CREATE TABLE merge_request_diff_commit_users (id bigint PRIMARY KEY, name text, email text);
+CREATE TABLE projects (id bigint PRIMARY KEY, owner_id bigint, creator_id bigint);
+CREATE TABLE project_users (id bigint PRIMARY KEY, project_id bigint, user_id bigint, email text);
+CREATE TABLE groups (id bigint PRIMARY KEY, owner_id bigint);
+CREATE TABLE group_users (id bigint PRIMARY KEY, member bigint REFERENCES users, email text);
+`)
+	ctx := context.Background()
+	cat, err := catalog.Load(ctx, db.Pool)
+	require.NoError(t, err)
+	users, _ := cat.Lookup(policy.Ident{Raw: "users", Parts: []string{"users"}})
+	res, err := Find(ctx, db.Pool, Input{Catalog: cat, Subject: Target{users, users.Columns["id"]}}, Options{})
+	require.NoError(t, err)
+	var refs []string
+	for _, c := range res.Candidates {
+		if c.Kind == Reference {
+			refs = append(refs, c.String())
+		}
+	}
+	sort.Strings(refs)
+	require.Equal(t, []string{"groups.owner_id", "merge_request_diff_commits.user_id", "project_users.user_id",
+		"projects.creator_id", "projects.owner_id"}, refs)
+}

@@ -62,8 +62,10 @@ var (
 )
 
 // externalTables are prefixes of tables that mirror another system's
-// records (a payment provider's): an agent noun there (payer_id,
-// receiver_id) names that system's account, not a person's row.
+// records (a payment provider's): a party's role there (payer_id,
+// receiver_id, customer_id), whether an agent noun or in referenceNames,
+// names that system's account, not a person's row; only the subject's own
+// name (user_id, person_id, <subject>_id) is the application's reference.
 var externalTables = []string{"paypal_*", "stripe_*", "braintree_*", "adyen_*", "gocardless_*", "mollie_*",
 	"spree_paypal_*", "*_paypal_*", "twilio_*"}
 

@@ -20,3 +20,29 @@ func TestLimitsPerUserAreNotReferences(t *testing.T) {
 		require.Equal(t, want, got, name)
 	}
 }
+
+// TestProviderTablesNameTheProvidersParties: in a table that mirrors a
+// payment provider's records (sharetribe's paypal_payments), a party's
+// role (receiver_id, payer_id, customer_id) is the provider's account id,
+// whether the role is in the reference list or an agent noun; the
+// subject's own name (person_id, user_id) is still the application's
+// reference. The same roles in the application's own tables still count.
+func TestProviderTablesNameTheProvidersParties(t *testing.T) {
+	key := &catalog.Column{Name: "id", Type: "character varying(22)", Category: "S"}
+	people := &catalog.Table{Schema: "public", Name: "people", Columns: map[string]*catalog.Column{"id": key}}
+	s := newShape(Input{Catalog: &catalog.Catalog{}, Subject: Target{people, key}})
+	col := func(name string) *catalog.Column {
+		return &catalog.Column{Name: name, Type: "character varying(255)", Category: "S"}
+	}
+	for table, want := range map[string]map[string]bool{
+		"paypal_payments": {"receiver_id": false, "payer_id": false, "customer_id": false, "sender_id": false, "person_id": true, "user_id": true},
+		"paypal_tokens":   {"receiver_id": false},
+		"payments":        {"receiver_id": true, "payer_id": true, "customer_id": true, "person_id": true},
+	} {
+		tb := &catalog.Table{Schema: "public", Name: table}
+		for name, w := range want {
+			got := s.referenceByName(tb, col(name)) != nil
+			require.Equal(t, w, got, table+"."+name)
+		}
+	}
+}

@@ -18,7 +18,14 @@ type shape struct {
 	deletedNames map[string][]int
 	skip         []string
 	refNames     []string
-	personal     []string
+	// ownNames are the names that say "the subject" itself (person_id
+	// for people, user_id, and the policy's discovery.names): the only
+	// ones that count in a table that mirrors another system's records.
+	ownNames []string
+	personal []string
+	// ownPeople maps a table to the table that keeps its own people
+	// (see ownPeopleTables).
+	ownPeople map[*catalog.Table]*catalog.Table
 }
 
 func newShape(in Input) *shape {
@@ -32,11 +39,13 @@ func newShape(in Input) *shape {
 		s.deletedNames[n] = append(s.deletedNames[n], i)
 	}
 	sub := singular(in.Subject.Table.Name)
-	s.refNames = append(append([]string{}, referenceNames...), sub+"_id", "*_"+sub+"_id", sub+"_uuid", sub, "*_"+sub)
+	s.ownNames = []string{"user_id", "userid", "user_uuid", "person_id", sub + "_id", "*_" + sub + "_id", sub + "_uuid", sub, "*_" + sub}
+	s.refNames = append(append([]string{}, referenceNames...), s.ownNames...)
 	s.personal = personalNames
 	if c := in.Config; c != nil {
 		for _, n := range c.Names {
 			s.refNames = append(s.refNames, strings.ToLower(n))
+			s.ownNames = append(s.ownNames, strings.ToLower(n))
 		}
 		for _, n := range c.Personal {
 			s.personal = append(s.personal, strings.ToLower(n))
@@ -45,6 +54,7 @@ func newShape(in Input) *shape {
 			s.skip = append(s.skip, strings.ToLower(n))
 		}
 	}
+	s.ownPeople = s.ownPeopleTables()
 	return s
 }
 
@@ -102,8 +112,15 @@ func (s *shape) referenceByName(t *catalog.Table, c *catalog.Column) *Target {
 	if t == sub.Table && c == sub.Key {
 		return nil
 	}
-	byAgent := agent(name) && !matchAny(strings.ToLower(t.Name), externalTables)
-	if comparable(c, sub.Key) && (matchAny(name, s.refNames) || byAgent) && !s.namesOtherTable(name, sub.Table) {
+	// In a table that mirrors another system's records, a party's role
+	// (receiver_id, payer_id) is that system's account, and in a table
+	// with its own people table, one of those people: only the subject's
+	// own name counts there.
+	byName := matchAny(name, s.refNames) || agent(name)
+	if matchAny(strings.ToLower(t.Name), externalTables) || s.ownPeople[t] != nil {
+		byName = matchAny(name, s.ownNames)
+	}
+	if comparable(c, sub.Key) && byName && !s.namesOtherTable(name, sub.Table) {
 		return &sub
 	}
 	for _, i := range s.deletedByName(name) {

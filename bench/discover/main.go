@@ -1,6 +1,7 @@
 // Command discover measures lethe's discovery on real application schemas
 // that nobody on this project wrote, against the references each
-// application's own code declares (its Rails models' belongs_to), and
+// application's own code declares (its Rails models' belongs_to, and the
+// subject's model's has_many and has_one), and
 // times lethe check (with discovery) and lethe init on a 1,000-table
 // schema. Run it with go run ./bench/discover; see docs/discovery.md.
 //
@@ -41,6 +42,7 @@ func main() {
 	baseline := flag.String("baseline", "", "also run lethe built from this git revision (e.g. main) on the generated schema, alternating")
 	flag.BoolVar(&withApps, "apps", true, "also score and check the real schemas (OSM, LETHE_BENCH_APPS); false: the generated schema only")
 	flag.BoolVar(&showPhases, "phases", false, "print the time of each phase of lethe check and lethe init (their debug log)")
+	flag.BoolVar(&showCandidates, "candidates", false, "print every reference candidate of each scored schema: true, false or not scored")
 	flag.Parse()
 	if err := run(*tables, *rows, *runs, *baseline); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-discover:", err)
@@ -48,8 +50,9 @@ func main() {
 	}
 }
 
-// withApps and showPhases are the -apps and -phases flags.
-var withApps, showPhases bool
+// withApps, showPhases and showCandidates are the -apps, -phases and
+// -candidates flags.
+var withApps, showPhases, showCandidates bool
 
 func apps() []app {
 	if !withApps {

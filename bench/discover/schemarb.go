@@ -98,6 +98,11 @@ func schemaRB(src string) string {
 }
 
 func singularRB(s string) string {
+	for _, irr := range [][2]string{{"person", "people"}, {"child", "children"}, {"man", "men"}} {
+		if s == irr[1] || strings.HasSuffix(s, "_"+irr[1]) {
+			return strings.TrimSuffix(s, irr[1]) + irr[0]
+		}
+	}
 	switch {
 	case strings.HasSuffix(s, "ies"):
 		return s[:len(s)-3] + "y"

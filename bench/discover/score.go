@@ -56,13 +56,19 @@ func scoreApp(ctx context.Context, url string, a app) (score, error) {
 		}
 		k := c.Table.String() + "." + c.Column.Name
 		predicted[k] = true
+		verdict := "false"
 		switch {
 		case truth[k]:
 			s.found++
+			verdict = "true"
 		case ambiguous[k] || !modeled[c.Table.String()]:
 			s.ambiguous++
+			verdict = "not scored"
 		default:
 			s.falsePositives = append(s.falsePositives, k)
+		}
+		if showCandidates {
+			fmt.Printf("  %s candidate %s: %s\n", a.name, k, verdict)
 		}
 	}
 	for k := range truth {
@@ -74,12 +80,17 @@ func scoreApp(ctx context.Context, url string, a app) (score, error) {
 	return s, nil
 }
 
-// groundTruth returns the table.column pairs that a belongs_to declares
-// as a reference to the subject's model with no foreign key in the
-// database; ambiguous holds the polymorphic ones (their target is a
-// column's value, which may or may not name the subject's model), and
-// modeled the tables some model of the application maps (the others
-// belong to gems, whose code is not read: they are not scored).
+// groundTruth returns the table.column pairs that the application's
+// models declare as a reference to the subject's model with no foreign key
+// in the database: a belongs_to to the subject's model on the other
+// table's model, or a has_many or has_one on the subject's model (the
+// same reference, declared from the other side). ambiguous holds the
+// polymorphic ones (belongs_to polymorphic: true, has_many as:; their
+// target is a column's value, which may or may not name the subject's
+// model) and those keyed on another column of the subject
+// (primary_key:), and modeled the tables some model of the application
+// maps (the others belong to gems, whose code is not read: they are not
+// scored).
 func groundTruth(cat *catalog.Catalog, sub *catalog.Table, dir string) (truth, ambiguous, modeled map[string]bool, err error) {
 	models, assocs, err := readModels(dir)
 	if err != nil {
@@ -88,12 +99,6 @@ func groundTruth(cat *catalog.Catalog, sub *catalog.Table, dir string) (truth, a
 	exists := func(name string) bool {
 		_, ok := cat.Lookup(policy.Ident{Raw: name, Parts: []string{name}})
 		return ok
-	}
-	subClass := ""
-	for _, m := range models {
-		if tableOf(models, m.class, exists) == sub.Name && (subClass == "" || len(m.class) < len(subClass)) {
-			subClass = m.class
-		}
 	}
 	fk := map[string]bool{}
 	for _, f := range cat.FKs {
@@ -105,24 +110,93 @@ func groundTruth(cat *catalog.Catalog, sub *catalog.Table, dir string) (truth, a
 			modeled[t] = true
 		}
 	}
+	subKey := "id"
+	if len(sub.PK) == 1 {
+		subKey = sub.PK[0]
+	}
 	for _, a := range assocs {
-		table := tableOf(models, a.model, exists)
-		if table == "" {
+		a, toSubject, ok := resolve(a, models, assocs, sub.Name, exists)
+		if !ok {
 			continue
 		}
+		table := tableOf(models, a.model, exists)
 		t, ok := cat.Lookup(policy.Ident{Raw: table, Parts: []string{table}})
-		if !ok || t.Columns[a.column] == nil || fk[t.String()+"."+a.column] {
+		if table == "" || !ok || t.Columns[a.column] == nil || fk[t.String()+"."+a.column] {
 			continue
 		}
 		k := t.String() + "." + a.column
 		switch {
-		case a.polymorphic:
+		case a.polymorphic, toSubject && a.primaryKey != "" && a.primaryKey != subKey:
 			ambiguous[k] = true
-		case a.class == subClass:
+		case toSubject:
 			truth[k] = true
 		}
 	}
 	return truth, ambiguous, modeled, nil
+}
+
+// resolve turns an association into the belongs_to it declares or
+// implies: the model whose table holds the column, the column, and
+// whether it refers to the subject's table. A belongs_to refers to the
+// subject when its class (class_name:, else its name; looked up as Ruby
+// does from the model's modules) maps to the subject's table. A has_many
+// or has_one on a model of the subject's table implies a belongs_to on
+// the other model, the way Rails derives it: the class from class_name:
+// or the association's name, the column from foreign_key:, else as:
+// (polymorphic), else the column of the inverse_of: belongs_to (Rails 7.1
+// and later), else the owner's class name with _id. A through:
+// association declares no column; a has_* on another model says nothing
+// about the subject; ok is false for those and for classes no model file
+// declares.
+func resolve(a association, models map[string]*model, assocs []association, subTable string, exists func(string) bool) (b association, toSubject, ok bool) {
+	nest := models[a.model].nest
+	if a.kind == "belongs_to" {
+		a.class = resolveClass(models, a.class, nest)
+		return a, a.class != "" && tableOf(models, a.class, exists) == subTable, true
+	}
+	if a.through || tableOf(models, a.model, exists) != subTable {
+		return a, false, false
+	}
+	owner := a.model
+	child := a.class
+	switch {
+	case child != "":
+	case a.kind == "has_many":
+		child = singularClass(models, a.name)
+	default:
+		child = camel(a.name)
+	}
+	if child = resolveClass(models, child, nest); child == "" {
+		return a, false, false
+	}
+	col := a.column
+	switch {
+	case col != "":
+	case a.as != "":
+		col = a.as + "_id"
+	case a.inverseOf != "":
+		col = a.inverseOf + "_id"
+		for _, b := range assocs {
+			if b.kind == "belongs_to" && b.model == child && b.name == a.inverseOf {
+				col = b.column
+			}
+		}
+	default:
+		col = snake(lastPart(owner)) + "_id"
+	}
+	return association{kind: "belongs_to", model: child, class: owner, column: col, polymorphic: a.as != "", primaryKey: a.primaryKey, file: a.file}, true, true
+}
+
+// singularClass returns the class name a has_many's name stands for, the
+// last part of a model's name whose plural it is: :diary_entries →
+// DiaryEntry.
+func singularClass(models map[string]*model, name string) string {
+	for _, m := range models {
+		if c := lastPart(m.class); plural(snake(c)) == name {
+			return c
+		}
+	}
+	return camel(strings.TrimSuffix(name, "s"))
 }
 
 func printScores(scores []score) {
