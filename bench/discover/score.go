@@ -203,15 +203,19 @@ func printScores(scores []score) {
 	if len(scores) == 0 {
 		return
 	}
+	w := len("schema")
+	for _, s := range scores {
+		w = max(w, len(s.name))
+	}
 	fmt.Println("\ndiscovery against the references each application's models declare without a foreign key:")
-	fmt.Printf("  %-10s %6s %6s %8s %6s %10s %14s\n", "schema", "truth", "found", "recall", "false", "false/10", "not scored")
+	fmt.Printf("  %-*s %6s %6s %8s %6s %10s %14s\n", w, "schema", "truth", "found", "recall", "false", "false/10", "not scored")
 	var tt, tf, tfp int
 	for _, s := range scores {
-		fmt.Printf("  %-10s %6d %6d %7.0f%% %6d %10.1f %14d\n", s.name, s.truth, s.found, 100*s.recall(), len(s.falsePositives),
+		fmt.Printf("  %-*s %6d %6d %7.0f%% %6d %10.1f %14d\n", w, s.name, s.truth, s.found, 100*s.recall(), len(s.falsePositives),
 			10*float64(len(s.falsePositives))/float64(max(s.found, 1)), s.ambiguous)
 		tt, tf, tfp = tt+s.truth, tf+s.found, tfp+len(s.falsePositives)
 	}
-	fmt.Printf("  %-10s %6d %6d %7.0f%% %6d %10.1f   (targets: recall ≥ 90%%, ≤ 1 false per 10 true)\n", "all", tt, tf, 100*float64(tf)/float64(max(tt, 1)), tfp, 10*float64(tfp)/float64(max(tf, 1)))
+	fmt.Printf("  %-*s %6d %6d %7.0f%% %6d %10.1f   (targets: recall ≥ 90%%, ≤ 1 false per 10 true)\n", w, "all", tt, tf, 100*float64(tf)/float64(max(tt, 1)), tfp, 10*float64(tfp)/float64(max(tf, 1)))
 	for _, s := range scores {
 		if len(s.missed) > 0 {
 			fmt.Printf("  %s missed: %s\n", s.name, strings.Join(s.missed, ", "))
