@@ -109,6 +109,8 @@ type result struct {
 	rssKiB           int64
 	// cpu is lethe's own CPU time, user and system (lethe runs only).
 	cpu time.Duration
+	// serverCPU is the PostgreSQL server's CPU time during the run.
+	serverCPU time.Duration
 	// log is lethe's log (lethe runs only).
 	log string
 }
@@ -199,6 +201,10 @@ func runScale(ctx context.Context, srv *pgtest.Server, proxy *latencyProxy, bin 
 						return nil, err
 					}
 				}
+				cpu0, err := serverCPU(ctx, u.String())
+				if err != nil {
+					return nil, err
+				}
 				var r result
 				switch v {
 				case "naive":
@@ -218,10 +224,16 @@ func runScale(ctx context.Context, srv *pgtest.Server, proxy *latencyProxy, bin 
 					return nil, fmt.Errorf("%s on %s: %w", v, name, err)
 				}
 				r.variant, r.network, r.scale, r.users = v, name, scale, users
-				cpu := ""
-				if r.cpu > 0 {
-					cpu = fmt.Sprintf(" (lethe's own CPU %s)", r.cpu.Round(time.Millisecond))
+				cpu1, err := serverCPU(ctx, u.String())
+				if err != nil {
+					return nil, err
 				}
+				r.serverCPU = cpu1 - cpu0
+				cpu := fmt.Sprintf(" (server CPU %s", r.serverCPU.Round(10*time.Millisecond))
+				if r.cpu > 0 {
+					cpu += fmt.Sprintf(", lethe's own CPU %s", r.cpu.Round(time.Millisecond))
+				}
+				cpu += ")"
 				fmt.Printf("  %-9s %-10s %6d subjects in %8s: %8.0f subjects/s%s\n", v, name, r.subjects, r.elapsed.Round(time.Millisecond), r.rate(), cpu)
 				if o.profile {
 					if err := printStats(ctx, u.String(), v, r.subjects); err != nil {
