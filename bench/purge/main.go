@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/bench/internal/servercpu"
 	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
@@ -236,7 +237,7 @@ func runOne(ctx context.Context, srv *pgtest.Server, bin string, o options, tmpl
 			return result{}, err
 		}
 	}
-	cpu0, err := serverCPU(ctx, u.String())
+	cpu0, err := servercpu.Read(ctx, u.String())
 	if err != nil {
 		return result{}, err
 	}
@@ -258,11 +259,11 @@ func runOne(ctx context.Context, srv *pgtest.Server, bin string, o options, tmpl
 	if err != nil {
 		return result{}, err
 	}
-	cpu1, err := serverCPU(ctx, u.String())
+	cpu1, err := servercpu.Read(ctx, u.String())
 	if err != nil {
 		return result{}, err
 	}
-	r.serverCPU, r.url, r.load = cpu1-cpu0, u.String(), loadAverage()
+	r.serverCPU, r.url, r.load = cpu1-cpu0, u.String(), servercpu.LoadAverage()
 	return r, nil
 }
 
@@ -273,19 +274,6 @@ func (r result) cpuNote() string {
 		note += fmt.Sprintf(", lethe's own CPU %s", r.cpu.Round(time.Millisecond))
 	}
 	return note + ", load " + r.load + ")"
-}
-
-// loadAverage is the machine's 1-, 5- and 15-minute load averages.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // letheVariant returns the options of a lethe variant: lethe-wN runs it

@@ -1,4 +1,9 @@
-package main
+// Package servercpu reads how much CPU time a benchmark's PostgreSQL server
+// used, and the machine's load average: on a shared machine the wall time
+// of one run moves by 2x; the server's CPU time for the same work moves
+// less (though contention inflates it too), and it shows how much work
+// each variant asks of the server.
+package servercpu
 
 import (
 	"context"
@@ -8,19 +13,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's times.
 const clockTicks = 100
 
-// serverCPU reads the CPU time the PostgreSQL server has used so far, in
+// Read reads the CPU time the PostgreSQL server has used so far, in
 // all its processes: the postmaster's own and its reaped children's (every
 // backend that exited, lethe's connections included), plus the processes
 // that still run (the checkpointer, the WAL writer, open connections). Read
 // before and after a run, it is the server's CPU time for the run, which
 // on a shared machine says more than the wall time.
-func serverCPU(ctx context.Context, u string) (time.Duration, error) {
-	c, err := connect(ctx, u)
+func Read(ctx context.Context, u string) (time.Duration, error) {
+	c, err := pgx.Connect(ctx, u)
 	if err != nil {
 		return 0, err
 	}
@@ -101,4 +108,17 @@ func procStat(pid int) (stat, error) {
 	st.cutime, _ = strconv.ParseInt(f[13], 10, 64)
 	st.cstime, _ = strconv.ParseInt(f[14], 10, 64)
 	return st, nil
+}
+
+// LoadAverage is the machine's 1-, 5- and 15-minute load averages.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
