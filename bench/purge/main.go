@@ -192,11 +192,14 @@ func runScale(ctx context.Context, srv *pgtest.Server, proxy *latencyProxy, bin 
 			return nil, err
 		}
 		fmt.Printf("measured round trip (SELECT 1, median of 200) on %s: %s\n", name, rtt.Round(10*time.Microsecond))
-		// The variants take turns, run after run, so that a change of the
-		// shared machine's load falls on all of them alike.
+		// The variants take turns, run after run, each round starting with
+		// the next one, so that a change of the shared machine's load, and
+		// the first run after the template's build, fall on all alike.
 		runs := map[string][]result{}
 		for run := 0; run < o.runs; run++ {
-			for i, v := range o.variants {
+			for k := range o.variants {
+				i := (k + run) % len(o.variants)
+				v := o.variants[i]
 				db := fmt.Sprintf("bench_%d_%d_%d", len(results), i, run)
 				r, err := runOne(ctx, srv, bin, o, tmpl, db, host, v, sample)
 				if err != nil {

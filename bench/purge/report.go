@@ -85,7 +85,7 @@ func reportScales(results []result) {
 	for _, r := range results {
 		for _, c := range results {
 			if r.variant == "lethe" && c.variant == "set-based" && c.scale == r.scale && c.network == r.network && len(r.runs) == len(c.runs) {
-				fmt.Printf("scale %d %s: lethe/set-based run by run (each against the set-based run of the same round):", r.scale, r.network)
+				fmt.Printf("scale %d %s: lethe/set-based run by run (each against the set-based run of the same round; rounds start with lethe and set-based in turn):", r.scale, r.network)
 				for i := range r.runs {
 					fmt.Printf(" %.2f", r.runs[i].rate()/c.runs[i].rate())
 				}

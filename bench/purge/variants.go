@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,8 +62,13 @@ func cloneTemplate(ctx context.Context, srv *pgtest.Server, tmpl, db string) err
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db+" TEMPLATE "+tmpl); err != nil {
 		return err
 	}
-	_, err = admin.Exec(ctx, "CHECKPOINT")
-	return err
+	if _, err = admin.Exec(ctx, "CHECKPOINT"); err != nil {
+		return err
+	}
+	// The copy, the checkpoint and the previous run left dirty pages in
+	// the kernel: write them now, not during the run.
+	syscall.Sync()
+	return nil
 }
 
 func dropDB(ctx context.Context, srv *pgtest.Server, db string) error {
