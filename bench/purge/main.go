@@ -35,6 +35,8 @@ type options struct {
 	large                     largeOptions
 	// profile prints pg_stat_statements after each run.
 	profile bool
+	// vacuum times a VACUUM of the database after each run.
+	vacuum bool
 	// sharedBuffers is the server's shared_buffers.
 	sharedBuffers string
 }
@@ -58,6 +60,7 @@ func main() {
 	flag.StringVar(&networks, "networks", "loopback,rtt", "comma-separated networks: loopback, rtt (through the proxy)")
 	o.large.flags()
 	flag.StringVar(&o.sharedBuffers, "shared-buffers", "512MB", "the server's shared_buffers (the 16-heavy shape at 16x is ~1.7 GB)")
+	flag.BoolVar(&o.vacuum, "vacuum", false, "after each run, time a VACUUM of its database (the dead rows it left), apart from the run's time")
 	flag.BoolVar(&o.profile, "profile", false, "load pg_stat_statements and print each run's top statements (time per subject, buffers, WAL)")
 	printSQL := flag.Bool("print-schema", false, "print the shape's schema at -users and its policy, and exit (to study plans by hand)")
 	flag.Parse()
@@ -116,6 +119,9 @@ type result struct {
 	url, load string
 	// runs are, in a median, the runs it is the median of, in order.
 	runs []result
+	// vacuum and vacuumCPU are the time and server CPU of a VACUUM after
+	// the run (-vacuum).
+	vacuum, vacuumCPU time.Duration
 	// log is lethe's log (lethe runs only).
 	log string
 }
@@ -267,6 +273,11 @@ func runOne(ctx context.Context, srv *pgtest.Server, bin string, o options, tmpl
 		return result{}, err
 	}
 	r.serverCPU, r.url, r.load = cpu1-cpu0, u.String(), servercpu.LoadAverage()
+	if o.vacuum {
+		if r.vacuum, r.vacuumCPU, err = timeVacuum(ctx, u.String(), cpu1); err != nil {
+			return result{}, err
+		}
+	}
 	return r, nil
 }
 
@@ -275,6 +286,9 @@ func (r result) cpuNote() string {
 	note := fmt.Sprintf(" (server CPU %s", r.serverCPU.Round(10*time.Millisecond))
 	if r.cpu > 0 {
 		note += fmt.Sprintf(", lethe's own CPU %s", r.cpu.Round(time.Millisecond))
+	}
+	if r.vacuum > 0 {
+		note += fmt.Sprintf(", then VACUUM %s with %s of server CPU", r.vacuum.Round(time.Millisecond), r.vacuumCPU.Round(10*time.Millisecond))
 	}
 	return note + ", load " + r.load + ")"
 }

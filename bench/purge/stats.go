@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/lethe-project/lethe/bench/internal/servercpu"
 )
 
 // statsSettings loads pg_stat_statements into the bench server, for
@@ -68,4 +71,24 @@ func printStats(ctx context.Context, u, label string, subjects int) error {
 	}
 	tw.Flush()
 	return rows.Err()
+}
+
+// timeVacuum vacuums the database at u, after a run that left the server
+// at cpu0 of CPU time, and returns how long it took and the server's CPU
+// time for it: the cleanup of the run's dead rows, which lethe's batches
+// partly do as they go (pruning pages) and one transaction leaves to it.
+func timeVacuum(ctx context.Context, u string, cpu0 time.Duration) (time.Duration, time.Duration, error) {
+	c, err := connect(ctx, u)
+	if err != nil {
+		return 0, 0, err
+	}
+	t0 := time.Now()
+	_, err = c.Exec(ctx, "VACUUM")
+	el := time.Since(t0)
+	c.Close(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	cpu1, err := servercpu.Read(ctx, u)
+	return el, cpu1 - cpu0, err
 }
