@@ -73,18 +73,20 @@ type ObjectCount struct {
 const ExportsLock int64 = 0x6c657468650d // "lethe" 13
 
 // InsertReceiptsSQL records a batch, writes its receipts from parallel
-// arrays and lists its subjects as unverified ($8 keys, $9 their subject
+// arrays and lists its subjects as unverified ($9 keys, $10 their subject
 // rows' columns that verification needs, as JSON objects), returning the
 // batch's id; it runs inside the batch's transaction so that a receipt
 // exists exactly when the erasure committed, and verification is owed
-// until it ran.
+// until it ran. A receipt's rows, objects and processors are 1-based
+// indexes ($6, $7, $8) into the batch's distinct JSON documents ($5):
+// subjects of a batch mostly share them, and each is parsed once.
 const InsertReceiptsSQL = `WITH b AS (INSERT INTO lethe.batches (run_id) VALUES ($2) RETURNING id),
 r AS (INSERT INTO lethe.receipts
 	(subject_hash, run_id, requested_at, policy_digest, rows, objects, processors, batch_id)
-	SELECT x.h, $2, x.r, $3, x.rw, x.o, x.p, b.id
-	FROM b, unnest($1::text[], $4::timestamptz[], $5::jsonb[], $6::jsonb[], $7::jsonb[]) AS x(h, r, rw, o, p)),
+	SELECT x.h, $2, x.r, $3, ($5::jsonb[])[x.rw], ($5::jsonb[])[x.o], ($5::jsonb[])[x.p], b.id
+	FROM b, unnest($1::text[], $4::timestamptz[], $6::int4[], $7::int4[], $8::int4[]) AS x(h, r, rw, o, p)),
 u AS (INSERT INTO lethe.unverified (batch_id, subject_hash, subject_key, row)
-	SELECT b.id, x.h, x.k, x.row FROM b, unnest($1::text[], $8::text[], $9::jsonb[]) AS x(h, k, row))
+	SELECT b.id, x.h, x.k, x.row FROM b, unnest($1::text[], $9::text[], $10::jsonb[]) AS x(h, k, row))
 SELECT id FROM b`
 
 // SetVerificationSQL records that a subject failed verification; $1 hash,

@@ -2,18 +2,13 @@ package purge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/jobs"
-	"github.com/lethe-project/lethe/ledger"
-	"github.com/lethe-project/lethe/plan"
 )
 
 // batchWithRetry runs batch, of the run's adaptive size, under the
@@ -268,113 +263,4 @@ func (j *Job) eraseOutside(ctx context.Context, tx pgx.Tx, dry bool, sel selecte
 		return live, merged, fail
 	}
 	return live, merged, nil
-}
-
-// runSteps sends every step in one pipeline and returns per subject key the
-// rows per "table action"; it adds the batch's rows to t, which the caller
-// commits to the report once the batch committed.
-func (j *Job) runSteps(ctx context.Context, tx pgx.Tx, stmts []plan.Statement, keys, pseudos []string, t *jobs.Tally) (map[string]map[string]int64, error) {
-	b := &pgx.Batch{}
-	for _, st := range stmts {
-		b.Queue(st.SQL, append([]any{keys, pseudos}, st.Args...)...)
-	}
-	br := tx.SendBatch(ctx, b)
-	defer br.Close()
-	per := map[string]map[string]int64{}
-	for i := range stmts {
-		step := j.sql.stepOf[i]
-		rows, err := br.Query()
-		if err != nil {
-			return nil, fmt.Errorf("purge batch: %s: %w", step, err)
-		}
-		var total int64
-		for rows.Next() {
-			var k string
-			var c int64
-			if err := rows.Scan(&k, &c); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("purge batch: %s: %w", step, err)
-			}
-			if per[k] == nil {
-				per[k] = map[string]int64{}
-			}
-			per[k][jobs.RowKey(step.Table.String(), string(step.Action))] += c
-			total += c
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("purge batch: %s: %w", step, err)
-		}
-		t.AddRows(step.Table.String(), string(step.Action), total)
-	}
-	return per, nil
-}
-
-// finishBatch, in one round trip, forgets the subjects' inactivity notices
-// and export requests (lethe's own rows that hold their keys) and writes
-// the batch's receipts; it returns the batch's id.
-func (j *Job) finishBatch(ctx context.Context, tx pgx.Tx, runID int64, keys []string, live []int, sel selected, hashes []string,
-	per map[string]map[string]int64, outcomes []Outcome) (int64, error) {
-	n := len(live)
-	requested := make([]*time.Time, n)
-	rowsJSON := make([]string, n)
-	objsJSON := make([]string, n)
-	procsJSON := make([]string, n)
-	exports := []string{}
-	for i, idx := range live {
-		s := sel.subjects[idx]
-		if t := sel.requested[idx]; !t.IsZero() {
-			requested[i] = &t
-		}
-		var rc []ledger.RowCount
-		for k, c := range per[s.Key] {
-			sp := strings.LastIndexByte(k, ' ')
-			rc = append(rc, ledger.RowCount{Table: k[:sp], Action: k[sp+1:], Rows: c})
-		}
-		sort.Slice(rc, func(a, b int) bool { return rc[a].Table+rc[a].Action < rc[b].Table+rc[b].Action })
-		objs := []ledger.ObjectCount{}
-		for loc, c := range outcomes[idx].Objects {
-			objs = append(objs, ledger.ObjectCount{Location: loc, Objects: c[0], Bytes: c[1], Archives: outcomes[idx].Archives[loc]})
-		}
-		exports = append(exports, outcomes[idx].Exports...)
-		sort.Slice(objs, func(a, b int) bool { return objs[a].Location < objs[b].Location })
-		procs := append([]string{}, outcomes[idx].Confirmed...)
-		rowsJSON[i], objsJSON[i], procsJSON[i] = mustJSON(rc), mustJSON(objs), mustJSON(procs)
-	}
-	b := &pgx.Batch{}
-	b.Queue(forgetNoticesSQL, keys)
-	b.Queue(lockExportsSQL, ledger.ExportsLock)
-	b.Queue(forgetExportsSQL, keys, hashes, exports)
-	subjectRows := make([]map[string]string, n)
-	for i, idx := range live {
-		subjectRows[i] = sel.subjects[idx].Row
-	}
-	b.Queue(ledger.InsertReceiptsSQL, hashes, runID, j.cfg.Policy.Digest, requested, rowsJSON, objsJSON, procsJSON,
-		keys, subjectRows)
-	br := tx.SendBatch(ctx, b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return 0, fmt.Errorf("purge batch: forget notices: %w", err)
-	}
-	for range 2 {
-		if _, err := br.Exec(); err != nil {
-			return 0, fmt.Errorf("purge batch: forget export requests: %w", err)
-		}
-	}
-	var id int64
-	if err := br.QueryRow().Scan(&id); err != nil {
-		return 0, fmt.Errorf("purge batch: write receipts: %w", err)
-	}
-	return id, br.Close()
-}
-
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	if string(b) == "null" {
-		return "[]"
-	}
-	return string(b)
 }

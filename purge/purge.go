@@ -89,12 +89,14 @@ func (j *Job) Plan() *plan.Plan { return j.pl }
 func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	cfg := &j.cfg
 	r := s.Report
+	ph := newPhases(cfg.Logger, j.Name(), s.Limits.Now)
 	pl, err := plan.Build(ctx, cfg.Pool, cfg.Policy)
 	if err != nil {
 		// A policy problem, or the catalog read (which says so).
 		return err
 	}
 	j.pl = pl
+	ph.done("plan")
 	var extra []string
 	for _, e := range cfg.Erasers {
 		for _, c := range e.Columns() {
@@ -116,6 +118,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	if err != nil {
 		return err
 	}
+	ph.done("count")
 	setGauges(r, st)
 	r.SetGauge(jobs.GraceSeconds, pl.Subject.Grace.Seconds())
 	r.Set(jobs.SubjectsEligible, st.eligible)
@@ -142,9 +145,10 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		}
 		j.journalStart(ctx, s)
 		defer func() { err = errors.Join(err, j.journalEnd(ctx, s)) }()
+		ph.done("start")
 	}
 
-	err = j.work(ctx, s)
+	err = j.work(ctx, s, ph)
 	if j.one == nil && j.replay == nil {
 		left, cerr := j.stats(context.WithoutCancel(ctx))
 		if cerr == nil {
@@ -155,6 +159,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 				setGauges(r, left)
 			}
 		}
+		ph.done("final count")
 	}
 	return err
 }
@@ -198,7 +203,7 @@ func (j *Job) stats(ctx context.Context) (stats, error) {
 
 // work runs the workers until nothing is left, the run must stop (see
 // jobs.Session.Continue), or a batch fails.
-func (j *Job) work(ctx context.Context, s *jobs.Session) error {
+func (j *Job) work(ctx context.Context, s *jobs.Session, ph *phases) error {
 	cfg := &j.cfg
 	var (
 		wg       sync.WaitGroup
@@ -218,6 +223,7 @@ func (j *Job) work(ctx context.Context, s *jobs.Session) error {
 		if err := j.warm(ctx, cfg.Pool, workers, s.DryRun()); err != nil {
 			return err
 		}
+		ph.done("prepare")
 	}
 	z := j.sizer(s)
 	for w := 0; w < workers; w++ {
@@ -248,6 +254,7 @@ func (j *Job) work(ctx context.Context, s *jobs.Session) error {
 		}()
 	}
 	wg.Wait()
+	ph.done("batches")
 	return firstErr
 }
 

@@ -19,6 +19,8 @@ type queries struct {
 	selectMany, selectManyDry, statsMany string
 	steps, counts, verify                []plan.Statement
 	stepOf, verifyOf                     []*plan.Step
+	// groups are the receipts' (table, action) pairs of the steps.
+	groups rowGroups
 	// verifyOn are, per verification statement, the subject columns whose
 	// values it takes from $2 on; empty for a step's own count.
 	verifyOn     [][]*catalog.Column
@@ -109,6 +111,7 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 		}
 	}
 	sort.Strings(q.searched)
+	q.groups = newRowGroups(q.stepOf)
 	return q
 }
 

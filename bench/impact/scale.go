@@ -1,21 +1,44 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/bench/internal/servercpu"
 	"github.com/lethe-project/lethe/internal/letheproc"
 )
 
+// scaleCounts are the numbers of lethe processes the scale-out run
+// compares.
+var scaleCounts = []int{1, 2, 4}
+
+// scaleRun is one purge by n processes.
+type scaleRun struct {
+	n                   int
+	elapsed             time.Duration
+	serverCPU, letheCPU time.Duration
+	load                string
+}
+
+func (r scaleRun) rate(subjects int) float64 { return float64(subjects) / r.elapsed.Seconds() }
+
 // scaleOut purges o.scale subjects with 1, 2 and 4 lethe processes (the
-// real binary, default settings: 2 workers each, governor on), each count
-// on a fresh copy of the same database, and prints the speed-up.
+// real binary, default settings: 2 workers each, governor on), each run on
+// a fresh copy of the same database. On a shared machine one run of each
+// says little, so the counts take turns over o.rounds rounds, in the order
+// 1, 2, 4 and then 4, 2, 1, and the medians and spreads are printed, with
+// the server's CPU time per second of each run: near the machine's cores,
+// the database is the limit.
 func scaleOut(ctx context.Context, s *server, o options, pol string) error {
 	bin, err := letheproc.Build()
 	if err != nil {
@@ -36,48 +59,110 @@ func scaleOut(ctx context.Context, s *server, o options, pol string) error {
 	if err := os.WriteFile(polFile, []byte(pol), 0o600); err != nil {
 		return err
 	}
-	fmt.Printf("\n# scale-out: purge of %d subjects (of %d users; built in %s), lethe processes with LETHE_WORKERS=2 each\n",
-		o.scale, users, time.Since(start).Round(time.Second))
-	var base float64
-	for _, n := range []int{1, 2, 4} {
-		db := "bench_scale"
-		if _, err := s.admin.Exec(ctx, "CREATE DATABASE "+db+" TEMPLATE tmpl_scale STRATEGY FILE_COPY"); err != nil {
-			return err
+	fmt.Printf("\n# scale-out: purge of %d subjects (of %d users; built in %s), lethe processes with LETHE_WORKERS=2 each, %d rounds\n",
+		o.scale, users, time.Since(start).Round(time.Second), max(o.rounds, 1))
+	runs := map[int][]scaleRun{}
+	for round := range max(o.rounds, 1) {
+		order := slices.Clone(scaleCounts)
+		if round%2 == 1 {
+			slices.Reverse(order)
 		}
-		env := []string{"PATH=" + os.Getenv("PATH"), "LETHE_DATABASE_URL=" + s.URLFor(db), "LETHE_POLICY=" + polFile,
-			"LETHE_SUBJECT_HASH_KEY=bench-key", "LETHE_TIME_BUDGET=1h", "LETHE_LOG_LEVEL=warn"}
-		codes := make([]error, n)
-		var wg sync.WaitGroup
-		started := time.Now()
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				cmd := exec.CommandContext(ctx, bin, "--job", "purge", "--allow-large")
-				cmd.Env = env
-				if out, err := cmd.CombinedOutput(); err != nil {
-					codes[i] = fmt.Errorf("%v: %s", err, out)
-				}
-			}()
-		}
-		wg.Wait()
-		el := time.Since(started)
-		left := -1
-		if c, err := pgx.Connect(ctx, s.URLFor(db)); err == nil {
-			_ = c.QueryRow(ctx, "SELECT count(*) FROM users WHERE deleted_at IS NOT NULL").Scan(&left)
-			c.Close(ctx)
-		}
-		_, _ = s.admin.Exec(ctx, "DROP DATABASE "+db+" WITH (FORCE)")
-		for _, err := range codes {
+		for _, n := range order {
+			r, err := scaleOnce(ctx, s, bin, polFile, n, o.scale)
 			if err != nil {
 				return fmt.Errorf("%d processes: %w", n, err)
 			}
+			fmt.Printf("  round %d, %d process(es): %s, %.0f subjects/s, server CPU %.2f cores, lethe CPU %.2f cores, load %s\n",
+				round+1, n, r.elapsed.Round(time.Millisecond), r.rate(o.scale), cores(r.serverCPU, r.elapsed), cores(r.letheCPU, r.elapsed), r.load)
+			runs[n] = append(runs[n], r)
 		}
-		rate := float64(o.scale) / el.Seconds()
-		if n == 1 {
-			base = rate
-		}
-		fmt.Printf("  %d process(es): %s, %.0f subjects/s, speed-up %.2f, subjects left %d\n", n, el.Round(time.Millisecond), rate, rate/base, left)
 	}
+	printScale(runs, o.scale)
 	return nil
+}
+
+func cores(cpu, wall time.Duration) float64 { return cpu.Seconds() / wall.Seconds() }
+
+// printScale prints, per count, the median rate, its spread, and the
+// speed-up of the medians and of each round.
+func printScale(runs map[int][]scaleRun, subjects int) {
+	median := func(rs []scaleRun) scaleRun {
+		s := slices.Clone(rs)
+		slices.SortFunc(s, func(a, b scaleRun) int { return cmp.Compare(a.rate(subjects), b.rate(subjects)) })
+		return s[len(s)/2]
+	}
+	base := median(runs[1]).rate(subjects)
+	for _, n := range scaleCounts {
+		m := median(runs[n])
+		var rates, ups []string
+		for i, r := range runs[n] {
+			rates = append(rates, fmt.Sprintf("%.0f", r.rate(subjects)))
+			ups = append(ups, fmt.Sprintf("%.2f", r.rate(subjects)/runs[1][i].rate(subjects)))
+		}
+		fmt.Printf("  %d process(es): median %.0f subjects/s (runs %s), speed-up %.2f (by round %s), server CPU %.2f cores\n",
+			n, m.rate(subjects), strings.Join(rates, ", "), m.rate(subjects)/base, strings.Join(ups, ", "), cores(m.serverCPU, m.elapsed))
+	}
+}
+
+// scaleOnce purges the eligible subjects of a fresh copy of tmpl_scale
+// with n lethe processes at once.
+func scaleOnce(ctx context.Context, s *server, bin, polFile string, n, subjects int) (scaleRun, error) {
+	db := "bench_scale"
+	if _, err := s.admin.Exec(ctx, "CREATE DATABASE "+db+" TEMPLATE tmpl_scale STRATEGY FILE_COPY"); err != nil {
+		return scaleRun{}, err
+	}
+	defer func() { _, _ = s.admin.Exec(ctx, "DROP DATABASE "+db+" WITH (FORCE)") }()
+	cpu0, err := servercpu.Read(ctx, s.URLFor(db))
+	if err != nil {
+		return scaleRun{}, err
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "LETHE_DATABASE_URL=" + s.URLFor(db), "LETHE_POLICY=" + polFile,
+		"LETHE_SUBJECT_HASH_KEY=bench-key", "LETHE_TIME_BUDGET=1h", "LETHE_LOG_LEVEL=warn"}
+	errs := make([]error, n)
+	cpu := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	started := time.Now()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.CommandContext(ctx, bin, "--job", "purge", "--allow-large")
+			cmd.Env = env
+			if out, err := cmd.CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("%v: %s", err, out)
+			}
+			if cmd.ProcessState == nil {
+				return
+			}
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				cpu[i] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			}
+		}()
+	}
+	wg.Wait()
+	r := scaleRun{n: n, elapsed: time.Since(started), load: servercpu.LoadAverage()}
+	for i := range n {
+		if errs[i] != nil {
+			return r, errs[i]
+		}
+		r.letheCPU += cpu[i]
+	}
+	cpu1, err := servercpu.Read(ctx, s.URLFor(db))
+	if err != nil {
+		return r, err
+	}
+	r.serverCPU = cpu1 - cpu0
+	c, err := pgx.Connect(ctx, s.URLFor(db))
+	if err != nil {
+		return r, err
+	}
+	defer c.Close(ctx)
+	var left int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM users WHERE deleted_at IS NOT NULL").Scan(&left); err != nil {
+		return r, err
+	}
+	if left != 0 {
+		return r, fmt.Errorf("%d of %d subjects left", left, subjects)
+	}
+	return r, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/bench/internal/servercpu"
 	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
@@ -120,6 +121,20 @@ func batchTimes(log string) []time.Duration {
 	return out
 }
 
+// longestTx returns the longest transaction of a run's first batches (one
+// per worker) and of its later ones, and how many batches it ran.
+func longestTx(log string, workers int) (first, later time.Duration, n int) {
+	times := batchTimes(log)
+	for i, d := range times {
+		if i < workers {
+			first = max(first, d)
+		} else {
+			later = max(later, d)
+		}
+	}
+	return first, later, len(times)
+}
+
 // runLarge runs lethe (and the baseline revision's) on clones of the large
 // schema and prints the longest transaction of the first batches (one per
 // worker, on fresh connections) and of the later ones.
@@ -145,10 +160,13 @@ func runLarge(ctx context.Context, srv *pgtest.Server, bin string, o options) er
 		workers = 2 // lethe's default
 	}
 	o.letheLogLevel = "debug"
-	const row = "%-14s %4v %9v %11v %8v %26v %26v\n"
-	fmt.Printf(row, "binary", "run", "subjects", "subjects/s", "batches", "first batches' longest tx", "later batches' longest tx")
-	for _, b := range bins {
-		for run := 0; run < o.runs; run++ {
+	const row = "%-14s %4v %9v %11v %8v %26v %26v  %s\n"
+	fmt.Printf(row, "binary", "run", "subjects", "subjects/s", "batches", "first batches' longest tx", "later batches' longest tx", "load")
+	// The binaries take turns, each round starting with the next, so that
+	// the shared machine's load falls on both alike.
+	for run := 0; run < o.runs; run++ {
+		for k := range bins {
+			b := bins[(k+run)%len(bins)]
 			db := fmt.Sprintf("bench_large_%d", run)
 			if err := cloneTemplate(ctx, srv, "bench_large", db); err != nil {
 				return err
@@ -168,17 +186,9 @@ func runLarge(ctx context.Context, srv *pgtest.Server, bin string, o options) er
 					return err
 				}
 			}
-			times := batchTimes(r.log)
-			var first, later time.Duration
-			for i, d := range times {
-				if i < workers {
-					first = max(first, d)
-				} else {
-					later = max(later, d)
-				}
-			}
-			fmt.Printf(row, b.name, run+1, r.subjects, fmt.Sprintf("%.0f", r.rate()), len(times),
-				first.Round(time.Millisecond), later.Round(time.Millisecond))
+			first, later, n := longestTx(r.log, workers)
+			fmt.Printf(row, b.name, run+1, r.subjects, fmt.Sprintf("%.0f", r.rate()), n,
+				first.Round(time.Millisecond), later.Round(time.Millisecond), servercpu.LoadAverage())
 			if err := dropDB(ctx, srv, db); err != nil {
 				return err
 			}

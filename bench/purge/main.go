@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/bench/internal/servercpu"
 	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
@@ -34,6 +35,8 @@ type options struct {
 	large                     largeOptions
 	// profile prints pg_stat_statements after each run.
 	profile bool
+	// vacuum times a VACUUM of the database after each run.
+	vacuum bool
 	// sharedBuffers is the server's shared_buffers.
 	sharedBuffers string
 }
@@ -53,10 +56,11 @@ func main() {
 	flag.StringVar(&o.letheLogLevel, "lethe-log-level", "info", "lethe's log level (debug shows per-batch phases)")
 	flag.StringVar(&shapeName, "shape", "8x20", "schema: 8x20 (8 tables, 20 rows per user) or 16-heavy (16 tables, a text match column, one subject with 20,000 rows)")
 	flag.StringVar(&scales, "scales", "1", "comma-separated multiples of -users to run at, e.g. 1,4,16")
-	flag.StringVar(&variants, "variants", "naive,lethe,set-based", "comma-separated variants to run: naive, lethe, set-based; lethe-w1 and lethe-w4 run lethe with 1 or 4 workers")
+	flag.StringVar(&variants, "variants", "naive,lethe,set-based", "comma-separated variants to run: naive, lethe, set-based; lethe-wN runs lethe with N workers, lethe-bN with batches of at most N subjects")
 	flag.StringVar(&networks, "networks", "loopback,rtt", "comma-separated networks: loopback, rtt (through the proxy)")
 	o.large.flags()
 	flag.StringVar(&o.sharedBuffers, "shared-buffers", "512MB", "the server's shared_buffers (the 16-heavy shape at 16x is ~1.7 GB)")
+	flag.BoolVar(&o.vacuum, "vacuum", false, "after each run, time a VACUUM of its database (the dead rows it left), apart from the run's time")
 	flag.BoolVar(&o.profile, "profile", false, "load pg_stat_statements and print each run's top statements (time per subject, buffers, WAL)")
 	printSQL := flag.Bool("print-schema", false, "print the shape's schema at -users and its policy, and exit (to study plans by hand)")
 	flag.Parse()
@@ -109,6 +113,15 @@ type result struct {
 	rssKiB           int64
 	// cpu is lethe's own CPU time, user and system (lethe runs only).
 	cpu time.Duration
+	// serverCPU is the PostgreSQL server's CPU time during the run.
+	serverCPU time.Duration
+	// url is the run's database; load the load average after it.
+	url, load string
+	// runs are, in a median, the runs it is the median of, in order.
+	runs []result
+	// vacuum and vacuumCPU are the time and server CPU of a VACUUM after
+	// the run (-vacuum).
+	vacuum, vacuumCPU time.Duration
 	// log is lethe's log (lethe runs only).
 	log string
 }
@@ -185,58 +198,118 @@ func runScale(ctx context.Context, srv *pgtest.Server, proxy *latencyProxy, bin 
 			return nil, err
 		}
 		fmt.Printf("measured round trip (SELECT 1, median of 200) on %s: %s\n", name, rtt.Round(10*time.Microsecond))
-		for _, v := range o.variants {
-			var runs []result
-			for run := 0; run < o.runs; run++ {
-				db := fmt.Sprintf("bench_%d_%d", len(results), run)
-				if err := cloneTemplate(ctx, srv, tmpl, db); err != nil {
-					return nil, err
-				}
-				u, _ := url.Parse(srv.URLFor(db))
-				u.Host = host
-				if o.profile {
-					if err := resetStats(ctx, u.String()); err != nil {
-						return nil, err
-					}
-				}
-				var r result
-				switch v {
-				case "naive":
-					r, err = naive(ctx, u.String(), o.shape, sample)
-				case "lethe":
-					r, err = letheRun(bin, u.String(), o.shape.policyYAML(), o)
-				case "lethe-w1", "lethe-w4":
-					ow := o
-					ow.workers = int(v[len(v)-1] - '0')
-					r, err = letheRun(bin, u.String(), o.shape.policyYAML(), ow)
-				case "set-based":
-					r, err = setBased(ctx, u.String(), o.shape)
-				default:
-					err = fmt.Errorf("unknown variant (want naive, lethe, lethe-w1, lethe-w4 or set-based)")
-				}
+		// The variants take turns, run after run, each round starting with
+		// the next one, so that a change of the shared machine's load, and
+		// the first run after the template's build, fall on all alike.
+		runs := map[string][]result{}
+		for run := 0; run < o.runs; run++ {
+			for k := range o.variants {
+				i := (k + run) % len(o.variants)
+				v := o.variants[i]
+				db := fmt.Sprintf("bench_%d_%d_%d", len(results), i, run)
+				r, err := runOne(ctx, srv, bin, o, tmpl, db, host, v, sample)
 				if err != nil {
 					return nil, fmt.Errorf("%s on %s: %w", v, name, err)
 				}
 				r.variant, r.network, r.scale, r.users = v, name, scale, users
-				cpu := ""
-				if r.cpu > 0 {
-					cpu = fmt.Sprintf(" (lethe's own CPU %s)", r.cpu.Round(time.Millisecond))
-				}
-				fmt.Printf("  %-9s %-10s %6d subjects in %8s: %8.0f subjects/s%s\n", v, name, r.subjects, r.elapsed.Round(time.Millisecond), r.rate(), cpu)
+				fmt.Printf("  %-9s %-10s %6d subjects in %8s: %8.0f subjects/s%s\n", v, name, r.subjects, r.elapsed.Round(time.Millisecond), r.rate(), r.cpuNote())
 				if o.profile {
-					if err := printStats(ctx, u.String(), v, r.subjects); err != nil {
+					if err := printStats(ctx, r.url, v, r.subjects); err != nil {
 						return nil, err
 					}
 				}
-				runs = append(runs, r)
 				if err := dropDB(ctx, srv, db); err != nil {
 					return nil, err
 				}
+				runs[v] = append(runs[v], r)
 			}
-			results = append(results, median(runs))
+		}
+		for _, v := range o.variants {
+			m := median(runs[v])
+			m.runs = runs[v]
+			results = append(results, m)
 		}
 	}
 	return results, nil
+}
+
+// runOne runs variant v once on db, a fresh copy of the template tmpl,
+// and reads the server's CPU time and the load average around it.
+func runOne(ctx context.Context, srv *pgtest.Server, bin string, o options, tmpl, db, host, v string, sample int) (result, error) {
+	if err := cloneTemplate(ctx, srv, tmpl, db); err != nil {
+		return result{}, err
+	}
+	u, _ := url.Parse(srv.URLFor(db))
+	u.Host = host
+	if o.profile {
+		if err := resetStats(ctx, u.String()); err != nil {
+			return result{}, err
+		}
+	}
+	cpu0, err := servercpu.Read(ctx, u.String())
+	if err != nil {
+		return result{}, err
+	}
+	var r result
+	switch v {
+	case "naive":
+		r, err = naive(ctx, u.String(), o.shape, sample)
+	case "lethe":
+		r, err = letheRun(bin, u.String(), o.shape.policyYAML(), o)
+	case "set-based":
+		r, err = setBased(ctx, u.String(), o.shape)
+	default:
+		ow, ok := letheVariant(o, v)
+		if !ok {
+			return result{}, fmt.Errorf("unknown variant (want naive, lethe, lethe-wN, lethe-bN or set-based)")
+		}
+		r, err = letheRun(bin, u.String(), o.shape.policyYAML(), ow)
+	}
+	if err != nil {
+		return result{}, err
+	}
+	cpu1, err := servercpu.Read(ctx, u.String())
+	if err != nil {
+		return result{}, err
+	}
+	r.serverCPU, r.url, r.load = cpu1-cpu0, u.String(), servercpu.LoadAverage()
+	if o.vacuum {
+		if r.vacuum, r.vacuumCPU, err = timeVacuum(ctx, u.String(), cpu1); err != nil {
+			return result{}, err
+		}
+	}
+	return r, nil
+}
+
+// cpuNote says how much CPU the run took, and the machine's load.
+func (r result) cpuNote() string {
+	note := fmt.Sprintf(" (server CPU %s", r.serverCPU.Round(10*time.Millisecond))
+	if r.cpu > 0 {
+		note += fmt.Sprintf(", lethe's own CPU %s", r.cpu.Round(time.Millisecond))
+	}
+	if r.vacuum > 0 {
+		note += fmt.Sprintf(", then VACUUM %s with %s of server CPU", r.vacuum.Round(time.Millisecond), r.vacuumCPU.Round(10*time.Millisecond))
+	}
+	return note + ", load " + r.load + ")"
+}
+
+// letheVariant returns the options of a lethe variant: lethe-wN runs it
+// with N workers, lethe-bN with batches of at most N subjects.
+func letheVariant(o options, v string) (options, bool) {
+	for _, p := range []struct {
+		prefix string
+		n      *int
+	}{{"lethe-w", &o.workers}, {"lethe-b", &o.batch}} {
+		if rest, ok := strings.CutPrefix(v, p.prefix); ok {
+			n, err := strconv.Atoi(rest)
+			if err != nil || n < 1 {
+				return o, false
+			}
+			*p.n = n
+			return o, true
+		}
+	}
+	return o, false
 }
 
 // letheRun runs the lethe binary and reads its peak RSS from the kernel.

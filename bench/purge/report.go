@@ -11,8 +11,9 @@ import (
 
 // median returns the run with the median rate.
 func median(runs []result) result {
-	slices.SortFunc(runs, func(a, b result) int { return cmp.Compare(a.rate(), b.rate()) })
-	return runs[len(runs)/2]
+	sorted := slices.Clone(runs)
+	slices.SortFunc(sorted, func(a, b result) int { return cmp.Compare(a.rate(), b.rate()) })
+	return sorted[len(sorted)/2]
 }
 
 func report(results []result) {
@@ -56,22 +57,40 @@ func report(results []result) {
 	}
 }
 
+// cpuPerSubject is the CPU time, the server's and lethe's own, per erased
+// subject: what the run cost the machine, which its load changes far less
+// than the wall time.
+func (r result) cpuPerSubject() time.Duration {
+	return (r.serverCPU + r.cpu) / time.Duration(max(r.subjects, 1))
+}
+
 // reportScales prints, per network, how lethe and the set-based
 // transaction keep up as the data grows.
 func reportScales(results []result) {
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scale\tusers\tnetwork\tlethe subjects/s\tset-based subjects/s\tratio\tlethe µs/subject\tset-based µs/subject\t")
+	fmt.Fprintln(tw, "scale\tusers\tnetwork\tlethe subjects/s\tset-based subjects/s\tratio\tlethe µs/subject\tset-based µs/subject\tlethe CPU µs/subject\tset-based CPU µs/subject\t")
 	for _, r := range results {
 		if r.variant != "lethe" {
 			continue
 		}
 		for _, c := range results {
 			if c.variant == "set-based" && c.scale == r.scale && c.network == r.network {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%.0f\t%.0f\t%.2f\t%d\t%d\t\n", r.scale, fmt.Sprint(r.users), r.network, r.rate(), c.rate(), r.rate()/c.rate(),
-					r.perSubject().Microseconds(), c.perSubject().Microseconds())
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%.0f\t%.0f\t%.2f\t%d\t%d\t%d\t%d\t\n", r.scale, fmt.Sprint(r.users), r.network, r.rate(), c.rate(), r.rate()/c.rate(),
+					r.perSubject().Microseconds(), c.perSubject().Microseconds(), r.cpuPerSubject().Microseconds(), c.cpuPerSubject().Microseconds())
 			}
 		}
 	}
 	tw.Flush()
+	for _, r := range results {
+		for _, c := range results {
+			if r.variant == "lethe" && c.variant == "set-based" && c.scale == r.scale && c.network == r.network && len(r.runs) == len(c.runs) {
+				fmt.Printf("scale %d %s: lethe/set-based run by run (each against the set-based run of the same round; rounds start with lethe and set-based in turn):", r.scale, r.network)
+				for i := range r.runs {
+					fmt.Printf(" %.2f", r.runs[i].rate()/c.runs[i].rate())
+				}
+				fmt.Println()
+			}
+		}
+	}
 }

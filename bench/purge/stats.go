@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/lethe-project/lethe/bench/internal/servercpu"
 )
 
 // statsSettings loads pg_stat_statements into the bench server, for
@@ -37,15 +40,21 @@ func printStats(ctx context.Context, u, label string, subjects int) error {
 		return err
 	}
 	defer c.Close(ctx)
+	var calls int64
+	var exec, walMB float64
+	if err := c.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::int8, coalesce(sum(total_exec_time + total_plan_time), 0), coalesce(sum(wal_bytes), 0)::float8 / 1e6
+		FROM pg_stat_statements WHERE toplevel AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&calls, &exec, &walMB); err != nil {
+		return err
+	}
+	fmt.Printf("    pg_stat_statements, %s (%d subjects): top-level statements %d calls, %.0f ms, %.1f MB of WAL\n", label, subjects, calls, exec, walMB)
 	rows, err := c.Query(ctx, `SELECT calls, total_exec_time, total_plan_time, rows, shared_blks_hit, shared_blks_read, blk_read_time,
 		wal_bytes::float8 / 1024, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
 		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		ORDER BY total_exec_time DESC LIMIT 25`)
+		ORDER BY total_exec_time DESC LIMIT 30`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	fmt.Printf("    pg_stat_statements, %s (%d subjects):\n", label, subjects)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 1, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "calls\texec ms\tplan ms\tµs/subject\trows\tblks hit\tblks read\tread ms\tWAL kB\t query")
 	s := float64(max(subjects, 1))
@@ -62,4 +71,24 @@ func printStats(ctx context.Context, u, label string, subjects int) error {
 	}
 	tw.Flush()
 	return rows.Err()
+}
+
+// timeVacuum vacuums the database at u, after a run that left the server
+// at cpu0 of CPU time, and returns how long it took and the server's CPU
+// time for it: the cleanup of the run's dead rows, which lethe's batches
+// partly do as they go (pruning pages) and one transaction leaves to it.
+func timeVacuum(ctx context.Context, u string, cpu0 time.Duration) (time.Duration, time.Duration, error) {
+	c, err := connect(ctx, u)
+	if err != nil {
+		return 0, 0, err
+	}
+	t0 := time.Now()
+	_, err = c.Exec(ctx, "VACUUM")
+	el := time.Since(t0)
+	c.Close(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	cpu1, err := servercpu.Read(ctx, u)
+	return el, cpu1 - cpu0, err
 }

@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/internal/pgtest"
+	"github.com/lethe-project/lethe/ledger"
 )
 
 const eligibleSQL = `requested_at <= now() - interval '30 days' AND NOT hold`
 
 // buildTemplate creates the database name with the shape's schema for
-// users users, eligible of them past their grace period, vacuumed and
+// users users, eligible of them past their grace period, and lethe's own
+// schema (as every run after lethe's first finds it), vacuumed and
 // analyzed.
 func buildTemplate(ctx context.Context, srv *pgtest.Server, name string, sh shape, users, eligible int) error {
 	admin, err := pgx.Connect(ctx, srv.AdminURL)
@@ -30,8 +34,23 @@ func buildTemplate(ctx context.Context, srv *pgtest.Server, name string, sh shap
 	if _, err := c.Exec(ctx, sh.schemaSQL(users, users/eligible)); err != nil {
 		return err
 	}
+	if err := migrateLethe(ctx, srv.URLFor(name)); err != nil {
+		return err
+	}
 	_, err = c.Exec(ctx, "VACUUM ANALYZE")
 	return err
+}
+
+// migrateLethe creates lethe's schema in the database at u: a one-time
+// cost of lethe's first run on a database, which the set-based transaction
+// has no equivalent of.
+func migrateLethe(ctx context.Context, u string) error {
+	pool, err := pgxpool.New(ctx, u)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return ledger.Migrate(ctx, pool)
 }
 
 func cloneTemplate(ctx context.Context, srv *pgtest.Server, tmpl, db string) error {
@@ -43,8 +62,13 @@ func cloneTemplate(ctx context.Context, srv *pgtest.Server, tmpl, db string) err
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db+" TEMPLATE "+tmpl); err != nil {
 		return err
 	}
-	_, err = admin.Exec(ctx, "CHECKPOINT")
-	return err
+	if _, err = admin.Exec(ctx, "CHECKPOINT"); err != nil {
+		return err
+	}
+	// The copy, the checkpoint and the previous run left dirty pages in
+	// the kernel: write them now, not during the run.
+	syscall.Sync()
+	return nil
 }
 
 func dropDB(ctx context.Context, srv *pgtest.Server, db string) error {
