@@ -76,6 +76,9 @@ func NewSession(pool *pgxpool.Pool, limits Limits, report *Report, logger *slog.
 	}
 	if pool != nil && !limits.Governor.Off {
 		s.gov = &governor{cfg: limits.Governor, replicas: map[string]*pgx.Conn{}}
+		if limits.Governor.LatencyProbe {
+			s.gov.lat = newLatency(limits.Governor)
+		}
 	}
 	return s
 }

@@ -1,0 +1,263 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Latency probe defaults (see Governor.LatencyProbe).
+const (
+	// DefaultProbeFactor: a probe is slow when it takes more than this
+	// many times the probe's baseline (its median while lethe is idle).
+	DefaultProbeFactor = 2.0
+	// DefaultMinProbeLatency is the floor of the slow threshold: a probe
+	// faster than this is never slow, however fast the baseline.
+	DefaultMinProbeLatency = 2 * time.Millisecond
+	// DefaultProbeInterval is how often the probe runs, and how often a
+	// run held by a slow probe looks again.
+	DefaultProbeInterval = 100 * time.Millisecond
+	// DefaultMinShare is the least share of database time (batch time
+	// per second of the run, summed over workers) pacing leaves lethe.
+	DefaultMinShare = 0.05
+)
+
+// Pacing constants: a slow probe halves lethe's share of database time, a
+// probe within the threshold raises it by shareStep; at unpacedShare the
+// pacing ends. baselineProbes idle probes make the baseline.
+const (
+	shareStep      = 1.05
+	unpacedShare   = 2.0
+	baselineProbes = 9
+	maxProbeErrors = 3
+	minProbeTimout = time.Second
+)
+
+// ReasonLatency labels the waits of the latency probe and its pacing.
+const ReasonLatency = "latency"
+
+// Counters of the latency probe.
+const (
+	// ProbeErrors is how many latency probes failed; after maxProbeErrors
+	// in a row (or one the role may not run) the probe is off for the run.
+	ProbeErrors Counter = "latency_probe_errors"
+	// ProbeSlow is how many latency probes taken while lethe worked were
+	// slower than the threshold.
+	ProbeSlow Counter = "latency_probes_slow"
+)
+
+// probeSQL is the latency probe: a transaction that writes a WAL record
+// (a transactional logical message, no table) so that its COMMIT waits for
+// the WAL flush as the application's writes do. A transaction that only
+// takes an xid writes its commit record but does not wait for its flush
+// (RecordTransactionCommit flushes only when the transaction wrote WAL
+// before its commit record).
+const probeSQL = `SELECT pg_logical_emit_message(true, 'lethe.probe', '')::text`
+
+// probeSample is one probe's outcome.
+type probeSample struct {
+	took time.Duration
+	err  error
+	idle bool // lethe had nothing in flight
+	seq  int
+}
+
+// latency is the run's latency probe and pacing state. Its own lock: the
+// prober records while govern sleeps with the governor's lock held.
+type latency struct {
+	mu       sync.Mutex
+	cfg      Governor
+	manual   bool // a test feeds the samples; no prober
+	started  bool // the prober runs
+	stopped  bool // off for the run (errors)
+	cancel   context.CancelFunc
+	done     chan struct{}
+	conn     *pgx.Conn
+	lastLSN  string // of the last probe's WAL record
+	samples  []probeSample // not yet judged
+	seq      int
+	idle     []time.Duration // the last baselineProbes idle probes
+	errs     int             // errors in a row
+	working  bool            // a batch may be in flight
+	pausedAt time.Time       // when all batches were held, when !working
+	maxBatch time.Duration
+	// share is lethe's allowed share of database time, 0 when not pacing;
+	// credit the batch time it may still spend.
+	share    float64
+	credit   time.Duration
+	refilled time.Time
+	busy     time.Duration // batch time since busySince
+	busySnc  time.Time
+}
+
+func newLatency(cfg Governor) *latency {
+	return &latency{cfg: cfg}
+}
+
+// threshold is the slow threshold; ok is false until a baseline exists.
+func (l *latency) threshold() (thr time.Duration, ok bool) {
+	if len(l.idle) == 0 {
+		return 0, false
+	}
+	s := append([]time.Duration(nil), l.idle...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	base := s[len(s)/2]
+	return max(l.cfg.MinProbeLatency, time.Duration(l.cfg.ProbeFactor*float64(base))), true
+}
+
+// record adds a probe's outcome, taken at now by the run's clock.
+func (l *latency) record(now time.Time, took time.Duration, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	idle := !l.working && (l.pausedAt.IsZero() || now.Sub(l.pausedAt) >= l.maxBatch)
+	l.seq++
+	l.samples = append(l.samples, probeSample{took: took, err: err, idle: idle, seq: l.seq})
+	if err == nil && idle {
+		l.idle = append(l.idle, took)
+		if len(l.idle) > baselineProbes {
+			l.idle = l.idle[1:]
+		}
+	}
+}
+
+// verdict judges the samples recorded since the last verdict: slow is
+// true when one taken while lethe worked (or, held, any) was over the
+// threshold while the application had sessions at work (app). fresh is
+// false when there was none to judge. Probes taken while lethe worked
+// adapt the pacing's share.
+func (l *latency) verdict(s *Session, held, app bool) (slow, fresh bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return false, true
+	}
+	thr, ok := l.threshold()
+	for _, p := range l.samples {
+		timedOut := errors.Is(p.err, context.DeadlineExceeded)
+		if p.err != nil {
+			l.errs++
+			s.Report.Add(ProbeErrors, 1)
+			if !timedOut && (l.errs >= maxProbeErrors || isPrivilegeError(p.err)) {
+				l.off(s, p.err)
+				return false, true
+			}
+			if !timedOut {
+				continue
+			}
+		} else {
+			l.errs = 0
+		}
+		if !ok || (p.idle && !held) {
+			continue
+		}
+		fresh = true
+		if app && (timedOut || p.took > thr) {
+			slow = true
+		}
+	}
+	l.samples = l.samples[:0]
+	if fresh && !held {
+		if slow {
+			s.Report.Add(ProbeSlow, 1)
+		}
+		l.adapt(s, slow)
+	}
+	return slow, fresh
+}
+
+// off turns the probe and pacing off for the rest of the run.
+func (l *latency) off(s *Session, err error) {
+	if l.stopped {
+		return
+	}
+	l.stopped, l.share = true, 0
+	s.Logger.Warn("governor: latency probe failed, going on without it", slog.String("error", OneLine(err)))
+}
+
+// adapt halves the share after a slow probe (starting from lethe's use
+// since the last change) and raises it after a good one.
+func (l *latency) adapt(s *Session, slow bool) {
+	now := s.Limits.Now()
+	switch {
+	case slow && l.share == 0:
+		used := unpacedShare
+		if el := now.Sub(l.busySnc); el > 0 && !l.busySnc.IsZero() {
+			used = min(used, l.busy.Seconds()/el.Seconds())
+		}
+		l.share = max(used/2, l.cfg.MinShare)
+		l.credit, l.refilled = 0, now
+		s.Logger.Info("pacing started", slog.Float64("db_share", l.share))
+	case slow:
+		l.share = max(l.share/2, l.cfg.MinShare)
+	case l.share > 0:
+		l.share *= shareStep
+		if l.share >= unpacedShare {
+			l.share = 0
+			s.Logger.Info("pacing stopped")
+		}
+	}
+	l.busy, l.busySnc = 0, now
+}
+
+// observe counts a batch of d against the pacing credit.
+func (l *latency) observe(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.busy += d
+	l.maxBatch = max(l.maxBatch, d)
+	if l.share > 0 {
+		l.credit -= d
+	}
+}
+
+// pacingPause is how long lethe must wait before its next batch for its
+// batch time to stay within its share, 0 when it need not.
+func (l *latency) pacingPause(now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.share == 0 {
+		return 0
+	}
+	l.credit += time.Duration(l.share * float64(now.Sub(l.refilled)))
+	l.refilled = now
+	l.credit = min(l.credit, time.Duration(l.share*float64(l.cfg.ProbeInterval)))
+	if l.credit >= 0 {
+		return 0
+	}
+	return time.Duration(float64(-l.credit) / l.share)
+}
+
+// setWorking records whether batches may be in flight: false while the
+// governor holds them all.
+func (l *latency) setWorking(w bool, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.busySnc.IsZero() {
+		l.busySnc = now
+	}
+	if l.working && !w {
+		l.pausedAt = now
+	}
+	l.working = w
+}
+
+// Share is lethe's share of database time the pacing allows, 0 when it
+// does not pace.
+func (l *latency) Share() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.share
+}
+
+func isPrivilegeError(err error) bool {
+	switch SQLState(err) {
+	case "42501", "42883", "55000": // insufficient_privilege, undefined_function, object_not_in_prerequisite_state
+		return true
+	}
+	return false
+}
