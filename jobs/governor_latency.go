@@ -78,7 +78,7 @@ type latency struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	conn     *pgx.Conn
-	lastLSN  string // of the last probe's WAL record
+	lastLSN  string        // of the last probe's WAL record
 	samples  []probeSample // not yet judged
 	seq      int
 	idle     []time.Duration // the last baselineProbes idle probes

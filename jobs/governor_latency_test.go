@@ -225,7 +225,9 @@ func TestLatencyProbeRunsAndWaitsForTheWALFlush(t *testing.T) {
 
 	role := fmt.Sprintf("probe_%d", rand.Uint32())
 	db.Exec(t, "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" NOLOGIN")
-	t.Cleanup(func() { _, _ = db.Pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{role}.Sanitize()) })
+	t.Cleanup(func() {
+		_, _ = db.Pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{role}.Sanitize())
+	})
 	conn, err := db.Pool.Acquire(ctx)
 	require.NoError(t, err)
 	defer conn.Release()
