@@ -257,6 +257,7 @@ func (j *Job) rangeWithRetry(ctx context.Context, tr *tableRun, sql string, w *r
 			tr.batches++
 			tr.longest = max(tr.longest, el)
 			w.observe(*hi-lo, n, el)
+			j.s.ObserveBatch(el)
 			j.cfg.Logger.Debug("range done", slog.String("table", tr.t.name()), slog.Int64("from_block", lo),
 				slog.Int64("to_block", *hi), slog.Int64("rows", n), slog.Duration("duration", el), slog.Int64("next_width", w.width))
 			return n, nil
