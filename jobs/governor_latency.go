@@ -137,6 +137,7 @@ func (l *latency) verdict(s *Session, held, app bool) (slow, fresh bool) {
 		return false, true
 	}
 	thr, ok := l.threshold()
+	var worst time.Duration
 	for _, p := range l.samples {
 		timedOut := errors.Is(p.err, context.DeadlineExceeded)
 		if p.err != nil {
@@ -156,6 +157,7 @@ func (l *latency) verdict(s *Session, held, app bool) (slow, fresh bool) {
 			continue
 		}
 		fresh = true
+		worst = max(worst, p.took)
 		if app && (timedOut || p.took > thr) {
 			slow = true
 		}
@@ -166,6 +168,10 @@ func (l *latency) verdict(s *Session, held, app bool) (slow, fresh bool) {
 			s.Report.Add(ProbeSlow, 1)
 		}
 		l.adapt(s, slow)
+	}
+	if fresh {
+		s.Logger.Debug("latency probe", slog.Duration("took", worst), slog.Duration("threshold", thr),
+			slog.Bool("slow", slow), slog.Bool("held", held), slog.Bool("app", app), slog.Float64("db_share", l.share))
 	}
 	return slow, fresh
 }

@@ -70,7 +70,8 @@ func whole(fn func(context.Context, *pgxpool.Pool, string, *variantResult) error
 // and off windows alternate in (b) and (c). lethe runs with its default
 // settings, with the time budget cutting its work into windows.
 func scenarios(o options) []scenario {
-	on := jobs.Limits{AllowLarge: true}
+	// The binary's defaults: the governor with its latency probe.
+	on := jobs.Limits{AllowLarge: true, Governor: jobs.Governor{LatencyProbe: true}}
 	off := on
 	off.Governor.Off = true
 	one := off

@@ -66,7 +66,17 @@ func main() {
 	flag.IntVar(&o.scale, "scale", 40000, "subjects the scale-out run purges with 1, 2 and 4 processes (0: skip)")
 	flag.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "the governor's LETHE_MAX_REPLICA_LAG in the replica-lag run")
 	flag.StringVar(&o.only, "only", "impact,lag,scale", "which runs: impact, lag, scale")
+	logFile := flag.String("lethe-log", "", "write lethe's debug logs (the governor's probes) to this file")
 	flag.Parse()
+	if *logFile != "" {
+		f, err := os.Create(*logFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench-impact:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		letheLog = f
+	}
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-impact:", err)
 		os.Exit(1)
