@@ -86,7 +86,7 @@ type Governor struct {
 	// tiny write transaction timed every ProbeInterval on a connection of
 	// its own, whose COMMIT waits for the WAL flush as the application's
 	// do. While the application has sessions at work, a probe slower than
-	// ProbeFactor times its baseline (its median while lethe is idle, and
+	// ProbeFactor times its baseline (its lower quartile while lethe is idle, and
 	// at least MinProbeLatency) holds the run until a probe is fast again,
 	// and halves lethe's share of database time (its batch time per second,
 	// summed over workers, never below MinShare); fast probes raise the

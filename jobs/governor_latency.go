@@ -14,7 +14,9 @@ import (
 // Latency probe defaults (see Governor.LatencyProbe).
 const (
 	// DefaultProbeFactor: a probe is slow when it takes more than this
-	// many times the probe's baseline (its median while lethe is idle).
+	// many times the probe's baseline (the lower quartile of the last
+	// probes taken while lethe was idle: a stall of the machine's own
+	// does not raise it, a server slower for everyone does).
 	DefaultProbeFactor = 2.0
 	// DefaultMinProbeLatency is the floor of the slow threshold: a probe
 	// faster than this is never slow, however fast the baseline.
@@ -29,11 +31,13 @@ const (
 
 // Pacing constants: a slow probe halves lethe's share of database time, a
 // probe within the threshold raises it by shareStep; at unpacedShare the
-// pacing ends. baselineProbes idle probes make the baseline.
+// pacing ends. The last baselineProbes idle probes make the baseline,
+// startProbes of them before the run's first batch.
 const (
 	shareStep      = 1.05
 	unpacedShare   = 2.0
 	baselineProbes = 9
+	startProbes    = 5
 	maxProbeErrors = 3
 	minProbeTimout = time.Second
 )
@@ -106,7 +110,7 @@ func (l *latency) threshold() (thr time.Duration, ok bool) {
 	}
 	s := append([]time.Duration(nil), l.idle...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	base := s[len(s)/2]
+	base := s[len(s)/4]
 	return max(l.cfg.MinProbeLatency, time.Duration(l.cfg.ProbeFactor*float64(base))), true
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 // startProbes starts the latency prober of a run, once: it times
-// baselineProbes/3 probes before the run's first batch (lethe idle: the
+// startProbes probes before the run's first batch (lethe idle: the
 // baseline), then one every ProbeInterval on a connection of its own, while
 // batches run and while they wait, until the run ends. Probe latencies
 // are real time (they measure the server); the rest of the governor reads
@@ -24,7 +24,7 @@ func (s *Session) startProbes(ctx context.Context, l *latency) {
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancel, l.done = cancel, make(chan struct{})
 	l.mu.Unlock()
-	for range baselineProbes / 3 {
+	for range startProbes {
 		took, err := s.probeOnce(pctx, l)
 		l.record(s.Limits.Now(), took, err)
 		if err != nil {
