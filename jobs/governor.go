@@ -199,6 +199,7 @@ type governor struct {
 	waited    time.Duration
 	reason    string // the reason of the wait in progress, "" when none
 	since     time.Time
+	polls     int // pauses of the wait in progress
 	lastBatch time.Duration
 	failed    *ThrottledError
 	lat       *latency // nil without the latency probe
@@ -315,7 +316,7 @@ func (s *Session) govern(ctx context.Context) error {
 		}
 		if g.reason != reason {
 			g.stopThrottle(s)
-			g.reason, g.since = reason, s.Limits.Now()
+			g.reason, g.since, g.polls = reason, s.Limits.Now(), 0
 			s.Logger.Warn("throttle started", slog.String("reason", reason), healthAttrs(h))
 		}
 		if g.waited >= g.cfg.MaxThrottle {
@@ -332,8 +333,14 @@ func (s *Session) govern(ctx context.Context) error {
 		case ReasonLatency:
 			pause = g.cfg.ProbeInterval
 		}
+		first := g.polls == 0
+		g.polls++
 		waited, err := s.throttleSleep(ctx, g, reason, min(pause, g.cfg.MaxThrottle-g.waited))
-		g.waited += waited
+		if reason != ReasonLatency || !first {
+			// A hold's first pause lets lethe's own batches end: only a
+			// probe still slow after it says the database is unhealthy.
+			g.waited += waited
+		}
 		if err != nil {
 			return err
 		}

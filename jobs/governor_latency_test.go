@@ -143,6 +143,7 @@ func TestLatencyProbeThatTimesOutFailsTheRunAtTheBound(t *testing.T) {
 	require.Equal(t, time.Second, te.Waited)
 	require.Equal(t, jobs.ExitFailed, jobs.ExitCode(err))
 	require.Equal(t, 1, job.n, "no batch after the first")
+	require.Len(t, clock.slept, 11, "the hold's first pause, for lethe's own batches to end, is outside the bound")
 	require.EqualValues(t, 1, r.Counter(jobs.ThrottledOut))
 	require.Positive(t, r.Counter(jobs.ProbeErrors))
 }

@@ -61,7 +61,7 @@ func main() {
 	flag.DurationVar(&o.guard, "guard", 2*time.Second, "load after each work window that counts nowhere")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of (b) and (c), each on a fresh copy, their windows pooled")
 	flag.IntVar(&o.maxWindows, "max-windows", 200, "most work windows per scenario")
-	flag.StringVar(&o.scenarios, "scenarios", "b,c,d,d2,c2,c3", "which impact scenarios, by their first word")
+	flag.StringVar(&o.scenarios, "scenarios", "b,c,d,d2,c2,c3", "which impact scenarios, by their first word; h: lethe's throughput with the governor on and off and no load")
 	flag.BoolVar(&o.partitioned, "partitioned", true, "also measure retention on a table partitioned by week (c2, c3)")
 	flag.IntVar(&o.scale, "scale", 40000, "subjects the scale-out run purges with 1, 2 and 4 processes (0: skip)")
 	flag.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "the governor's LETHE_MAX_REPLICA_LAG in the replica-lag run")
@@ -148,6 +148,9 @@ func impact(ctx context.Context, s *server, o options, pol string) error {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
 		run.print(o)
+	}
+	if want["h"] {
+		return healthy(ctx, s, o, pol)
 	}
 	return nil
 }
