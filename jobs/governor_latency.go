@@ -40,6 +40,7 @@ const (
 	startProbes    = 5
 	maxProbeErrors = 3
 	minProbeTimout = time.Second
+	minPacedTarget = 10 * time.Millisecond
 )
 
 // ReasonLatency labels the waits of the latency probe and its pacing.
@@ -270,4 +271,21 @@ func isPrivilegeError(err error) bool {
 		return true
 	}
 	return false
+}
+
+// PacedTarget is the batch time to aim for instead of target while the
+// latency probe paces the run: target times lethe's share of database
+// time (at least 10ms), so that each batch is a short burst of work and
+// the pause after it stays about one target long. It is target when the
+// run is not paced. The run's sizers use it; a job with a model of its own
+// (retention's block ranges) asks it before each batch.
+func (s *Session) PacedTarget(target time.Duration) time.Duration {
+	if s.gov == nil || s.gov.lat == nil {
+		return target
+	}
+	sh := s.gov.lat.Share()
+	if sh == 0 || sh >= 1 {
+		return target
+	}
+	return max(time.Duration(sh*float64(target)), min(target, minPacedTarget))
 }

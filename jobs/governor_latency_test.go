@@ -57,6 +57,12 @@ func TestLatencyProbeHoldsThenPacesWhileTheApplicationFeelsIt(t *testing.T) {
 	// lethe used 1.0 of database time (100ms of batches in 100ms): half.
 	require.InDelta(t, 0.5, jobs.LatencyShare(s), 1e-9)
 	require.EqualValues(t, 1, s.Report.Counter(jobs.ProbeSlow))
+	// Batches aim at half their target: short bursts.
+	require.Equal(t, 500*ms, s.PacedTarget(time.Second))
+	require.Equal(t, 10*ms, s.PacedTarget(12*ms), "at least 10ms")
+	// The run's sizer shrinks a batch that took the whole unpaced target.
+	s.Sizer().Observe(s.Sizer().Size(), s.Sizer().Size(), 1500*ms)
+	require.Equal(t, 166, s.Sizer().Size(), "500 subjects in 1.5s: 166 take 500ms")
 
 	// Paced: a batch of 100ms at a share of 0.5 costs 200ms of the run,
 	// the 50ms of credit earned while held excepted.

@@ -96,6 +96,7 @@ func (s *Session) NewSizer(size, max int, target time.Duration) *Sizer {
 	}
 	z := NewSizer(size, max, target)
 	z.onChange = func(n int) { s.Report.SetGauge(BatchSize, float64(n)) }
+	z.paced = s.PacedTarget
 	return z
 }
 

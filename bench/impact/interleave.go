@@ -87,6 +87,9 @@ func scenarios(o options) []scenario {
 			}}}},
 		{name: "d2 retention as one DELETE", tmpl: "tmpl_plain", arms: []arm{{label: "d2 one DELETE", once: true, fn: whole(oneDelete)}}},
 	}
+	if !o.offArm {
+		out[0].arms, out[1].arms = out[0].arms[:1], out[1].arms[:1]
+	}
 	if o.partitioned {
 		out = append(out,
 			scenario{name: "c2 retention, partitioned", tmpl: "tmpl_part", arms: []arm{{label: "c2 governor on", fn: lethe("retention", on)}}},
