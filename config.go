@@ -129,7 +129,7 @@ var envVars = [][2]string{
 	{"LETHE_MAX_THROTTLE", "most time a run waits for the database; past it the run stops, exit 1 (default 5m)"},
 	{"LETHE_LATENCY_PROBE", "false: no latency probe; true: time a tiny commit every 100ms and pace while it is slow (default true)"},
 	{"LETHE_PROBE_FACTOR", "the probe is slow above this many times its baseline while lethe is idle (default 2)"},
-	{"LETHE_PROBE_MIN_LATENCY", "the probe is never slow below this (default 2ms)"},
+	{"LETHE_PROBE_MIN_LATENCY", "the probe is never slow below this (default 5ms)"},
 	{"LETHE_MIN_DB_SHARE", "least share of database time (batch seconds per second) the pacing leaves lethe (default 0.05)"},
 	{"LETHE_TARGET_BATCH_TIME", "transaction time the adaptive batch size aims for (default 1s; retention 250ms)"},
 	{"LETHE_MAX_BATCH_SIZE", "largest adaptive batch (default the batch size; retention 20000)"},

@@ -20,7 +20,7 @@ const (
 	DefaultProbeFactor = 2.0
 	// DefaultMinProbeLatency is the floor of the slow threshold: a probe
 	// faster than this is never slow, however fast the baseline.
-	DefaultMinProbeLatency = 2 * time.Millisecond
+	DefaultMinProbeLatency = 5 * time.Millisecond
 	// DefaultProbeInterval is how often the probe runs, and how often a
 	// run held by a slow probe looks again.
 	DefaultProbeInterval = 100 * time.Millisecond

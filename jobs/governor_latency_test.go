@@ -39,7 +39,7 @@ func TestLatencyProbeHoldsThenPacesWhileTheApplicationFeelsIt(t *testing.T) {
 	s, clock, feed := probedSession(t, db, jobs.Governor{}, &app)
 	thr, ok := jobs.LatencyThreshold(s)
 	require.True(t, ok)
-	require.Equal(t, 2*ms, thr, "2 x the 1ms baseline")
+	require.Equal(t, 5*ms, thr, "the floor: 2 x the 1ms baseline is below it")
 
 	require.True(t, s.Continue(ctx))
 	require.Empty(t, clock.slept, "no probe yet while lethe works")
@@ -81,7 +81,7 @@ func TestLatencyProbeHoldsThenPacesWhileTheApplicationFeelsIt(t *testing.T) {
 	require.InDelta(t, 0.525, jobs.LatencyShare(s), 1e-9)
 	// Another slow one halves it, after a hold.
 	clock.slept = nil
-	feed(5*ms, nil)
+	feed(6*ms, nil)
 	clock.onSleep = func() { feed(ms, nil) }
 	require.True(t, s.Continue(ctx))
 	require.Equal(t, 100*ms, clock.slept[0])
