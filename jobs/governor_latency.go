@@ -289,3 +289,30 @@ func (s *Session) PacedTarget(target time.Duration) time.Duration {
 	}
 	return max(time.Duration(sh*float64(target)), min(target, minPacedTarget))
 }
+
+// latencyHolds reports whether the latency probe holds the run: a probe
+// slower than its threshold while the application works, and, once held,
+// until a fresh probe is fast.
+func (g *governor) latencyHolds(s *Session, h Health) bool {
+	if g.lat == nil {
+		return false
+	}
+	held := g.reason == ReasonLatency
+	slow, fresh := g.lat.verdict(s, held, h.AppSessions > 0)
+	return slow || (held && !fresh)
+}
+
+// pace pauses before a batch as long as the latency pacing asks (counted
+// as latency, outside the bound), then lets the batch go.
+func (g *governor) pace(ctx context.Context, s *Session) error {
+	if g.lat == nil {
+		return nil
+	}
+	if d := g.lat.pacingPause(s.Limits.Now()); d > 0 {
+		if _, err := s.throttleSleep(ctx, g, ReasonLatency, d); err != nil {
+			return err
+		}
+	}
+	g.lat.setWorking(true, s.Limits.Now())
+	return nil
+}
