@@ -90,7 +90,9 @@ type Governor struct {
 	// and halves lethe's share of database time (its batch time per second,
 	// summed over workers, never below MinShare); fast probes raise the
 	// share again by 5% each until the pacing ends. Off in the zero value;
-	// the binary turns it on (LETHE_LATENCY_PROBE).
+	// the binary turns it on (LETHE_LATENCY_PROBE). A run starts paced at
+	// a quarter of the database's time and ramps up while probes are fast;
+	// without application sessions at work it does not pace.
 	LatencyProbe bool
 	// ProbeFactor is how many times its baseline a probe may take before
 	// it is slow. Default 2.

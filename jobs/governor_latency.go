@@ -36,6 +36,7 @@ const (
 const (
 	shareStep      = 1.05
 	unpacedShare   = 2.0
+	startShare     = 0.25
 	baselineProbes = 9
 	startProbes    = 5
 	maxProbeErrors = 3
@@ -100,8 +101,11 @@ type latency struct {
 	busySnc  time.Time
 }
 
+// newLatency starts paced at startShare: a run ramps up while the probe
+// stays fast (to unpaced in about 4s) rather than learning from a slow
+// probe that its first full-size batches hurt.
 func newLatency(cfg Governor) *latency {
-	return &latency{cfg: cfg}
+	return &latency{cfg: cfg, share: startShare}
 }
 
 // threshold is the slow threshold; ok is false until a baseline exists.
@@ -172,7 +176,7 @@ func (l *latency) verdict(s *Session, held, app bool) (slow, fresh bool) {
 		if slow {
 			s.Report.Add(ProbeSlow, 1)
 		}
-		l.adapt(s, slow)
+		l.adapt(s, slow, app)
 	}
 	if fresh {
 		s.Logger.Debug("latency probe", slog.Duration("took", worst), slog.Duration("threshold", thr),
@@ -191,10 +195,16 @@ func (l *latency) off(s *Session, err error) {
 }
 
 // adapt halves the share after a slow probe (starting from lethe's use
-// since the last change) and raises it after a good one.
-func (l *latency) adapt(s *Session, slow bool) {
+// since the last change when it was not pacing) and raises it after a
+// fast one; without application sessions at work the pacing ends.
+func (l *latency) adapt(s *Session, slow, app bool) {
 	now := s.Limits.Now()
 	switch {
+	case !app:
+		if l.share > 0 {
+			l.share = 0
+			s.Logger.Debug("pacing stopped: no application session at work")
+		}
 	case slow && l.share == 0:
 		used := unpacedShare
 		if el := now.Sub(l.busySnc); el > 0 && !l.busySnc.IsZero() {

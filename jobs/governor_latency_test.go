@@ -41,6 +41,9 @@ func TestLatencyProbeHoldsThenPacesWhileTheApplicationFeelsIt(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, 5*ms, thr, "the floor: 2 x the 1ms baseline is below it")
 
+	// A run starts paced at a quarter of the database's time: the first
+	// batch may go at once.
+	require.InDelta(t, 0.25, jobs.LatencyShare(s), 1e-9)
 	require.True(t, s.Continue(ctx))
 	require.Empty(t, clock.slept, "no probe yet while lethe works")
 	// A batch of 100ms, during which the probe took 10ms: slow.
@@ -53,39 +56,42 @@ func TestLatencyProbeHoldsThenPacesWhileTheApplicationFeelsIt(t *testing.T) {
 		}
 	}
 	require.True(t, s.Continue(ctx))
-	require.Equal(t, []time.Duration{100 * ms}, clock.slept, "held one probe interval")
-	// lethe used 1.0 of database time (100ms of batches in 100ms): half.
-	require.InDelta(t, 0.5, jobs.LatencyShare(s), 1e-9)
+	// Held one probe interval, then paced: the share is halved to 0.125,
+	// and the 100ms batch less the 50ms of credit (25ms to start, 25ms
+	// earned in 200ms) costs 400ms of the run.
+	require.Equal(t, []time.Duration{100 * ms, 400 * ms}, clock.slept)
+	require.InDelta(t, 0.125, jobs.LatencyShare(s), 1e-9)
 	require.EqualValues(t, 1, s.Report.Counter(jobs.ProbeSlow))
-	// Batches aim at half their target: short bursts.
-	require.Equal(t, 500*ms, s.PacedTarget(time.Second))
+	// Batches aim at an eighth of their target: short bursts.
+	require.Equal(t, 125*ms, s.PacedTarget(time.Second))
 	require.Equal(t, 10*ms, s.PacedTarget(12*ms), "at least 10ms")
 	// The run's sizer shrinks a batch that took the whole unpaced target.
 	s.Sizer().Observe(s.Sizer().Size(), s.Sizer().Size(), 1500*ms)
-	require.Equal(t, 166, s.Sizer().Size(), "500 subjects in 1.5s: 166 take 500ms")
+	require.Equal(t, 41, s.Sizer().Size(), "500 subjects in 1.5s: 41 take 125ms")
 
-	// Paced: a batch of 100ms at a share of 0.5 costs 200ms of the run,
-	// the 50ms of credit earned while held excepted.
+	// The next batch of 100ms costs 800ms.
 	s.ObserveBatch(100 * ms)
 	require.True(t, s.Continue(ctx))
-	require.Equal(t, []time.Duration{100 * ms, 100 * ms}, clock.slept)
-	s.ObserveBatch(100 * ms)
-	require.True(t, s.Continue(ctx))
-	require.Equal(t, []time.Duration{100 * ms, 100 * ms, 200 * ms}, clock.slept)
-	require.EqualValues(t, 400, s.Report.Counter(jobs.ThrottledCounter(jobs.ReasonLatency)))
-	require.EqualValues(t, 400, s.Report.Counter(jobs.ThrottledMS))
+	require.Equal(t, []time.Duration{100 * ms, 400 * ms, 800 * ms}, clock.slept)
+	require.EqualValues(t, 1300, s.Report.Counter(jobs.ThrottledCounter(jobs.ReasonLatency)))
+	require.EqualValues(t, 1300, s.Report.Counter(jobs.ThrottledMS))
 
 	// Fast probes while lethe works raise the share by 5% each.
 	feed(ms, nil)
 	require.True(t, s.Continue(ctx))
-	require.InDelta(t, 0.525, jobs.LatencyShare(s), 1e-9)
+	require.InDelta(t, 0.13125, jobs.LatencyShare(s), 1e-9)
 	// Another slow one halves it, after a hold.
 	clock.slept = nil
 	feed(6*ms, nil)
 	clock.onSleep = func() { feed(ms, nil) }
 	require.True(t, s.Continue(ctx))
 	require.Equal(t, 100*ms, clock.slept[0])
-	require.InDelta(t, 0.2625, jobs.LatencyShare(s), 1e-9)
+	require.InDelta(t, 0.065625, jobs.LatencyShare(s), 1e-9)
+	// Once the application has no session at work, the pacing ends.
+	app = 0
+	feed(ms, nil)
+	require.True(t, s.Continue(ctx))
+	require.Zero(t, jobs.LatencyShare(s))
 }
 
 func TestLatencyProbeIgnoredWithoutApplicationSessions(t *testing.T) {
