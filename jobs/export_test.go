@@ -25,7 +25,12 @@ func FeedLatency(s *Session) func(took time.Duration, err error) {
 
 // LatencyShare is the share of database time the pacing of s allows, 0
 // when it does not pace.
-func LatencyShare(s *Session) float64 { return s.gov.lat.Share() }
+func LatencyShare(s *Session) float64 {
+	if s.gov.lat == nil {
+		return 0
+	}
+	return s.gov.lat.Share()
+}
 
 // ProbeOnce runs the real latency probe of s once.
 func ProbeOnce(ctx context.Context, s *Session) (time.Duration, error) {

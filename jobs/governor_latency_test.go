@@ -106,6 +106,11 @@ func TestLatencyProbeIgnoredWithoutApplicationSessions(t *testing.T) {
 	require.Empty(t, clock.slept, "nobody to feel lethe's latency")
 	require.Zero(t, jobs.LatencyShare(s))
 
+	// A plain dry run takes no probe (it writes nothing, the probe would).
+	dry, _ := newSession(t, db, jobs.Limits{DryRun: true, Governor: jobs.Governor{LatencyProbe: true}})
+	require.True(t, dry.Continue(ctx))
+	require.Zero(t, jobs.LatencyShare(dry))
+
 	// Off by default: the zero Governor takes no probe.
 	plain, clock := newSession(t, db, jobs.Limits{})
 	plain.ObserveBatch(100 * ms)

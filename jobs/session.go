@@ -76,7 +76,9 @@ func NewSession(pool *pgxpool.Pool, limits Limits, report *Report, logger *slog.
 	}
 	if pool != nil && !limits.Governor.Off {
 		s.gov = &governor{cfg: limits.Governor, replicas: map[string]*pgx.Conn{}}
-		if limits.Governor.LatencyProbe {
+		// A plain dry run is read-only and light, and writes no WAL of its
+		// own: no probe.
+		if limits.Governor.LatencyProbe && (!limits.DryRun || limits.ExecuteDryRun) {
 			s.gov.lat = newLatency(limits.Governor)
 		}
 	}
