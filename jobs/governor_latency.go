@@ -34,14 +34,18 @@ const (
 // pacing ends. The last baselineProbes idle probes make the baseline,
 // startProbes of them before the run's first batch.
 const (
-	shareStep      = 1.05
-	unpacedShare   = 2.0
-	startShare     = 0.25
-	baselineProbes = 9
-	startProbes    = 5
-	maxProbeErrors = 3
-	minProbeTimout = time.Second
-	minPacedTarget = 10 * time.Millisecond
+	shareStep    = 1.05
+	unpacedShare = 2.0
+	startShare   = 0.25
+	// slowOf of the last slowWindow probes taken while lethe works must
+	// be slow for a verdict of slow: one stall of the machine's own is
+	// not lethe's doing.
+	slowOf, slowWindow = 2, 3
+	baselineProbes     = 9
+	startProbes        = 5
+	maxProbeErrors     = 3
+	minProbeTimout     = time.Second
+	minPacedTarget     = 10 * time.Millisecond
 )
 
 // ReasonLatency labels the waits of the latency probe and its pacing.
@@ -89,6 +93,7 @@ type latency struct {
 	seq      int
 	idle     []time.Duration // the last baselineProbes idle probes
 	errs     int             // errors in a row
+	recent   []bool          // whether each of the last busy probes was slow
 	working  bool            // a batch may be in flight
 	pausedAt time.Time       // when all batches were held, when !working
 	maxBatch time.Duration
@@ -135,8 +140,9 @@ func (l *latency) record(now time.Time, took time.Duration, err error) {
 }
 
 // verdict judges the samples recorded since the last verdict: slow is
-// true when one taken while lethe worked (or, held, any) was over the
-// threshold while the application had sessions at work (app). fresh is
+// true when slowOf of the last slowWindow taken while lethe worked (or,
+// held, any one) were over the threshold while the application had
+// sessions at work (app). fresh is
 // false when there was none to judge. Probes taken while lethe worked
 // adapt the pacing's share.
 func (l *latency) verdict(s *Session, held, app bool) (slow, fresh bool) {
@@ -167,8 +173,16 @@ func (l *latency) verdict(s *Session, held, app bool) (slow, fresh bool) {
 		}
 		fresh = true
 		worst = max(worst, p.took)
-		if app && (timedOut || p.took > thr) {
-			slow = true
+		over := app && (timedOut || p.took > thr)
+		if held {
+			slow = slow || over
+			continue
+		}
+		if l.recent = append(l.recent, over); len(l.recent) > slowWindow {
+			l.recent = l.recent[1:]
+		}
+		if count(l.recent) >= slowOf {
+			slow, l.recent = true, l.recent[:0]
 		}
 	}
 	l.samples = l.samples[:0]
@@ -325,4 +339,14 @@ func (g *governor) pace(ctx context.Context, s *Session) error {
 	}
 	g.lat.setWorking(true, s.Limits.Now())
 	return nil
+}
+
+func count(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }

@@ -46,9 +46,11 @@ func TestLatencyProbeHoldsThenPacesWhileTheApplicationFeelsIt(t *testing.T) {
 	require.InDelta(t, 0.25, jobs.LatencyShare(s), 1e-9)
 	require.True(t, s.Continue(ctx))
 	require.Empty(t, clock.slept, "no probe yet while lethe works")
-	// A batch of 100ms, during which the probe took 10ms: slow.
+	// A batch of 100ms, during which the probe took 10ms twice: slow (one
+	// slow probe of three is not).
 	clock.now = clock.now.Add(100 * ms)
 	s.ObserveBatch(100 * ms)
+	feed(10*ms, nil)
 	feed(10*ms, nil)
 	clock.onSleep = func() {
 		if len(clock.slept) == 1 {
@@ -83,6 +85,7 @@ func TestLatencyProbeHoldsThenPacesWhileTheApplicationFeelsIt(t *testing.T) {
 	// Another slow one halves it, after a hold.
 	clock.slept = nil
 	feed(6*ms, nil)
+	feed(6*ms, nil)
 	clock.onSleep = func() { feed(ms, nil) }
 	require.True(t, s.Continue(ctx))
 	require.Equal(t, 100*ms, clock.slept[0])
@@ -105,6 +108,19 @@ func TestLatencyProbeIgnoredWithoutApplicationSessions(t *testing.T) {
 	require.True(t, s.Continue(ctx))
 	require.Empty(t, clock.slept, "nobody to feel lethe's latency")
 	require.Zero(t, jobs.LatencyShare(s))
+
+	// With the application at work, one slow probe of three is not
+	// enough: a stall of the machine's own.
+	app = 1
+	one, _, feedOne := probedSession(t, db, jobs.Governor{}, &app)
+	require.True(t, one.Continue(ctx))
+	one.ObserveBatch(100 * ms)
+	feedOne(50*ms, nil)
+	feedOne(ms, nil)
+	feedOne(ms, nil)
+	require.True(t, one.Continue(ctx))
+	require.Zero(t, one.Report.Counter(jobs.ProbeSlow))
+	require.Greater(t, jobs.LatencyShare(one), 0.25, "two fast probes raised the share")
 
 	// A plain dry run takes no probe (it writes nothing, the probe would).
 	dry, _ := newSession(t, db, jobs.Limits{DryRun: true, Governor: jobs.Governor{LatencyProbe: true}})
@@ -149,7 +165,7 @@ func TestLatencyProbeThatTimesOutFailsTheRunAtTheBound(t *testing.T) {
 		// From the first batch on the server stalls: every probe times
 		// out, with lethe at work and idle alike.
 		clock.onSleep = func() { feed(time.Second, stalled) }
-		return func() { feed(time.Second, stalled) }
+		return func() { feed(time.Second, stalled); feed(time.Second, stalled) }
 	}}
 	rn := &jobs.Runner{Pool: db.Pool}
 	r, err := rn.Execute(context.Background(), job, jobs.Limits{Clock: clock,
@@ -175,6 +191,7 @@ func TestLatencyProbeBaselineFollowsTheServer(t *testing.T) {
 	s, clock, feed := probedSession(t, db, jobs.Governor{}, &app)
 	require.True(t, s.Continue(ctx))
 	s.ObserveBatch(100 * ms)
+	feed(30*ms, nil)
 	feed(30*ms, nil)
 	clock.onSleep = func() { feed(30*ms, nil) }
 	require.True(t, s.Continue(ctx))
@@ -213,6 +230,7 @@ func TestLatencyProbeErrorsTurnItOffAndTheRunGoesOn(t *testing.T) {
 	// One that times out is slow.
 	s3, clock3, feed3 := probedSession(t, db, jobs.Governor{}, &app)
 	require.True(t, s3.Continue(ctx))
+	feed3(time.Second, fmt.Errorf("latency probe: %w", context.DeadlineExceeded))
 	feed3(time.Second, fmt.Errorf("latency probe: %w", context.DeadlineExceeded))
 	clock3.onSleep = func() { feed3(ms, nil) }
 	require.True(t, s3.Continue(ctx))
