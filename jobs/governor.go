@@ -89,7 +89,7 @@ type Governor struct {
 	// at least MinProbeLatency) holds the run until a probe is fast again,
 	// and halves lethe's share of database time (its batch time per second,
 	// summed over workers, never below MinShare); fast probes raise the
-	// share again by 5% each until the pacing ends. Off in the zero value;
+	// share again by 5% each, up to 0.5. Off in the zero value;
 	// the binary turns it on (LETHE_LATENCY_PROBE). A run starts paced at
 	// a quarter of the database's time and ramps up while probes are fast;
 	// without application sessions at work it does not pace.

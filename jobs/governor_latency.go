@@ -30,13 +30,13 @@ const (
 )
 
 // Pacing constants: a slow probe halves lethe's share of database time, a
-// probe within the threshold raises it by shareStep; at unpacedShare the
-// pacing ends. The last baselineProbes idle probes make the baseline,
-// startProbes of them before the run's first batch.
+// probe within the threshold raises it by shareStep, up to maxAppShare.
+// The last baselineProbes idle probes make the baseline, startProbes of
+// them before the run's first batch.
 const (
-	shareStep    = 1.05
-	unpacedShare = 2.0
-	startShare   = 0.25
+	shareStep   = 1.05
+	startShare  = 0.25
+	maxAppShare = 0.5
 	// slowOf of the last slowWindow probes taken while lethe works must
 	// be slow for a verdict of slow: one stall of the machine's own is
 	// not lethe's doing.
@@ -102,12 +102,10 @@ type latency struct {
 	share    float64
 	credit   time.Duration
 	refilled time.Time
-	busy     time.Duration // batch time since busySince
-	busySnc  time.Time
 }
 
 // newLatency starts paced at startShare: a run ramps up while the probe
-// stays fast (to unpaced in about 4s) rather than learning from a slow
+// stays fast (to maxAppShare in about 1.5s) rather than learning from a slow
 // probe that its first full-size batches hurt.
 func newLatency(cfg Governor) *latency {
 	return &latency{cfg: cfg, share: startShare}
@@ -208,9 +206,9 @@ func (l *latency) off(s *Session, err error) {
 	s.Logger.Warn("governor: latency probe failed, going on without it", slog.String("error", OneLine(err)))
 }
 
-// adapt halves the share after a slow probe (starting from lethe's use
-// since the last change when it was not pacing) and raises it after a
-// fast one; without application sessions at work the pacing ends.
+// adapt halves the share after a slow probe and raises it after a fast
+// one, up to maxAppShare; without application sessions at work the pacing
+// ends, and starts again at startShare when they are back.
 func (l *latency) adapt(s *Session, slow, app bool) {
 	now := s.Limits.Now()
 	switch {
@@ -219,31 +217,26 @@ func (l *latency) adapt(s *Session, slow, app bool) {
 			l.share = 0
 			s.Logger.Debug("pacing stopped: no application session at work")
 		}
-	case slow && l.share == 0:
-		used := unpacedShare
-		if el := now.Sub(l.busySnc); el > 0 && !l.busySnc.IsZero() {
-			used = min(used, l.busy.Seconds()/el.Seconds())
+	case l.share == 0:
+		l.share, l.credit, l.refilled = startShare, 0, now
+		if slow {
+			l.share = max(startShare/2, l.cfg.MinShare)
 		}
-		l.share = max(used/2, l.cfg.MinShare)
-		l.credit, l.refilled = 0, now
-		s.Logger.Info("pacing started", slog.Float64("db_share", l.share))
+		s.Logger.Debug("pacing started", slog.Float64("db_share", l.share))
 	case slow:
 		l.share = max(l.share/2, l.cfg.MinShare)
-	case l.share > 0:
-		l.share *= shareStep
-		if l.share >= unpacedShare {
-			l.share = 0
-			s.Logger.Info("pacing stopped")
-		}
+	default:
+		// While the application works, lethe never takes more than
+		// maxAppShare: what a burst of unpaced work costs (WAL, dirty
+		// pages, autovacuum) comes after the probes that let it go.
+		l.share = min(l.share*shareStep, maxAppShare)
 	}
-	l.busy, l.busySnc = 0, now
 }
 
 // observe counts a batch of d against the pacing credit.
 func (l *latency) observe(d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.busy += d
 	l.maxBatch = max(l.maxBatch, d)
 	if l.share > 0 {
 		l.credit -= d
@@ -272,9 +265,6 @@ func (l *latency) pacingPause(now time.Time) time.Duration {
 func (l *latency) setWorking(w bool, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.busySnc.IsZero() {
-		l.busySnc = now
-	}
 	if l.working && !w {
 		l.pausedAt = now
 	}

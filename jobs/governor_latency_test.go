@@ -121,6 +121,13 @@ func TestLatencyProbeIgnoredWithoutApplicationSessions(t *testing.T) {
 	require.True(t, one.Continue(ctx))
 	require.Zero(t, one.Report.Counter(jobs.ProbeSlow))
 	require.Greater(t, jobs.LatencyShare(one), 0.25, "two fast probes raised the share")
+	// However fast the probes, while the application works lethe takes
+	// at most half the database's time.
+	for range 30 {
+		feedOne(ms, nil)
+		require.True(t, one.Continue(ctx))
+	}
+	require.Equal(t, 0.5, jobs.LatencyShare(one))
 
 	// A plain dry run takes no probe (it writes nothing, the probe would).
 	dry, _ := newSession(t, db, jobs.Limits{DryRun: true, Governor: jobs.Governor{LatencyProbe: true}})
