@@ -62,6 +62,10 @@ type Config struct {
 	MaxActive       int           `env:"LETHE_MAX_ACTIVE_CONNECTIONS"`
 	MaxLockWaiters  int           `env:"LETHE_MAX_LOCK_WAITERS"`
 	MaxThrottle     time.Duration `env:"LETHE_MAX_THROTTLE"`
+	LatencyProbe    bool          `env:"LETHE_LATENCY_PROBE, default=true"`
+	ProbeFactor     float64       `env:"LETHE_PROBE_FACTOR"`
+	MinProbeLatency time.Duration `env:"LETHE_PROBE_MIN_LATENCY"`
+	MinShare        float64       `env:"LETHE_MIN_DB_SHARE"`
 	TargetBatchTime time.Duration `env:"LETHE_TARGET_BATCH_TIME"`
 	MaxBatchSize    int           `env:"LETHE_MAX_BATCH_SIZE"`
 	// Shard is "i/N" (LETHE_SHARD or --shard), or i from a Kubernetes
@@ -123,6 +127,10 @@ var envVars = [][2]string{
 	{"LETHE_MAX_ACTIVE_CONNECTIONS", "wait while this many client connections are not idle (default 80% of max_connections)"},
 	{"LETHE_MAX_LOCK_WAITERS", "wait while more sessions than this wait on lethe's locks (default 0)"},
 	{"LETHE_MAX_THROTTLE", "most time a run waits for the database; past it the run stops, exit 1 (default 5m)"},
+	{"LETHE_LATENCY_PROBE", "false: no latency probe; true: time a tiny commit every 100ms and pace while it is slow (default true)"},
+	{"LETHE_PROBE_FACTOR", "the probe is slow above this many times its baseline while lethe is idle (default 2)"},
+	{"LETHE_PROBE_MIN_LATENCY", "the probe is never slow below this (default 5ms)"},
+	{"LETHE_MIN_DB_SHARE", "least share of database time (batch seconds per second) the pacing leaves lethe (default 0.05)"},
 	{"LETHE_TARGET_BATCH_TIME", "transaction time the adaptive batch size aims for (default 1s; retention 250ms)"},
 	{"LETHE_MAX_BATCH_SIZE", "largest adaptive batch (default the batch size; retention 20000)"},
 	{"LETHE_SHARD", "i/N: this process's share of retention and orphans when N run at once (or --shard)"},
@@ -236,6 +244,9 @@ func (c *Config) validate(cmd string) error {
 	}
 	if c.MaxReplicaLag < 0 || c.MaxThrottle < 0 || c.TargetBatchTime < 0 || c.MaxActive < 0 || c.MaxLockWaiters < 0 || c.MaxBatchSize < 0 {
 		errs = append(errs, "LETHE_MAX_REPLICA_LAG, LETHE_MAX_THROTTLE, LETHE_TARGET_BATCH_TIME, LETHE_MAX_ACTIVE_CONNECTIONS, LETHE_MAX_LOCK_WAITERS and LETHE_MAX_BATCH_SIZE must not be negative")
+	}
+	if c.ProbeFactor < 0 || c.MinProbeLatency < 0 || c.MinShare < 0 || c.MinShare > 1 {
+		errs = append(errs, "LETHE_PROBE_FACTOR and LETHE_PROBE_MIN_LATENCY must not be negative, LETHE_MIN_DB_SHARE must be in [0, 1]")
 	}
 	if err := c.readShard(); err != nil {
 		errs = append(errs, err.Error())

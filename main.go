@@ -201,6 +201,8 @@ func limitsOf(cfg *Config, stop context.Context) jobs.Limits {
 		Governor: jobs.Governor{
 			Off: !cfg.Governor, MaxReplicaLag: cfg.MaxReplicaLag, ReplicaURLs: cfg.ReplicaURLs,
 			MaxActive: cfg.MaxActive, MaxLockWaiters: cfg.MaxLockWaiters, MaxThrottle: cfg.MaxThrottle,
+			LatencyProbe: cfg.LatencyProbe, ProbeFactor: cfg.ProbeFactor, MinProbeLatency: cfg.MinProbeLatency,
+			MinShare: cfg.MinShare,
 		},
 	}
 }

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -37,6 +36,7 @@ const (
 	ReasonLockWaits          = "lock_waits"
 	ReasonConnections        = "connections"
 	ReasonSlowBatches        = "slow_batches"
+	// ReasonLatency (governor_latency.go): the latency probe was slow.
 )
 
 // Counters the governor writes.
@@ -81,6 +81,30 @@ type Governor struct {
 	// Poll is how long a waiting run waits before it looks again.
 	// Default 1s.
 	Poll time.Duration
+	// LatencyProbe turns on the latency probe (governor_latency.go): a
+	// tiny write transaction timed every ProbeInterval on a connection of
+	// its own, whose COMMIT waits for the WAL flush as the application's
+	// do. While the application has sessions at work, a probe slower than
+	// ProbeFactor times its baseline (its lower quartile while lethe is idle, and
+	// at least MinProbeLatency) holds the run until a probe is fast again,
+	// and halves lethe's share of database time (its batch time per second,
+	// summed over workers, never below MinShare); fast probes raise the
+	// share again by 5% each, up to 0.5. Off in the zero value;
+	// the binary turns it on (LETHE_LATENCY_PROBE). A run starts paced at
+	// a quarter of the database's time and ramps up while probes are fast;
+	// without application sessions at work it does not pace.
+	LatencyProbe bool
+	// ProbeFactor is how many times its baseline a probe may take before
+	// it is slow. Default 2.
+	ProbeFactor float64
+	// MinProbeLatency is the floor of the slow threshold. Default 5ms:
+	// an application's own p99 is rarely below it.
+	MinProbeLatency time.Duration
+	// ProbeInterval is how often the probe runs. Default 100ms.
+	ProbeInterval time.Duration
+	// MinShare is the least share of database time pacing leaves lethe
+	// (0.05: 50ms of batches per second). Default 0.05.
+	MinShare float64
 }
 
 func (g *Governor) setDefaults() {
@@ -92,6 +116,18 @@ func (g *Governor) setDefaults() {
 	}
 	if g.Poll <= 0 {
 		g.Poll = DefaultThrottlePoll
+	}
+	if g.ProbeFactor <= 0 {
+		g.ProbeFactor = DefaultProbeFactor
+	}
+	if g.MinProbeLatency <= 0 {
+		g.MinProbeLatency = DefaultMinProbeLatency
+	}
+	if g.ProbeInterval <= 0 {
+		g.ProbeInterval = DefaultProbeInterval
+	}
+	if g.MinShare <= 0 || g.MinShare > 1 {
+		g.MinShare = DefaultMinShare
 	}
 }
 
@@ -123,30 +159,11 @@ type Health struct {
 	Active, MaxActive int
 	// LastBatch is how long lethe's last batch took.
 	LastBatch time.Duration
+	// AppSessions is how many client sessions of the database, not
+	// lethe's, are at work or were within the last second: the latency
+	// probe counts only while there are some.
+	AppSessions int
 }
-
-// healthSQL reads the primary's health: $1 the backend pids of this run.
-// Other lethe processes are known by their application_name, so that a
-// pod also waits for the lock waiters another pod caused.
-const healthSQL = `
-WITH lethe AS (
-  SELECT array_agg(pid) || $1::int[] AS pids FROM pg_stat_activity
-  WHERE application_name = 'lethe' AND datname = current_database())
-SELECT
-  coalesce((SELECT extract(epoch FROM max(replay_lag)) FROM pg_stat_replication), 0)::float8,
-  (SELECT count(*) FROM pg_stat_activity w, lethe
-   WHERE w.datname = current_database() AND w.wait_event_type = 'Lock'
-     AND NOT w.pid = ANY (lethe.pids) AND pg_blocking_pids(w.pid) && lethe.pids)::int,
-  (SELECT count(*) FROM pg_stat_activity
-   WHERE backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid())::int,
-  current_setting('max_connections')::int`
-
-// replicaLagSQL is a replica's own replay lag: zero when it has replayed
-// all it received.
-const replicaLagSQL = `
-SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0
-            WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
-            ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8`
 
 // governor is a session's throttling state; one per run, shared by its
 // workers.
@@ -157,10 +174,14 @@ type governor struct {
 	waited    time.Duration
 	reason    string // the reason of the wait in progress, "" when none
 	since     time.Time
+	polls     int // pauses of the wait in progress
 	lastBatch time.Duration
 	failed    *ThrottledError
-	// probe, set by tests, runs after each health read.
+	lat       *latency // nil without the latency probe
+	// probe, set by tests, runs after each health read; edit before the
+	// governor judges it.
 	probe func(Health)
+	edit  func(*Health)
 }
 
 // reasonOf returns why h is poor, "" when it is healthy. Replicas first:
@@ -181,59 +202,12 @@ func (g *governor) reasonOf(h Health, target time.Duration) string {
 	return ""
 }
 
-// read reads the database's health.
-func (s *Session) readHealth(ctx context.Context, g *governor) (Health, error) {
-	var h Health
-	var lag float64
-	err := s.Pool.QueryRow(ctx, healthSQL, s.backendPIDs()).Scan(&lag, &h.LockWaiters, &h.Active, &h.MaxActive)
-	if err != nil {
-		return h, fmt.Errorf("governor: read health: %w", err)
-	}
-	h.ReplicaLag = seconds(lag)
-	if g.cfg.MaxActive > 0 {
-		h.MaxActive = g.cfg.MaxActive
-	} else {
-		h.MaxActive = int(DefaultActiveShare * float64(h.MaxActive))
-	}
-	for _, u := range g.cfg.ReplicaURLs {
-		l, err := g.replicaLag(ctx, u)
-		if err != nil {
-			s.Logger.Warn("governor: replica not reachable", slog.String("error", OneLine(err)))
-			h.ReplicaDown = true
-			continue
-		}
-		h.ReplicaLag = max(h.ReplicaLag, l)
-	}
-	h.LastBatch = g.lastBatch
-	return h, nil
-}
-
-func (g *governor) replicaLag(ctx context.Context, url string) (time.Duration, error) {
-	c := g.replicas[url]
-	if c == nil || c.IsClosed() {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		var err error
-		if c, err = pgx.Connect(cctx, url); err != nil {
-			return 0, errors.New("connect failed")
-		}
-		g.replicas[url] = c
-	}
-	var lag float64
-	if err := c.QueryRow(ctx, replicaLagSQL).Scan(&lag); err != nil {
-		_ = c.Close(context.WithoutCancel(ctx))
-		return 0, fmt.Errorf("read replay lag: %w", err)
-	}
-	return seconds(lag), nil
-}
-
-func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
-
 // govern waits, before a batch, while the database is unhealthy, for at
 // most the governor's bound over the whole run. It returns the stop's or
 // ctx's error when one ends the wait, and a *ThrottledError once the bound
 // is spent. A health read that fails is logged and does not hold the run:
-// the batch meets the same database and reports what is wrong.
+// the batch meets the same database and reports what is wrong. Then the
+// latency probe's pacing may pause the batch (not counted in the bound).
 func (s *Session) govern(ctx context.Context) error {
 	g := s.gov
 	if g == nil {
@@ -244,23 +218,32 @@ func (s *Session) govern(ctx context.Context) error {
 	if g.failed != nil {
 		return g.failed
 	}
+	if g.lat != nil {
+		s.startProbes(ctx, g.lat)
+	}
 	for {
 		h, err := s.readHealth(ctx, g)
+		if g.edit != nil {
+			g.edit(&h)
+		}
 		if g.probe != nil {
 			g.probe(h)
 		}
 		if err != nil {
 			s.Logger.Warn("governor: health not read, going on", slog.String("error", OneLine(err)))
-			return nil
+			return g.pace(ctx, s)
 		}
 		reason := g.reasonOf(h, s.sizer.Target())
+		if reason == "" && g.latencyHolds(s, h) {
+			reason = ReasonLatency
+		}
 		if reason == "" {
 			g.stopThrottle(s)
-			return nil
+			return g.pace(ctx, s)
 		}
 		if g.reason != reason {
 			g.stopThrottle(s)
-			g.reason, g.since = reason, s.Limits.Now()
+			g.reason, g.since, g.polls = reason, s.Limits.Now(), 0
 			s.Logger.Warn("throttle started", slog.String("reason", reason), healthAttrs(h))
 		}
 		if g.waited >= g.cfg.MaxThrottle {
@@ -271,21 +254,35 @@ func (s *Session) govern(ctx context.Context) error {
 			return g.failed
 		}
 		pause := g.cfg.Poll
-		if reason == ReasonSlowBatches {
+		switch reason {
+		case ReasonSlowBatches:
 			pause, g.lastBatch = h.LastBatch, 0
+		case ReasonLatency:
+			pause = g.cfg.ProbeInterval
 		}
-		if err := s.throttleSleep(ctx, g, reason, min(pause, g.cfg.MaxThrottle-g.waited)); err != nil {
+		first := g.polls == 0
+		g.polls++
+		waited, err := s.throttleSleep(ctx, g, reason, min(pause, g.cfg.MaxThrottle-g.waited))
+		if reason != ReasonLatency || !first {
+			// A hold's first pause lets lethe's own batches end: only a
+			// probe still slow after it says the database is unhealthy.
+			g.waited += waited
+		}
+		if err != nil {
 			return err
 		}
 	}
 }
 
 // throttleSleep waits d by the run's clock, or until ctx is done or a stop
-// is asked for, and counts the wait under reason.
-func (s *Session) throttleSleep(ctx context.Context, g *governor, reason string, d time.Duration) error {
+// is asked for, counts the wait under reason and returns it.
+func (s *Session) throttleSleep(ctx context.Context, g *governor, reason string, d time.Duration) (time.Duration, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(s.Limits.Stop, cancel)()
+	if g.lat != nil {
+		g.lat.setWorking(false, s.Limits.Now())
+	}
 	started := s.Limits.Now()
 	err := s.Limits.Sleep(sctx, d)
 	waited := s.Limits.Now().Sub(started)
@@ -293,10 +290,9 @@ func (s *Session) throttleSleep(ctx context.Context, g *governor, reason string,
 		// A clock that did not move (a test's) still spends the bound.
 		waited = max(waited, d)
 	}
-	g.waited += waited
 	s.Report.Add(ThrottledCounter(reason), waited.Milliseconds())
 	s.Report.Add(ThrottledMS, waited.Milliseconds())
-	return err
+	return waited, err
 }
 
 // stopThrottle logs the end of the wait in progress, if any.
@@ -311,11 +307,15 @@ func (g *governor) stopThrottle(s *Session) {
 func healthAttrs(h Health) slog.Attr {
 	return slog.Group("health", slog.Duration("replica_lag", h.ReplicaLag), slog.Bool("replica_down", h.ReplicaDown),
 		slog.Int("lock_waiters", h.LockWaiters), slog.Int("active_connections", h.Active),
-		slog.Int("max_active_connections", h.MaxActive), slog.Duration("last_batch", h.LastBatch))
+		slog.Int("max_active_connections", h.MaxActive), slog.Duration("last_batch", h.LastBatch),
+		slog.Int("app_sessions", h.AppSessions))
 }
 
-// close closes the replica connections.
+// close stops the latency prober and closes the replica connections.
 func (g *governor) close(ctx context.Context) {
+	if g.lat != nil {
+		g.lat.stop(ctx)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for u, c := range g.replicas {
@@ -331,6 +331,9 @@ func (s *Session) ObserveBatch(d time.Duration) {
 		g.mu.Lock()
 		g.lastBatch = d
 		g.mu.Unlock()
+		if g.lat != nil {
+			g.lat.observe(d)
+		}
 	}
 }
 

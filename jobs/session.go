@@ -76,6 +76,11 @@ func NewSession(pool *pgxpool.Pool, limits Limits, report *Report, logger *slog.
 	}
 	if pool != nil && !limits.Governor.Off {
 		s.gov = &governor{cfg: limits.Governor, replicas: map[string]*pgx.Conn{}}
+		// A plain dry run is read-only and light, and writes no WAL of its
+		// own: no probe.
+		if limits.Governor.LatencyProbe && (!limits.DryRun || limits.ExecuteDryRun) {
+			s.gov.lat = newLatency(limits.Governor)
+		}
 	}
 	return s
 }
@@ -93,6 +98,7 @@ func (s *Session) NewSizer(size, max int, target time.Duration) *Sizer {
 	}
 	z := NewSizer(size, max, target)
 	z.onChange = func(n int) { s.Report.SetGauge(BatchSize, float64(n)) }
+	z.paced = s.PacedTarget
 	return z
 }
 

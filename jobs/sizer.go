@@ -31,6 +31,8 @@ type Sizer struct {
 	max      int
 	target   time.Duration
 	onChange func(int)
+	// paced, when set, is the target to aim for now (Session.PacedTarget).
+	paced func(time.Duration) time.Duration
 }
 
 // NewSizer returns a sizer that starts at size and never goes above max
@@ -67,15 +69,19 @@ func (z *Sizer) Target() time.Duration { return z.target }
 func (z *Sizer) Observe(size, n int, d time.Duration) int {
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	target := z.target
+	if z.paced != nil {
+		target = z.paced(target)
+	}
 	switch {
-	case d < z.target && n >= size && size >= z.size:
+	case d < target && n >= size && size >= z.size:
 		next := z.size * 2
 		if d > 0 {
-			next = min(next, scale(size, z.target, d))
+			next = min(next, scale(size, target, d))
 		}
 		z.set(max(min(next, z.max), z.size))
-	case d > 2*z.target && size <= z.size:
-		z.set(max(min(scale(size, z.target, d), z.size), 1))
+	case d > 2*target && size <= z.size:
+		z.set(max(min(scale(size, target, d), z.size), 1))
 	}
 	return z.size
 }

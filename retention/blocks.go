@@ -178,6 +178,16 @@ func (w *rangeWidth) observe(blocks, rows int64, el time.Duration) {
 	w.width = w.fit(4 * blocks)
 }
 
+// retarget aims the next ranges at target (the latency probe's pacing
+// shortens it): the width follows at once when it shrinks, and grows back
+// at most four times per range.
+func (w *rangeWidth) retarget(target time.Duration) {
+	if t := target.Seconds(); t != w.target {
+		w.target = t
+		w.width = w.fit(4 * w.width)
+	}
+}
+
 // timedOut halves the width after a statement timeout.
 func (w *rangeWidth) timedOut(blocks int64) {
 	w.perRow *= 2
@@ -230,6 +240,7 @@ func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql s
 			return err
 		}
 		j.cfg.beforeBatch()
+		w.retarget(j.s.PacedTarget(j.cfg.TargetBatchTime))
 		hi := min(lo+w.width, to)
 		n, err := j.rangeWithRetry(ctx, tr, sql, w, lo, &hi)
 		if err != nil {
@@ -257,6 +268,7 @@ func (j *Job) rangeWithRetry(ctx context.Context, tr *tableRun, sql string, w *r
 			tr.batches++
 			tr.longest = max(tr.longest, el)
 			w.observe(*hi-lo, n, el)
+			j.s.ObserveBatch(el)
 			j.cfg.Logger.Debug("range done", slog.String("table", tr.t.name()), slog.Int64("from_block", lo),
 				slog.Int64("to_block", *hi), slog.Int64("rows", n), slog.Duration("duration", el), slog.Int64("next_width", w.width))
 			return n, nil

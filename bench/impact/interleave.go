@@ -70,7 +70,8 @@ func whole(fn func(context.Context, *pgxpool.Pool, string, *variantResult) error
 // and off windows alternate in (b) and (c). lethe runs with its default
 // settings, with the time budget cutting its work into windows.
 func scenarios(o options) []scenario {
-	on := jobs.Limits{AllowLarge: true}
+	// The binary's defaults: the governor with its latency probe.
+	on := jobs.Limits{AllowLarge: true, Governor: jobs.Governor{LatencyProbe: true}}
 	off := on
 	off.Governor.Off = true
 	one := off
@@ -85,6 +86,9 @@ func scenarios(o options) []scenario {
 				return runLethe(ctx, p, pol, "purge", one, r)
 			}}}},
 		{name: "d2 retention as one DELETE", tmpl: "tmpl_plain", arms: []arm{{label: "d2 one DELETE", once: true, fn: whole(oneDelete)}}},
+	}
+	if !o.offArm {
+		out[0].arms, out[1].arms = out[0].arms[:1], out[1].arms[:1]
 	}
 	if o.partitioned {
 		out = append(out,

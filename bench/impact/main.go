@@ -40,6 +40,7 @@ type options struct {
 	window, guard            time.Duration
 	maxWindows, rounds       int
 	partitioned              bool
+	offArm                   bool
 	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
@@ -61,12 +62,23 @@ func main() {
 	flag.DurationVar(&o.guard, "guard", 2*time.Second, "load after each work window that counts nowhere")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of (b) and (c), each on a fresh copy, their windows pooled")
 	flag.IntVar(&o.maxWindows, "max-windows", 200, "most work windows per scenario")
-	flag.StringVar(&o.scenarios, "scenarios", "b,c,d,d2,c2,c3", "which impact scenarios, by their first word")
+	flag.StringVar(&o.scenarios, "scenarios", "b,c,d,d2,c2,c3", "which impact scenarios, by their first word; h: lethe's throughput with the governor on and off and no load")
+	flag.BoolVar(&o.offArm, "off-arm", true, "interleave governor-off windows (b0, c0) with the governor-on ones; false: every work window is governor on")
 	flag.BoolVar(&o.partitioned, "partitioned", true, "also measure retention on a table partitioned by week (c2, c3)")
 	flag.IntVar(&o.scale, "scale", 40000, "subjects the scale-out run purges with 1, 2 and 4 processes (0: skip)")
 	flag.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "the governor's LETHE_MAX_REPLICA_LAG in the replica-lag run")
 	flag.StringVar(&o.only, "only", "impact,lag,scale", "which runs: impact, lag, scale")
+	logFile := flag.String("lethe-log", "", "write lethe's debug logs (the governor's probes) to this file")
 	flag.Parse()
+	if *logFile != "" {
+		f, err := os.Create(*logFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench-impact:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		letheLog = f
+	}
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-impact:", err)
 		os.Exit(1)
@@ -138,6 +150,9 @@ func impact(ctx context.Context, s *server, o options, pol string) error {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
 		run.print(o)
+	}
+	if want["h"] {
+		return healthy(ctx, s, o, pol)
 	}
 	return nil
 }

@@ -93,12 +93,14 @@ func (run *scenarioRun) printThroughput() {
 				tot.units += w.result.units
 				tot.elapsed += w.result.elapsed
 				tot.throttled += w.result.throttled
+				tot.slowProbes += w.result.slowProbes
+				tot.probeErrors += w.result.probeErrors
 				longest = max(longest, w.result.longestMS)
 				rates[i] = append(rates[i], w.result.rate())
 			}
 		}
-		fmt.Printf("lethe %s: %d units in %.1f s of work windows, %.0f units/s; longest transaction %d ms, throttled %.1f s\n",
-			strings.Fields(a.label)[0], tot.units, tot.elapsed.Seconds(), tot.rate(), longest, tot.throttled)
+		fmt.Printf("lethe %s: %d units in %.1f s of work windows, %.0f units/s; longest transaction %d ms, throttled %.1f s; %d slow latency probes, %d probe errors\n",
+			strings.Fields(a.label)[0], tot.units, tot.elapsed.Seconds(), tot.rate(), longest, tot.throttled, tot.slowProbes, tot.probeErrors)
 		rates[i] = append(rates[i], tot.rate()) // last: the pooled rate
 	}
 	if len(rates) != 2 || len(rates[0]) < 2 || len(rates[1]) < 2 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"time"
 
@@ -26,6 +27,8 @@ type variantResult struct {
 	units     int64
 	longestMS int64
 	throttled float64
+	// slowProbes and probeErrors are the latency probe's counts.
+	slowProbes, probeErrors int64
 }
 
 func (r variantResult) rate() float64 {
@@ -47,16 +50,20 @@ func runLethe(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.
 		return err
 	}
 	defer pool.Close()
+	logger := slog.New(slog.DiscardHandler)
+	if letheLog != nil {
+		logger = slog.New(slog.NewJSONHandler(letheLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	var j jobs.Job
 	if job == "purge" {
-		j, err = purge.New(purge.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Hasher: subject.NewHasher("bench-key")}, Workers: 2})
+		j, err = purge.New(purge.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Hasher: subject.NewHasher("bench-key"), Logger: logger}, Workers: 2})
 	} else {
-		j, err = retention.New(retention.Config{Deps: jobs.Deps{Pool: pool, Policy: pol}})
+		j, err = retention.New(retention.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Logger: logger}})
 	}
 	if err != nil {
 		return err
 	}
-	rn := &jobs.Runner{Pool: pool, Logger: slog.New(slog.DiscardHandler)}
+	rn := &jobs.Runner{Pool: pool, Logger: logger}
 	started := time.Now()
 	rep, err := rn.Execute(ctx, j, l)
 	r.elapsed = time.Since(started)
@@ -71,8 +78,12 @@ func runLethe(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.
 	}
 	r.longestMS = rep.Counter(jobs.LongestTransactionMS)
 	r.throttled = float64(rep.Counter(jobs.ThrottledMS)) / 1000
+	r.slowProbes, r.probeErrors = rep.Counter(jobs.ProbeSlow), rep.Counter(jobs.ProbeErrors)
 	return nil
 }
+
+// letheLog, when not nil (-lethe-log), receives lethe's debug logs.
+var letheLog io.Writer
 
 func oneDelete(ctx context.Context, p *pgxpool.Pool, _ string, r *variantResult) error {
 	started := time.Now()
