@@ -123,7 +123,7 @@ var envVars = [][2]string{
 	{"LETHE_MAX_ACTIVE_CONNECTIONS", "wait while this many client connections are not idle (default 80% of max_connections)"},
 	{"LETHE_MAX_LOCK_WAITERS", "wait while more sessions than this wait on lethe's locks (default 0)"},
 	{"LETHE_MAX_THROTTLE", "most time a run waits for the database; past it the run stops, exit 1 (default 5m)"},
-	{"LETHE_TARGET_BATCH_TIME", "transaction time the adaptive batch size aims for (default 1s; retention 250ms)"},
+	{"LETHE_TARGET_BATCH_TIME", "transaction time the adaptive batch size aims for (default 500ms; retention 250ms)"},
 	{"LETHE_MAX_BATCH_SIZE", "largest adaptive batch (default the batch size; retention 20000)"},
 	{"LETHE_SHARD", "i/N: this process's share of retention and orphans when N run at once (or --shard)"},
 	{"LETHE_SHARDS", "N, with JOB_COMPLETION_INDEX as i (a Kubernetes Indexed Job)"},
