@@ -131,7 +131,7 @@ var envVars = [][2]string{
 	{"LETHE_PROBE_FACTOR", "the probe is slow above this many times its baseline while lethe is idle (default 2)"},
 	{"LETHE_PROBE_MIN_LATENCY", "the probe is never slow below this (default 5ms)"},
 	{"LETHE_MIN_DB_SHARE", "least share of database time (batch seconds per second) the pacing leaves lethe (default 0.05)"},
-	{"LETHE_TARGET_BATCH_TIME", "transaction time the adaptive batch size aims for (default 1s; retention 250ms)"},
+	{"LETHE_TARGET_BATCH_TIME", "transaction time the adaptive batch size aims for (default 500ms; retention 250ms)"},
 	{"LETHE_MAX_BATCH_SIZE", "largest adaptive batch (default the batch size; retention 20000)"},
 	{"LETHE_SHARD", "i/N: this process's share of retention and orphans when N run at once (or --shard)"},
 	{"LETHE_SHARDS", "N, with JOB_COMPLETION_INDEX as i (a Kubernetes Indexed Job)"},

@@ -49,7 +49,7 @@ type Limits struct {
 	// a fake one to drive budgets and retries without depending on speed.
 	Clock Clock
 	// TargetBatchTime is the transaction time the adaptive batch size
-	// aims for (see Sizer). Default 1s (DefaultTargetBatchTime).
+	// aims for (see Sizer). Default 500ms (DefaultTargetBatchTime).
 	TargetBatchTime time.Duration
 	// MaxBatchSize caps the adaptive batch size. Default BatchSize: the
 	// size then only shrinks below BatchSize while transactions are slow,

@@ -14,7 +14,7 @@ import (
 // adaptive batch size with the session's clock: batches that take no time
 // double up to LETHE_MAX_BATCH_SIZE; a batch slower than two targets
 // shrinks the next to what would have taken one (the default target is
-// 1s). A run's first batch takes at most 64 subjects, since a schema's
+// 500ms). A run's first batch takes at most 32 subjects, since a schema's
 // cost per subject is unknown until a batch ran.
 func TestPurgeBatchSizeAdaptsToTheTransactionTime(t *testing.T) {
 	t.Parallel()
@@ -47,12 +47,12 @@ func TestPurgeBatchSizeAdaptsToTheTransactionTime(t *testing.T) {
 		if batch == 0 {
 			return 0
 		}
-		return 4 * time.Second
+		return 2 * time.Second
 	})
 	require.EqualValues(t, 5, r.Counter(jobs.Batches), "8, 8 (four targets: to 2), 2 (to 1), 1, 1")
 	require.EqualValues(t, 1, r.Gauges[string(jobs.BatchSize)])
 
 	r = run(&bundle{t: t, db: first, pol: b.pol}, 500, 500, instant)
 	require.EqualValues(t, 1, r.Counter(jobs.Batches))
-	require.EqualValues(t, 64, r.Gauges[string(jobs.BatchSize)], "the first batch asked for 64 subjects, not 500")
+	require.EqualValues(t, 32, r.Gauges[string(jobs.BatchSize)], "the first batch asked for 32 subjects, not 500")
 }
