@@ -67,9 +67,10 @@ func TestLatencyProbeHoldsThenPacesWhileTheApplicationFeelsIt(t *testing.T) {
 	// Batches aim at an eighth of their target: short bursts.
 	require.Equal(t, 125*ms, s.PacedTarget(time.Second))
 	require.Equal(t, 10*ms, s.PacedTarget(12*ms), "at least 10ms")
-	// The run's sizer shrinks a batch that took the whole unpaced target.
+	// The run's sizer (default target 500ms, paced to 62.5ms) shrinks a
+	// batch that took three unpaced targets.
 	s.Sizer().Observe(s.Sizer().Size(), s.Sizer().Size(), 1500*ms)
-	require.Equal(t, 41, s.Sizer().Size(), "500 subjects in 1.5s: 41 take 125ms")
+	require.Equal(t, 20, s.Sizer().Size(), "500 subjects in 1.5s: 20 take 62.5ms")
 
 	// The next batch of 100ms costs 800ms.
 	s.ObserveBatch(100 * ms)
