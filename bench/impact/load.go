@@ -48,8 +48,13 @@ type sample struct {
 	commit time.Duration // of which the COMMIT took (writes only)
 }
 
+// readSQL reads a user and their activity of the last 30 days, as an
+// application's activity page does: bounded in time, so that on the table
+// partitioned by week (c2, c3) it reads the recent partitions only.
+// Without the bound every read probed all 63 partitions and the load alone
+// had a p99 near 1 s on 2 cores, which left nothing to measure.
 const (
-	readSQL   = `SELECT u.email, (SELECT count(*) FROM (SELECT 1 FROM activity_log a WHERE a.user_id = u.id ORDER BY a.created_at DESC LIMIT 20) s) FROM users u WHERE u.id = $1`
+	readSQL   = `SELECT u.email, (SELECT count(*) FROM (SELECT 1 FROM activity_log a WHERE a.user_id = u.id AND a.created_at > now() - interval '30 days' ORDER BY a.created_at DESC LIMIT 20) s) FROM users u WHERE u.id = $1`
 	updateSQL = `UPDATE users SET last_active_at = now() WHERE id = $1`
 	insertSQL = `INSERT INTO activity_log (user_id, action) VALUES ($1, 'view')`
 )
