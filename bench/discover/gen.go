@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/lethe-project/lethe/bench/internal/servercpu"
 	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
@@ -107,7 +108,6 @@ func generated(ctx context.Context, srv *pgtest.Server, bin string, n, rows, run
 	if err != nil {
 		return err
 	}
-	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("\n%d tables, median of %d run(s); targets: ≤ 5 s and ≤ 100 MiB each\n", n, runs)
 	for _, b := range bins {
 		for _, cmd := range []string{"init", "check"} {
@@ -122,7 +122,7 @@ func generated(ctx context.Context, srv *pgtest.Server, bin string, n, rows, run
 	}
 	fmt.Printf("  baseline: lethe check without sampling %s (cpu %s, peak RSS %.1f MiB); one count(*) per table %s\n",
 		shape.elapsed.Round(time.Millisecond), shape.cpu.Round(time.Millisecond), float64(shape.rssKiB)/1024, counts.Round(time.Millisecond))
-	fmt.Printf("  load average while measured: %s", load)
+	fmt.Printf("  load average while measured: %s\n", servercpu.LoadAverage())
 	return nil
 }
 

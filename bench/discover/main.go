@@ -21,11 +21,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/bench/internal/servercpu"
 	"github.com/lethe-project/lethe/internal/letheproc"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
@@ -199,10 +199,7 @@ func lethe(bin, url string, args ...string) (letheResult, error) {
 	if showPhases {
 		fmt.Printf("  lethe %s:\n%s\n", args[0], indent(grepLines(r.stderr, "phase done"), "    "))
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssKiB = ru.Maxrss
-		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	r.cpu, r.rssKiB = servercpu.Child(cmd.ProcessState)
 	return r, nil
 }
 

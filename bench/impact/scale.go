@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -131,12 +130,7 @@ func scaleOnce(ctx context.Context, s *server, bin, polFile string, n, subjects 
 			if out, err := cmd.CombinedOutput(); err != nil {
 				errs[i] = fmt.Errorf("%v: %s", err, out)
 			}
-			if cmd.ProcessState == nil {
-				return
-			}
-			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-				cpu[i] = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-			}
+			cpu[i], _ = servercpu.Child(cmd.ProcessState)
 		}()
 	}
 	wg.Wait()

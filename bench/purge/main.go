@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -347,10 +346,7 @@ func letheRun(bin, dbURL, policy string, o options) (result, error) {
 	}
 	r := result{elapsed: el, subjects: intField(stderr.String(), "subjects_done"), log: stderr.String()}
 	r.longestTx = time.Duration(intField(stderr.String(), "longest_transaction_ms")) * time.Millisecond
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssKiB = ru.Maxrss
-		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	r.cpu, r.rssKiB = servercpu.Child(cmd.ProcessState)
 	return r, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -121,4 +122,18 @@ func LoadAverage() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// Child is the CPU time (user and system) and the peak resident set, in
+// KiB, of a child process that has exited (a lethe run); zero when ps is
+// nil or the platform keeps no rusage.
+func Child(ps *os.ProcessState) (cpu time.Duration, maxRSSKiB int64) {
+	if ps == nil {
+		return 0, 0
+	}
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Maxrss
 }
