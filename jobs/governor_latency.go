@@ -44,7 +44,7 @@ const (
 	baselineProbes     = 9
 	startProbes        = 5
 	maxProbeErrors     = 3
-	minProbeTimout     = time.Second
+	minProbeTimeout    = time.Second
 	minPacedTarget     = 10 * time.Millisecond
 )
 

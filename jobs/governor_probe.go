@@ -61,7 +61,7 @@ func (s *Session) startProbes(ctx context.Context, l *latency) {
 // an error that wraps context.DeadlineExceeded, and counts as slow.
 func (s *Session) probeOnce(ctx context.Context, l *latency) (time.Duration, error) {
 	thr, _ := l.lockedThreshold()
-	timeout := max(minProbeTimout, 20*thr)
+	timeout := max(minProbeTimeout, 20*thr)
 	if l.conn == nil || l.conn.IsClosed() {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
