@@ -29,7 +29,7 @@ func (l *largeOptions) flags() {
 	flag.IntVar(&l.children, "large-children", 190, "tables of the large schema with a foreign key to users")
 	flag.IntVar(&l.users, "large-users", 20000, "users in the large schema")
 	flag.IntVar(&l.eligible, "large-eligible", 2000, "eligible users in the large schema")
-	flag.StringVar(&l.baseline, "baseline", "", "also run lethe built from this git revision (e.g. main), for a before/after")
+	flag.StringVar(&l.baseline, "baseline", "", "also run lethe built from this git revision (e.g. main), for a before/after: beside -large-tables, or as variant lethe@REV of the shapes")
 }
 
 // largeSchemaSQL creates the large schema: users, children c0001... with a

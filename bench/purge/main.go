@@ -38,6 +38,8 @@ type options struct {
 	vacuum bool
 	// sharedBuffers is the server's shared_buffers.
 	sharedBuffers string
+	// baselineBin is lethe built at -baseline, run as variant lethe@REV.
+	baselineBin string
 }
 
 func main() {
@@ -114,6 +116,8 @@ type result struct {
 	cpu time.Duration
 	// serverCPU is the PostgreSQL server's CPU time during the run.
 	serverCPU time.Duration
+	// walBytes is the WAL the server wrote during the run.
+	walBytes int64
 	// url is the run's database; load the load average after it.
 	url, load string
 	// runs are, in a median, the runs it is the median of, in order.
@@ -152,6 +156,15 @@ func run(o options) error {
 	if o.large.tables > 0 {
 		return runLarge(ctx, srv, bin, o)
 	}
+	if o.large.baseline != "" {
+		old, cleanup, err := letheproc.BuildAt(".", o.large.baseline)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		o.baselineBin = old
+		o.variants = append(o.variants, "lethe@"+o.large.baseline)
+	}
 	proxy, err := newLatencyProxy(fmt.Sprintf("127.0.0.1:%d", srv.Port), o.rtt)
 	if err != nil {
 		return err
@@ -167,6 +180,7 @@ func run(o options) error {
 	}
 	report(results)
 	reportScales(results)
+	reportCosts(results)
 	return nil
 }
 
@@ -245,6 +259,10 @@ func runOne(ctx context.Context, srv *pgtest.Server, bin string, o options, tmpl
 			return result{}, err
 		}
 	}
+	wal0, err := walPosition(ctx, u.String())
+	if err != nil {
+		return result{}, err
+	}
 	cpu0, err := servercpu.Read(ctx, u.String())
 	if err != nil {
 		return result{}, err
@@ -257,6 +275,8 @@ func runOne(ctx context.Context, srv *pgtest.Server, bin string, o options, tmpl
 		r, err = letheRun(bin, u.String(), o.shape.policyYAML(), o)
 	case "set-based":
 		r, err = setBased(ctx, u.String(), o.shape)
+	case "lethe@" + o.large.baseline:
+		r, err = letheRun(o.baselineBin, u.String(), o.shape.policyYAML(), o)
 	default:
 		ow, ok := letheVariant(o, v)
 		if !ok {
@@ -271,7 +291,11 @@ func runOne(ctx context.Context, srv *pgtest.Server, bin string, o options, tmpl
 	if err != nil {
 		return result{}, err
 	}
-	r.serverCPU, r.url, r.load = cpu1-cpu0, u.String(), servercpu.LoadAverage()
+	wal1, err := walPosition(ctx, u.String())
+	if err != nil {
+		return result{}, err
+	}
+	r.serverCPU, r.walBytes, r.url, r.load = cpu1-cpu0, wal1-wal0, u.String(), servercpu.LoadAverage()
 	if o.vacuum {
 		if r.vacuum, r.vacuumCPU, err = timeVacuum(ctx, u.String(), cpu1); err != nil {
 			return result{}, err
@@ -282,7 +306,7 @@ func runOne(ctx context.Context, srv *pgtest.Server, bin string, o options, tmpl
 
 // cpuNote says how much CPU the run took, and the machine's load.
 func (r result) cpuNote() string {
-	note := fmt.Sprintf(" (server CPU %s", r.serverCPU.Round(10*time.Millisecond))
+	note := fmt.Sprintf(" (server CPU %s, WAL %.0f MB", r.serverCPU.Round(10*time.Millisecond), float64(r.walBytes)/1e6)
 	if r.cpu > 0 {
 		note += fmt.Sprintf(", lethe's own CPU %s", r.cpu.Round(time.Millisecond))
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -43,10 +44,10 @@ func report(results []result) {
 		return result{}, false
 	}
 	for _, r := range results {
-		if r.variant != "lethe" {
+		if !strings.HasPrefix(r.variant, "lethe") {
 			continue
 		}
-		line := fmt.Sprintf("scale %-3d %-12s", r.scale, r.network)
+		line := fmt.Sprintf("scale %-3d %-12s %-12s", r.scale, r.network, r.variant)
 		if a, ok := find(r.scale, r.network, "naive"); ok {
 			line += fmt.Sprintf(" lethe/naive = %6.1f", r.rate()/a.rate())
 		}
@@ -69,14 +70,14 @@ func (r result) cpuPerSubject() time.Duration {
 func reportScales(results []result) {
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scale\tusers\tnetwork\tlethe subjects/s\tset-based subjects/s\tratio\tlethe µs/subject\tset-based µs/subject\tlethe CPU µs/subject\tset-based CPU µs/subject\t")
+	fmt.Fprintln(tw, "scale\tusers\tnetwork\tvariant\tlethe subjects/s\tset-based subjects/s\tratio\tlethe µs/subject\tset-based µs/subject\tlethe CPU µs/subject\tset-based CPU µs/subject\t")
 	for _, r := range results {
-		if r.variant != "lethe" {
+		if !strings.HasPrefix(r.variant, "lethe") {
 			continue
 		}
 		for _, c := range results {
 			if c.variant == "set-based" && c.scale == r.scale && c.network == r.network {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%.0f\t%.0f\t%.2f\t%d\t%d\t%d\t%d\t\n", r.scale, fmt.Sprint(r.users), r.network, r.rate(), c.rate(), r.rate()/c.rate(),
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.0f\t%.0f\t%.2f\t%d\t%d\t%d\t%d\t\n", r.scale, fmt.Sprint(r.users), r.network, r.variant, r.rate(), c.rate(), r.rate()/c.rate(),
 					r.perSubject().Microseconds(), c.perSubject().Microseconds(), r.cpuPerSubject().Microseconds(), c.cpuPerSubject().Microseconds())
 			}
 		}
@@ -84,8 +85,8 @@ func reportScales(results []result) {
 	tw.Flush()
 	for _, r := range results {
 		for _, c := range results {
-			if r.variant == "lethe" && c.variant == "set-based" && c.scale == r.scale && c.network == r.network && len(r.runs) == len(c.runs) {
-				fmt.Printf("scale %d %s: lethe/set-based run by run (each against the set-based run of the same round; rounds start with lethe and set-based in turn):", r.scale, r.network)
+			if strings.HasPrefix(r.variant, "lethe") && c.variant == "set-based" && c.scale == r.scale && c.network == r.network && len(r.runs) == len(c.runs) {
+				fmt.Printf("scale %d %s: %s/set-based run by run (each against the set-based run of the same round; rounds start with each variant in turn):", r.scale, r.network, r.variant)
 				for i := range r.runs {
 					fmt.Printf(" %.2f", r.runs[i].rate()/c.runs[i].rate())
 				}
