@@ -31,3 +31,13 @@ func SetInTx(j *Job, f func(tx pgx.Tx)) { j.hooks.inTx = f }
 // BatchStatements returns the statements j's batches send in their
 // transactions (once Run built them).
 func BatchStatements(j *Job, dry bool) []string { return j.batchStatements(dry) }
+
+// FinalCountSQL returns the statement a run's final count of the subjects
+// left sends for pol on pool's database: $1 grace.
+func FinalCountSQL(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy) (string, error) {
+	pl, err := plan.Build(ctx, pool, pol)
+	if err != nil {
+		return "", err
+	}
+	return buildQueries(pl).statsLeft, nil
+}

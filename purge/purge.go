@@ -114,7 +114,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		return &jobs.ConfigError{Err: errors.New("LETHE_SUBJECT_HASH_KEY is not set: receipts and logs need it to name subjects without their key")}
 	}
 
-	st, err := j.stats(ctx)
+	st, err := j.stats(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 
 	err = j.work(ctx, s, ph)
 	if j.one == nil && j.replay == nil {
-		left, cerr := j.stats(context.WithoutCancel(ctx))
+		left, cerr := j.stats(context.WithoutCancel(ctx), true)
 		if cerr == nil {
 			if s.DryRun() {
 				r.Set(jobs.SubjectsLeft, left.eligible-r.Counter(jobs.SubjectsDone))
@@ -179,10 +179,15 @@ type stats struct {
 	oldestOverdue float64
 }
 
-func (j *Job) stats(ctx context.Context) (stats, error) {
+// stats counts the eligible and pending subjects; left, after the
+// batches, counts only the requests left (total stays 0).
+func (j *Job) stats(ctx context.Context, left bool) (stats, error) {
 	var st stats
 	args := []any{j.pl.Subject.Grace}
 	q := j.sql.stats
+	if left {
+		q = j.sql.statsLeft
+	}
 	if j.one != nil {
 		q, args = j.sql.statsOne, []any{*j.one}
 	}
