@@ -49,7 +49,8 @@ type scenarioRun struct {
 	windows []window
 	samples []sample
 	errs    int
-	rounds  int // rounds done
+	rounds  int   // rounds done
+	diag    *diag // -diag: what the server did in each window
 }
 
 func lethe(job string, l jobs.Limits) func(context.Context, *pgxpool.Pool, string, time.Duration, *variantResult) error {
@@ -147,6 +148,16 @@ func (run *scenarioRun) round(ctx context.Context, s *server, users []string, o 
 	l := startOLTP(pool, users, o.rate)
 	l.window.Store(-1)
 	time.Sleep(time.Second) // the load's connections are open before the first window
+	if o.diag {
+		if run.diag == nil {
+			run.diag = newDiag()
+		}
+		if err := run.diag.attach(ctx, s.URLFor(db)); err != nil {
+			l.stop()
+			return err
+		}
+		defer run.diag.detach(ctx)
+	}
 	err = run.windowsUnder(ctx, l, pool, o, pol)
 	samples, errs := l.stop()
 	run.samples, run.errs = append(run.samples, samples...), run.errs+errs
@@ -162,6 +173,7 @@ func (run *scenarioRun) windowsUnder(ctx context.Context, l *oltp, pool *pgxpool
 	open := func(arm int) {
 		run.windows = append(run.windows, window{arm: arm})
 		l.window.Store(int32(len(run.windows) - 1))
+		run.diagOpen(ctx, int32(len(run.windows)-1))
 	}
 	open(-1)
 	run.windows[len(run.windows)-1].first = true
@@ -177,6 +189,7 @@ func (run *scenarioRun) windowsUnder(ctx context.Context, l *oltp, pool *pgxpool
 		w.result.name = a.label
 		err := a.fn(ctx, pool, pol, o.window, &w.result)
 		l.window.Store(-1)
+		run.diagOpen(ctx, -1)
 		if err != nil {
 			return fmt.Errorf("%s: %w", a.label, err)
 		}
@@ -199,4 +212,11 @@ func (run *scenarioRun) windowsUnder(ctx context.Context, l *oltp, pool *pgxpool
 		}
 	}
 	return nil
+}
+
+// diagOpen starts window w (-1: none) in the run's diag, if any.
+func (run *scenarioRun) diagOpen(ctx context.Context, w int32) {
+	if run.diag != nil {
+		run.diag.open(ctx, w)
+	}
 }
