@@ -42,6 +42,7 @@ type options struct {
 	partitioned              bool
 	offArm                   bool
 	diag                     bool
+	maxDBShare, probeFactor  float64
 	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
@@ -66,6 +67,8 @@ func main() {
 	flag.StringVar(&o.scenarios, "scenarios", "b,c,d,d2,c2,c3", "which impact scenarios, by their first word; h: lethe's throughput with the governor on and off and no load")
 	flag.BoolVar(&o.offArm, "off-arm", true, "interleave governor-off windows (b0, c0) with the governor-on ones; false: every work window is governor on")
 	flag.BoolVar(&o.diag, "diag", false, "print, per window, the server's CPU and I/O by kind of process and its WAL and buffer counters")
+	flag.Float64Var(&o.maxDBShare, "max-db-share", 0, "LETHE_MAX_DB_SHARE of the governor-on runs (0: lethe's default)")
+	flag.Float64Var(&o.probeFactor, "probe-factor", 0, "LETHE_PROBE_FACTOR of the governor-on runs (0: lethe's default)")
 	flag.BoolVar(&o.partitioned, "partitioned", true, "also measure retention on a table partitioned by week (c2, c3)")
 	flag.IntVar(&o.scale, "scale", 40000, "subjects the scale-out run purges with 1, 2 and 4 processes (0: skip)")
 	flag.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "the governor's LETHE_MAX_REPLICA_LAG in the replica-lag run")
