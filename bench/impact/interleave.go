@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -90,6 +92,9 @@ func scenarios(o options) []scenario {
 	}
 	if !o.offArm {
 		out[0].arms, out[1].arms = out[0].arms[:1], out[1].arms[:1]
+	}
+	if o.cShares != "" {
+		out[1].arms = shareArms(o.cShares, on)
 	}
 	if o.partitioned {
 		out = append(out,
@@ -219,4 +224,20 @@ func (run *scenarioRun) diagOpen(ctx context.Context, w int32) {
 	if run.diag != nil {
 		run.diag.open(ctx, w)
 	}
+}
+
+// shareArms are governor-on retention arms, one per LETHE_MAX_DB_SHARE in
+// list (comma-separated), taken in turn within each round.
+func shareArms(list string, on jobs.Limits) []arm {
+	var out []arm
+	for _, f := range strings.Split(list, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			continue
+		}
+		l := on
+		l.Governor.MaxShare = v
+		out = append(out, arm{label: fmt.Sprintf("c/%.2f governor on, share cap %.2f", v, v), fn: lethe("retention", l)})
+	}
+	return out
 }
