@@ -202,7 +202,7 @@ func (d *diag) print(run *scenarioRun) {
 	fmt.Printf("\n### diag %s: per window, per second (CPU in cores; I/O in MB/s by process kind)\n", run.name)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 1, ' ', tabwriter.AlignRight)
 	kinds := []string{"app", "lethe", "autovacuum worker", "checkpointer", "background writer", "walwriter"}
-	fmt.Fprintf(tw, "win\tarm\tsecs\tp99 ms\trd p99\tunits/s\t")
+	fmt.Fprintf(tw, "win\tarm\tsecs\tp99 ms\trd p99\tunits/s\tblocks/s\tthrottled s\t")
 	for _, k := range kinds {
 		fmt.Fprintf(tw, "%s cpu\tr\tw\t", strings.Fields(k)[0])
 	}
@@ -219,8 +219,8 @@ func (d *diag) print(run *scenarioRun) {
 		} else if w.arm == -2 {
 			arm = "empty"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.1f\t%.1f\t%.0f\t", i, arm, secs, ms(quantile(all[int32(i)], 0.99)),
-			ms(quantile(reads[int32(i)], 0.99)), w.result.rate())
+		fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%.1f\t", i, arm, secs, ms(quantile(all[int32(i)], 0.99)),
+			ms(quantile(reads[int32(i)], 0.99)), w.result.rate(), float64(w.result.blocks)/secs, w.result.throttled)
 		per := d.per[int32(i)]
 		used := map[string]bool{}
 		for _, k := range kinds {

@@ -29,6 +29,8 @@ type variantResult struct {
 	throttled float64
 	// slowProbes and probeErrors are the latency probe's counts.
 	slowProbes, probeErrors int64
+	// blocks are the heap blocks retention's block ranges read.
+	blocks int64
 }
 
 func (r variantResult) rate() float64 {
@@ -79,6 +81,7 @@ func runLethe(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.
 	r.longestMS = rep.Counter(jobs.LongestTransactionMS)
 	r.throttled = float64(rep.Counter(jobs.ThrottledMS)) / 1000
 	r.slowProbes, r.probeErrors = rep.Counter(jobs.ProbeSlow), rep.Counter(jobs.ProbeErrors)
+	r.blocks = rep.Counter(retention.BlocksWalked)
 	return nil
 }
 
