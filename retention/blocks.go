@@ -260,7 +260,7 @@ func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql s
 			return lo, err
 		}
 		j.cfg.beforeBatch()
-		w.retarget(j.s.PacedTarget(j.cfg.TargetBatchTime))
+		w.retarget(pacedRange(j.s.PacedTarget(j.cfg.TargetBatchTime), j.cfg.TargetBatchTime, j.cfg.PacedRangeTime))
 		hi := min(lo+w.width, to)
 		n, err := j.rangeWithRetry(ctx, tr, sql, w, lo, &hi)
 		if err != nil {
@@ -275,6 +275,16 @@ func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql s
 		}
 	}
 	return lo, nil
+}
+
+// pacedRange is the time a block range aims at: paced, the target the
+// latency probe's pacing gives (below target) but at most limit; unpaced,
+// target.
+func pacedRange(paced, target, limit time.Duration) time.Duration {
+	if paced >= target {
+		return target
+	}
+	return min(paced, limit)
 }
 
 // rangeWithRetry runs the statement of one range [lo, *hi), narrowing the

@@ -92,6 +92,8 @@ func (d *diag) attach(ctx context.Context, url string) error {
 }
 
 func (d *diag) sample(ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	rows, err := d.conn.Query(ctx, activitySQL)
 	if err != nil {
 		return
@@ -105,8 +107,6 @@ func (d *diag) sample(ctx context.Context) {
 		}
 	}
 	rows.Close()
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	seen := map[int]procUse{}
 	for pid, kind := range kinds {
 		u, err := readProc(pid)
@@ -129,9 +129,9 @@ func (d *diag) sample(ctx context.Context) {
 // open starts window w (-1: none); the counters of the window that ends
 // are kept.
 func (d *diag) open(ctx context.Context, w int32) {
-	c, err := d.read(ctx)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	c, err := d.read(ctx)
 	if err == nil {
 		if d.cur >= 0 {
 			d.counts[d.cur] = c.sub(d.start)

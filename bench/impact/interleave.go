@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/retention"
 )
 
 // A scenario measures the load beside some of lethe's work, interleaved
@@ -95,6 +96,9 @@ func scenarios(o options) []scenario {
 	}
 	if o.cShares != "" {
 		out[1].arms = shareArms(o.cShares, on)
+	}
+	if o.cBursts != "" {
+		out[1].arms = burstArms(o.cBursts, on)
 	}
 	if o.partitioned {
 		out = append(out,
@@ -238,6 +242,25 @@ func shareArms(list string, on jobs.Limits) []arm {
 		l := on
 		l.Governor.MaxShare = v
 		out = append(out, arm{label: fmt.Sprintf("c/%.2f governor on, share cap %.2f", v, v), fn: lethe("retention", l)})
+	}
+	return out
+}
+
+// burstArms are governor-on retention arms, one per retention
+// PacedRangeTime in list (comma-separated durations), taken in turn.
+func burstArms(list string, on jobs.Limits) []arm {
+	var out []arm
+	for _, f := range strings.Split(list, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil {
+			continue
+		}
+		out = append(out, arm{label: fmt.Sprintf("c/%s governor on, paced ranges <= %s", d, d),
+			fn: func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
+				l := on
+				l.TimeBudget = budget
+				return runLetheWith(ctx, p, pol, "retention", l, r, func(c *retention.Config) { c.PacedRangeTime = d })
+			}})
 	}
 	return out
 }

@@ -43,7 +43,7 @@ type options struct {
 	offArm                   bool
 	diag                     bool
 	maxDBShare, probeFactor  float64
-	cShares                  string
+	cShares, cBursts         string
 	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
@@ -71,6 +71,7 @@ func main() {
 	flag.Float64Var(&o.maxDBShare, "max-db-share", 0, "LETHE_MAX_DB_SHARE of the governor-on runs (0: lethe's default)")
 	flag.Float64Var(&o.probeFactor, "probe-factor", 0, "LETHE_PROBE_FACTOR of the governor-on runs (0: lethe's default)")
 	flag.StringVar(&o.cShares, "c-shares", "", "comma-separated LETHE_MAX_DB_SHARE values: scenario c gets one governor-on arm per value, interleaved (\"\": one arm, -max-db-share)")
+	flag.StringVar(&o.cBursts, "c-bursts", "", "comma-separated durations: scenario c gets one governor-on arm per retention PacedRangeTime, interleaved")
 	flag.BoolVar(&o.partitioned, "partitioned", true, "also measure retention on a table partitioned by week (c2, c3)")
 	flag.IntVar(&o.scale, "scale", 40000, "subjects the scale-out run purges with 1, 2 and 4 processes (0: skip)")
 	flag.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "the governor's LETHE_MAX_REPLICA_LAG in the replica-lag run")

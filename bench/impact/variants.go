@@ -43,6 +43,12 @@ func (r variantResult) rate() float64 {
 // runLethe runs a lethe job in this process, on a pool of its own named
 // as lethe names its connections.
 func runLethe(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.Limits, r *variantResult) error {
+	return runLetheWith(ctx, p, polText, job, l, r, nil)
+}
+
+// runLetheWith is runLethe with edit, when not nil, applied to the
+// retention job's configuration.
+func runLetheWith(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.Limits, r *variantResult, edit func(*retention.Config)) error {
 	pol, err := policy.Parse([]byte(polText), "policy.yaml")
 	if err != nil {
 		return err
@@ -60,7 +66,11 @@ func runLethe(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.
 	if job == "purge" {
 		j, err = purge.New(purge.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Hasher: subject.NewHasher("bench-key"), Logger: logger}, Workers: 2})
 	} else {
-		j, err = retention.New(retention.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Logger: logger}})
+		rc := retention.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Logger: logger}}
+		if edit != nil {
+			edit(&rc)
+		}
+		j, err = retention.New(rc)
 	}
 	if err != nil {
 		return err
