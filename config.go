@@ -66,6 +66,8 @@ type Config struct {
 	ProbeFactor     float64       `env:"LETHE_PROBE_FACTOR"`
 	MinProbeLatency time.Duration `env:"LETHE_PROBE_MIN_LATENCY"`
 	MinShare        float64       `env:"LETHE_MIN_DB_SHARE"`
+	MaxDBShare      float64       `env:"LETHE_MAX_DB_SHARE"`
+	ShareRamp       float64       `env:"LETHE_DB_SHARE_RAMP"`
 	TargetBatchTime time.Duration `env:"LETHE_TARGET_BATCH_TIME"`
 	MaxBatchSize    int           `env:"LETHE_MAX_BATCH_SIZE"`
 	// Shard is "i/N" (LETHE_SHARD or --shard), or i from a Kubernetes
@@ -131,6 +133,8 @@ var envVars = [][2]string{
 	{"LETHE_PROBE_FACTOR", "the probe is slow above this many times its baseline while lethe is idle (default 2)"},
 	{"LETHE_PROBE_MIN_LATENCY", "the probe is never slow below this (default 5ms)"},
 	{"LETHE_MIN_DB_SHARE", "least share of database time (batch seconds per second) the pacing leaves lethe (default 0.05)"},
+	{"LETHE_MAX_DB_SHARE", "most share of database time the pacing gives lethe while the application works (default 0.5)"},
+	{"LETHE_DB_SHARE_RAMP", "how much each fast probe raises lethe's share, as a fraction of it (default 0.05)"},
 	{"LETHE_TARGET_BATCH_TIME", "transaction time the adaptive batch size aims for (default 500ms; retention 250ms)"},
 	{"LETHE_MAX_BATCH_SIZE", "largest adaptive batch (default the batch size; retention 20000)"},
 	{"LETHE_SHARD", "i/N: this process's share of retention and orphans when N run at once (or --shard)"},
@@ -247,6 +251,9 @@ func (c *Config) validate(cmd string) error {
 	}
 	if c.ProbeFactor < 0 || c.MinProbeLatency < 0 || c.MinShare < 0 || c.MinShare > 1 {
 		errs = append(errs, "LETHE_PROBE_FACTOR and LETHE_PROBE_MIN_LATENCY must not be negative, LETHE_MIN_DB_SHARE must be in [0, 1]")
+	}
+	if c.MaxDBShare < 0 || c.MaxDBShare > 1 || (c.MaxDBShare > 0 && c.MaxDBShare < c.MinShare) || c.ShareRamp < 0 || c.ShareRamp > 1 {
+		errs = append(errs, "LETHE_MAX_DB_SHARE must be in [0, 1] and not below LETHE_MIN_DB_SHARE, LETHE_DB_SHARE_RAMP in [0, 1]")
 	}
 	if err := c.readShard(); err != nil {
 		errs = append(errs, err.Error())

@@ -202,7 +202,7 @@ func limitsOf(cfg *Config, stop context.Context) jobs.Limits {
 			Off: !cfg.Governor, MaxReplicaLag: cfg.MaxReplicaLag, ReplicaURLs: cfg.ReplicaURLs,
 			MaxActive: cfg.MaxActive, MaxLockWaiters: cfg.MaxLockWaiters, MaxThrottle: cfg.MaxThrottle,
 			LatencyProbe: cfg.LatencyProbe, ProbeFactor: cfg.ProbeFactor, MinProbeLatency: cfg.MinProbeLatency,
-			MinShare: cfg.MinShare,
+			MinShare: cfg.MinShare, MaxShare: cfg.MaxDBShare, ShareRamp: cfg.ShareRamp,
 		},
 	}
 }

@@ -89,7 +89,7 @@ type Governor struct {
 	// at least MinProbeLatency) holds the run until a probe is fast again,
 	// and halves lethe's share of database time (its batch time per second,
 	// summed over workers, never below MinShare); fast probes raise the
-	// share again by 5% each, up to 0.5. Off in the zero value;
+	// share again by ShareRamp each, up to MaxShare. Off in the zero value;
 	// the binary turns it on (LETHE_LATENCY_PROBE). A run starts paced at
 	// a quarter of the database's time and ramps up while probes are fast;
 	// without application sessions at work it does not pace.
@@ -105,6 +105,13 @@ type Governor struct {
 	// MinShare is the least share of database time pacing leaves lethe
 	// (0.05: 50ms of batches per second). Default 0.05.
 	MinShare float64
+	// MaxShare is the most share of database time pacing gives lethe
+	// while the application works, however fast the probes; a run starts
+	// at 0.25 or MaxShare if lower. Default 0.5; at least MinShare.
+	MaxShare float64
+	// ShareRamp is how much each fast probe raises the share, as a
+	// fraction of it. Default 0.05 (5%).
+	ShareRamp float64
 }
 
 func (g *Governor) setDefaults() {
@@ -128,6 +135,13 @@ func (g *Governor) setDefaults() {
 	}
 	if g.MinShare <= 0 || g.MinShare > 1 {
 		g.MinShare = DefaultMinShare
+	}
+	if g.MaxShare <= 0 || g.MaxShare > 1 {
+		g.MaxShare = DefaultMaxShare
+	}
+	g.MaxShare = max(g.MaxShare, g.MinShare)
+	if g.ShareRamp <= 0 {
+		g.ShareRamp = DefaultShareRamp
 	}
 }
 

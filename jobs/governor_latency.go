@@ -27,16 +27,23 @@ const (
 	// DefaultMinShare is the least share of database time (batch time
 	// per second of the run, summed over workers) pacing leaves lethe.
 	DefaultMinShare = 0.05
+	// DefaultMaxShare is the most share of database time pacing gives
+	// lethe while the application works: what a burst of unpaced work
+	// costs (WAL, dirty pages, autovacuum) comes after the probes that
+	// let it go.
+	DefaultMaxShare = 0.5
+	// DefaultShareRamp is how much each fast probe raises the share, as
+	// a fraction of it (0.05: 5%).
+	DefaultShareRamp = 0.05
 )
 
 // Pacing constants: a slow probe halves lethe's share of database time, a
-// probe within the threshold raises it by shareStep, up to maxAppShare.
-// The last baselineProbes idle probes make the baseline, startProbes of
-// them before the run's first batch.
+// probe within the threshold raises it by Governor.ShareRamp, up to
+// Governor.MaxShare; a run starts at startShare (at most MaxShare). The
+// last baselineProbes idle probes make the baseline, startProbes of them
+// before the run's first batch.
 const (
-	shareStep   = 1.05
-	startShare  = 0.25
-	maxAppShare = 0.5
+	startShare = 0.25
 	// slowOf of the last slowWindow probes taken while lethe works must
 	// be slow for a verdict of slow: one stall of the machine's own is
 	// not lethe's doing.
@@ -105,11 +112,15 @@ type latency struct {
 }
 
 // newLatency starts paced at startShare: a run ramps up while the probe
-// stays fast (to maxAppShare in about 1.5s) rather than learning from a slow
-// probe that its first full-size batches hurt.
+// stays fast (to the default MaxShare in about 1.5s) rather than learning
+// from a slow probe that its first full-size batches hurt.
 func newLatency(cfg Governor) *latency {
-	return &latency{cfg: cfg, share: startShare}
+	return &latency{cfg: cfg, share: cfg.startShare()}
 }
+
+// startShare is the share a run, or the pacing when the application comes
+// back, starts at.
+func (g Governor) startShare() float64 { return min(startShare, g.MaxShare) }
 
 // threshold is the slow threshold; ok is false until a baseline exists.
 func (l *latency) threshold() (thr time.Duration, ok bool) {
@@ -207,7 +218,7 @@ func (l *latency) off(s *Session, err error) {
 }
 
 // adapt halves the share after a slow probe and raises it after a fast
-// one, up to maxAppShare; without application sessions at work the pacing
+// one, up to MaxShare; without application sessions at work the pacing
 // ends, and starts again at startShare when they are back.
 func (l *latency) adapt(s *Session, slow, app bool) {
 	now := s.Limits.Now()
@@ -218,18 +229,18 @@ func (l *latency) adapt(s *Session, slow, app bool) {
 			s.Logger.Debug("pacing stopped: no application session at work")
 		}
 	case l.share == 0:
-		l.share, l.credit, l.refilled = startShare, 0, now
+		l.share, l.credit, l.refilled = l.cfg.startShare(), 0, now
 		if slow {
-			l.share = max(startShare/2, l.cfg.MinShare)
+			l.share = max(l.share/2, l.cfg.MinShare)
 		}
 		s.Logger.Debug("pacing started", slog.Float64("db_share", l.share))
 	case slow:
 		l.share = max(l.share/2, l.cfg.MinShare)
 	default:
 		// While the application works, lethe never takes more than
-		// maxAppShare: what a burst of unpaced work costs (WAL, dirty
+		// MaxShare: what a burst of unpaced work costs (WAL, dirty
 		// pages, autovacuum) comes after the probes that let it go.
-		l.share = min(l.share*shareStep, maxAppShare)
+		l.share = min(l.share*(1+l.cfg.ShareRamp), l.cfg.MaxShare)
 	}
 }
 

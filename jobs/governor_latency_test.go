@@ -308,3 +308,33 @@ func TestHealthCountsTheApplicationsSessions(t *testing.T) {
 	require.True(t, s.Continue(ctx))
 	require.GreaterOrEqual(t, seen[0].AppSessions, 1, "a transaction of the application is open")
 }
+
+// LETHE_MAX_DB_SHARE and LETHE_DB_SHARE_RAMP: the cap of lethe's share
+// while the application works and the step of each fast probe are
+// settings; a run starts at 0.25, or the cap when it is lower.
+func TestLatencyPacingCapAndRampAreSettings(t *testing.T) {
+	db := pgtest.NewDB(t, sessionSchema)
+	ctx := context.Background()
+	app := 1
+	s, clock, feed := probedSession(t, db, jobs.Governor{MaxShare: 0.2, ShareRamp: 0.1}, &app)
+	require.InDelta(t, 0.2, jobs.LatencyShare(s), 1e-9, "starts at the cap, below 0.25")
+	require.True(t, s.Continue(ctx))
+	s.ObserveBatch(20 * ms)
+	feed(10*ms, nil)
+	feed(10*ms, nil)
+	clock.onSleep = func() {
+		if len(clock.slept) == 1 {
+			feed(ms, nil)
+		}
+	}
+	require.True(t, s.Continue(ctx))
+	require.InDelta(t, 0.1, jobs.LatencyShare(s), 1e-9, "a slow verdict halves it")
+	feed(ms, nil)
+	require.True(t, s.Continue(ctx))
+	require.InDelta(t, 0.11, jobs.LatencyShare(s), 1e-9, "a fast probe raises it by 10%")
+	for range 20 {
+		feed(ms, nil)
+		require.True(t, s.Continue(ctx))
+	}
+	require.InDelta(t, 0.2, jobs.LatencyShare(s), 1e-9, "never above the cap while the application works")
+}

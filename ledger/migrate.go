@@ -128,6 +128,17 @@ var migrations = []string{
 	// 8: the purge finds an erased subject's export requests by the keyed
 	// hash too (a served request no longer holds the key).
 	`CREATE INDEX exports_subject_hash_idx ON lethe.exports (subject_hash) WHERE subject_hash IS NOT NULL;`,
+	// 9: where retention's block walk of a relation stopped (budget,
+	// SIGTERM), so that the next run goes on from there instead of
+	// reading again the blocks it emptied. Keyed by the relation and its
+	// file: a rewrite (VACUUM FULL, CLUSTER) starts the walk again.
+	`CREATE TABLE lethe.retention_walks (
+		relid      oid PRIMARY KEY,
+		filenode   oid NOT NULL,
+		next_block bigint NOT NULL,
+		updated_at timestamptz NOT NULL DEFAULT now()
+	);
+	COMMENT ON TABLE lethe.retention_walks IS 'Where retention''s block walk of a table stopped; the next run goes on from there and around.';`,
 }
 
 // migrateLockKey is the advisory lock that serializes migrations.

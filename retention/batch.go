@@ -121,9 +121,10 @@ type tableRun struct {
 	cutoff time.Time
 	// sizer adapts the keyset batch size of the table (jobs.Sizer).
 	sizer *jobs.Sizer
-	// batches, deleted and longest are reported at the end.
-	batches, deleted, dropped int64
-	longest                   time.Duration
+	// batches, deleted, blocks (walked in block ranges) and longest are
+	// reported at the end.
+	batches, deleted, dropped, blocks int64
+	longest                           time.Duration
 	// skipped is true when another run holds the table.
 	skipped bool
 	// owner is true when this shard owns the table (jobs.Shard): it

@@ -210,50 +210,81 @@ func (w *rangeWidth) capCosts() {
 }
 
 // walkBlocks deletes the expired rows of rel one block range at a time, in
-// block order, each range its own short transaction. The walk goes up to
-// the size read at its start, then once more over the blocks added while
-// it ran: rows inserted meanwhile go there (and are deleted only if they
-// are expired). A row that an UPDATE moves into a block the walk has passed
-// is left for the next run. A run that stops (budget, SIGTERM, kill) starts
-// again from block 0: the ranges it already emptied cost one sequential
-// read each.
+// block order, each range its own short transaction. The walk starts
+// where the last run's walk of rel stopped (walkpos.go), or at block 0,
+// and goes up to the size read at its start, then once more over the
+// blocks added while it ran: rows inserted meanwhile go there (and are
+// deleted only if they are expired); then around from block 0 up to where
+// it started. A row that an UPDATE moves into a block the walk has passed
+// is left for the next run. A run that stops (budget, SIGTERM, lock
+// trouble) records where, and the next one goes on from there; one killed
+// goes on from the last recorded stop, or block 0.
 func (j *Job) walkBlocks(ctx context.Context, r *jobs.Report, tr *tableRun, rel string, st relStats) error {
 	sql := tr.t.buildRange(rel, j.s.DryRun())
 	w := newRangeWidth(j.cfg.TargetBatchTime, st.rowsPerBlock())
-	if err := j.walkRange(ctx, r, tr, sql, w, 0, st.blocks); err != nil {
+	if j.s.DryRun() {
+		_, err := j.walkRange(ctx, r, tr, sql, w, 0, st.blocks)
 		return err
 	}
-	if j.s.DryRun() {
-		return nil
+	start := j.walkStart(ctx, tr, rel, st.blocks)
+	if start > 0 {
+		j.cfg.Logger.Debug("block walk goes on where the last run stopped", slog.String("table", tr.t.name()),
+			slog.String("relation", rel), slog.Int64("from_block", start), slog.Int64("blocks", st.blocks))
 	}
-	now, err := j.relStats(ctx, tr, rel)
+	next, err := j.walkRange(ctx, r, tr, sql, w, start, st.blocks)
+	if err == nil {
+		var now relStats
+		if now, err = j.relStats(ctx, tr, rel); err != nil {
+			return fmt.Errorf("retention %s: read size of %s: %w", tr.t.name(), rel, err)
+		}
+		if next, err = j.walkRange(ctx, r, tr, sql, w, st.blocks, now.blocks); err == nil && start > 0 {
+			// Around: the blocks before the start, which earlier runs
+			// walked with their (earlier) cutoffs.
+			next, err = j.walkRange(ctx, r, tr, sql, w, 0, start)
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("retention %s: read size of %s: %w", tr.t.name(), rel, err)
+		j.saveWalk(ctx, tr, rel, next)
+		return err
 	}
-	return j.walkRange(ctx, r, tr, sql, w, st.blocks, now.blocks)
+	j.clearWalk(ctx, tr, rel)
+	return nil
 }
 
-// walkRange walks the blocks [from, to) of one relation.
-func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql string, w *rangeWidth, from, to int64) error {
-	for lo := from; lo < to; {
+// walkRange walks the blocks [from, to) of one relation. It returns the
+// first block it did not walk: to when it walked them all.
+func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql string, w *rangeWidth, from, to int64) (int64, error) {
+	lo := from
+	for lo < to {
 		if err := j.mustStop(ctx); err != nil {
-			return err
+			return lo, err
 		}
 		j.cfg.beforeBatch()
-		w.retarget(j.s.PacedTarget(j.cfg.TargetBatchTime))
+		w.retarget(pacedRange(j.s.PacedTarget(j.cfg.TargetBatchTime), j.cfg.TargetBatchTime, j.cfg.PacedRangeTime))
 		hi := min(lo+w.width, to)
 		n, err := j.rangeWithRetry(ctx, tr, sql, w, lo, &hi)
 		if err != nil {
-			return err
+			return lo, err
 		}
 		tr.deleted += n
+		tr.blocks += hi - lo
 		r.AddRows(tr.t.name(), "delete", n)
 		lo = hi
 		if err := j.pause(ctx); err != nil {
-			return err
+			return lo, err
 		}
 	}
-	return nil
+	return lo, nil
+}
+
+// pacedRange is the time a block range aims at: paced, the target the
+// latency probe's pacing gives (below target) but at most limit; unpaced,
+// target.
+func pacedRange(paced, target, limit time.Duration) time.Duration {
+	if paced >= target {
+		return target
+	}
+	return min(paced, limit)
 }
 
 // rangeWithRetry runs the statement of one range [lo, *hi), narrowing the

@@ -119,3 +119,20 @@ func TestRangeWidthRecoversAfterManySlowStatements(t *testing.T) {
 	}
 	require.Greater(t, w.width, int64(1000), "the width grows back to what fast statements allow (~2700 blocks)")
 }
+
+// While the latency probe paces a run, a block range aims at no more than
+// PacedRangeTime, however large the share: the WAL one range writes before
+// its COMMIT is what the application's commits (and reads that evict a
+// block it dirtied) wait to flush. Unpaced, ranges aim at the target.
+func TestPacedRangesAreShortBursts(t *testing.T) {
+	t.Parallel()
+	const target = 250 * time.Millisecond
+	require.Equal(t, target, pacedRange(target, target, 20*time.Millisecond), "unpaced")
+	require.Equal(t, 20*time.Millisecond, pacedRange(125*time.Millisecond, target, 20*time.Millisecond), "share 0.5")
+	require.Equal(t, 10*time.Millisecond, pacedRange(10*time.Millisecond, target, 20*time.Millisecond), "below the bound")
+	w := newRangeWidth(target, 85)
+	w.observe(1000, 0, 8*time.Millisecond) // 8µs a block, nothing expired
+	wide := w.width
+	w.retarget(pacedRange(125*time.Millisecond, target, 20*time.Millisecond))
+	require.Less(t, w.width, wide/10, "a paced range is a short burst")
+}

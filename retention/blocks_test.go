@@ -122,3 +122,52 @@ func TestBlockRangeWalkStopsOnBudgetAndResumes(t *testing.T) {
 	require.EqualValues(t, left, r.Rows[jobs.RowKey("spread", "delete")])
 	require.Equal(t, kept, b.db.Int(t, "SELECT count(*) FROM spread"))
 }
+
+// A walk stopped by its budget goes on, in the next run, where it stopped
+// rather than at block 0 (where a paced run that stops at its budget would
+// read again, run after run, the blocks it emptied); and a run that walks
+// to the end goes around to the blocks before its start, so that rows
+// expired since the earlier runs (a later cutoff) go too.
+func TestBlockRangeWalkGoesOnWhereItStopped(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `CREATE TABLE spread (id int PRIMARY KEY, created_at timestamptz NOT NULL, pad text) WITH (fillfactor = 10);`,
+		`  - {table: spread, column: created_at, keep: 90d}
+`)
+	b.cfg.AsOf = asOf
+	cut := asOf.Add(-90 * 24 * time.Hour)
+	// Every block holds expired rows; the first rows (block 0) are 89
+	// days old: kept by a run as of asOf, expired two days later.
+	b.db.Exec(t, `INSERT INTO spread SELECT g, CASE WHEN g <= 5 THEN $1::timestamptz - interval '89 days'
+		ELSE $1::timestamptz - interval '100 days' END, repeat('x', 100) FROM generate_series(1, 4000) g`, asOf)
+	require.Equal(t, 5, b.db.Int(t, "SELECT count(*) FROM spread WHERE ctid < '(1,0)' AND created_at >= $1", cut))
+	blocks := b.db.Int(t, "SELECT pg_relation_size('spread') / current_setting('block_size')::int")
+	// A target far below any statement's duration: every range is one
+	// block wide, whatever the machine's speed.
+	b.cfg.TargetBatchTime = time.Microsecond
+	b.limits.TimeBudget = time.Minute
+	perBlock := b.db.Int(t, "SELECT count(*) FROM spread WHERE ctid >= '(1,0)' AND ctid < '(2,0)'")
+
+	stopAfter(&b.cfg, &b.limits, 3)
+	r, err := runJob(t, b.cfg, b.limits)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, r.Counter("spread.blocks_walked"), "three ranges of one block")
+	require.EqualValues(t, 2*perBlock, r.Rows[jobs.RowKey("spread", "delete")], "block 0's rows are kept")
+
+	stopAfter(&b.cfg, &b.limits, 3)
+	r, err = runJob(t, b.cfg, b.limits)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, r.Counter("spread.blocks_walked"))
+	require.EqualValues(t, 3*perBlock, r.Rows[jobs.RowKey("spread", "delete")],
+		"the second run's ranges are blocks 3 to 5, full of expired rows, not blocks 0 to 2 again")
+
+	// Two days later, the rows of block 0 are expired too: the run that
+	// goes on from block 4 to the end comes around to them.
+	retention.SetTestHooks(&b.cfg, nil, nil)
+	b.limits.Clock = nil
+	b.cfg.AsOf = asOf.Add(48 * time.Hour)
+	r, err = runJob(t, b.cfg, b.limits)
+	require.NoError(t, err)
+	require.EqualValues(t, blocks, r.Counter("spread.blocks_walked"), "every block once: from block 6 to the end, then 0 to 5")
+	require.Zero(t, b.db.Int(t, "SELECT count(*) FROM spread"))
+	require.Zero(t, b.db.Int(t, "SELECT count(*) FROM lethe.retention_walks"), "a walk that went around leaves no position")
+}

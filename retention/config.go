@@ -34,6 +34,14 @@ type Config struct {
 	// cost the same in the benchmark, docs/retention.md); above 1 means
 	// never (except without an index).
 	BlockRangeFraction float64
+	// PacedRangeTime bounds the time a block range aims at while the
+	// latency probe paces the run (the application is at work): each
+	// range statement writes its WAL (a full-page image for nearly every
+	// block it empties) before its COMMIT flushes it, and the
+	// application's commits, and its reads that evict a block the range
+	// dirtied, wait to flush that WAL too; short ranges keep that wait
+	// short at the same share of database time. Default 20ms.
+	PacedRangeTime time.Duration
 	// Pause is slept between two batches, to leave the server's I/O to the
 	// application. Default 0 (no pause).
 	Pause time.Duration
@@ -52,6 +60,9 @@ type Config struct {
 	// budget is driven by the clock of the run's limits instead.
 	hooks testHooks
 }
+
+// DefaultPacedRangeTime is Config.PacedRangeTime's default.
+const DefaultPacedRangeTime = 20 * time.Millisecond
 
 // testHooks lets tests run code at fixed points of a run. Production runs
 // leave them nil.
@@ -79,6 +90,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.TargetBatchTime <= 0 {
 		c.TargetBatchTime = 250 * time.Millisecond
+	}
+	if c.PacedRangeTime <= 0 {
+		c.PacedRangeTime = DefaultPacedRangeTime
 	}
 	if c.BlockRangeFraction <= 0 {
 		c.BlockRangeFraction = 0.1

@@ -36,6 +36,8 @@ const (
 	// BlockRangeWalks counts, per table, the relations walked in block
 	// ranges rather than keyset batches.
 	BlockRangeWalks jobs.Counter = "block_range_walks"
+	// BlocksWalked counts, per table, the blocks its block ranges read.
+	BlocksWalked jobs.Counter = "blocks_walked"
 	// LockRetries counts the partition statements retried after lock
 	// trouble.
 	LockRetries jobs.Counter = "lock_retries"
@@ -69,6 +71,7 @@ func (j *Job) Name() string { return "retention" }
 // action drop_partition_estimated for the planner's count of the rows of
 // dropped partitions, drop_partition for their exact count in a dry run)
 // and counters named "TABLE.batches", "TABLE.block_range_walks",
+// "TABLE.blocks_walked",
 // "TABLE.partitions_dropped", "TABLE.longest_transaction_ms" and
 // "TABLE.rows_left", with totals under the bare names.
 func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
@@ -170,6 +173,10 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 	name := tr.t.name()
 	r.Add(tableCounter(name, jobs.Batches), tr.batches)
 	r.Add(jobs.Batches, tr.batches)
+	if tr.blocks > 0 {
+		r.Add(tableCounter(name, BlocksWalked), tr.blocks)
+		r.Add(BlocksWalked, tr.blocks)
+	}
 	r.Add(tableCounter(name, PartitionsDropped), tr.dropped)
 	r.Add(PartitionsDropped, tr.dropped)
 	r.Max(tableCounter(name, jobs.LongestTransactionMS), tr.longest.Milliseconds())

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/retention"
 )
 
 // A scenario measures the load beside some of lethe's work, interleaved
@@ -49,7 +52,8 @@ type scenarioRun struct {
 	windows []window
 	samples []sample
 	errs    int
-	rounds  int // rounds done
+	rounds  int   // rounds done
+	diag    *diag // -diag: what the server did in each window
 }
 
 func lethe(job string, l jobs.Limits) func(context.Context, *pgxpool.Pool, string, time.Duration, *variantResult) error {
@@ -71,7 +75,7 @@ func whole(fn func(context.Context, *pgxpool.Pool, string, *variantResult) error
 // settings, with the time budget cutting its work into windows.
 func scenarios(o options) []scenario {
 	// The binary's defaults: the governor with its latency probe.
-	on := jobs.Limits{AllowLarge: true, Governor: jobs.Governor{LatencyProbe: true}}
+	on := jobs.Limits{AllowLarge: true, Governor: jobs.Governor{LatencyProbe: true, MaxShare: o.maxDBShare, ProbeFactor: o.probeFactor}}
 	off := on
 	off.Governor.Off = true
 	one := off
@@ -89,6 +93,12 @@ func scenarios(o options) []scenario {
 	}
 	if !o.offArm {
 		out[0].arms, out[1].arms = out[0].arms[:1], out[1].arms[:1]
+	}
+	if o.cShares != "" {
+		out[1].arms = shareArms(o.cShares, on)
+	}
+	if o.cBursts != "" {
+		out[1].arms = burstArms(o.cBursts, on)
 	}
 	if o.partitioned {
 		out = append(out,
@@ -147,6 +157,16 @@ func (run *scenarioRun) round(ctx context.Context, s *server, users []string, o 
 	l := startOLTP(pool, users, o.rate)
 	l.window.Store(-1)
 	time.Sleep(time.Second) // the load's connections are open before the first window
+	if o.diag {
+		if run.diag == nil {
+			run.diag = newDiag()
+		}
+		if err := run.diag.attach(ctx, s.URLFor(db)); err != nil {
+			l.stop()
+			return err
+		}
+		defer run.diag.detach(ctx)
+	}
 	err = run.windowsUnder(ctx, l, pool, o, pol)
 	samples, errs := l.stop()
 	run.samples, run.errs = append(run.samples, samples...), run.errs+errs
@@ -162,6 +182,7 @@ func (run *scenarioRun) windowsUnder(ctx context.Context, l *oltp, pool *pgxpool
 	open := func(arm int) {
 		run.windows = append(run.windows, window{arm: arm})
 		l.window.Store(int32(len(run.windows) - 1))
+		run.diagOpen(ctx, int32(len(run.windows)-1))
 	}
 	open(-1)
 	run.windows[len(run.windows)-1].first = true
@@ -177,6 +198,7 @@ func (run *scenarioRun) windowsUnder(ctx context.Context, l *oltp, pool *pgxpool
 		w.result.name = a.label
 		err := a.fn(ctx, pool, pol, o.window, &w.result)
 		l.window.Store(-1)
+		run.diagOpen(ctx, -1)
 		if err != nil {
 			return fmt.Errorf("%s: %w", a.label, err)
 		}
@@ -199,4 +221,46 @@ func (run *scenarioRun) windowsUnder(ctx context.Context, l *oltp, pool *pgxpool
 		}
 	}
 	return nil
+}
+
+// diagOpen starts window w (-1: none) in the run's diag, if any.
+func (run *scenarioRun) diagOpen(ctx context.Context, w int32) {
+	if run.diag != nil {
+		run.diag.open(ctx, w)
+	}
+}
+
+// shareArms are governor-on retention arms, one per LETHE_MAX_DB_SHARE in
+// list (comma-separated), taken in turn within each round.
+func shareArms(list string, on jobs.Limits) []arm {
+	var out []arm
+	for _, f := range strings.Split(list, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			continue
+		}
+		l := on
+		l.Governor.MaxShare = v
+		out = append(out, arm{label: fmt.Sprintf("c/%.2f governor on, share cap %.2f", v, v), fn: lethe("retention", l)})
+	}
+	return out
+}
+
+// burstArms are governor-on retention arms, one per retention
+// PacedRangeTime in list (comma-separated durations), taken in turn.
+func burstArms(list string, on jobs.Limits) []arm {
+	var out []arm
+	for _, f := range strings.Split(list, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil {
+			continue
+		}
+		out = append(out, arm{label: fmt.Sprintf("c/%s governor on, paced ranges <= %s", d, d),
+			fn: func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
+				l := on
+				l.TimeBudget = budget
+				return runLetheWith(ctx, p, pol, "retention", l, r, func(c *retention.Config) { c.PacedRangeTime = d })
+			}})
+	}
+	return out
 }

@@ -41,6 +41,9 @@ type options struct {
 	maxWindows, rounds       int
 	partitioned              bool
 	offArm                   bool
+	diag                     bool
+	maxDBShare, probeFactor  float64
+	cShares, cBursts         string
 	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
@@ -64,6 +67,11 @@ func main() {
 	flag.IntVar(&o.maxWindows, "max-windows", 200, "most work windows per scenario")
 	flag.StringVar(&o.scenarios, "scenarios", "b,c,d,d2,c2,c3", "which impact scenarios, by their first word; h: lethe's throughput with the governor on and off and no load")
 	flag.BoolVar(&o.offArm, "off-arm", true, "interleave governor-off windows (b0, c0) with the governor-on ones; false: every work window is governor on")
+	flag.BoolVar(&o.diag, "diag", false, "print, per window, the server's CPU and I/O by kind of process and its WAL and buffer counters")
+	flag.Float64Var(&o.maxDBShare, "max-db-share", 0, "LETHE_MAX_DB_SHARE of the governor-on runs (0: lethe's default)")
+	flag.Float64Var(&o.probeFactor, "probe-factor", 0, "LETHE_PROBE_FACTOR of the governor-on runs (0: lethe's default)")
+	flag.StringVar(&o.cShares, "c-shares", "", "comma-separated LETHE_MAX_DB_SHARE values: scenario c gets one governor-on arm per value, interleaved (\"\": one arm, -max-db-share)")
+	flag.StringVar(&o.cBursts, "c-bursts", "", "comma-separated durations: scenario c gets one governor-on arm per retention PacedRangeTime, interleaved")
 	flag.BoolVar(&o.partitioned, "partitioned", true, "also measure retention on a table partitioned by week (c2, c3)")
 	flag.IntVar(&o.scale, "scale", 40000, "subjects the scale-out run purges with 1, 2 and 4 processes (0: skip)")
 	flag.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "the governor's LETHE_MAX_REPLICA_LAG in the replica-lag run")
@@ -150,6 +158,9 @@ func impact(ctx context.Context, s *server, o options, pol string) error {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
 		run.print(o)
+		if run.diag != nil {
+			run.diag.print(&run)
+		}
 	}
 	if want["h"] {
 		return healthy(ctx, s, o, pol)

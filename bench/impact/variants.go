@@ -29,6 +29,8 @@ type variantResult struct {
 	throttled float64
 	// slowProbes and probeErrors are the latency probe's counts.
 	slowProbes, probeErrors int64
+	// blocks are the heap blocks retention's block ranges read.
+	blocks int64
 }
 
 func (r variantResult) rate() float64 {
@@ -41,6 +43,12 @@ func (r variantResult) rate() float64 {
 // runLethe runs a lethe job in this process, on a pool of its own named
 // as lethe names its connections.
 func runLethe(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.Limits, r *variantResult) error {
+	return runLetheWith(ctx, p, polText, job, l, r, nil)
+}
+
+// runLetheWith is runLethe with edit, when not nil, applied to the
+// retention job's configuration.
+func runLetheWith(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.Limits, r *variantResult, edit func(*retention.Config)) error {
 	pol, err := policy.Parse([]byte(polText), "policy.yaml")
 	if err != nil {
 		return err
@@ -58,7 +66,11 @@ func runLethe(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.
 	if job == "purge" {
 		j, err = purge.New(purge.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Hasher: subject.NewHasher("bench-key"), Logger: logger}, Workers: 2})
 	} else {
-		j, err = retention.New(retention.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Logger: logger}})
+		rc := retention.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Logger: logger}}
+		if edit != nil {
+			edit(&rc)
+		}
+		j, err = retention.New(rc)
 	}
 	if err != nil {
 		return err
@@ -79,6 +91,7 @@ func runLethe(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.
 	r.longestMS = rep.Counter(jobs.LongestTransactionMS)
 	r.throttled = float64(rep.Counter(jobs.ThrottledMS)) / 1000
 	r.slowProbes, r.probeErrors = rep.Counter(jobs.ProbeSlow), rep.Counter(jobs.ProbeErrors)
+	r.blocks = rep.Counter(retention.BlocksWalked)
 	return nil
 }
 
