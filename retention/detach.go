@@ -17,15 +17,19 @@ import (
 // counts (action drop_partition_estimated); a dry run counts them instead
 // (action drop_partition).
 //
-// DETACH ... CONCURRENTLY is used where the server allows it (PostgreSQL 14
-// and later, no default partition), so that the parent is never locked
-// against the application's queries: the partitions are marked in one
-// transaction, detached one by one, and dropped together. Otherwise each
-// partition is detached and dropped in a transaction of its own, which
-// waits at most ddlLockTimeout for its lock on the parent (every query of
-// the table queues behind a waiting DETACH), followed by a pause as long
-// as the transaction, so that the queries that queued drain before the
-// next. Every lock wait is retried a bounded number of times.
+// Every DETACH invalidates the parent's cached description in every
+// session of the application, which then rebuilds it and replans each of
+// its statements on the table: one partition at a time, that is a replan
+// of nearly every statement while the job runs (bench/impact c2, c3). So
+// the partitions are marked, detached detachGroup at a time in one
+// transaction each (plain DETACH: one invalidation per group; its lock
+// wait on the parent bounded by ddlLockTimeout, as every query of the
+// table queues behind a waiting DETACH), and then dropped one by one, no
+// longer part of the parent, each followed by a pause as long as it took.
+// Where the plain DETACH cannot get its lock within its attempts and the
+// server allows it (PostgreSQL 14 and later, no default partition), the
+// job falls back to DETACH ... CONCURRENTLY, which never blocks the
+// application.
 //
 // A run killed half way leaves either a partition in "detach pending"
 // state, which the next run finalizes, or a detached table that carries the
@@ -45,9 +49,6 @@ func (j *Job) dropPartitions(ctx context.Context, r *jobs.Report, tr *tableRun, 
 		}
 		return nil
 	}
-	if j.pgVer >= 140000 && !hasDefault {
-		return j.detachConcurrently(ctx, r, tr, old)
-	}
 	var pending, plain []partition
 	for _, p := range old {
 		if p.pending {
@@ -56,29 +57,65 @@ func (j *Job) dropPartitions(ctx context.Context, r *jobs.Report, tr *tableRun, 
 			plain = append(plain, p)
 		}
 	}
-	if len(pending) > 0 { // a default partition added after an interrupted concurrent detach
+	if len(pending) > 0 { // an interrupted concurrent detach: FINALIZE
 		if err := j.detachConcurrently(ctx, r, tr, pending); err != nil {
 			return err
 		}
 	}
-	for len(plain) > 0 {
+	return j.detachGrouped(ctx, r, tr, plain, j.pgVer >= 140000 && !hasDefault)
+}
+
+// detachGroup is the most partitions one DETACH transaction takes. Each
+// adds little to the time the parent stays locked (catalog rows only), and
+// the application's sessions replan once per transaction, not once per
+// partition.
+const detachGroup = 32
+
+// detachGrouped marks parts, detaches them detachGroup at a time with a
+// pause as long as each transaction between two, and drops them. When a
+// group cannot get its lock and concurrentOK, the rest go by
+// detachConcurrently.
+func (j *Job) detachGrouped(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition, concurrentOK bool) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	if err := j.mark(ctx, tr, parts); err != nil {
+		return err
+	}
+	var detached []partition
+	defer func() { // what was detached is dropped, even when a later group fails
+		if len(detached) > 0 {
+			_ = j.dropDetached(context.WithoutCancel(ctx), r, tr, detached)
+		}
+	}()
+	for len(parts) > 0 {
 		if err := j.mustStop(ctx); err != nil {
 			return err
 		}
-		el, err := j.detachAndDrop(ctx, r, tr, plain[0])
+		group := parts[:min(len(parts), detachGroup)]
+		el, err := j.detachTx(ctx, tr, group)
+		var locked *lockedOutError
+		if errors.As(err, &locked) && concurrentOK {
+			j.cfg.Logger.Info("parent stays locked: detaching concurrently", slog.String("table", tr.t.name()),
+				slog.Int("partitions", len(parts)))
+			return j.detachConcurrently(ctx, r, tr, parts)
+		}
 		if err != nil {
 			return err
 		}
-		plain = plain[1:]
+		detached = append(detached, group...)
+		parts = parts[len(group):]
 		// As long again for the application: the queries that queued
-		// behind the lock drain before the next one.
-		if len(plain) > 0 {
+		// behind the lock drain, and its sessions replan, before the next.
+		if len(parts) > 0 {
 			if err := j.s.Limits.Sleep(ctx, el); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	err := j.dropDetached(ctx, r, tr, detached)
+	detached = nil
+	return err
 }
 
 // ddlLockTimeout bounds the lock wait of the n-th attempt (from 1) at a
@@ -96,11 +133,15 @@ func (j *Job) ddlLockTimeout(n int) time.Duration {
 // times LockRetries (20 by default), its attempts being short.
 func (j *Job) ddlLockRetries() int { return 4 * j.cfg.LockRetries }
 
-// detachAndDrop detaches and drops one partition in one transaction whose
-// lock waits end after ddlLockTimeout, and returns how long the
-// transaction took (the parent is locked for most of it).
-func (j *Job) detachAndDrop(ctx context.Context, r *jobs.Report, tr *tableRun, p partition) (time.Duration, error) {
+// detachTx detaches the partitions of group in one transaction whose lock
+// waits end after ddlLockTimeout, and returns how long the transaction
+// took (the parent is locked for most of it).
+func (j *Job) detachTx(ctx context.Context, tr *tableRun, group []partition) (time.Duration, error) {
 	parent := tr.t.table.Ident()
+	stmts := make([]string, len(group))
+	for i, p := range group {
+		stmts[i] = fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s", parent, p.ident)
+	}
 	var el time.Duration
 	attempt := 0
 	err := j.retryLocksN(ctx, tr, j.ddlLockRetries(), func() error {
@@ -114,10 +155,9 @@ func (j *Job) detachAndDrop(ctx context.Context, r *jobs.Report, tr *tableRun, p
 		if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", ms(j.ddlLockTimeout(attempt))); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DETACH PARTITION %s", parent, p.ident)); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "DROP TABLE "+p.ident); err != nil {
+		// One round trip: the parent stays locked only as long as the
+		// server works.
+		if _, err := tx.Exec(ctx, strings.Join(stmts, "; ")); err != nil {
 			return err
 		}
 		if err := tx.Commit(ctx); err != nil {
@@ -130,10 +170,21 @@ func (j *Job) detachAndDrop(ctx context.Context, r *jobs.Report, tr *tableRun, p
 		return 0, err
 	}
 	tr.longest = max(tr.longest, el)
-	r.Max(tableCounter(tr.t.name(), LongestPartitionDropMS), el.Milliseconds())
-	j.dropped(r, tr, p)
-	j.cfg.Logger.Debug("partition dropped", slog.String("table", tr.t.name()), slog.Duration("duration", el), slog.Bool("concurrently", false))
+	j.s.Report.Max(tableCounter(tr.t.name(), LongestPartitionDropMS), el.Milliseconds())
+	j.cfg.Logger.Debug("partitions detached", slog.String("table", tr.t.name()), slog.Int("partitions", len(group)),
+		slog.Duration("duration", el), slog.Bool("concurrently", false))
 	return el, nil
+}
+
+// mark gives parts the marker comment, in one transaction, so that a run
+// killed between their detach and their drop leaves tables the next run
+// finds and drops.
+func (j *Job) mark(ctx context.Context, tr *tableRun, parts []partition) error {
+	comment := make([]string, len(parts))
+	for i, p := range parts {
+		comment[i] = fmt.Sprintf("COMMENT ON TABLE %s IS '%s'", p.ident, marker(tr.t.table.OID))
+	}
+	return j.retryLocks(ctx, tr, func() error { return j.inTx(ctx, tr, comment...) })
 }
 
 // dropped records one dropped partition.
@@ -148,11 +199,7 @@ func (j *Job) dropped(r *jobs.Report, tr *tableRun, p partition) {
 // retries finish it with FINALIZE.
 func (j *Job) detachConcurrently(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition) error {
 	parent := tr.t.table.Ident()
-	comment := make([]string, len(parts))
-	for i, p := range parts {
-		comment[i] = fmt.Sprintf("COMMENT ON TABLE %s IS '%s'", p.ident, marker(tr.t.table.OID))
-	}
-	if err := j.retryLocks(ctx, tr, func() error { return j.inTx(ctx, tr, comment...) }); err != nil {
+	if err := j.mark(ctx, tr, parts); err != nil {
 		return err
 	}
 	var detached []partition
@@ -190,24 +237,27 @@ func (j *Job) detachConcurrently(ctx context.Context, r *jobs.Report, tr *tableR
 	return err
 }
 
-// dropDetached drops detached partitions, up to 32 in one transaction: they
-// are no longer part of the parent, so this locks only them.
+// dropDetached drops detached partitions, one per transaction, each
+// followed by a pause as long as it took: they are no longer part of the
+// parent, so this locks only them, and each DROP's catalog invalidations,
+// WAL flush and file removal reach the application's sessions one at a
+// time (32 tables in one DROP sent more invalidation messages than the
+// shared queue holds: sessions lost their whole catalog cache).
 func (j *Job) dropDetached(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition) error {
-	for len(parts) > 0 {
-		group := parts[:min(len(parts), 32)]
-		idents := make([]string, len(group))
-		for i, p := range group {
-			idents[i] = p.ident
-		}
-		if err := j.dropTable(ctx, tr, strings.Join(idents, ", ")); err != nil {
+	for i, p := range parts {
+		started := time.Now()
+		if err := j.dropTable(ctx, tr, p.ident); err != nil {
 			return err
 		}
-		for _, p := range group {
-			j.dropped(r, tr, p)
+		el := time.Since(started)
+		j.dropped(r, tr, p)
+		r.Max(tableCounter(tr.t.name(), LongestPartitionDropMS), el.Milliseconds())
+		j.cfg.Logger.Debug("partition dropped", slog.String("table", tr.t.name()), slog.Duration("duration", el))
+		if i < len(parts)-1 {
+			if err := j.s.Limits.Sleep(ctx, el); err != nil {
+				return err
+			}
 		}
-		j.cfg.Logger.Debug("partitions dropped", slog.String("table", tr.t.name()), slog.Int("partitions", len(group)),
-			slog.Bool("concurrently", true))
-		parts = parts[len(group):]
 	}
 	return nil
 }
