@@ -101,13 +101,20 @@ func scenarios(o options) []scenario {
 		out[1].arms = burstArms(o.cBursts, on)
 	}
 	if o.partitioned {
+		warm := func(ctx context.Context, p *pgxpool.Pool) error {
+			return warmPool(ctx, p, activeUsers(o.users, o.eligible)[0])
+		}
 		out = append(out,
-			scenario{name: "c2 retention, partitioned", tmpl: "tmpl_part", arms: []arm{{label: "c2 governor on", fn: lethe("retention", on)}}},
+			scenario{name: "c2 retention, partitioned", tmpl: "tmpl_part", prep: warm,
+				arms: []arm{{label: "c2 governor on", fn: lethe("retention", on)}}},
 			scenario{name: "c3 retention, partitioned, no default", tmpl: "tmpl_part",
 				prep: func(ctx context.Context, p *pgxpool.Pool) error {
-					// Without a default partition the detach is CONCURRENTLY.
-					_, err := p.Exec(ctx, "DROP TABLE activity_log_default")
-					return err
+					// Without a default partition lethe before this
+					// version detached CONCURRENTLY.
+					if _, err := p.Exec(ctx, "DROP TABLE activity_log_default"); err != nil {
+						return err
+					}
+					return warm(ctx, p)
 				},
 				arms: []arm{{label: "c3 governor on", fn: lethe("retention", on)}}})
 	}
