@@ -171,3 +171,33 @@ func TestBlockRangeWalkGoesOnWhereItStopped(t *testing.T) {
 	require.Zero(t, b.db.Int(t, "SELECT count(*) FROM spread"))
 	require.Zero(t, b.db.Int(t, "SELECT count(*) FROM lethe.retention_walks"), "a walk that went around leaves no position")
 }
+
+// A position whose relation is gone (a dropped partition) is forgotten by
+// the next run; a live table's position is kept.
+func TestWalkPositionsOfDroppedTablesAreForgotten(t *testing.T) {
+	t.Parallel()
+	b := setup(t, `CREATE TABLE spread (id int PRIMARY KEY, created_at timestamptz NOT NULL, pad text) WITH (fillfactor = 10);
+CREATE TABLE gone (id int);`,
+		`  - {table: spread, column: created_at, keep: 90d}
+`)
+	b.cfg.AsOf = asOf
+	b.db.Exec(t, `INSERT INTO spread SELECT g, $1::timestamptz - interval '100 days', repeat('x', 100)
+		FROM generate_series(1, 4000) g`, asOf)
+	b.cfg.TargetBatchTime = time.Microsecond
+	b.limits.TimeBudget = time.Minute
+	stopAfter(&b.cfg, &b.limits, 2)
+	_, err := runJob(t, b.cfg, b.limits)
+	require.NoError(t, err)
+	spread := b.db.Int(t, "SELECT 'spread'::regclass::oid::int")
+	require.Equal(t, 1, b.db.Int(t, "SELECT count(*) FROM lethe.retention_walks WHERE relid = $1::int::oid", spread))
+
+	gone := b.db.Int(t, "SELECT 'gone'::regclass::oid::int")
+	b.db.Exec(t, "INSERT INTO lethe.retention_walks (relid, filenode, next_block) VALUES ($1::int::oid, $1::int::oid, 3)", gone)
+	b.db.Exec(t, "DROP TABLE gone")
+
+	stopAfter(&b.cfg, &b.limits, 2)
+	_, err = runJob(t, b.cfg, b.limits)
+	require.NoError(t, err)
+	require.Zero(t, b.db.Int(t, "SELECT count(*) FROM lethe.retention_walks WHERE relid = $1::int::oid", gone), "the dropped table's position is forgotten")
+	require.Equal(t, 1, b.db.Int(t, "SELECT count(*) FROM lethe.retention_walks WHERE relid = $1::int::oid", spread), "the live table's position stays")
+}

@@ -103,6 +103,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
+	j.sweepWalks(ctx)
 	var errs []error
 	for i, t := range targets {
 		owner := s.Limits.Shard.OwnsIndex(i)

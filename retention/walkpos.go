@@ -26,6 +26,9 @@ WHERE relid = $1::text::regclass::oid AND filenode = pg_relation_filenode($1::te
 VALUES ($1::text::regclass::oid, pg_relation_filenode($1::text::regclass), $2)
 ON CONFLICT (relid) DO UPDATE SET filenode = EXCLUDED.filenode, next_block = EXCLUDED.next_block, updated_at = now()`
 	clearWalkSQL = `DELETE FROM lethe.retention_walks WHERE relid = $1::text::regclass::oid`
+	// sweepWalksSQL forgets the positions of relations that no longer
+	// exist: partitions this job (or the application) dropped.
+	sweepWalksSQL = `DELETE FROM lethe.retention_walks w WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = w.relid)`
 )
 
 // walkStart is the block where the walk of rel (blocks long) starts: where
@@ -59,6 +62,21 @@ func (j *Job) saveWalk(ctx context.Context, tr *tableRun, rel string, next int64
 func (j *Job) clearWalk(ctx context.Context, tr *tableRun, rel string) {
 	if _, err := j.cfg.Pool.Exec(ctx, clearWalkSQL, rel); err != nil {
 		j.cfg.Logger.Warn("block walk position not cleared", slog.String("table", tr.t.name()),
+			slog.String("error", pgerr.Redact(err).Error()))
+	}
+}
+
+// sweepWalks forgets the walk positions of dropped relations, once per
+// run: a dropped partition's position would otherwise stay for good (and,
+// were its OID reused with the same file number, start an unrelated
+// table's walk mid-way: harmless, since every walk goes around, but
+// misleading). A failure is logged and the run goes on.
+func (j *Job) sweepWalks(ctx context.Context) {
+	if j.s.DryRun() {
+		return
+	}
+	if _, err := j.cfg.Pool.Exec(ctx, sweepWalksSQL); err != nil {
+		j.cfg.Logger.Warn("block walk positions of dropped tables not forgotten",
 			slog.String("error", pgerr.Redact(err).Error()))
 	}
 }
