@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/bench/internal/servercpu"
 )
 
 // diag (-diag) says what the load pays for during a window: the server's
@@ -167,18 +168,11 @@ func (d *diag) detach(ctx context.Context) {
 
 // readProc reads a process's CPU ticks and storage bytes from /proc.
 func readProc(pid int) (procUse, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	ticks, err := servercpu.Ticks(pid)
 	if err != nil {
 		return procUse{}, err
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return procUse{}, fmt.Errorf("short stat")
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	u := procUse{cpu: ut + st}
+	u := procUse{cpu: ticks}
 	if io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid)); err == nil {
 		for _, l := range strings.Split(string(io), "\n") {
 			k, v, ok := strings.Cut(l, ": ")

@@ -111,6 +111,16 @@ func procStat(pid int) (stat, error) {
 	return st, nil
 }
 
+// Ticks is the CPU time, in clock ticks, that process pid has used
+// itself (user and system; not its children's).
+func Ticks(pid int) (int64, error) {
+	st, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return st.utime + st.stime, nil
+}
+
 // LoadAverage is the machine's 1-, 5- and 15-minute load averages.
 func LoadAverage() string {
 	b, err := os.ReadFile("/proc/loadavg")
