@@ -75,7 +75,7 @@ func whole(fn func(context.Context, *pgxpool.Pool, string, *variantResult) error
 // settings, with the time budget cutting its work into windows.
 func scenarios(o options) []scenario {
 	// The binary's defaults: the governor with its latency probe.
-	on := jobs.Limits{AllowLarge: true, Governor: jobs.Governor{LatencyProbe: true, MaxShare: o.maxDBShare, ProbeFactor: o.probeFactor}}
+	on := jobs.Limits{AllowLarge: true, Governor: jobs.Governor{LatencyProbe: true, MaxShare: o.maxDBShare, ProbeFactor: o.probeFactor, MinProbeLatency: o.probeMinLatency}}
 	off := on
 	off.Governor.Off = true
 	one := off

@@ -43,6 +43,7 @@ type options struct {
 	offArm                   bool
 	diag                     bool
 	maxDBShare, probeFactor  float64
+	probeMinLatency          time.Duration
 	cShares, cBursts         string
 	scenarios                string
 	scale                    int
@@ -70,6 +71,7 @@ func main() {
 	flag.BoolVar(&o.diag, "diag", false, "print, per window, the server's CPU and I/O by kind of process and its WAL and buffer counters")
 	flag.Float64Var(&o.maxDBShare, "max-db-share", 0, "LETHE_MAX_DB_SHARE of the governor-on runs (0: lethe's default)")
 	flag.Float64Var(&o.probeFactor, "probe-factor", 0, "LETHE_PROBE_FACTOR of the governor-on runs (0: lethe's default)")
+	flag.DurationVar(&o.probeMinLatency, "probe-min-latency", 0, "LETHE_PROBE_MIN_LATENCY of the governor-on runs (0: lethe's default)")
 	flag.StringVar(&o.cShares, "c-shares", "", "comma-separated LETHE_MAX_DB_SHARE values: scenario c gets one governor-on arm per value, interleaved (\"\": one arm, -max-db-share)")
 	flag.StringVar(&o.cBursts, "c-bursts", "", "comma-separated durations: scenario c gets one governor-on arm per retention PacedRangeTime, interleaved")
 	flag.BoolVar(&o.partitioned, "partitioned", true, "also measure retention on a table partitioned by week (c2, c3)")
