@@ -59,18 +59,18 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 	q.extraColumns = extra
 	// The last column is how long the oldest eligible request has been past
 	// requested_at + grace: what the lateness alert reads (0 when none).
-	q.stats = fmt.Sprintf(`SELECT count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s), count(*),
+	stats := func(total, where string) string {
+		return fmt.Sprintf(`SELECT count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s), %s,
 		COALESCE(EXTRACT(epoch FROM now() - min(%s::timestamptz) FILTER (WHERE %s)), 0)::float8,
-		COALESCE(EXTRACT(epoch FROM now() - $1::interval - min(%s::timestamptz) FILTER (WHERE %s)), 0)::float8 FROM %s t`,
-		eligible, pending, ra, pending, ra, eligible, t)
+		COALESCE(EXTRACT(epoch FROM now() - $1::interval - min(%s::timestamptz) FILTER (WHERE %s)), 0)::float8 FROM %s t%s`,
+			eligible, pending, total, ra, pending, ra, eligible, t, where)
+	}
+	q.stats = stats("count(*)", "")
 	// After the batches only the pending requests matter: restricted to
 	// them, the count reads the index on requested_at (which the batch
 	// select needs too) instead of every subject, so that its cost follows
-	// the requests, not the application's users.
-	q.statsLeft = fmt.Sprintf(`SELECT count(*) FILTER (WHERE %s), count(*), 0::bigint,
-		COALESCE(EXTRACT(epoch FROM now() - min(%s::timestamptz)), 0)::float8,
-		COALESCE(EXTRACT(epoch FROM now() - $1::interval - min(%s::timestamptz) FILTER (WHERE %s)), 0)::float8 FROM %s t WHERE %s`,
-		eligible, ra, ra, eligible, t, pending)
+	// the requests, not the application's users. The total is not counted.
+	q.statsLeft = stats("0::bigint", " WHERE "+pending)
 	q.statsOne = fmt.Sprintf(`SELECT count(*), 0::bigint, 1::bigint, 0::float8, 0::float8 FROM %s t WHERE %s = %s AND %s`,
 		t, key, keyParam(1), notHeld)
 
