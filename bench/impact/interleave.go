@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -94,10 +92,10 @@ func scenarios(o options) []scenario {
 	if !o.offArm {
 		out[0].arms, out[1].arms = out[0].arms[:1], out[1].arms[:1]
 	}
-	if o.cShares != "" {
+	if len(o.cShares) > 0 {
 		out[1].arms = shareArms(o.cShares, on)
 	}
-	if o.cBursts != "" {
+	if len(o.cBursts) > 0 {
 		out[1].arms = burstArms(o.cBursts, on)
 	}
 	if o.partitioned {
@@ -238,14 +236,10 @@ func (run *scenarioRun) diagOpen(ctx context.Context, w int32) {
 }
 
 // shareArms are governor-on retention arms, one per LETHE_MAX_DB_SHARE in
-// list (comma-separated), taken in turn within each round.
-func shareArms(list string, on jobs.Limits) []arm {
+// shares, taken in turn within each round.
+func shareArms(shares []float64, on jobs.Limits) []arm {
 	var out []arm
-	for _, f := range strings.Split(list, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil {
-			continue
-		}
+	for _, v := range shares {
 		l := on
 		l.Governor.MaxShare = v
 		out = append(out, arm{label: fmt.Sprintf("c/%.2f governor on, share cap %.2f", v, v), fn: lethe("retention", l)})
@@ -254,14 +248,10 @@ func shareArms(list string, on jobs.Limits) []arm {
 }
 
 // burstArms are governor-on retention arms, one per retention
-// PacedRangeTime in list (comma-separated durations), taken in turn.
-func burstArms(list string, on jobs.Limits) []arm {
+// PacedRangeTime in bursts, taken in turn.
+func burstArms(bursts []time.Duration, on jobs.Limits) []arm {
 	var out []arm
-	for _, f := range strings.Split(list, ",") {
-		d, err := time.ParseDuration(strings.TrimSpace(f))
-		if err != nil {
-			continue
-		}
+	for _, d := range bursts {
 		out = append(out, arm{label: fmt.Sprintf("c/%s governor on, paced ranges <= %s", d, d),
 			fn: func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
 				l := on

@@ -27,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,7 +45,8 @@ type options struct {
 	diag                     bool
 	maxDBShare, probeFactor  float64
 	probeMinLatency          time.Duration
-	cShares, cBursts         string
+	cShares                  []float64
+	cBursts                  []time.Duration
 	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
@@ -72,8 +74,10 @@ func main() {
 	flag.Float64Var(&o.maxDBShare, "max-db-share", 0, "LETHE_MAX_DB_SHARE of the governor-on runs (0: lethe's default)")
 	flag.Float64Var(&o.probeFactor, "probe-factor", 0, "LETHE_PROBE_FACTOR of the governor-on runs (0: lethe's default)")
 	flag.DurationVar(&o.probeMinLatency, "probe-min-latency", 0, "LETHE_PROBE_MIN_LATENCY of the governor-on runs (0: lethe's default)")
-	flag.StringVar(&o.cShares, "c-shares", "", "comma-separated LETHE_MAX_DB_SHARE values: scenario c gets one governor-on arm per value, interleaved (\"\": one arm, -max-db-share)")
-	flag.StringVar(&o.cBursts, "c-bursts", "", "comma-separated durations: scenario c gets one governor-on arm per retention PacedRangeTime, interleaved")
+	flag.Func("c-shares", "comma-separated LETHE_MAX_DB_SHARE values: scenario c gets one governor-on arm per value, interleaved (unset: one arm, -max-db-share)",
+		listOf(&o.cShares, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }))
+	flag.Func("c-bursts", "comma-separated durations: scenario c gets one governor-on arm per retention PacedRangeTime, interleaved",
+		listOf(&o.cBursts, time.ParseDuration))
 	flag.BoolVar(&o.partitioned, "partitioned", true, "also measure retention on a table partitioned by week (c2, c3)")
 	flag.IntVar(&o.scale, "scale", 40000, "subjects the scale-out run purges with 1, 2 and 4 processes (0: skip)")
 	flag.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "the governor's LETHE_MAX_REPLICA_LAG in the replica-lag run")
@@ -184,4 +188,20 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d x %s, loopback, shared with other work", cores, model)
+}
+
+// listOf is a flag.Func that parses a comma-separated list into dst; a
+// value that does not parse is the flag's error.
+func listOf[T any](dst *[]T, parse func(string) (T, error)) func(string) error {
+	return func(list string) error {
+		*dst = nil
+		for _, f := range strings.Split(list, ",") {
+			v, err := parse(strings.TrimSpace(f))
+			if err != nil {
+				return err
+			}
+			*dst = append(*dst, v)
+		}
+		return nil
+	}
 }
