@@ -178,8 +178,13 @@ func TestKilledRunThenRerun(t *testing.T) {
 	_, err = holder.Exec(ctx, `SELECT pg_advisory_lock(4244)`)
 	require.NoError(t, err)
 	cleanEnv := append([]string{"LETHE_DATABASE_URL=" + clean.URL}, env[1:]...)
-	env = append(env, "LETHE_BATCH_SIZE=25", "LETHE_WORKERS=1")
-	cleanEnv = append(cleanEnv, "LETHE_BATCH_SIZE=25", "LETHE_WORKERS=1")
+	// Batches of exactly 25: with a target no batch reaches, the sizer
+	// never shrinks one, however slow the machine (a batch slower than
+	// twice the paced target used to shrink the next, and the count
+	// before the gate came out 35 or 49 under load).
+	fixed := []string{"LETHE_BATCH_SIZE=25", "LETHE_WORKERS=1", "LETHE_TARGET_BATCH_TIME=1h"}
+	env = append(env, fixed...)
+	cleanEnv = append(cleanEnv, fixed...)
 
 	cmd := exec.Command(letheBin, "--job", "purge")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LETHE_LOCK_TIMEOUT=1h", "LETHE_STATEMENT_TIMEOUT=1h"}, env...)
