@@ -97,8 +97,11 @@ func TestCLIKilledRunThenRerun(t *testing.T) {
 	_, err = holder.Exec(ctx, `SELECT pg_advisory_lock(4243)`)
 	require.NoError(t, err)
 	cleanBucket := b.srv.CreateBucket(t)
-	cleanEnv := append(b.env(clean.URL, strings.ReplaceAll(b.polText, b.bucket, cleanBucket)), "LETHE_BATCH_SIZE=4")
-	env := append(b.env(b.db.URL, b.polText), "LETHE_BATCH_SIZE=4")
+	// The batches stay at four whatever the machine's speed: a batch slower
+	// than twice the (paced) target would shrink the next, and sizes such as
+	// 4, 1, 2, 4 put the gate in another batch than the fourth.
+	cleanEnv := append(b.env(clean.URL, strings.ReplaceAll(b.polText, b.bucket, cleanBucket)), "LETHE_BATCH_SIZE=4", "LETHE_TARGET_BATCH_TIME=1h")
+	env := append(b.env(b.db.URL, b.polText), "LETHE_BATCH_SIZE=4", "LETHE_TARGET_BATCH_TIME=1h")
 
 	cmd := exec.Command(letheproc.Binary(t), "--job", "orphans")
 	cmd.Env = append(env, "LETHE_LOCK_TIMEOUT=1h", "LETHE_STATEMENT_TIMEOUT=1h")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/ledger"
@@ -143,14 +144,17 @@ func TestDryRunChangesNothingAndCountsWhatARealRunDoes(t *testing.T) {
 	}
 	b.addUser("stays", "", false, "u1")
 	snap := b.appSnapshot()
-	dry, code := b.run(dryRun, func(c *options) { c.BatchSize = 3; c.Hasher = nil })
+	// Batches of three whatever the machine's speed (a batch slower than
+	// twice the target would shrink the next).
+	threes := func(c *options) { c.BatchSize = 3; c.TargetBatchTime = time.Hour }
+	dry, code := b.run(dryRun, threes, func(c *options) { c.Hasher = nil })
 	require.Equal(t, jobs.ExitOK, code)
 	require.Equal(t, snap, b.appSnapshot(), "a dry run changes no row")
 	require.Zero(t, b.db.Int(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'lethe'`), "a dry run does not even create lethe's tables")
 	require.Equal(t, int64(7), dry.Counter("subjects_done"))
 	require.Equal(t, int64(3), dry.Counter("batches"), "dry runs page through batches like real runs")
 
-	real, code := b.run(func(c *options) { c.BatchSize = 3 })
+	real, code := b.run(threes)
 	require.Equal(t, jobs.ExitOK, code)
 	require.Equal(t, real.RowCounts(), dry.RowCounts(), "the dry run reports exactly the rows the real run touched")
 }
