@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -104,6 +105,24 @@ func (l *Limits) SetDefaults() {
 // are, once at least two would go: on a database of 3 users a purge may
 // erase 2, never all 3. LETHE_MAX_SHARE above it raises it.
 const NearlyAll = 0.9
+
+// GuardTotalCap is how far a job must count the total for Guard to decide
+// about n with minForShare: Guard's verdict with the total counted up to
+// the cap (min(total, cap)) is its verdict with the whole total, so a job
+// need not read every subject to check a few. 0: no total is needed
+// (AllowLarge, n above MaxSubjects, or too few to trip a share).
+// Limits with their defaults set: MaxShare is in (0, 1].
+func (l Limits) GuardTotalCap(n, minForShare int64) int64 {
+	if l.AllowLarge || n > int64(l.MaxSubjects) || n < 1 || n < 2 && n < minForShare {
+		return 0
+	}
+	share := max(NearlyAll, l.MaxShare)
+	if n >= minForShare {
+		share = min(share, l.MaxShare)
+	}
+	// Guard trips when n > share*total, that is below n/share subjects.
+	return int64(math.Floor(float64(n)/share)) + 1
+}
 
 // Guard is the blast-radius check: it refuses with a *GuardError when n of
 // total things (what) is more than MaxSubjects, more than MaxShare of total

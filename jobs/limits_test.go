@@ -54,3 +54,37 @@ func TestMergeAddsRowsAndCounters(t *testing.T) {
 	require.Equal(t, int64(3), r.Rows[RowKey("users", "delete")])
 	require.Equal(t, int64(2), r.Counter("subjects_done"))
 }
+
+// TestGuardTotalCapKeepsTheVerdict: the guard decides the same, with the
+// same message, with the total counted up to GuardTotalCap as with the
+// whole total, for shares and floors around the ones the jobs use.
+func TestGuardTotalCapKeepsTheVerdict(t *testing.T) {
+	trips := 0
+	for _, share := range []float64{0.01, 0.25, 0.3, 0.5, 0.9, 0.95, 1} {
+		for _, floor := range []int64{1, 10, 50} {
+			l := Limits{MaxShare: share}
+			l.SetDefaults()
+			for n := int64(0); n <= 300; n++ {
+				limit := l.GuardTotalCap(n, floor)
+				for total := n; total <= 4*n+400; total++ {
+					counted := total
+					if limit > 0 {
+						counted = min(total, limit)
+					}
+					want := l.Guard("x", n, total, floor, "h")
+					got := l.Guard("x", n, counted, floor, "h")
+					if (want == nil) != (got == nil) || (want != nil && want.Error() != got.Error()) {
+						t.Fatalf("share %v floor %d n %d total %d: cap %d gives %v, the whole total %v", share, floor, n, total, limit, got, want)
+					}
+					if want != nil {
+						trips++
+					}
+				}
+			}
+		}
+	}
+	require.Greater(t, trips, 1000, "the cases must include trips")
+	l := Limits{AllowLarge: true}
+	l.SetDefaults()
+	require.Zero(t, l.GuardTotalCap(100, 50), "no total without a guard")
+}

@@ -19,28 +19,44 @@ INSERT INTO users SELECT i, CASE WHEN i % 200 = 0 AND i <= 12000 THEN now() - in
 	FROM generate_series(1, 20000) i;
 ANALYZE users;`
 
-// TestFinalCountReadsOnlyPendingSubjects checks that the count a run makes
-// after its batches (the subjects left and the gauges of pending
-// requests) reads the pending requests, not every subject: a count of the
-// whole subject table made each run's cost grow with the application's
-// users rather than with the subjects it erased (at 640,000 users, a
-// parallel sequential scan of the table at the end of every run).
-func TestFinalCountReadsOnlyPendingSubjects(t *testing.T) {
+// TestCountsReadOnlyPendingSubjects checks that the counts a run makes
+// before and after its batches (the eligible subjects, the subjects left,
+// the gauges of pending requests, the guard's total) read the pending
+// requests, not every subject: counts of the whole subject table made
+// each run's cost grow with the application's users rather than with the
+// subjects it erased (at 640,000 users, two parallel sequential scans of
+// the table in every run). The guard's total is counted only as far as
+// it can change the guard's verdict (jobs.Limits.GuardTotalCap).
+func TestCountsReadOnlyPendingSubjects(t *testing.T) {
 	b := setup(t, fewPendingSchema, costPolicy)
 	ctx := context.Background()
-	q, err := purge.FinalCountSQL(ctx, b.db.Pool, b.pol)
+	requests, total, err := purge.CountSQL(ctx, b.db.Pool, b.pol)
 	require.NoError(t, err)
-	var out []byte
-	require.NoError(t, b.db.Pool.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) `+q, "30 days").Scan(&out))
-	var plans []struct {
-		Plan planNode `json:"Plan"`
+	readAtMost := func(q string, arg any, most float64) {
+		t.Helper()
+		var out []byte
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) `+q, arg).Scan(&out))
+		var plans []struct {
+			Plan planNode `json:"Plan"`
+		}
+		require.NoError(t, json.Unmarshal(out, &plans))
+		require.LessOrEqual(t, plans[0].Plan.maxRows(), most, "the count read more than %v rows:\n%s", most, out)
 	}
-	require.NoError(t, json.Unmarshal(out, &plans))
-	require.LessOrEqual(t, plans[0].Plan.maxRows(), 200.0, "the final count read more than the 100 pending requests:\n%s", out)
+	readAtMost(requests, "30 days", 200)
+	// 60 eligible, a share of 25% from 50 on: the guard can trip only
+	// below 240 subjects.
+	limits := jobs.Limits{}
+	limits.SetDefaults()
+	limit := limits.GuardTotalCap(60, 50)
+	require.EqualValues(t, 241, limit)
+	readAtMost(total, limit, 241)
+	var n int
+	require.NoError(t, b.db.Pool.QueryRow(ctx, total, limit).Scan(&n))
+	require.Equal(t, 241, n)
 
-	// The run reports what the count found: 40 requests still in their
-	// grace period are pending, none is eligible.
-	r, code := b.run(func(o *options) { o.AllowLarge = true })
+	// A run with the guard on passes, and reports what the count found:
+	// 40 requests still in their grace period are pending, none is eligible.
+	r, code := b.run()
 	require.Equal(t, jobs.ExitOK, code)
 	require.EqualValues(t, 60, r.Counter(jobs.SubjectsDone))
 	require.EqualValues(t, 0, r.Counter(jobs.SubjectsLeft))

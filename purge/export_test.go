@@ -32,12 +32,13 @@ func SetInTx(j *Job, f func(tx pgx.Tx)) { j.hooks.inTx = f }
 // transactions (once Run built them).
 func BatchStatements(j *Job, dry bool) []string { return j.batchStatements(dry) }
 
-// FinalCountSQL returns the statement a run's final count of the subjects
-// left sends for pol on pool's database: $1 grace.
-func FinalCountSQL(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy) (string, error) {
+// CountSQL returns the statements of a run's counts for pol on pool's
+// database: the requests ($1 grace), and the guard's total ($1 limit).
+func CountSQL(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy) (requests, total string, err error) {
 	pl, err := plan.Build(ctx, pool, pol)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return buildQueries(pl).statsLeft, nil
+	q := buildQueries(pl)
+	return q.stats, q.total, nil
 }

@@ -114,7 +114,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 		return &jobs.ConfigError{Err: errors.New("LETHE_SUBJECT_HASH_KEY is not set: receipts and logs need it to name subjects without their key")}
 	}
 
-	st, err := j.stats(ctx, false)
+	st, err := j.stats(ctx)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	r.SetGauge(jobs.GraceSeconds, pl.Subject.Grace.Seconds())
 	r.Set(jobs.SubjectsEligible, st.eligible)
 	if j.one == nil && j.replay == nil {
-		if err := s.Limits.Guard("subjects are eligible", st.eligible, st.total, 50, "check subject.requested_at and grace"); err != nil {
+		if err := j.guard(ctx, s.Limits, st.eligible); err != nil {
 			return err
 		}
 	}
@@ -150,7 +150,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 
 	err = j.work(ctx, s, ph)
 	if j.one == nil && j.replay == nil {
-		left, cerr := j.stats(context.WithoutCancel(ctx), true)
+		left, cerr := j.stats(context.WithoutCancel(ctx))
 		if cerr == nil {
 			if s.DryRun() {
 				r.Set(jobs.SubjectsLeft, left.eligible-r.Counter(jobs.SubjectsDone))
@@ -172,22 +172,33 @@ func setGauges(r *jobs.Report, st stats) {
 }
 
 type stats struct {
-	eligible, pending, total int64
+	eligible, pending, total int64 // total: one subject or a replay's keys
 	oldestAge                float64
 	// oldestOverdue is how long, in seconds, the oldest eligible request
 	// has been past requested_at + grace; 0 when none is.
 	oldestOverdue float64
 }
 
-// stats counts the eligible and pending subjects; left, after the
-// batches, counts only the requests left (total stays 0).
-func (j *Job) stats(ctx context.Context, left bool) (stats, error) {
+// guard is the blast-radius check of eligible subjects against all of
+// them, counted only as far as the guard needs.
+func (j *Job) guard(ctx context.Context, l jobs.Limits, eligible int64) error {
+	var total int64
+	if limit := l.GuardTotalCap(eligible, guardFloor); limit > 0 {
+		if err := j.cfg.Pool.QueryRow(ctx, j.sql.total, limit).Scan(&total); err != nil {
+			return fmt.Errorf("count subjects: %w", err)
+		}
+	}
+	return l.Guard("subjects are eligible", eligible, total, guardFloor, "check subject.requested_at and grace")
+}
+
+// guardFloor is how many eligible subjects the share guard starts at.
+const guardFloor = 50
+
+// stats counts the eligible and pending subjects.
+func (j *Job) stats(ctx context.Context) (stats, error) {
 	var st stats
 	args := []any{j.pl.Subject.Grace}
 	q := j.sql.stats
-	if left {
-		q = j.sql.statsLeft
-	}
 	if j.one != nil {
 		q, args = j.sql.statsOne, []any{*j.one}
 	}

@@ -12,10 +12,12 @@ import (
 
 // queries are the statements a run uses, built once from the plan.
 type queries struct {
+	// stats counts the pending and eligible requests, before and after
+	// a run's batches; its total column is 0. statsOne counts one subject.
 	stats, statsOne string
-	// statsLeft counts, after a run's batches, the requests left: the
-	// columns of stats without the total of all subjects.
-	statsLeft               string
+	// total counts the subject table's rows, at most $1 of them: the
+	// blast-radius guard's total (jobs.Limits.GuardTotalCap).
+	total string
 	selectBatch, selectOne  string
 	selectDry, selectOneDry string
 	// selectMany and statsMany take $1, the keys a replay re-erases.
@@ -59,18 +61,17 @@ func buildQueries(pl *plan.Plan, extra ...string) queries {
 	q.extraColumns = extra
 	// The last column is how long the oldest eligible request has been past
 	// requested_at + grace: what the lateness alert reads (0 when none).
-	stats := func(total, where string) string {
-		return fmt.Sprintf(`SELECT count(*) FILTER (WHERE %s), count(*) FILTER (WHERE %s), %s,
-		COALESCE(EXTRACT(epoch FROM now() - min(%s::timestamptz) FILTER (WHERE %s)), 0)::float8,
-		COALESCE(EXTRACT(epoch FROM now() - $1::interval - min(%s::timestamptz) FILTER (WHERE %s)), 0)::float8 FROM %s t%s`,
-			eligible, pending, total, ra, pending, ra, eligible, t, where)
-	}
-	q.stats = stats("count(*)", "")
-	// After the batches only the pending requests matter: restricted to
-	// them, the count reads the index on requested_at (which the batch
-	// select needs too) instead of every subject, so that its cost follows
-	// the requests, not the application's users. The total is not counted.
-	q.statsLeft = stats("0::bigint", " WHERE "+pending)
+	// Restricted to the pending requests, the count reads the index on
+	// requested_at (which the batch select needs too) instead of every
+	// subject, so that its cost follows the requests, not the
+	// application's users.
+	q.stats = fmt.Sprintf(`SELECT count(*) FILTER (WHERE %s), count(*), 0::bigint,
+		COALESCE(EXTRACT(epoch FROM now() - min(%s::timestamptz)), 0)::float8,
+		COALESCE(EXTRACT(epoch FROM now() - $1::interval - min(%s::timestamptz) FILTER (WHERE %s)), 0)::float8 FROM %s t WHERE %s`,
+		eligible, ra, ra, eligible, t, pending)
+	// The guard compares the eligible requests with all subjects, but only
+	// up to a share: it needs the total only up to eligible/share.
+	q.total = fmt.Sprintf(`SELECT count(*) FROM (SELECT FROM %s LIMIT $1) t`, t)
 	q.statsOne = fmt.Sprintf(`SELECT count(*), 0::bigint, 1::bigint, 0::float8, 0::float8 FROM %s t WHERE %s = %s AND %s`,
 		t, key, keyParam(1), notHeld)
 
