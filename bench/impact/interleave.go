@@ -98,6 +98,9 @@ func scenarios(o options) []scenario {
 	if len(o.cBursts) > 0 {
 		out[1].arms = burstArms(o.cBursts, on)
 	}
+	if len(o.cPageRates) > 0 {
+		out[1].arms = pageRateArms(o.cPageRates, on)
+	}
 	if o.partitioned {
 		warm := func(ctx context.Context, p *pgxpool.Pool) error {
 			return warmPool(ctx, p, activeUsers(o.users, o.eligible)[0])
@@ -257,6 +260,21 @@ func burstArms(bursts []time.Duration, on jobs.Limits) []arm {
 				l := on
 				l.TimeBudget = budget
 				return runLetheWith(ctx, p, pol, "retention", l, r, func(c *retention.Config) { c.PacedRangeTime = d })
+			}})
+	}
+	return out
+}
+
+// pageRateArms are governor-on retention arms, one per retention
+// MaxPacedPageRate (0: no bound), taken in turn.
+func pageRateArms(rates []float64, on jobs.Limits) []arm {
+	var out []arm
+	for _, rate := range rates {
+		out = append(out, arm{label: fmt.Sprintf("c/%g governor on, paced pages/s <= %g", rate, rate),
+			fn: func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
+				l := on
+				l.TimeBudget = budget
+				return runLetheWith(ctx, p, pol, "retention", l, r, func(c *retention.Config) { c.MaxPacedPageRate = rate })
 			}})
 	}
 	return out

@@ -47,6 +47,7 @@ type options struct {
 	probeMinLatency          time.Duration
 	cShares                  []float64
 	cBursts                  []time.Duration
+	cPageRates               []float64
 	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
@@ -76,6 +77,8 @@ func main() {
 	flag.DurationVar(&o.probeMinLatency, "probe-min-latency", 0, "LETHE_PROBE_MIN_LATENCY of the governor-on runs (0: lethe's default)")
 	flag.Func("c-shares", "comma-separated LETHE_MAX_DB_SHARE values: scenario c gets one governor-on arm per value, interleaved (unset: one arm, -max-db-share)",
 		listOf(&o.cShares, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }))
+	flag.Func("c-page-rates", "comma-separated retention MaxPacedPageRate values (blocks/s, 0 = no bound): scenario c gets one governor-on arm per value, interleaved",
+		listOf(&o.cPageRates, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }))
 	flag.Func("c-bursts", "comma-separated durations: scenario c gets one governor-on arm per retention PacedRangeTime, interleaved",
 		listOf(&o.cBursts, time.ParseDuration))
 	flag.BoolVar(&o.partitioned, "partitioned", true, "also measure retention on a table partitioned by week (c2, c3)")
