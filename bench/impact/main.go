@@ -48,6 +48,7 @@ type options struct {
 	cShares                  []float64
 	cBursts                  []time.Duration
 	cPageRates               []float64
+	pgSettings               []string
 	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
@@ -71,6 +72,14 @@ func main() {
 	flag.IntVar(&o.maxWindows, "max-windows", 200, "most work windows per scenario")
 	flag.StringVar(&o.scenarios, "scenarios", "b,c,d,d2,c2,c3", "which impact scenarios, by their first word; h: lethe's throughput with the governor on and off and no load")
 	flag.BoolVar(&o.offArm, "off-arm", true, "interleave governor-off windows (b0, c0) with the governor-on ones; false: every work window is governor on")
+	flag.Func("pg-setting", "a server setting name=value added to the benchmark cluster's (durable) ones, e.g. wal_compression=lz4; repeatable",
+		func(v string) error {
+			if !strings.Contains(v, "=") {
+				return fmt.Errorf("%q is not name=value", v)
+			}
+			o.pgSettings = append(o.pgSettings, v)
+			return nil
+		})
 	flag.BoolVar(&o.diag, "diag", false, "print, per window, the server's CPU and I/O by kind of process and its WAL and buffer counters")
 	flag.Float64Var(&o.maxDBShare, "max-db-share", 0, "LETHE_MAX_DB_SHARE of the governor-on runs (0: lethe's default)")
 	flag.Float64Var(&o.probeFactor, "probe-factor", 0, "LETHE_PROBE_FACTOR of the governor-on runs (0: lethe's default)")
@@ -103,8 +112,8 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	srv, err := pgtest.NewServer([]string{"fsync=on", "full_page_writes=on", "synchronous_commit=on",
-		"shared_buffers=256MB", "max_wal_size=4GB", "max_connections=100", "TimeZone=UTC", "wal_receiver_status_interval=1s"})
+	srv, err := pgtest.NewServer(append([]string{"fsync=on", "full_page_writes=on", "synchronous_commit=on",
+		"shared_buffers=256MB", "max_wal_size=4GB", "max_connections=100", "TimeZone=UTC", "wal_receiver_status_interval=1s"}, o.pgSettings...))
 	if err != nil {
 		return err
 	}
@@ -120,6 +129,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("# machine: %s\n", machine())
+	if len(o.pgSettings) > 0 {
+		fmt.Printf("# server settings added: %s\n", strings.Join(o.pgSettings, " "))
+	}
 	if strings.Contains(o.only, "impact") || strings.Contains(o.only, "lag") {
 		start := time.Now()
 		if err := makeTemplate(ctx, s, "tmpl_plain", o.users, o.eligible, o.oldRows, false); err != nil {
