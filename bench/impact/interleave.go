@@ -98,6 +98,9 @@ func scenarios(o options) []scenario {
 	if len(o.cBursts) > 0 {
 		out[1].arms = burstArms(o.cBursts, on)
 	}
+	if len(o.cNices) > 0 {
+		out[1].arms = niceArms(o.cNices, on)
+	}
 	if len(o.cPageRates) > 0 {
 		out[1].arms = pageRateArms(o.cPageRates, on)
 	}
@@ -275,6 +278,23 @@ func pageRateArms(rates []float64, on jobs.Limits) []arm {
 				l := on
 				l.TimeBudget = budget
 				return runLetheWith(ctx, p, pol, "retention", l, r, func(c *retention.Config) { c.MaxPacedPageRate = rate })
+			}})
+	}
+	return out
+}
+
+// niceArms are governor-on retention arms, one per CPU niceness of
+// lethe's server backends, taken in turn.
+func niceArms(nices []int, on jobs.Limits) []arm {
+	var out []arm
+	for _, n := range nices {
+		out = append(out, arm{label: fmt.Sprintf("c/nice%d governor on, lethe's backends at nice %d", n, n),
+			fn: func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
+				l := on
+				l.TimeBudget = budget
+				niceLethe = n
+				defer func() { niceLethe = 0 }()
+				return runLethe(ctx, p, pol, "retention", l, r)
 			}})
 	}
 	return out

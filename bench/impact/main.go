@@ -49,6 +49,7 @@ type options struct {
 	cBursts                  []time.Duration
 	cPageRates               []float64
 	pgSettings               []string
+	cNices                   []int
 	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
@@ -80,6 +81,8 @@ func main() {
 			o.pgSettings = append(o.pgSettings, v)
 			return nil
 		})
+	flag.Func("c-nices", "diagnostic: comma-separated CPU niceness values (0-19) of lethe's server backends: scenario c gets one governor-on arm per value, interleaved, to tell the load's waits for a CPU lethe's backend holds from its waits for I/O",
+		listOf(&o.cNices, strconv.Atoi))
 	flag.BoolVar(&o.diag, "diag", false, "print, per window, the server's CPU and I/O by kind of process and its WAL and buffer counters")
 	flag.Float64Var(&o.maxDBShare, "max-db-share", 0, "LETHE_MAX_DB_SHARE of the governor-on runs (0: lethe's default)")
 	flag.Float64Var(&o.probeFactor, "probe-factor", 0, "LETHE_PROBE_FACTOR of the governor-on runs (0: lethe's default)")

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/policy"
@@ -114,5 +117,25 @@ func newPool(ctx context.Context, url, app string, conns int32) (*pgxpool.Pool, 
 	pc.MaxConns = conns
 	pc.ConnConfig.RuntimeParams["application_name"] = app
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if app == "lethe" && niceLethe != 0 {
+		pc.AfterConnect = reniceBackend
+	}
 	return pgxpool.NewWithConfig(ctx, pc)
+}
+
+// niceLethe, when not 0 (an arm of -c-nices), is the CPU niceness given to
+// lethe's server backends: a diagnostic of how much of the load's tail is
+// waiting for a CPU that lethe's backend holds (the cluster runs on the
+// bench machine, so its backends are processes the bench may renice).
+var niceLethe int
+
+func reniceBackend(ctx context.Context, c *pgx.Conn) error {
+	var pid int
+	if err := c.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		return err
+	}
+	if err := syscall.Setpriority(syscall.PRIO_PROCESS, pid, niceLethe); err != nil {
+		return fmt.Errorf("renice lethe's backend %d: %w", pid, err)
+	}
+	return nil
 }
