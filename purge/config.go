@@ -30,6 +30,16 @@ type Config struct {
 	Journal Journal
 	// ProgressEvery is how often a long run logs its progress. Default 10s.
 	ProgressEvery time.Duration
+	// PacedBatchTime bounds the transaction time a batch aims at while
+	// the latency probe paces the run (the application is at work).
+	// Zero: no bound beyond the pacing's own (the target batch time
+	// times lethe's share of database time).
+	PacedBatchTime time.Duration
+	// PacedParallel lets the workers' batches run side by side while the
+	// latency probe paces the run, as they do unpaced. By default a paced
+	// run has one batch in flight at a time (with its verification; see
+	// jobs.Session.PacedTurn); the benchmark compares the two.
+	PacedParallel bool
 }
 
 func (c *Config) setDefaults() error {

@@ -235,8 +235,14 @@ func (j *Job) work(ctx context.Context, s *jobs.Session, ph *phases) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for !stop.Load() && s.Continue(ctx) {
+			for !stop.Load() {
+				release, err := j.turn(ctx, s)
+				if err != nil || !s.Continue(ctx) {
+					release()
+					return
+				}
 				n, size, err := j.batchWithRetry(ctx, s, z, cursor)
+				release()
 				if err != nil {
 					errMu.Lock()
 					firstErr = errors.Join(firstErr, err)
@@ -263,6 +269,15 @@ func (j *Job) work(ctx context.Context, s *jobs.Session, ph *phases) error {
 	return firstErr
 }
 
+// turn waits, while the run is paced, until no other worker's batch is in
+// flight (jobs.Session.PacedTurn), unless Config.PacedParallel.
+func (j *Job) turn(ctx context.Context, s *jobs.Session) (func(), error) {
+	if j.cfg.PacedParallel {
+		return func() {}, nil
+	}
+	return s.PacedTurn(ctx)
+}
+
 // firstBatchSize caps the size of a run's first batches: a schema's cost
 // per subject is unknown until a batch ran (on a thousand tables, each
 // subject row deleted fires hundreds of foreign-key checks, and the 500
@@ -277,7 +292,9 @@ const firstBatchSize = 32
 func (j *Job) sizer(s *jobs.Session) *jobs.Sizer {
 	start := min(s.Limits.BatchSize, firstBatchSize)
 	s.Report.SetGauge(jobs.BatchSize, float64(start))
-	return s.NewSizer(start, s.Limits.MaxBatchSize, 0)
+	z := s.NewSizer(start, s.Limits.MaxBatchSize, 0)
+	z.CapPaced(j.cfg.PacedBatchTime)
+	return z
 }
 
 func (j *Job) progress(r *jobs.Report, done <-chan struct{}) {

@@ -22,6 +22,8 @@ import (
 //	proc  the lethe binary in a process of its own, default settings: what
 //	      lethe's own CPU (hashing, receipts, garbage collection) costs the
 //	      load's client in this process is not counted
+//	par   in this process, the two workers' batches side by side while
+//	      paced too (purge.Config.PacedParallel: before one at a time)
 //	w1    in this process, one worker (LETHE_WORKERS=1)
 //	capD  in this process, paced batches aim at D at most (e.g. cap20ms)
 func purgeArms(names []string, on jobs.Limits) ([]arm, error) {
@@ -36,13 +38,15 @@ func purgeArms(names []string, on jobs.Limits) ([]arm, error) {
 				return nil, err
 			}
 			out = append(out, arm{label: "b/proc governor on, lethe binary", fn: purgeProcess})
+		case "par":
+			out = append(out, arm{label: "b/par governor on, paced batches side by side", fn: purgeEdit(on, func(c *purge.Config) { c.PacedParallel = true })})
 		case "w1":
 			out = append(out, arm{label: "b/w1 governor on, 1 worker", fn: purgeEdit(on, func(c *purge.Config) { c.Workers = 1 })})
 		case "":
 		default:
 			d, err := time.ParseDuration(strings.TrimPrefix(n, "cap"))
 			if !strings.HasPrefix(n, "cap") || err != nil {
-				return nil, fmt.Errorf("-b-arms: unknown arm %q (on, proc, w1, capDURATION)", n)
+				return nil, fmt.Errorf("-b-arms: unknown arm %q (on, proc, par, w1, capDURATION)", n)
 			}
 			out = append(out, arm{label: fmt.Sprintf("b/%s governor on, paced batches <= %s", n, d),
 				fn: purgeEdit(on, func(c *purge.Config) { c.PacedBatchTime = d })})
