@@ -48,6 +48,8 @@ type hooks struct {
 	batchEnded func()
 	// inTx runs inside a batch's transaction just before it commits.
 	inTx func(tx pgx.Tx)
+	// turning runs before a worker asks for its turn (Job.turn).
+	turning func()
 }
 
 var _ jobs.Job = (*Job)(nil)
@@ -272,6 +274,9 @@ func (j *Job) work(ctx context.Context, s *jobs.Session, ph *phases) error {
 // turn waits, while the run is paced, until no other worker's batch is in
 // flight (jobs.Session.PacedTurn), unless Config.PacedParallel.
 func (j *Job) turn(ctx context.Context, s *jobs.Session) (func(), error) {
+	if j.hooks.turning != nil {
+		j.hooks.turning()
+	}
 	if j.cfg.PacedParallel {
 		return func() {}, nil
 	}
