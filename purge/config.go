@@ -36,7 +36,9 @@ type Config struct {
 	// of database time: 125-250ms). A batch's statements hold a core of
 	// the database while they run; the application's transactions that
 	// meet them wait, so shorter batches at the same share leave the
-	// application's slowest transactions shorter. Default 10ms
+	// application's slowest transactions shorter. It is for the default
+	// target batch time (jobs.DefaultTargetBatchTime, 500ms) and scales
+	// with the run's Limits.TargetBatchTime. Default 10ms
 	// (DefaultPacedBatchTime).
 	PacedBatchTime time.Duration
 	// PacedParallel lets the workers' batches run side by side while the

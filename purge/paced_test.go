@@ -58,3 +58,28 @@ func TestPacedPurgeRunsOneBatchAtATimeAndAimsAtTheCap(t *testing.T) {
 	require.EqualValues(t, 1, r.Gauges[string(jobs.BatchSize)], "150ms batches, aiming at 10ms")
 	require.EqualValues(t, 5, r.Counter(jobs.Batches), "8, then 1, 1, 1, 1")
 }
+
+// TestPacedBatchCapScalesWithTheTargetBatchTime: a run told to aim at 1h
+// transactions (LETHE_TARGET_BATCH_TIME) keeps its batches of 8 taking
+// 150ms while paced: its cap is 10ms x 7200.
+func TestPacedBatchCapScalesWithTheTargetBatchTime(t *testing.T) {
+	t.Parallel()
+	b := setup(t, exampleSchema, examplePolicy)
+	for i := range 12 {
+		b.addUser(fmt.Sprintf("u%d", i), "60 days", false, "")
+	}
+	clock := &fakeClock{}
+	o := b.config(func(o *options) {
+		o.Workers, o.BatchSize, o.MaxBatchSize, o.AllowLarge, o.Clock = 1, 8, 8, true, clock
+		o.TargetBatchTime = time.Hour
+		o.Governor = jobs.Governor{LatencyProbe: true, ProbeInterval: time.Hour}
+	})
+	j, err := purge.New(o.Config)
+	require.NoError(t, err)
+	purge.SetHooks(j, nil, nil, func() { clock.offset.Add(int64(150 * time.Millisecond)) })
+	r, code := runJob(t, o, j)
+	require.Equal(t, jobs.ExitOK, code)
+	require.EqualValues(t, 12, r.Counter(jobs.SubjectsDone))
+	require.EqualValues(t, 8, r.Gauges[string(jobs.BatchSize)])
+	require.EqualValues(t, 2, r.Counter(jobs.Batches), "8, then the last 4")
+}

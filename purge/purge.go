@@ -271,6 +271,17 @@ func (j *Job) work(ctx context.Context, s *jobs.Session, ph *phases) error {
 	return firstErr
 }
 
+// pacedCap is the most a paced batch aims at: PacedBatchTime at the
+// default target batch time, scaled with the run's target, so that a run
+// told to aim at longer transactions (LETHE_TARGET_BATCH_TIME) gets longer
+// paced ones too.
+func pacedCap(paced, target time.Duration) time.Duration {
+	if target <= 0 {
+		return paced
+	}
+	return time.Duration(float64(paced) * float64(target) / float64(jobs.DefaultTargetBatchTime))
+}
+
 // turn waits, while the run is paced, until no other worker's batch is in
 // flight (jobs.Session.PacedTurn), unless Config.PacedParallel.
 func (j *Job) turn(ctx context.Context, s *jobs.Session) (func(), error) {
@@ -298,7 +309,7 @@ func (j *Job) sizer(s *jobs.Session) *jobs.Sizer {
 	start := min(s.Limits.BatchSize, firstBatchSize)
 	s.Report.SetGauge(jobs.BatchSize, float64(start))
 	z := s.NewSizer(start, s.Limits.MaxBatchSize, 0)
-	z.CapPaced(j.cfg.PacedBatchTime)
+	z.CapPaced(pacedCap(j.cfg.PacedBatchTime, s.Limits.TargetBatchTime))
 	return z
 }
 
