@@ -109,13 +109,16 @@ type latency struct {
 	share    float64
 	credit   time.Duration
 	refilled time.Time
+	// turn is held by the one worker whose batch may run while paced
+	// (Session.PacedTurn).
+	turn chan struct{}
 }
 
 // newLatency starts paced at startShare: a run ramps up while the probe
 // stays fast (to the default MaxShare in about 1.5s) rather than learning
 // from a slow probe that its first full-size batches hurt.
 func newLatency(cfg Governor) *latency {
-	return &latency{cfg: cfg, share: cfg.startShare()}
+	return &latency{cfg: cfg, share: cfg.startShare(), turn: make(chan struct{}, 1)}
 }
 
 // startShare is the share a run, or the pacing when the application comes
@@ -313,6 +316,31 @@ func (s *Session) PacedTarget(target time.Duration) time.Duration {
 		return target
 	}
 	return max(time.Duration(sh*float64(target)), min(target, minPacedTarget))
+}
+
+// PacedTurn lets one worker of the run at a time work while the latency
+// probe paces it (the application is at work): it waits until no other
+// worker holds the turn, or ctx is done, and returns the function that
+// gives the turn back. Unpaced, it returns at once and workers run side
+// by side. A job calls it before the governor's check and gives the turn
+// back after everything its batch does, verification included: two
+// batches (or a batch and the previous one's verification) at once held
+// both cores of a 2-core database and made the application's slowest
+// reads three times as slow as one batch did.
+func (s *Session) PacedTurn(ctx context.Context) (release func(), err error) {
+	if s.gov == nil || s.gov.lat == nil {
+		return func() {}, nil
+	}
+	l := s.gov.lat
+	if sh := l.Share(); sh == 0 || sh >= 1 {
+		return func() {}, nil
+	}
+	select {
+	case l.turn <- struct{}{}:
+		return func() { <-l.turn }, nil
+	case <-ctx.Done():
+		return func() {}, ctx.Err()
+	}
 }
 
 // latencyHolds reports whether the latency probe holds the run: a probe

@@ -37,6 +37,8 @@ type Sizer struct {
 	onChange func(int)
 	// paced, when set, is the target to aim for now (Session.PacedTarget).
 	paced func(time.Duration) time.Duration
+	// pacedCap, when positive, bounds the paced target (CapPaced).
+	pacedCap time.Duration
 }
 
 // NewSizer returns a sizer that starts at size and never goes above max
@@ -65,6 +67,15 @@ func (z *Sizer) Size() int {
 	return z.size
 }
 
+// CapPaced bounds the transaction time the sizer aims for while the run
+// is paced (Session.PacedTarget below the target) to limit; zero or less:
+// no bound. Unpaced batches keep aiming at the target.
+func (z *Sizer) CapPaced(limit time.Duration) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.pacedCap = limit
+}
+
 // Target returns the transaction time the sizer aims for.
 func (z *Sizer) Target() time.Duration { return z.target }
 
@@ -75,7 +86,12 @@ func (z *Sizer) Observe(size, n int, d time.Duration) int {
 	defer z.mu.Unlock()
 	target := z.target
 	if z.paced != nil {
-		target = z.paced(target)
+		if p := z.paced(target); p < target {
+			target = p
+			if z.pacedCap > 0 {
+				target = min(target, z.pacedCap)
+			}
+		}
 	}
 	switch {
 	case d < target && n >= size && size >= z.size:

@@ -14,6 +14,9 @@ func SetHooks(j *Job, selecting func(), beforeCommit func(pid uint32), batchEnde
 	j.hooks = hooks{selecting: selecting, beforeCommit: beforeCommit, batchEnded: batchEnded}
 }
 
+// SetTurning sets a hook that runs before each worker asks for its turn.
+func SetTurning(j *Job, f func()) { j.hooks.turning = f }
+
 // BatchSelectSQL returns the statement that selects a batch of subjects
 // for pol on pool's database: $1 grace, $2 batch size, $3 failed keys.
 func BatchSelectSQL(ctx context.Context, pool *pgxpool.Pool, pol *policy.Policy) (string, error) {

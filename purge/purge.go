@@ -48,6 +48,8 @@ type hooks struct {
 	batchEnded func()
 	// inTx runs inside a batch's transaction just before it commits.
 	inTx func(tx pgx.Tx)
+	// turning runs before a worker asks for its turn (Job.turn).
+	turning func()
 }
 
 var _ jobs.Job = (*Job)(nil)
@@ -246,8 +248,14 @@ func (j *Job) work(ctx context.Context, s *jobs.Session, ph *phases) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for !stop.Load() && s.Continue(ctx) {
+			for !stop.Load() {
+				release, err := j.turn(ctx, s)
+				if err != nil || !s.Continue(ctx) {
+					release()
+					return
+				}
 				n, size, err := j.batchWithRetry(ctx, s, z, cursor)
+				release()
 				if err != nil {
 					errMu.Lock()
 					firstErr = errors.Join(firstErr, err)
@@ -274,6 +282,29 @@ func (j *Job) work(ctx context.Context, s *jobs.Session, ph *phases) error {
 	return firstErr
 }
 
+// pacedCap is the most a paced batch aims at: PacedBatchTime at the
+// default target batch time, scaled with the run's target, so that a run
+// told to aim at longer transactions (LETHE_TARGET_BATCH_TIME) gets longer
+// paced ones too.
+func pacedCap(paced, target time.Duration) time.Duration {
+	if target <= 0 {
+		return paced
+	}
+	return time.Duration(float64(paced) * float64(target) / float64(jobs.DefaultTargetBatchTime))
+}
+
+// turn waits, while the run is paced, until no other worker's batch is in
+// flight (jobs.Session.PacedTurn), unless Config.PacedParallel.
+func (j *Job) turn(ctx context.Context, s *jobs.Session) (func(), error) {
+	if j.hooks.turning != nil {
+		j.hooks.turning()
+	}
+	if j.cfg.PacedParallel {
+		return func() {}, nil
+	}
+	return s.PacedTurn(ctx)
+}
+
 // firstBatchSize caps the size of a run's first batches: a schema's cost
 // per subject is unknown until a batch ran (on a thousand tables, each
 // subject row deleted fires hundreds of foreign-key checks, and the 500
@@ -288,7 +319,9 @@ const firstBatchSize = 32
 func (j *Job) sizer(s *jobs.Session) *jobs.Sizer {
 	start := min(s.Limits.BatchSize, firstBatchSize)
 	s.Report.SetGauge(jobs.BatchSize, float64(start))
-	return s.NewSizer(start, s.Limits.MaxBatchSize, 0)
+	z := s.NewSizer(start, s.Limits.MaxBatchSize, 0)
+	z.CapPaced(pacedCap(j.cfg.PacedBatchTime, s.Limits.TargetBatchTime))
+	return z
 }
 
 func (j *Job) progress(r *jobs.Report, done <-chan struct{}) {

@@ -71,7 +71,7 @@ func whole(fn func(context.Context, *pgxpool.Pool, string, *variantResult) error
 // work as one transaction, each beside the load alone (a); governor on
 // and off windows alternate in (b) and (c). lethe runs with its default
 // settings, with the time budget cutting its work into windows.
-func scenarios(o options) []scenario {
+func scenarios(o options) ([]scenario, error) {
 	// The binary's defaults: the governor with its latency probe.
 	on := jobs.Limits{AllowLarge: true, Governor: jobs.Governor{LatencyProbe: true, MaxShare: o.maxDBShare, ProbeFactor: o.probeFactor, MinProbeLatency: o.probeMinLatency}}
 	off := on
@@ -91,6 +91,13 @@ func scenarios(o options) []scenario {
 	}
 	if !o.offArm {
 		out[0].arms, out[1].arms = out[0].arms[:1], out[1].arms[:1]
+	}
+	if len(o.bArms) > 0 {
+		arms, err := purgeArms(o.bArms, on)
+		if err != nil {
+			return nil, err
+		}
+		out[0].arms = arms
 	}
 	if len(o.cShares) > 0 {
 		out[1].arms = shareArms(o.cShares, on)
@@ -122,7 +129,7 @@ func scenarios(o options) []scenario {
 				},
 				arms: []arm{{label: "c3 governor on", fn: lethe("retention", on)}}})
 	}
-	return out
+	return out, nil
 }
 
 // interleave runs sc under the load, o.rounds times (once for a one-off

@@ -42,6 +42,7 @@ const (
 
 // sample is one transaction of the load.
 type sample struct {
+	due    time.Time // when it was due
 	window int32
 	class  uint8
 	lat    time.Duration // from when it was due to when it returned
@@ -110,7 +111,7 @@ func startOLTP(pool *pgxpool.Pool, users []string, rate int) *oltp {
 
 func (l *oltp) one(ctx context.Context, due time.Time, win int32) {
 	u := l.users[rand.N(len(l.users))]
-	s := sample{window: win}
+	s := sample{due: due, window: win}
 	var err error
 	switch k := rand.N(6); {
 	case k < 3:

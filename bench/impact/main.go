@@ -54,6 +54,8 @@ type options struct {
 	scale                    int
 	maxLag                   time.Duration
 	only                     string
+	samplesOut               string
+	bArms                    []string
 }
 
 type server struct {
@@ -93,10 +95,13 @@ func main() {
 		listOf(&o.cPageRates, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }))
 	flag.Func("c-bursts", "comma-separated durations: scenario c gets one governor-on arm per retention PacedRangeTime, interleaved",
 		listOf(&o.cBursts, time.ParseDuration))
+	flag.Func("b-arms", "comma-separated arms of scenario b, interleaved (arms.go): on (default), proc (the binary in its own process), w1 (one worker)",
+		listOf(&o.bArms, func(v string) (string, error) { return v, nil }))
 	flag.BoolVar(&o.partitioned, "partitioned", true, "also measure retention on a table partitioned by week (c2, c3)")
 	flag.IntVar(&o.scale, "scale", 40000, "subjects the scale-out run purges with 1, 2 and 4 processes (0: skip)")
 	flag.DurationVar(&o.maxLag, "max-lag", 5*time.Second, "the governor's LETHE_MAX_REPLICA_LAG in the replica-lag run")
 	flag.StringVar(&o.only, "only", "impact,lag,scale", "which runs: impact, lag, scale")
+	flag.StringVar(&o.samplesOut, "samples", "", "write every load transaction (due time, latency, class, window) of the impact scenarios to this CSV file")
 	logFile := flag.String("lethe-log", "", "write lethe's debug logs (the governor's probes) to this file")
 	flag.Parse()
 	if *logFile != "" {
@@ -173,7 +178,11 @@ func impact(ctx context.Context, s *server, o options, pol string) error {
 	for _, n := range strings.Split(o.scenarios, ",") {
 		want[strings.TrimSpace(n)] = true
 	}
-	for _, sc := range scenarios(o) {
+	all, err := scenarios(o)
+	if err != nil {
+		return err
+	}
+	for _, sc := range all {
 		if !want[strings.Fields(sc.name)[0]] {
 			continue
 		}
@@ -182,6 +191,9 @@ func impact(ctx context.Context, s *server, o options, pol string) error {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
 		run.print(o)
+		if err := run.writeSamples(o.samplesOut); err != nil {
+			return err
+		}
 		if run.diag != nil {
 			run.diag.print(&run)
 		}

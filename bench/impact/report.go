@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"strings"
@@ -129,4 +130,33 @@ func maxOf(xs []float64) float64 {
 		m = max(m, x)
 	}
 	return m
+}
+
+// writeSamples appends run's load transactions to the CSV file path
+// (-samples; nothing when empty): scenario, window, arm of the window (-1
+// alone), class (0 read, 1 update, 2 insert), when it was due (Unix µs),
+// its latency and its COMMIT's (µs). With -lethe-log's timestamps it says
+// which of lethe's steps the slow transactions met.
+func (run *scenarioRun) writeSamples(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	name := strings.Fields(run.name)[0]
+	for _, s := range run.samples {
+		arm := -1
+		if s.window >= 0 && int(s.window) < len(run.windows) {
+			arm = run.windows[s.window].arm
+		}
+		fmt.Fprintf(w, "%s,%d,%d,%d,%d,%d,%d\n", name, s.window, arm, s.class, s.due.UnixMicro(), s.lat.Microseconds(), s.commit.Microseconds())
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

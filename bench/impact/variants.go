@@ -52,6 +52,12 @@ func runLethe(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.
 // runLetheWith is runLethe with edit, when not nil, applied to the
 // retention job's configuration.
 func runLetheWith(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.Limits, r *variantResult, edit func(*retention.Config)) error {
+	return runLetheEdit(ctx, p, polText, job, l, r, edit, nil)
+}
+
+// runLetheEdit is runLetheWith with editP, when not nil, applied to the
+// purge job's configuration.
+func runLetheEdit(ctx context.Context, p *pgxpool.Pool, polText, job string, l jobs.Limits, r *variantResult, edit func(*retention.Config), editP func(*purge.Config)) error {
 	pol, err := policy.Parse([]byte(polText), "policy.yaml")
 	if err != nil {
 		return err
@@ -67,7 +73,11 @@ func runLetheWith(ctx context.Context, p *pgxpool.Pool, polText, job string, l j
 	}
 	var j jobs.Job
 	if job == "purge" {
-		j, err = purge.New(purge.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Hasher: subject.NewHasher("bench-key"), Logger: logger}, Workers: 2})
+		pc := purge.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Hasher: subject.NewHasher("bench-key"), Logger: logger}, Workers: 2}
+		if editP != nil {
+			editP(&pc)
+		}
+		j, err = purge.New(pc)
 	} else {
 		rc := retention.Config{Deps: jobs.Deps{Pool: pool, Policy: pol, Logger: logger}}
 		if edit != nil {

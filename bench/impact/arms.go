@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lethe-project/lethe/internal/letheproc"
+	"github.com/lethe-project/lethe/jobs"
+	"github.com/lethe-project/lethe/purge"
+)
+
+// purgeArms are scenario b's governor-on arms named in -b-arms, taken in
+// turn within each round:
+//
+//	on    lethe's purge in this process (the default arm)
+//	proc  the lethe binary in a process of its own, default settings: what
+//	      lethe's own CPU (hashing, receipts, garbage collection) costs the
+//	      load's client in this process is not counted
+//	par   in this process, the two workers' batches side by side while
+//	      paced too (purge.Config.PacedParallel: before one at a time)
+//	w1    in this process, one worker (LETHE_WORKERS=1)
+//	capD  in this process, paced batches aim at D at most (e.g. cap20ms)
+func purgeArms(names []string, on jobs.Limits) ([]arm, error) {
+	var out []arm
+	for _, n := range names {
+		switch n {
+		case "on":
+			out = append(out, arm{label: "b governor on", fn: lethe("purge", on)})
+		case "proc":
+			// Built now: not in a window.
+			if _, err := letheproc.Build(); err != nil {
+				return nil, err
+			}
+			out = append(out, arm{label: "b/proc governor on, lethe binary", fn: purgeProcess})
+		case "par":
+			out = append(out, arm{label: "b/par governor on, paced batches side by side", fn: purgeEdit(on, func(c *purge.Config) { c.PacedParallel = true })})
+		case "w1":
+			out = append(out, arm{label: "b/w1 governor on, 1 worker", fn: purgeEdit(on, func(c *purge.Config) { c.Workers = 1 })})
+		case "":
+		default:
+			d, err := time.ParseDuration(strings.TrimPrefix(n, "cap"))
+			if !strings.HasPrefix(n, "cap") || err != nil {
+				return nil, fmt.Errorf("-b-arms: unknown arm %q (on, proc, par, w1, capDURATION)", n)
+			}
+			out = append(out, arm{label: fmt.Sprintf("b/%s governor on, paced batches <= %s", n, d),
+				fn: purgeEdit(on, func(c *purge.Config) { c.PacedBatchTime = d })})
+		}
+	}
+	return out, nil
+}
+
+func purgeEdit(l jobs.Limits, edit func(*purge.Config)) func(context.Context, *pgxpool.Pool, string, time.Duration, *variantResult) error {
+	return func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
+		l.TimeBudget = budget
+		return runLetheEdit(ctx, p, pol, "purge", l, r, nil, edit)
+	}
+}
+
+// purgeProcess runs the lethe binary's purge for budget, with its
+// defaults, and counts the subjects it erased in the database.
+func purgeProcess(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
+	bin, err := letheproc.Build()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "lethe-bench-b-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	polFile := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(polFile, []byte(pol), 0o600); err != nil {
+		return err
+	}
+	const left = "SELECT count(*) FROM users WHERE deleted_at IS NOT NULL"
+	var before, after int64
+	if err := p.QueryRow(ctx, left).Scan(&before); err != nil {
+		return err
+	}
+	url := p.Config().ConnConfig.ConnString()
+	cmd := exec.CommandContext(ctx, bin, "--job", "purge", "--allow-large")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LETHE_DATABASE_URL=" + url, "LETHE_POLICY=" + polFile,
+		"LETHE_SUBJECT_HASH_KEY=bench-key", "LETHE_TIME_BUDGET=" + budget.String(), "LETHE_LOG_LEVEL=warn"}
+	started := time.Now()
+	out, err := cmd.CombinedOutput()
+	r.elapsed = time.Since(started)
+	if err != nil && cmd.ProcessState.ExitCode() != 0 {
+		return fmt.Errorf("lethe: %v: %s", err, out)
+	}
+	if err := p.QueryRow(ctx, left).Scan(&after); err != nil {
+		return err
+	}
+	r.units = before - after
+	return nil
+}
