@@ -64,11 +64,13 @@ func (j *Job) dropPartitions(ctx context.Context, r *jobs.Report, tr *tableRun, 
 	return j.detachGrouped(ctx, r, tr, plain, j.pgVer >= 140000 && !hasDefault)
 }
 
-// detachGroup is the most partitions one DETACH transaction takes. Each
-// adds little to the time the parent stays locked (catalog rows only), and
-// the application's sessions replan once per transaction, not once per
-// partition.
-const detachGroup = 32
+// detachGroup is the most partitions one DETACH transaction takes: more
+// than a year of weekly partitions, so that a table's first run, which
+// finds its whole history old, makes the application's sessions replan
+// once, not once per 32 partitions. Each partition adds about 0.5 ms of
+// catalog work to the time the parent stays locked (bench/impact c2 on a
+// loaded two-core machine: 15-26 ms for 32, 7-12 ms for 15).
+const detachGroup = 64
 
 // detachGrouped marks parts, detaches them detachGroup at a time with a
 // pause as long as each transaction between two, and drops them. When a

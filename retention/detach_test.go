@@ -2,6 +2,7 @@ package retention_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -185,4 +186,42 @@ func TestDetachNeverQueuesAheadOfTheApplication(t *testing.T) {
 	require.NoError(t, res.err)
 	require.Equal(t, []string{"events_default", "events_future"}, partitionsOf(t, b, "events"))
 	require.EqualValues(t, 2, res.r.Counter("events.partitions_dropped"))
+}
+
+// A table's first run finds its whole history old: 40 weekly partitions
+// here. They go in one DETACH transaction, so that the application's
+// sessions replan once (32 at most per transaction made them replan twice).
+func TestYearOfPartitionsDetachesInOneTransaction(t *testing.T) {
+	t.Parallel()
+	schema := strings.Replace(groupSchema, "FOR i IN 0..5 LOOP", "FOR i IN 0..39 LOOP", 1)
+	schema = strings.ReplaceAll(schema, "2025-05-01 00:00+00", "2024-08-01 00:00+00")
+	b := setup(t, schema, `  - {table: ev, column: at, keep: 10d}
+`)
+	b.cfg.AsOf = asOf
+	_, err := runJob(t, b.cfg, b.limits)
+	require.NoError(t, err)
+	require.Equal(t, []string{"ev_default"}, partitionsOf(t, b, "ev"))
+	require.Equal(t, 40, b.db.Int(t, "SELECT count(*) FROM ddl_log WHERE tag = 'ALTER TABLE' AND object = 'public.ev'"))
+	require.Equal(t, 1, b.db.Int(t, "SELECT count(DISTINCT txid) FROM ddl_log WHERE tag = 'ALTER TABLE' AND object = 'public.ev'"),
+		"the 40 partitions are detached in one transaction")
+}
+
+// The parent stays locked until the DETACH transaction's commit returns:
+// that commit does not wait for the WAL flush (synchronous_commit off).
+func TestDetachCommitDoesNotWaitForTheDisk(t *testing.T) {
+	t.Parallel()
+	b := setup(t, groupSchema+`
+CREATE TABLE commit_log (setting text);
+CREATE FUNCTION log_commit() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN
+  INSERT INTO commit_log SELECT current_setting('synchronous_commit') FROM pg_event_trigger_ddl_commands() c
+  WHERE c.command_tag = 'ALTER TABLE'; END $$;
+CREATE EVENT TRIGGER log_commit ON ddl_command_end WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION log_commit();
+`, `  - {table: ev, column: at, keep: 10d}
+`)
+	b.cfg.AsOf = asOf
+	_, err := runJob(t, b.cfg, b.limits)
+	require.NoError(t, err)
+	require.Equal(t, []string{"ev_default"}, partitionsOf(t, b, "ev"))
+	require.Equal(t, 6, b.db.Int(t, "SELECT count(*) FROM commit_log"))
+	require.Equal(t, 6, b.db.Int(t, "SELECT count(*) FROM commit_log WHERE setting = 'off'"))
 }

@@ -114,7 +114,10 @@ func (j *Job) beginLocked(ctx context.Context, parent string, queue bool, wait t
 		lock += " NOWAIT"
 	}
 	b := &pgx.Batch{}
-	b.Queue("SELECT set_config('lock_timeout', $1, true)", ms(wait))
+	// The commit does not wait for its WAL to reach the disk while the
+	// parent stays locked. A crash may lose the detach, never half of
+	// it: the next run detaches again.
+	b.Queue("SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'off', true)", ms(wait))
 	b.Queue(lock)
 	tx, br, err := j.s.BeginBatch(ctx, b)
 	if err != nil {
