@@ -214,11 +214,15 @@ func TestDetachCommitDoesNotWaitForTheDisk(t *testing.T) {
 CREATE TABLE commit_log (setting text);
 CREATE FUNCTION log_commit() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN
   INSERT INTO commit_log SELECT current_setting('synchronous_commit') FROM pg_event_trigger_ddl_commands() c
-  WHERE c.command_tag = 'ALTER TABLE'; END $$;
+  WHERE c.command_tag = 'ALTER TABLE' AND c.object_identity = 'public.ev'; END $$;
 CREATE EVENT TRIGGER log_commit ON ddl_command_end WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION log_commit();
 `, `  - {table: ev, column: at, keep: 10d}
 `)
 	b.cfg.AsOf = asOf
+	// The test cluster commits without waiting for the disk: this
+	// database's sessions do wait, as a production server's.
+	b.db.Exec(t, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET synchronous_commit = on', current_database()); END $$")
+	b.cfg.Pool.Reset()
 	_, err := runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.Equal(t, []string{"ev_default"}, partitionsOf(t, b, "ev"))
