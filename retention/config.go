@@ -79,6 +79,9 @@ type testHooks struct {
 	// lockRetry is called after a partition statement did not get its
 	// lock, before its retry.
 	lockRetry func()
+	// parentBusy is called after a NOWAIT request for a parent's lock
+	// was refused, before the next.
+	parentBusy func()
 }
 
 // beforeBatch runs the test hook, if any, before a batch or block range.

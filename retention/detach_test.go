@@ -2,8 +2,13 @@ package retention_test
 
 import (
 	"context"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/retention"
 	"github.com/stretchr/testify/require"
 )
@@ -101,4 +106,126 @@ func TestBusyTableFallsBackToConcurrentDetach(t *testing.T) {
 	require.Equal(t, []string{"audit_future", "audit_straddle"}, partitionsOf(t, b, "audit"))
 	require.False(t, tableExists(t, b, "audit_old"))
 	require.EqualValues(t, 1, r.Counter("audit.partitions_dropped"))
+}
+
+// While a DETACH waits in the parent's lock queue, every query of the
+// application on the table queues behind it. So the job asks for the
+// parent's lock with NOWAIT and never waits in that queue while the table
+// is merely busy: here a reader holds the table, the job's lock wait (a
+// fifth of TargetBatchTime) would be an hour, and another session's read,
+// which the reader does not block, must go through at once while the job
+// is trying.
+func TestDetachNeverQueuesAheadOfTheApplication(t *testing.T) {
+	t.Parallel()
+	b := setup(t, partSchema, `  - {table: events, column: created_at, keep: 10d}
+`)
+	b.cfg.AsOf = asOf
+	fillPartitions(t, b)
+	ctx := context.Background()
+	holder, err := b.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = holder.Rollback(ctx) }()
+	_, err = holder.Exec(ctx, "SELECT count(*) FROM events")
+	require.NoError(t, err)
+	b.limits.LockTimeout, b.cfg.TargetBatchTime = time.Hour, 5*time.Hour
+
+	tried, resume := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	retention.SetParentBusyHook(&b.cfg, func() {
+		if first.CompareAndSwap(false, true) {
+			close(tried)
+			<-resume
+		}
+	})
+	type result struct {
+		r   *jobs.Report
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := runJob(t, b.cfg, b.limits)
+		done <- result{r, err}
+	}()
+	// The job has made its first request: it was refused (new code), or
+	// it waits in the queue (a plain DETACH with a lock_timeout).
+	waitFor(t, func() bool {
+		select {
+		case <-tried:
+			return true
+		default:
+		}
+		return b.db.Int(t, "SELECT count(*) FROM pg_locks WHERE relation = 'events'::regclass AND NOT granted") > 0
+	})
+	app, err := pgx.Connect(ctx, b.db.URL)
+	require.NoError(t, err)
+	defer app.Close(ctx)
+	read := make(chan error, 1)
+	go func() {
+		_, err := app.Exec(ctx, "SELECT count(*) FROM events")
+		read <- err
+	}()
+	var readErr error
+	readDone := false
+	waitFor(t, func() bool {
+		select {
+		case readErr = <-read:
+			readDone = true
+			return true
+		default:
+		}
+		return b.db.Int(t, "SELECT cardinality(pg_blocking_pids($1))", app.PgConn().PID()) > 0
+	})
+	require.NoError(t, holder.Rollback(ctx))
+	close(resume)
+	res := <-done
+	if !readDone {
+		readErr = <-read // the job's lock request ended with the holder
+	}
+	require.True(t, readDone, "the application's read queued behind the job's lock request")
+	require.NoError(t, readErr)
+	require.NoError(t, res.err)
+	require.Equal(t, []string{"events_default", "events_future"}, partitionsOf(t, b, "events"))
+	require.EqualValues(t, 2, res.r.Counter("events.partitions_dropped"))
+}
+
+// A table's first run finds its whole history old: 40 weekly partitions
+// here. They go in one DETACH transaction, so that the application's
+// sessions replan once (32 at most per transaction made them replan twice).
+func TestYearOfPartitionsDetachesInOneTransaction(t *testing.T) {
+	t.Parallel()
+	schema := strings.Replace(groupSchema, "FOR i IN 0..5 LOOP", "FOR i IN 0..39 LOOP", 1)
+	schema = strings.ReplaceAll(schema, "2025-05-01 00:00+00", "2024-08-01 00:00+00")
+	b := setup(t, schema, `  - {table: ev, column: at, keep: 10d}
+`)
+	b.cfg.AsOf = asOf
+	_, err := runJob(t, b.cfg, b.limits)
+	require.NoError(t, err)
+	require.Equal(t, []string{"ev_default"}, partitionsOf(t, b, "ev"))
+	require.Equal(t, 40, b.db.Int(t, "SELECT count(*) FROM ddl_log WHERE tag = 'ALTER TABLE' AND object = 'public.ev'"))
+	require.Equal(t, 1, b.db.Int(t, "SELECT count(DISTINCT txid) FROM ddl_log WHERE tag = 'ALTER TABLE' AND object = 'public.ev'"),
+		"the 40 partitions are detached in one transaction")
+}
+
+// The parent stays locked until the DETACH transaction's commit returns:
+// that commit does not wait for the WAL flush (synchronous_commit off).
+func TestDetachCommitDoesNotWaitForTheDisk(t *testing.T) {
+	t.Parallel()
+	b := setup(t, groupSchema+`
+CREATE TABLE commit_log (setting text);
+CREATE FUNCTION log_commit() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN
+  INSERT INTO commit_log SELECT current_setting('synchronous_commit') FROM pg_event_trigger_ddl_commands() c
+  WHERE c.command_tag = 'ALTER TABLE' AND c.object_identity = 'public.ev'; END $$;
+CREATE EVENT TRIGGER log_commit ON ddl_command_end WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION log_commit();
+`, `  - {table: ev, column: at, keep: 10d}
+`)
+	b.cfg.AsOf = asOf
+	// The test cluster commits without waiting for the disk: this
+	// database's sessions do wait, as a production server's.
+	b.db.Exec(t, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET synchronous_commit = on', current_database()); END $$")
+	b.cfg.Pool.Reset()
+	_, err := runJob(t, b.cfg, b.limits)
+	require.NoError(t, err)
+	require.Equal(t, []string{"ev_default"}, partitionsOf(t, b, "ev"))
+	require.Equal(t, 6, b.db.Int(t, "SELECT count(*) FROM commit_log"))
+	require.Equal(t, 6, b.db.Int(t, "SELECT count(*) FROM commit_log WHERE setting = 'off'"))
 }

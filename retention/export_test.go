@@ -6,3 +6,7 @@ package retention
 func SetTestHooks(c *Config, beforeBatch, lockRetry func()) {
 	c.hooks = testHooks{beforeBatch: beforeBatch, lockRetry: lockRetry}
 }
+
+// SetParentBusyHook sets the hook called after a NOWAIT request for a
+// partitioned table's lock was refused, before the next request.
+func SetParentBusyHook(c *Config, parentBusy func()) { c.hooks.parentBusy = parentBusy }

@@ -41,8 +41,9 @@ const (
 	// LockRetries counts the partition statements retried after lock
 	// trouble.
 	LockRetries jobs.Counter = "lock_retries"
-	// LongestPartitionDropMS is, per table, the longest partition detach
-	// and drop, in milliseconds.
+	// LongestPartitionDropMS is, per table, in milliseconds, the longest
+	// a grouped detach held the parent's lock, or the longest concurrent
+	// detach or drop.
 	LongestPartitionDropMS jobs.Counter = "longest_partition_drop_ms"
 )
 
