@@ -260,49 +260,50 @@ func shareArms(shares []float64, on jobs.Limits) []arm {
 	return out
 }
 
-// burstArms are governor-on retention arms, one per retention
-// PacedRangeTime in bursts, taken in turn.
+// retentionArms are governor-on retention arms, one per value, taken in
+// turn: label names an arm, edit changes the job's Config for its value,
+// and around, when not nil, runs the arm's work (its pool included).
+func retentionArms[T any](values []T, on jobs.Limits, label func(T) string, edit func(T, *retention.Config), around func(T, func() error) error) []arm {
+	var out []arm
+	for _, v := range values {
+		out = append(out, arm{label: label(v),
+			fn: func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
+				l := on
+				l.TimeBudget = budget
+				work := func() error {
+					return runLetheWith(ctx, p, pol, "retention", l, r, func(c *retention.Config) {
+						if edit != nil {
+							edit(v, c)
+						}
+					})
+				}
+				if around != nil {
+					return around(v, work)
+				}
+				return work()
+			}})
+	}
+	return out
+}
+
+// burstArms: one arm per retention PacedRangeTime.
 func burstArms(bursts []time.Duration, on jobs.Limits) []arm {
-	var out []arm
-	for _, d := range bursts {
-		out = append(out, arm{label: fmt.Sprintf("c/%s governor on, paced ranges <= %s", d, d),
-			fn: func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
-				l := on
-				l.TimeBudget = budget
-				return runLetheWith(ctx, p, pol, "retention", l, r, func(c *retention.Config) { c.PacedRangeTime = d })
-			}})
-	}
-	return out
+	return retentionArms(bursts, on, func(d time.Duration) string { return fmt.Sprintf("c/%s governor on, paced ranges <= %s", d, d) },
+		func(d time.Duration, c *retention.Config) { c.PacedRangeTime = d }, nil)
 }
 
-// pageRateArms are governor-on retention arms, one per retention
-// MaxPacedPageRate (0: no bound), taken in turn.
+// pageRateArms: one arm per retention MaxPacedPageRate (0: no bound).
 func pageRateArms(rates []float64, on jobs.Limits) []arm {
-	var out []arm
-	for _, rate := range rates {
-		out = append(out, arm{label: fmt.Sprintf("c/%g governor on, paced pages/s <= %g", rate, rate),
-			fn: func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
-				l := on
-				l.TimeBudget = budget
-				return runLetheWith(ctx, p, pol, "retention", l, r, func(c *retention.Config) { c.MaxPacedPageRate = rate })
-			}})
-	}
-	return out
+	return retentionArms(rates, on, func(v float64) string { return fmt.Sprintf("c/%g governor on, paced pages/s <= %g", v, v) },
+		func(v float64, c *retention.Config) { c.MaxPacedPageRate = v }, nil)
 }
 
-// niceArms are governor-on retention arms, one per CPU niceness of
-// lethe's server backends, taken in turn.
+// niceArms: one arm per CPU niceness of lethe's server backends.
 func niceArms(nices []int, on jobs.Limits) []arm {
-	var out []arm
-	for _, n := range nices {
-		out = append(out, arm{label: fmt.Sprintf("c/nice%d governor on, lethe's backends at nice %d", n, n),
-			fn: func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
-				l := on
-				l.TimeBudget = budget
-				niceLethe = n
-				defer func() { niceLethe = 0 }()
-				return runLethe(ctx, p, pol, "retention", l, r)
-			}})
-	}
-	return out
+	return retentionArms(nices, on, func(n int) string { return fmt.Sprintf("c/nice%d governor on, lethe's backends at nice %d", n, n) },
+		nil, func(n int, work func() error) error {
+			niceLethe = n
+			defer func() { niceLethe = 0 }()
+			return work()
+		})
 }
