@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -69,15 +68,11 @@ func purgeProcess(ctx context.Context, p *pgxpool.Pool, pol string, budget time.
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "lethe-bench-b-")
+	polFile, cleanup, err := writePolicy(pol, "lethe-bench-b-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	polFile := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(polFile, []byte(pol), 0o600); err != nil {
-		return err
-	}
+	defer cleanup()
 	const left = "SELECT count(*) FROM users WHERE deleted_at IS NOT NULL"
 	var before, after int64
 	if err := p.QueryRow(ctx, left).Scan(&before); err != nil {

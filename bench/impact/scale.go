@@ -49,15 +49,11 @@ func scaleOut(ctx context.Context, s *server, o options, pol string) error {
 	if err := makeTemplate(ctx, s, "tmpl_scale", users, o.scale, 0, false); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "lethe-bench-scale-")
+	polFile, cleanup, err := writePolicy(pol, "lethe-bench-scale-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	polFile := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(polFile, []byte(pol), 0o600); err != nil {
-		return err
-	}
+	defer cleanup()
 	fmt.Printf("\n# scale-out: purge of %d subjects (of %d users; built in %s), lethe processes with LETHE_WORKERS=2 each, %d rounds\n",
 		o.scale, users, time.Since(start).Round(time.Second), max(o.rounds, 1))
 	runs := map[int][]scaleRun{}
@@ -159,4 +155,20 @@ func scaleOnce(ctx context.Context, s *server, bin, polFile string, n, subjects 
 		return r, fmt.Errorf("%d of %d subjects left", left, subjects)
 	}
 	return r, nil
+}
+
+// writePolicy writes pol to a policy.yaml in a new temporary directory
+// named after prefix, for the lethe binary, and returns its path and the
+// function that removes the directory.
+func writePolicy(pol, prefix string) (path string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(path, []byte(pol), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
 }
