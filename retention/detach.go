@@ -76,7 +76,7 @@ const detachGroup = 64
 // pause as long as each transaction between two, and drops them. When a
 // group cannot get its lock and concurrentOK, the rest go by
 // detachConcurrently.
-func (j *Job) detachGrouped(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition, concurrentOK bool) error {
+func (j *Job) detachGrouped(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition, concurrentOK bool) (err error) {
 	if len(parts) == 0 {
 		return nil
 	}
@@ -84,11 +84,7 @@ func (j *Job) detachGrouped(ctx context.Context, r *jobs.Report, tr *tableRun, p
 		return err
 	}
 	var detached []partition
-	defer func() { // what was detached is dropped, even when a later group fails
-		if len(detached) > 0 {
-			_ = j.dropDetached(context.WithoutCancel(ctx), r, tr, detached)
-		}
-	}()
+	defer func() { err = j.dropAfter(ctx, r, tr, detached, err) }()
 	for len(parts) > 0 {
 		if err := j.mustStop(ctx); err != nil {
 			return err
@@ -114,9 +110,21 @@ func (j *Job) detachGrouped(ctx context.Context, r *jobs.Report, tr *tableRun, p
 			}
 		}
 	}
-	err := j.dropDetached(ctx, r, tr, detached)
-	detached = nil
-	return err
+	return nil
+}
+
+// dropAfter drops what a detach loop detached once it returned err: after
+// a failure too (a later partition's), without its cancellation, and then
+// err is what is returned; after a success, the drop's error is.
+func (j *Job) dropAfter(ctx context.Context, r *jobs.Report, tr *tableRun, detached []partition, err error) error {
+	if len(detached) == 0 {
+		return err
+	}
+	if err != nil {
+		_ = j.dropDetached(context.WithoutCancel(ctx), r, tr, detached)
+		return err
+	}
+	return j.dropDetached(ctx, r, tr, detached)
 }
 
 // mark gives parts the marker comment, in one transaction, so that a run
@@ -140,17 +148,13 @@ func (j *Job) dropped(r *jobs.Report, tr *tableRun, p partition) {
 // each without blocking the parent, and drops them together. A detach
 // that fails in its waiting phase leaves the partition pending: the
 // retries finish it with FINALIZE.
-func (j *Job) detachConcurrently(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition) error {
+func (j *Job) detachConcurrently(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition) (err error) {
 	parent := tr.t.table.Ident()
 	if err := j.mark(ctx, tr, parts); err != nil {
 		return err
 	}
 	var detached []partition
-	defer func() { // what was detached is dropped, even when a later detach fails
-		if len(detached) > 0 {
-			_ = j.dropDetached(context.WithoutCancel(ctx), r, tr, detached)
-		}
-	}()
+	defer func() { err = j.dropAfter(ctx, r, tr, detached, err) }()
 	for _, p := range parts {
 		if err := j.mustStop(ctx); err != nil {
 			return err
@@ -175,9 +179,7 @@ func (j *Job) detachConcurrently(ctx context.Context, r *jobs.Report, tr *tableR
 		detached = append(detached, p)
 		r.Max(tableCounter(tr.t.name(), LongestPartitionDropMS), time.Since(started).Milliseconds())
 	}
-	err := j.dropDetached(ctx, r, tr, detached)
-	detached = nil
-	return err
+	return nil
 }
 
 // dropDetached drops detached partitions, one per transaction, each
