@@ -308,11 +308,8 @@ func isPrivilegeError(err error) bool {
 // run is not paced. The run's sizers use it; a job with a model of its own
 // (retention's block ranges) asks it before each batch.
 func (s *Session) PacedTarget(target time.Duration) time.Duration {
-	if s.gov == nil || s.gov.lat == nil {
-		return target
-	}
-	sh := s.gov.lat.Share()
-	if sh == 0 || sh >= 1 {
+	sh, ok := s.pacedShare()
+	if !ok {
 		return target
 	}
 	return max(time.Duration(sh*float64(target)), min(target, minPacedTarget))
@@ -328,13 +325,10 @@ func (s *Session) PacedTarget(target time.Duration) time.Duration {
 // both cores of a 2-core database and made the application's slowest
 // reads three times as slow as one batch did.
 func (s *Session) PacedTurn(ctx context.Context) (release func(), err error) {
-	if s.gov == nil || s.gov.lat == nil {
+	if !s.Paced() {
 		return func() {}, nil
 	}
 	l := s.gov.lat
-	if sh := l.Share(); sh == 0 || sh >= 1 {
-		return func() {}, nil
-	}
 	select {
 	case l.turn <- struct{}{}:
 		return func() { <-l.turn }, nil
