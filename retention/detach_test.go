@@ -81,11 +81,7 @@ func TestBusyTableFallsBackToConcurrentDetach(t *testing.T) {
 	b.cfg.AsOf = asOf
 	fillPartitions(t, b)
 	ctx := context.Background()
-	holder, err := b.db.Pool.Begin(ctx)
-	require.NoError(t, err)
-	defer func() { _ = holder.Rollback(ctx) }()
-	var n int
-	require.NoError(t, holder.QueryRow(ctx, "SELECT count(*) FROM audit").Scan(&n))
+	holder := readerHolding(t, b, "audit")
 	b.cfg.LockRetries = 1 // four short attempts more
 	retries := 0
 	retention.SetTestHooks(&b.cfg, nil, func() { retries++ })
@@ -122,11 +118,7 @@ func TestDetachNeverQueuesAheadOfTheApplication(t *testing.T) {
 	b.cfg.AsOf = asOf
 	fillPartitions(t, b)
 	ctx := context.Background()
-	holder, err := b.db.Pool.Begin(ctx)
-	require.NoError(t, err)
-	defer func() { _ = holder.Rollback(ctx) }()
-	_, err = holder.Exec(ctx, "SELECT count(*) FROM events")
-	require.NoError(t, err)
+	holder := readerHolding(t, b, "events")
 	b.limits.LockTimeout, b.cfg.TargetBatchTime = time.Hour, 5*time.Hour
 
 	tried, resume := make(chan struct{}), make(chan struct{})

@@ -114,10 +114,7 @@ func TestInterruptedDetachIsFinished(t *testing.T) {
 	fillPartitions(t, b)
 	ctx := context.Background()
 
-	holder, err := b.db.Pool.Begin(ctx)
-	require.NoError(t, err)
-	var n int
-	require.NoError(t, holder.QueryRow(ctx, "SELECT count(*) FROM audit").Scan(&n))
+	holder := readerHolding(t, b, "audit")
 	conn, err := pgx.Connect(ctx, b.db.URL)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
@@ -160,11 +157,7 @@ func TestLockedTableNeverBlocksTheApplication(t *testing.T) {
 	b.cfg.AsOf = asOf
 	fillPartitions(t, b)
 	ctx := context.Background()
-	holder, err := b.db.Pool.Begin(ctx)
-	require.NoError(t, err)
-	defer func() { _ = holder.Rollback(ctx) }()
-	var n int
-	require.NoError(t, holder.QueryRow(ctx, "SELECT count(*) FROM events").Scan(&n))
+	holder := readerHolding(t, b, "events")
 
 	const lockTimeout = 150 * time.Millisecond
 	var (
@@ -295,4 +288,18 @@ func TestPlainDetachWaitsBrieflyForItsLock(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, r.Counter("lock_retries"))
 	require.Equal(t, []string{"events_default", "events_future"}, partitionsOf(t, b, "events"))
+}
+
+// readerHolding begins a transaction that has read table, so that it holds
+// the ACCESS SHARE lock a DETACH must wait for, until the test rolls it
+// back (or ends).
+func readerHolding(t *testing.T, b *testBundle, table string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := b.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	_, err = tx.Exec(ctx, "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize())
+	require.NoError(t, err)
+	return tx
 }
