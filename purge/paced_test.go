@@ -22,17 +22,8 @@ import (
 // to one subject.
 func TestPacedPurgeRunsOneBatchAtATimeAndAimsAtTheCap(t *testing.T) {
 	t.Parallel()
-	b := setup(t, exampleSchema, examplePolicy)
-	for i := range 12 {
-		b.addUser(fmt.Sprintf("u%d", i), "60 days", false, "")
-	}
 	clock := &fakeClock{}
-	o := b.config(func(o *options) {
-		o.Workers, o.BatchSize, o.MaxBatchSize, o.AllowLarge, o.Clock = 2, 8, 8, true, clock
-		o.Governor = jobs.Governor{LatencyProbe: true, ProbeInterval: time.Hour}
-	})
-	j, err := purge.New(o.Config)
-	require.NoError(t, err)
+	j, o := pacedJob(t, clock, func(o *options) { o.Workers = 2 })
 	var turns, inFlight, most atomic.Int32
 	other := make(chan struct{})
 	var first sync.Once
@@ -64,22 +55,30 @@ func TestPacedPurgeRunsOneBatchAtATimeAndAimsAtTheCap(t *testing.T) {
 // 150ms while paced: its cap is 10ms x 7200.
 func TestPacedBatchCapScalesWithTheTargetBatchTime(t *testing.T) {
 	t.Parallel()
-	b := setup(t, exampleSchema, examplePolicy)
-	for i := range 12 {
-		b.addUser(fmt.Sprintf("u%d", i), "60 days", false, "")
-	}
 	clock := &fakeClock{}
-	o := b.config(func(o *options) {
-		o.Workers, o.BatchSize, o.MaxBatchSize, o.AllowLarge, o.Clock = 1, 8, 8, true, clock
-		o.TargetBatchTime = time.Hour
-		o.Governor = jobs.Governor{LatencyProbe: true, ProbeInterval: time.Hour}
-	})
-	j, err := purge.New(o.Config)
-	require.NoError(t, err)
+	j, o := pacedJob(t, clock, func(o *options) { o.Workers, o.TargetBatchTime = 1, time.Hour })
 	purge.SetHooks(j, nil, nil, func() { clock.offset.Add(int64(150 * time.Millisecond)) })
 	r, code := runJob(t, o, j)
 	require.Equal(t, jobs.ExitOK, code)
 	require.EqualValues(t, 12, r.Counter(jobs.SubjectsDone))
 	require.EqualValues(t, 8, r.Gauges[string(jobs.BatchSize)])
 	require.EqualValues(t, 2, r.Counter(jobs.Batches), "8, then the last 4")
+}
+
+// pacedJob is a purge of 12 pending subjects in batches of 8 on clock,
+// paced by the latency probe (whose interval of an hour keeps the run at
+// the quarter of the database's time it starts with), with mod applied.
+func pacedJob(t *testing.T, clock *fakeClock, mod func(*options)) (*purge.Job, options) {
+	t.Helper()
+	b := setup(t, exampleSchema, examplePolicy)
+	for i := range 12 {
+		b.addUser(fmt.Sprintf("u%d", i), "60 days", false, "")
+	}
+	o := b.config(func(o *options) {
+		o.BatchSize, o.MaxBatchSize, o.AllowLarge, o.Clock = 8, 8, true, clock
+		o.Governor = jobs.Governor{LatencyProbe: true, ProbeInterval: time.Hour}
+	}, mod)
+	j, err := purge.New(o.Config)
+	require.NoError(t, err)
+	return j, o
 }
