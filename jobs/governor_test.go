@@ -161,17 +161,3 @@ func TestGovernorOffAndStopEndTheWait(t *testing.T) {
 	require.False(t, s.Continue(ctx))
 	require.EqualValues(t, 1, s.Report.Counter(jobs.Stopped))
 }
-
-// TestThrottleCountsAJobsOwnWait: a job's own pacing wait is counted as a
-// throttle of its reason, by the run's clock, and a stop ends it.
-func TestThrottleCountsAJobsOwnWait(t *testing.T) {
-	t.Parallel()
-	db := pgtest.NewDB(t, "")
-	s, _ := newSession(t, db, jobs.Limits{})
-	require.NoError(t, s.Throttle(context.Background(), jobs.ReasonWriteRate, 1500*time.Millisecond))
-	require.EqualValues(t, 1500, s.Report.Counter(jobs.ThrottledCounter(jobs.ReasonWriteRate)))
-	require.EqualValues(t, 1500, s.Report.Counter(jobs.ThrottledMS))
-	require.NoError(t, s.Throttle(context.Background(), jobs.ReasonWriteRate, 0))
-	require.EqualValues(t, 1500, s.Report.Counter(jobs.ThrottledMS))
-	require.False(t, s.Paced(), "no probe, no pacing")
-}

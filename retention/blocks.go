@@ -262,7 +262,6 @@ func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql s
 		j.cfg.beforeBatch()
 		w.retarget(pacedRange(j.s.PacedTarget(j.cfg.TargetBatchTime), j.cfg.TargetBatchTime, j.cfg.PacedRangeTime))
 		hi := min(lo+w.width, to)
-		started := j.s.Limits.Now()
 		n, err := j.rangeWithRetry(ctx, tr, sql, w, lo, &hi)
 		if err != nil {
 			return lo, err
@@ -270,31 +269,12 @@ func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql s
 		tr.deleted += n
 		tr.blocks += hi - lo
 		r.AddRows(tr.t.name(), "delete", n)
-		blocks := hi - lo
 		lo = hi
-		if err := j.pageRate(ctx, blocks, n, started); err != nil {
-			return lo, err
-		}
 		if err := j.pause(ctx); err != nil {
 			return lo, err
 		}
 	}
 	return lo, nil
-}
-
-// pageRate waits, while the run is paced, until a range of blocks that
-// deleted rows has taken as long as MaxPacedPageRate allows.
-func (j *Job) pageRate(ctx context.Context, blocks, rows int64, started time.Time) error {
-	if rows == 0 || j.cfg.MaxPacedPageRate <= 0 || !j.s.Paced() {
-		return nil
-	}
-	return j.s.Throttle(ctx, jobs.ReasonWriteRate, pageRateWait(blocks, j.cfg.MaxPacedPageRate, j.s.Limits.Now().Sub(started)))
-}
-
-// pageRateWait is how long to wait after a range of blocks that took took,
-// for the walk to go through at most rate blocks per second.
-func pageRateWait(blocks int64, rate float64, took time.Duration) time.Duration {
-	return max(time.Duration(float64(blocks)/rate*float64(time.Second))-took, 0)
 }
 
 // pacedRange is the time a block range aims at: paced, the target the

@@ -136,11 +136,3 @@ func TestPacedRangesAreShortBursts(t *testing.T) {
 	w.retarget(pacedRange(125*time.Millisecond, target, 20*time.Millisecond))
 	require.Less(t, w.width, wide/10, "a paced range is a short burst")
 }
-
-// TestPageRateWaitBoundsTheWalk: a range waits until it has taken as long
-// as its blocks at the rate, and never when it already took longer.
-func TestPageRateWaitBoundsTheWalk(t *testing.T) {
-	require.Equal(t, 400*time.Millisecond, pageRateWait(500, 1000, 100*time.Millisecond))
-	require.Equal(t, time.Duration(0), pageRateWait(500, 1000, 600*time.Millisecond))
-	require.Equal(t, 2*time.Second, pageRateWait(600, 300, 0))
-}

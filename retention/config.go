@@ -42,13 +42,6 @@ type Config struct {
 	// dirtied, wait to flush that WAL too; short ranges keep that wait
 	// short at the same share of database time. Default 20ms.
 	PacedRangeTime time.Duration
-	// MaxPacedPageRate bounds, while the latency probe paces the run (the
-	// application is at work), how many heap blocks per second a block
-	// walk goes through: nearly every block it empties is a dirty page to
-	// write and a full-page image in the WAL, and above what the
-	// background writer cleans, the application's own backends write
-	// them out. 0: no bound.
-	MaxPacedPageRate float64
 	// Pause is slept between two batches, to leave the server's I/O to the
 	// application. Default 0 (no pause).
 	Pause time.Duration

@@ -108,9 +108,6 @@ func scenarios(o options) ([]scenario, error) {
 	if len(o.cNices) > 0 {
 		out[1].arms = niceArms(o.cNices, on)
 	}
-	if len(o.cPageRates) > 0 {
-		out[1].arms = pageRateArms(o.cPageRates, on)
-	}
 	if o.partitioned {
 		warm := func(ctx context.Context, p *pgxpool.Pool) error {
 			return warmPool(ctx, p, activeUsers(o.users, o.eligible)[0])
@@ -290,12 +287,6 @@ func retentionArms[T any](values []T, on jobs.Limits, label func(T) string, edit
 func burstArms(bursts []time.Duration, on jobs.Limits) []arm {
 	return retentionArms(bursts, on, func(d time.Duration) string { return fmt.Sprintf("c/%s governor on, paced ranges <= %s", d, d) },
 		func(d time.Duration, c *retention.Config) { c.PacedRangeTime = d }, nil)
-}
-
-// pageRateArms: one arm per retention MaxPacedPageRate (0: no bound).
-func pageRateArms(rates []float64, on jobs.Limits) []arm {
-	return retentionArms(rates, on, func(v float64) string { return fmt.Sprintf("c/%g governor on, paced pages/s <= %g", v, v) },
-		func(v float64, c *retention.Config) { c.MaxPacedPageRate = v }, nil)
 }
 
 // niceArms: one arm per CPU niceness of lethe's server backends.

@@ -47,7 +47,6 @@ type options struct {
 	probeMinLatency          time.Duration
 	cShares                  []float64
 	cBursts                  []time.Duration
-	cPageRates               []float64
 	pgSettings               []string
 	cNices                   []int
 	scenarios                string
@@ -91,8 +90,6 @@ func main() {
 	flag.DurationVar(&o.probeMinLatency, "probe-min-latency", 0, "LETHE_PROBE_MIN_LATENCY of the governor-on runs (0: lethe's default)")
 	flag.Func("c-shares", "comma-separated LETHE_MAX_DB_SHARE values: scenario c gets one governor-on arm per value, interleaved (unset: one arm, -max-db-share)",
 		listOf(&o.cShares, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }))
-	flag.Func("c-page-rates", "comma-separated retention MaxPacedPageRate values (blocks/s, 0 = no bound): scenario c gets one governor-on arm per value, interleaved",
-		listOf(&o.cPageRates, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }))
 	flag.Func("c-bursts", "comma-separated durations: scenario c gets one governor-on arm per retention PacedRangeTime, interleaved",
 		listOf(&o.cBursts, time.ParseDuration))
 	flag.Func("b-arms", "comma-separated arms of scenario b, interleaved (arms.go): on (default), proc (the binary in its own process), w1 (one worker)",
