@@ -17,7 +17,7 @@ type queries struct {
 	stats, statsOne string
 	// total counts the subject table's rows, at most $1 of them: the
 	// blast-radius guard's total (jobs.Limits.GuardTotalCap).
-	total string
+	total                   string
 	selectBatch, selectOne  string
 	selectDry, selectOneDry string
 	// selectMany and statsMany take $1, the keys a replay re-erases.
