@@ -265,7 +265,10 @@ func TestReplayKilledThenRerun(t *testing.T) {
 	cmd, stderr := startBlocked(t, env, "replay")
 	require.Eventually(t, func() bool {
 		var n int
-		_ = pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lethe' AND wait_event_type = 'Lock'`).Scan(&n)
+		// A row lock (the locked subject's), not an earlier wait such as
+		// the ledger migration's advisory lock.
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lethe' AND wait_event_type = 'Lock'
+			AND wait_event IN ('transactionid', 'tuple')`).Scan(&n)
 		return n > 0
 	}, time.Minute, 20*time.Millisecond, stderr.String())
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
