@@ -56,7 +56,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 	r.Set(ToClose, st.toClose)
 	r.Set(Undeliverable, st.undeliverable)
 	r.Set(PendingDeliveries, st.pending)
-	if err := j.guard(s.Limits, st); err != nil {
+	if err := j.guard(ctx, s.Limits, st); err != nil {
 		return err
 	}
 	if s.DryRun() {
@@ -89,7 +89,7 @@ func (j *Job) Run(ctx context.Context, s *jobs.Session) (err error) {
 }
 
 type stats struct {
-	toWarn, undeliverable, toRequest, toClose, pending, total int64
+	toWarn, undeliverable, toRequest, toClose, pending int64
 }
 
 // stats counts what the run would do, in a read-only transaction of its
@@ -106,7 +106,7 @@ func (j *Job) stats(ctx context.Context) (stats, error) {
 			q = j.sql.statsNoLedger
 		}
 		return tx.QueryRow(ctx, q, time.Duration(j.in.After), time.Duration(j.in.Warn)).
-			Scan(&st.toWarn, &st.undeliverable, &st.toRequest, &st.toClose, &st.pending, &st.total)
+			Scan(&st.toWarn, &st.undeliverable, &st.toRequest, &st.toClose, &st.pending)
 	})
 	if j.in.Then != policy.RequestDeletion {
 		st.toRequest = 0
@@ -117,13 +117,26 @@ func (j *Job) stats(ctx context.Context) (stats, error) {
 	return st, nil
 }
 
-func (j *Job) guard(l jobs.Limits, st stats) error {
+// guard is the blast-radius check of the subjects a run would warn and
+// those it would request the deletion of against all subjects, counted
+// only as far as the guard needs (jobs.Limits.GuardTotalCap): a run that
+// warns a few subjects does not read the whole table for its total.
+func (j *Job) guard(ctx context.Context, l jobs.Limits, st stats) error {
 	const hint = "check inactivity.last_active and after"
-	if err := l.Guard("subjects would be warned", st.toWarn, st.total, 50, hint); err != nil {
+	var total int64
+	if limit := max(l.GuardTotalCap(st.toWarn, guardFloor), l.GuardTotalCap(st.toRequest, guardFloor)); limit > 0 {
+		if err := j.cfg.Pool.QueryRow(ctx, j.sql.total, limit).Scan(&total); err != nil {
+			return fmt.Errorf("count subjects: %w", err)
+		}
+	}
+	if err := l.Guard("subjects would be warned", st.toWarn, total, guardFloor, hint); err != nil {
 		return err
 	}
-	return l.Guard("subjects would have their deletion requested", st.toRequest, st.total, 50, hint)
+	return l.Guard("subjects would have their deletion requested", st.toRequest, total, guardFloor, hint)
 }
+
+// guardFloor is how many subjects the share guard starts at.
+const guardFloor = 50
 
 // batchFunc does one batch of at most size subjects in tx, counts into t,
 // and returns how many it selected.

@@ -17,6 +17,9 @@ const noNotices = `(SELECT NULL::uuid AS id, NULL::text AS subject_key, NULL::ti
 // $1 after and $2 warn).
 type queries struct {
 	stats, statsNoLedger string
+	// total counts the subject table's rows, at most $1 of them: the
+	// blast-radius guard's total (jobs.Limits.GuardTotalCap).
+	total string
 	recordBatch          string
 	nextNotice           string
 	requestBatch         string
@@ -73,13 +76,13 @@ func buildQueries(c columns) queries {
 			(SELECT count(*) FROM %[1]s t WHERE %[2]s AND NOT (%[3]s)),
 			(SELECT count(*) FROM %[4]s n JOIN %[1]s t ON %[5]s WHERE %[6]s),
 			(SELECT count(*) FROM %[4]s n JOIN %[1]s t ON %[5]s WHERE %[7]s),
-			(SELECT count(*) FROM %[4]s n WHERE n.status = 'pending'),
-			(SELECT count(*) FROM %[1]s t)`,
+			(SELECT count(*) FROM %[4]s n WHERE n.status = 'pending')`,
 			t, candidate(notices), reachable, notices, keyOf("n.subject_key"), due("$2"), back)
 	}
 	var q queries
 	q.stats = stats("lethe.notices")
 	q.statsNoLedger = stats(noNotices)
+	q.total = fmt.Sprintf(`SELECT count(*) FROM (SELECT FROM %s LIMIT $1) t`, t)
 
 	// $2 batch size, $3 webhook channel on, $4 mail channel on.
 	q.recordBatch = fmt.Sprintf(`WITH picked AS (

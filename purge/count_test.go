@@ -2,9 +2,9 @@ package purge_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 
+	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/purge"
 	"github.com/stretchr/testify/require"
@@ -34,13 +34,9 @@ func TestCountsReadOnlyPendingSubjects(t *testing.T) {
 	require.NoError(t, err)
 	readAtMost := func(q string, arg any, most float64) {
 		t.Helper()
-		var out []byte
-		require.NoError(t, b.db.Pool.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) `+q, arg).Scan(&out))
-		var plans []struct {
-			Plan planNode `json:"Plan"`
-		}
-		require.NoError(t, json.Unmarshal(out, &plans))
-		require.LessOrEqual(t, plans[0].Plan.maxRows(), most, "the count read more than %v rows:\n%s", most, out)
+		rows, plan, err := pgtest.MostRows(ctx, b.db.Pool, q, arg)
+		require.NoError(t, err)
+		require.LessOrEqual(t, rows, most, "the count read more than %v rows:\n%s", most, plan)
 	}
 	readAtMost(requests, "30 days", 200)
 	// 60 eligible, a share of 25% from 50 on: the guard can trip only

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 //	      paced too (purge.Config.PacedParallel: before one at a time)
 //	w1    in this process, one worker (LETHE_WORKERS=1)
 //	capD  in this process, paced batches aim at D at most (e.g. cap20ms)
+//	shareF in this process, LETHE_MAX_DB_SHARE=F (e.g. share0.25)
 func purgeArms(names []string, on jobs.Limits) ([]arm, error) {
 	var out []arm
 	for _, n := range names {
@@ -43,9 +45,19 @@ func purgeArms(names []string, on jobs.Limits) ([]arm, error) {
 			out = append(out, arm{label: "b/w1 governor on, 1 worker", fn: purgeEdit(on, func(c *purge.Config) { c.Workers = 1 })})
 		case "":
 		default:
+			if v, ok := strings.CutPrefix(n, "share"); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || f <= 0 || f > 1 {
+					return nil, fmt.Errorf("-b-arms: %q: the share must be in (0, 1]", n)
+				}
+				l := on
+				l.Governor.MaxShare = f
+				out = append(out, arm{label: fmt.Sprintf("b/%s governor on, share cap %.2f", n, f), fn: lethe("purge", l)})
+				continue
+			}
 			d, err := time.ParseDuration(strings.TrimPrefix(n, "cap"))
 			if !strings.HasPrefix(n, "cap") || err != nil {
-				return nil, fmt.Errorf("-b-arms: unknown arm %q (on, proc, par, w1, capDURATION)", n)
+				return nil, fmt.Errorf("-b-arms: unknown arm %q (on, proc, par, w1, capDURATION, shareF)", n)
 			}
 			out = append(out, arm{label: fmt.Sprintf("b/%s governor on, paced batches <= %s", n, d),
 				fn: purgeEdit(on, func(c *purge.Config) { c.PacedBatchTime = d })})

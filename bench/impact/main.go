@@ -92,7 +92,7 @@ func main() {
 		listOf(&o.cShares, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }))
 	flag.Func("c-bursts", "comma-separated durations: scenario c gets one governor-on arm per retention PacedRangeTime, interleaved",
 		listOf(&o.cBursts, time.ParseDuration))
-	flag.Func("b-arms", "comma-separated arms of scenario b, interleaved (arms.go): on (default), proc (the binary in its own process), w1 (one worker)",
+	flag.Func("b-arms", "comma-separated arms of scenario b, interleaved (arms.go): on (default), proc (the binary in its own process), par, w1 (one worker), capD (paced batches <= D), shareF (LETHE_MAX_DB_SHARE=F)",
 		listOf(&o.bArms, func(v string) (string, error) { return v, nil }))
 	flag.BoolVar(&o.partitioned, "partitioned", true, "also measure retention on a table partitioned by week (c2, c3)")
 	flag.IntVar(&o.scale, "scale", 40000, "subjects the scale-out run purges with 1, 2 and 4 processes (0: skip)")
