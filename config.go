@@ -133,7 +133,7 @@ var envVars = [][2]string{
 	{"LETHE_PROBE_FACTOR", "the probe is slow above this many times its baseline while lethe is idle (default 2)"},
 	{"LETHE_PROBE_MIN_LATENCY", "the probe is never slow below this (default 5ms)"},
 	{"LETHE_MIN_DB_SHARE", "least share of database time (batch seconds per second) the pacing leaves lethe (default 0.05)"},
-	{"LETHE_MAX_DB_SHARE", "most share of database time the pacing gives lethe while the application works (default 0.5)"},
+	{"LETHE_MAX_DB_SHARE", "most share of database time the pacing gives lethe while the application works (default 0.25)"},
 	{"LETHE_DB_SHARE_RAMP", "how much each fast probe raises lethe's share, as a fraction of it (default 0.05)"},
 	{"LETHE_TARGET_BATCH_TIME", "transaction time the adaptive batch size aims for (default 500ms; retention 250ms)"},
 	{"LETHE_MAX_BATCH_SIZE", "largest adaptive batch (default the batch size; retention 20000)"},

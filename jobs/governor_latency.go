@@ -30,8 +30,12 @@ const (
 	// DefaultMaxShare is the most share of database time pacing gives
 	// lethe while the application works: what a burst of unpaced work
 	// costs (WAL, dirty pages, autovacuum) comes after the probes that
-	// let it go.
-	DefaultMaxShare = 0.5
+	// let it go. On a quiet database the probe is never slow (its floor
+	// sits above the application's own p99) and lethe takes all of the
+	// cap: at 0.5, a purge took the load's p99 to 1.67-1.83x of the load
+	// alone and retention to 2.57x; at 0.25, 1.42-1.46x and 2.10x, at
+	// about 0.4x the rate (README, Benchmarks: B5-B7, R20).
+	DefaultMaxShare = 0.25
 	// DefaultShareRamp is how much each fast probe raises the share, as
 	// a fraction of it (0.05: 5%).
 	DefaultShareRamp = 0.05

@@ -113,7 +113,7 @@ func TestLatencyProbeIgnoredWithoutApplicationSessions(t *testing.T) {
 	// With the application at work, one slow probe of three is not
 	// enough: a stall of the machine's own.
 	app = 1
-	one, _, feedOne := probedSession(t, db, jobs.Governor{}, &app)
+	one, _, feedOne := probedSession(t, db, jobs.Governor{MaxShare: 0.5}, &app)
 	require.True(t, one.Continue(ctx))
 	one.ObserveBatch(100 * ms)
 	feedOne(50*ms, nil)
@@ -123,12 +123,18 @@ func TestLatencyProbeIgnoredWithoutApplicationSessions(t *testing.T) {
 	require.Zero(t, one.Report.Counter(jobs.ProbeSlow))
 	require.Greater(t, jobs.LatencyShare(one), 0.25, "two fast probes raised the share")
 	// However fast the probes, while the application works lethe takes
-	// at most half the database's time.
+	// at most its cap of the database's time: a quarter by default.
 	for range 30 {
 		feedOne(ms, nil)
 		require.True(t, one.Continue(ctx))
 	}
 	require.Equal(t, 0.5, jobs.LatencyShare(one))
+	def, _, feedDef := probedSession(t, db, jobs.Governor{}, &app)
+	for range 30 {
+		feedDef(ms, nil)
+		require.True(t, def.Continue(ctx))
+	}
+	require.Equal(t, 0.25, jobs.LatencyShare(def))
 
 	// A plain dry run takes no probe (it writes nothing, the probe would).
 	dry, _ := newSession(t, db, jobs.Limits{DryRun: true, Governor: jobs.Governor{LatencyProbe: true}})
