@@ -19,12 +19,12 @@ type queries struct {
 	stats, statsNoLedger string
 	// total counts the subject table's rows, at most $1 of them: the
 	// blast-radius guard's total (jobs.Limits.GuardTotalCap).
-	total string
-	recordBatch          string
-	nextNotice           string
-	requestBatch         string
-	closeBatch           string
-	forgetGone           string
+	total        string
+	recordBatch  string
+	nextNotice   string
+	requestBatch string
+	closeBatch   string
+	forgetGone   string
 }
 
 // columns are the resolved columns a run needs.
