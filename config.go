@@ -105,7 +105,7 @@ var envVars = [][2]string{
 	{"LETHE_WORKERS", "batches in flight at once (default 2)"},
 	{"LETHE_TIME_BUDGET", "stop starting batches after this long, e.g. 10m (default 10m)"},
 	{"LETHE_MAX_SUBJECTS", "refuse a purge with more eligible subjects than this (default 10000)"},
-	{"LETHE_MAX_SHARE", "refuse a purge whose eligible subjects exceed this share of all (default 0.25)"},
+	{"LETHE_MAX_SHARE", "refuse a purge whose eligible subjects exceed this share of all (default 0.1)"},
 	{"LETHE_SUBJECT_HASH_KEY", "secret for the keyed hash that names subjects in logs and receipts (required for real runs)"},
 	{"LETHE_LOG_FORMAT", "json or text (default json; text on a terminal)"},
 	{"LETHE_LOG_LEVEL", "debug, info, warn or error (default info)"},

@@ -33,9 +33,10 @@ const (
 	// let it go. On a quiet database the probe is never slow (its floor
 	// sits above the application's own p99) and lethe takes all of the
 	// cap: at 0.5, a purge took the load's p99 to 1.67-1.83x of the load
-	// alone and retention to 2.57x; at 0.25, 1.42-1.46x and 2.10x, at
-	// about 0.4x the rate (README, Benchmarks: B5-B7, R20).
-	DefaultMaxShare = 0.25
+	// alone; at 0.25, 1.42-1.61x; at 0.1, 1.38x (retention 2.57x, 2.10-
+	// 2.92x, 1.78x), at about a quarter of 0.25's rate (README,
+	// Benchmarks: B5-B10, R20-R22).
+	DefaultMaxShare = 0.1
 	// DefaultShareRamp is how much each fast probe raises the share, as
 	// a fraction of it (0.05: 5%).
 	DefaultShareRamp = 0.05

@@ -36,13 +36,14 @@ func TestLatencyProbeHoldsThenPacesWhileTheApplicationFeelsIt(t *testing.T) {
 	db := pgtest.NewDB(t, sessionSchema)
 	ctx := context.Background()
 	app := 1
-	s, clock, feed := probedSession(t, db, jobs.Governor{}, &app)
+	s, clock, feed := probedSession(t, db, jobs.Governor{MaxShare: 0.5}, &app)
 	thr, ok := jobs.LatencyThreshold(s)
 	require.True(t, ok)
 	require.Equal(t, 5*ms, thr, "the floor: 2 x the 1ms baseline is below it")
 
-	// A run starts paced at a quarter of the database's time: the first
-	// batch may go at once.
+	// A run starts paced at a quarter of the database's time (its cap
+	// here is 0.5; by default it starts at the default cap, 0.1): the
+	// first batch may go at once.
 	require.InDelta(t, 0.25, jobs.LatencyShare(s), 1e-9)
 	require.True(t, s.Continue(ctx))
 	require.Empty(t, clock.slept, "no probe yet while lethe works")
@@ -123,7 +124,7 @@ func TestLatencyProbeIgnoredWithoutApplicationSessions(t *testing.T) {
 	require.Zero(t, one.Report.Counter(jobs.ProbeSlow))
 	require.Greater(t, jobs.LatencyShare(one), 0.25, "two fast probes raised the share")
 	// However fast the probes, while the application works lethe takes
-	// at most its cap of the database's time: a quarter by default.
+	// at most its cap of the database's time: a tenth by default.
 	for range 30 {
 		feedOne(ms, nil)
 		require.True(t, one.Continue(ctx))
@@ -134,7 +135,7 @@ func TestLatencyProbeIgnoredWithoutApplicationSessions(t *testing.T) {
 		feedDef(ms, nil)
 		require.True(t, def.Continue(ctx))
 	}
-	require.Equal(t, 0.25, jobs.LatencyShare(def))
+	require.Equal(t, 0.1, jobs.LatencyShare(def))
 
 	// A plain dry run takes no probe (it writes nothing, the probe would).
 	dry, _ := newSession(t, db, jobs.Limits{DryRun: true, Governor: jobs.Governor{LatencyProbe: true}})
@@ -202,7 +203,7 @@ func TestLatencyProbeBaselineFollowsTheServer(t *testing.T) {
 	db := pgtest.NewDB(t, sessionSchema)
 	ctx := context.Background()
 	app := 1
-	s, clock, feed := probedSession(t, db, jobs.Governor{}, &app)
+	s, clock, feed := probedSession(t, db, jobs.Governor{MaxShare: 0.5}, &app)
 	require.True(t, s.Continue(ctx))
 	s.ObserveBatch(100 * ms)
 	feed(30*ms, nil)

@@ -15,7 +15,7 @@ import (
 func TestPacedBatchesAimAtTheSizersCap(t *testing.T) {
 	db := pgtest.NewDB(t, sessionSchema)
 	app := 1
-	s, _, _ := probedSession(t, db, jobs.Governor{}, &app)
+	s, _, _ := probedSession(t, db, jobs.Governor{MaxShare: 0.5}, &app)
 	require.InDelta(t, 0.25, jobs.LatencyShare(s), 1e-9, "paced from the start")
 	capped := s.NewSizer(500, 500, 0)
 	capped.CapPaced(20 * ms)
