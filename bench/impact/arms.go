@@ -50,9 +50,7 @@ func purgeArms(names []string, on jobs.Limits) ([]arm, error) {
 				if err != nil || f <= 0 || f > 1 {
 					return nil, fmt.Errorf("-b-arms: %q: the share must be in (0, 1]", n)
 				}
-				l := on
-				l.Governor.MaxShare = f
-				out = append(out, arm{label: fmt.Sprintf("b/%s governor on, share cap %.2f", n, f), fn: lethe("purge", l)})
+				out = append(out, shareArm("b/"+n, "purge", f, on))
 				continue
 			}
 			d, err := time.ParseDuration(strings.TrimPrefix(n, "cap"))

@@ -250,11 +250,17 @@ func (run *scenarioRun) diagOpen(ctx context.Context, w int32) {
 func shareArms(shares []float64, on jobs.Limits) []arm {
 	var out []arm
 	for _, v := range shares {
-		l := on
-		l.Governor.MaxShare = v
-		out = append(out, arm{label: fmt.Sprintf("c/%.2f governor on, share cap %.2f", v, v), fn: lethe("retention", l)})
+		out = append(out, shareArm(fmt.Sprintf("c/%.2f", v), "retention", v, on))
 	}
 	return out
+}
+
+// shareArm is a governor-on arm named name that runs job with
+// LETHE_MAX_DB_SHARE v.
+func shareArm(name, job string, v float64, on jobs.Limits) arm {
+	l := on
+	l.Governor.MaxShare = v
+	return arm{label: fmt.Sprintf("%s governor on, share cap %.2f", name, v), fn: lethe(job, l)}
 }
 
 // retentionArms are governor-on retention arms, one per value, taken in
