@@ -91,8 +91,9 @@ type Governor struct {
 	// summed over workers, never below MinShare); fast probes raise the
 	// share again by ShareRamp each, up to MaxShare. Off in the zero value;
 	// the binary turns it on (LETHE_LATENCY_PROBE). A run starts paced at
-	// a quarter of the database's time and ramps up while probes are fast;
-	// without application sessions at work it does not pace.
+	// a quarter of the database's time or MaxShare if lower (by default it
+	// is: 0.1), and ramps up to MaxShare while probes are fast; without
+	// application sessions at work it does not pace.
 	LatencyProbe bool
 	// ProbeFactor is how many times its baseline a probe may take before
 	// it is slow. Default 2.

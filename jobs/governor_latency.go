@@ -119,9 +119,10 @@ type latency struct {
 	turn chan struct{}
 }
 
-// newLatency starts paced at startShare: a run ramps up while the probe
-// stays fast (to the default MaxShare in about 1.5s) rather than learning
-// from a slow probe that its first full-size batches hurt.
+// newLatency starts paced at startShare: a run with a cap above it ramps
+// up while the probe stays fast (to a cap of 0.5 in about 1.5s) rather
+// than learning from a slow probe that its first full-size batches hurt;
+// the default cap (0.1) is below it, so a run starts at the cap.
 func newLatency(cfg Governor) *latency {
 	return &latency{cfg: cfg, share: cfg.startShare(), turn: make(chan struct{}, 1)}
 }

@@ -14,7 +14,7 @@ import (
 
 // TestPacedPurgeRunsOneBatchAtATimeAndAimsAtTheCap runs a purge paced by
 // the latency probe (the probe's interval of an hour keeps the run at the
-// quarter of the database's time it starts with) with two workers. The
+// share it starts with, the default cap) with two workers. The
 // first batch waits until the other worker has asked for its turn: the
 // other worker's batch must not start before the first ended. Each batch
 // takes 150ms by the run's clock: within two paced targets (125ms), but
@@ -67,7 +67,7 @@ func TestPacedBatchCapScalesWithTheTargetBatchTime(t *testing.T) {
 
 // pacedJob is a purge of 12 pending subjects in batches of 8 on clock,
 // paced by the latency probe (whose interval of an hour keeps the run at
-// the quarter of the database's time it starts with), with mod applied.
+// the share it starts with, the default cap), with mod applied.
 func pacedJob(t *testing.T, clock *fakeClock, mod func(*options)) (*purge.Job, options) {
 	t.Helper()
 	b := setup(t, exampleSchema, examplePolicy)
