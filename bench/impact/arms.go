@@ -27,6 +27,8 @@ import (
 //	w1    in this process, one worker (LETHE_WORKERS=1)
 //	capD  in this process, paced batches aim at D at most (e.g. cap20ms)
 //	shareF in this process, LETHE_MAX_DB_SHARE=F (e.g. share0.25)
+//	walcompM in this process, lethe's sessions at wal_compression M (e.g.
+//	      walcomplz4, walcompoff)
 func purgeArms(names []string, on jobs.Limits) ([]arm, error) {
 	var out []arm
 	for _, n := range names {
@@ -45,6 +47,16 @@ func purgeArms(names []string, on jobs.Limits) ([]arm, error) {
 			out = append(out, arm{label: "b/w1 governor on, 1 worker", fn: purgeEdit(on, func(c *purge.Config) { c.Workers = 1 })})
 		case "":
 		default:
+			if m, ok := strings.CutPrefix(n, "walcomp"); ok {
+				fn := lethe("purge", on)
+				out = append(out, arm{label: "b/" + n + " governor on, lethe's wal_compression " + m,
+					fn: func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
+						letheWALCompression = m
+						defer func() { letheWALCompression = "" }()
+						return fn(ctx, p, pol, budget, r)
+					}})
+				continue
+			}
 			if v, ok := strings.CutPrefix(n, "share"); ok {
 				f, err := strconv.ParseFloat(v, 64)
 				if err != nil || f <= 0 || f > 1 {
@@ -55,7 +67,7 @@ func purgeArms(names []string, on jobs.Limits) ([]arm, error) {
 			}
 			d, err := time.ParseDuration(strings.TrimPrefix(n, "cap"))
 			if !strings.HasPrefix(n, "cap") || err != nil {
-				return nil, fmt.Errorf("-b-arms: unknown arm %q (on, proc, par, w1, capDURATION, shareF)", n)
+				return nil, fmt.Errorf("-b-arms: unknown arm %q (on, proc, par, w1, capDURATION, shareF, walcompM)", n)
 			}
 			out = append(out, arm{label: fmt.Sprintf("b/%s governor on, paced batches <= %s", n, d),
 				fn: purgeEdit(on, func(c *purge.Config) { c.PacedBatchTime = d })})

@@ -108,6 +108,9 @@ func scenarios(o options) ([]scenario, error) {
 	if len(o.cNices) > 0 {
 		out[1].arms = niceArms(o.cNices, on)
 	}
+	if len(o.cWALComp) > 0 {
+		out[1].arms = walCompArms(o.cWALComp, on)
+	}
 	if o.partitioned {
 		warm := func(ctx context.Context, p *pgxpool.Pool) error {
 			return warmPool(ctx, p, activeUsers(o.users, o.eligible)[0])
@@ -301,6 +304,18 @@ func niceArms(nices []int, on jobs.Limits) []arm {
 		nil, func(n int, work func() error) error {
 			niceLethe = n
 			defer func() { niceLethe = 0 }()
+			return work()
+		})
+}
+
+// walCompArms: one arm per wal_compression of lethe's sessions.
+func walCompArms(methods []string, on jobs.Limits) []arm {
+	return retentionArms(methods, on, func(m string) string {
+		return fmt.Sprintf("c/walcomp-%s governor on, lethe's wal_compression %s", m, m)
+	},
+		nil, func(m string, work func() error) error {
+			letheWALCompression = m
+			defer func() { letheWALCompression = "" }()
 			return work()
 		})
 }

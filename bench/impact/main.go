@@ -49,6 +49,7 @@ type options struct {
 	cBursts                  []time.Duration
 	pgSettings               []string
 	cNices                   []int
+	cWALComp                 []string
 	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
@@ -90,6 +91,8 @@ func main() {
 	flag.DurationVar(&o.probeMinLatency, "probe-min-latency", 0, "LETHE_PROBE_MIN_LATENCY of the governor-on runs (0: lethe's default)")
 	flag.Func("c-shares", "comma-separated LETHE_MAX_DB_SHARE values: scenario c gets one governor-on arm per value, interleaved (unset: one arm, -max-db-share)",
 		listOf(&o.cShares, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }))
+	flag.Func("c-walcomp", "comma-separated wal_compression values (off, pglz, lz4, zstd) of lethe's sessions: scenario c gets one governor-on arm per value, interleaved",
+		listOf(&o.cWALComp, func(v string) (string, error) { return v, nil }))
 	flag.Func("c-bursts", "comma-separated durations: scenario c gets one governor-on arm per retention PacedRangeTime, interleaved",
 		listOf(&o.cBursts, time.ParseDuration))
 	flag.Func("b-arms", "comma-separated arms of scenario b, interleaved (arms.go): on (default), proc (the binary in its own process), par, w1 (one worker), capD (paced batches <= D), shareF (LETHE_MAX_DB_SHARE=F)",

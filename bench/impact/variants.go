@@ -127,11 +127,18 @@ func newPool(ctx context.Context, url, app string, conns int32) (*pgxpool.Pool, 
 	pc.MaxConns = conns
 	pc.ConnConfig.RuntimeParams["application_name"] = app
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if app == "lethe" && letheWALCompression != "" {
+		pc.ConnConfig.RuntimeParams["wal_compression"] = letheWALCompression
+	}
 	if app == "lethe" && niceLethe != 0 {
 		pc.AfterConnect = reniceBackend
 	}
 	return pgxpool.NewWithConfig(ctx, pc)
 }
+
+// letheWALCompression, when not empty (an arm of -c-walcomp), is the
+// wal_compression of lethe's sessions (the bench connects as a superuser).
+var letheWALCompression string
 
 // niceLethe, when not 0 (an arm of -c-nices), is the CPU niceness given to
 // lethe's server backends: a diagnostic of how much of the load's tail is
