@@ -334,11 +334,6 @@ func (j *Job) rangeOnce(ctx context.Context, tr *tableRun, sql string, lo, hi in
 	if _, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true)", ms(j.rangeTimeout())); err != nil {
 		return 0, err
 	}
-	if j.cfg.AsyncCommit {
-		if _, err := tx.Exec(ctx, "SELECT set_config('synchronous_commit', 'off', true)"); err != nil {
-			return 0, err
-		}
-	}
 	args := append([]any{tr.cutoff, blockTID(lo), blockTID(hi)}, tr.t.filterArgs()...)
 	var n int64
 	if j.s.DryRun() {

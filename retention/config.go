@@ -42,9 +42,6 @@ type Config struct {
 	// dirtied, wait to flush that WAL too; short ranges keep that wait
 	// short at the same share of database time. Default 20ms.
 	PacedRangeTime time.Duration
-	// AsyncCommit, when true, commits block ranges with
-	// synchronous_commit off (experiment: bench/impact -c-async).
-	AsyncCommit bool
 	// Pause is slept between two batches, to leave the server's I/O to the
 	// application. Default 0 (no pause).
 	Pause time.Duration

@@ -108,14 +108,6 @@ func scenarios(o options) ([]scenario, error) {
 	if len(o.cNices) > 0 {
 		out[1].arms = niceArms(o.cNices, on)
 	}
-	if o.cAsync {
-		out[1].arms = retentionArms([]bool{false, true}, on, func(b bool) string {
-			if b {
-				return "c/async governor on, ranges commit with synchronous_commit off"
-			}
-			return "c/sync governor on"
-		}, func(b bool, c *retention.Config) { c.AsyncCommit = b }, nil)
-	}
 	if len(o.cWALComp) > 0 {
 		out[1].arms = walCompArms(o.cWALComp, on)
 	}

@@ -50,7 +50,6 @@ type options struct {
 	pgSettings               []string
 	cNices                   []int
 	cWALComp                 []string
-	cAsync                   bool
 	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
@@ -94,7 +93,6 @@ func main() {
 		listOf(&o.cShares, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }))
 	flag.Func("c-walcomp", "comma-separated wal_compression values (off, pglz, lz4, zstd) of lethe's sessions: scenario c gets one governor-on arm per value, interleaved",
 		listOf(&o.cWALComp, func(v string) (string, error) { return v, nil }))
-	flag.BoolVar(&o.cAsync, "c-async", false, "experiment: scenario c gets two governor-on arms, interleaved: block ranges committed as usual, and with synchronous_commit off")
 	flag.Func("c-bursts", "comma-separated durations: scenario c gets one governor-on arm per retention PacedRangeTime, interleaved",
 		listOf(&o.cBursts, time.ParseDuration))
 	flag.Func("b-arms", "comma-separated arms of scenario b, interleaved (arms.go): on (default), proc (the binary in its own process), par, w1 (one worker), capD (paced batches <= D), shareF (LETHE_MAX_DB_SHARE=F)",
