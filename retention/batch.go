@@ -124,7 +124,9 @@ type tableRun struct {
 	// batches, deleted, blocks (walked in block ranges) and longest are
 	// reported at the end.
 	batches, deleted, dropped, blocks int64
-	longest                           time.Duration
+	// pruned counts the blocks read again to prune them (walkRange).
+	pruned  int64
+	longest time.Duration
 	// skipped is true when another run holds the table.
 	skipped bool
 	// owner is true when this shard owns the table (jobs.Shard): it

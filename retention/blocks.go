@@ -107,16 +107,31 @@ func (j *Job) estimateExpired(ctx context.Context, tr *tableRun, rel string) (fl
 	return out[0].Plan.Rows, nil
 }
 
-// buildRange builds the statement that deletes (or, dry, counts) the
-// expired rows of one block range of rel: $1 the cutoff, $2 and $3 the
-// first tid of the range and the first after it, then the filter values.
-// PostgreSQL 14 and later read the range with a TID Range Scan.
-func (t *target) buildRange(rel string, dry bool) string {
+// rangeSQL are the statements of one relation's block walk.
+type rangeSQL struct {
+	// work deletes (or, dry, counts) the expired rows of one block range:
+	// $1 the cutoff, $2 and $3 the first tid of the range and the first
+	// after it, then the filter values. PostgreSQL 14 and later read the
+	// range with a TID Range Scan.
+	work string
+	// prune reads the blocks [$1, $2) again: the server prunes the rows
+	// deleted there (a TID range scan calls heap_page_prune_opt on every
+	// page it reads), in lethe's session rather than in the application's
+	// next query to visit them.
+	prune string
+}
+
+// buildRange builds the statements of a block walk over rel.
+func (t *target) buildRange(rel string, dry bool) rangeSQL {
 	conds, _ := t.conditions(4)
+	verb := "DELETE"
 	if dry {
-		return fmt.Sprintf("SELECT count(*) FROM %s WHERE ctid >= $2::tid AND ctid < $3::tid AND %s", rel, conds)
+		verb = "SELECT count(*)"
 	}
-	return fmt.Sprintf("DELETE FROM %s WHERE ctid >= $2::tid AND ctid < $3::tid AND %s", rel, conds)
+	return rangeSQL{
+		work:  fmt.Sprintf("%s FROM %s WHERE ctid >= $2::tid AND ctid < $3::tid AND %s", verb, rel, conds),
+		prune: fmt.Sprintf("SELECT count(*) FROM %s WHERE ctid >= $1::tid AND ctid < $2::tid", rel),
+	}
 }
 
 // rangeWidth picks the number of blocks of the next range so that one
@@ -253,8 +268,15 @@ func (j *Job) walkBlocks(ctx context.Context, r *jobs.Report, tr *tableRun, rel 
 
 // walkRange walks the blocks [from, to) of one relation. It returns the
 // first block it did not walk: to when it walked them all.
-func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql string, w *rangeWidth, from, to int64) (int64, error) {
+//
+// While the latency probe paces the run (the application is at work), each
+// range first prunes the blocks of the range before it, if that one deleted
+// rows (Config.SkipPrune): by then the application's transactions that
+// could still see those rows have ended, which they need not have right
+// after the commit.
+func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql rangeSQL, w *rangeWidth, from, to int64) (int64, error) {
 	lo := from
+	var behind blockSpan // the last range, if it deleted rows
 	for lo < to {
 		if err := j.mustStop(ctx); err != nil {
 			return lo, err
@@ -262,10 +284,18 @@ func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql s
 		j.cfg.beforeBatch()
 		w.retarget(pacedRange(j.s.PacedTarget(j.cfg.TargetBatchTime), j.cfg.TargetBatchTime, j.cfg.PacedRangeTime))
 		hi := min(lo+w.width, to)
-		n, err := j.rangeWithRetry(ctx, tr, sql, w, lo, &hi)
+		prune := blockSpan{}
+		if !j.cfg.SkipPrune && !j.s.DryRun() && j.s.Paced() {
+			prune = behind
+		}
+		n, err := j.rangeWithRetry(ctx, tr, sql, w, lo, &hi, prune)
 		if err != nil {
 			return lo, err
 		}
+		if behind = (blockSpan{}); n > 0 {
+			behind = blockSpan{lo, hi}
+		}
+		tr.pruned += prune.hi - prune.lo
 		tr.deleted += n
 		tr.blocks += hi - lo
 		r.AddRows(tr.t.name(), "delete", n)
@@ -276,6 +306,9 @@ func (j *Job) walkRange(ctx context.Context, r *jobs.Report, tr *tableRun, sql s
 	}
 	return lo, nil
 }
+
+// blockSpan is the blocks [lo, hi) of a relation; the zero value is empty.
+type blockSpan struct{ lo, hi int64 }
 
 // pacedRange is the time a block range aims at: paced, the target the
 // latency probe's pacing gives (below target) but at most limit; unpaced,
@@ -289,19 +322,23 @@ func pacedRange(paced, target, limit time.Duration) time.Duration {
 
 // rangeWithRetry runs the statement of one range [lo, *hi), narrowing the
 // range after a statement timeout and pausing after lock trouble.
-func (j *Job) rangeWithRetry(ctx context.Context, tr *tableRun, sql string, w *rangeWidth, lo int64, hi *int64) (int64, error) {
+// The prune of the blocks prune, if any, goes first in the range's
+// transaction; the range's width model learns from the range's own
+// statement only, the governor from the whole transaction.
+func (j *Job) rangeWithRetry(ctx context.Context, tr *tableRun, sql rangeSQL, w *rangeWidth, lo int64, hi *int64, prune blockSpan) (int64, error) {
 	lockTries := 0
 	for {
 		started := time.Now()
-		n, err := j.rangeOnce(ctx, tr, sql, lo, *hi)
+		n, pruneTime, err := j.rangeOnce(ctx, tr, sql, lo, *hi, prune)
 		el := time.Since(started)
 		if err == nil {
 			tr.batches++
 			tr.longest = max(tr.longest, el)
-			w.observe(*hi-lo, n, el)
+			w.observe(*hi-lo, n, el-pruneTime)
 			j.s.ObserveBatch(el)
 			j.cfg.Logger.Debug("range done", slog.String("table", tr.t.name()), slog.Int64("from_block", lo),
-				slog.Int64("to_block", *hi), slog.Int64("rows", n), slog.Duration("duration", el), slog.Int64("next_width", w.width))
+				slog.Int64("to_block", *hi), slog.Int64("rows", n), slog.Duration("duration", el),
+				slog.Int64("pruned_blocks", prune.hi-prune.lo), slog.Duration("prune_duration", pruneTime), slog.Int64("next_width", w.width))
 			return n, nil
 		}
 		switch {
@@ -325,29 +362,38 @@ func (j *Job) rangeWithRetry(ctx context.Context, tr *tableRun, sql string, w *r
 // a timeout other than the session's, since a range the model sized wrong
 // is cut short and halved (rangeWithRetry) instead of holding its row
 // locks up to StatementTimeout.
-func (j *Job) rangeOnce(ctx context.Context, tr *tableRun, sql string, lo, hi int64) (int64, error) {
+//
+// It first reads the blocks prune, if any (rangeSQL.prune), and returns
+// how long that took.
+func (j *Job) rangeOnce(ctx context.Context, tr *tableRun, sql rangeSQL, lo, hi int64, prune blockSpan) (n int64, pruneTime time.Duration, err error) {
 	tx, err := j.s.Begin(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	if _, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true)", ms(j.rangeTimeout())); err != nil {
-		return 0, err
+		return 0, 0, err
+	}
+	if prune.hi > prune.lo {
+		started := time.Now()
+		if _, err := tx.Exec(ctx, sql.prune, blockTID(prune.lo), blockTID(prune.hi)); err != nil {
+			return 0, 0, err
+		}
+		pruneTime = time.Since(started)
 	}
 	args := append([]any{tr.cutoff, blockTID(lo), blockTID(hi)}, tr.t.filterArgs()...)
-	var n int64
 	if j.s.DryRun() {
-		err = tx.QueryRow(ctx, sql, args...).Scan(&n)
-		return n, err
+		err = tx.QueryRow(ctx, sql.work, args...).Scan(&n)
+		return n, 0, err
 	}
-	ct, err := tx.Exec(ctx, sql, args...)
+	ct, err := tx.Exec(ctx, sql.work, args...)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return ct.RowsAffected(), nil
+	return ct.RowsAffected(), pruneTime, nil
 }
 
 // rangeTimeout bounds one range statement: ten times the target, within

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The statement of a block range reads only its blocks, with a TID Range
+// The statements of a block range read only its blocks, with a TID Range
 // Scan, also in the generic plan that a prepared statement ends up with.
 func TestBlockRangeUsesTidRangeScan(t *testing.T) {
 	t.Parallel()
@@ -31,17 +31,23 @@ retention:
 	targets, err := resolve(ctx, db.Pool, pol)
 	require.NoError(t, err)
 	tg := targets[0]
-	for i, dry := range []bool{false, true} {
+	// The range's statement, wet and dry, and the prune read of the range
+	// before it.
+	stmts := []struct{ params, sql, args string }{
+		{"(timestamptz, tid, tid, text)", tg.buildRange(tg.table.Ident(), false).work, "(now() - interval '90 days', '(10,0)', '(20,0)', 'k')"},
+		{"(timestamptz, tid, tid, text)", tg.buildRange(tg.table.Ident(), true).work, "(now() - interval '90 days', '(10,0)', '(20,0)', 'k')"},
+		{"(tid, tid)", tg.buildRange(tg.table.Ident(), false).prune, "('(10,0)', '(20,0)')"},
+	}
+	for i, st := range stmts {
 		name := fmt.Sprintf("r%d", i)
-		sql := tg.buildRange(tg.table.Ident(), dry)
 		tx, err := db.Pool.Begin(ctx)
 		require.NoError(t, err)
 		defer func() { _ = tx.Rollback(ctx) }()
 		_, err = tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan")
 		require.NoError(t, err)
-		_, err = tx.Exec(ctx, "PREPARE "+name+"(timestamptz, tid, tid, text) AS "+sql)
+		_, err = tx.Exec(ctx, "PREPARE "+name+st.params+" AS "+st.sql)
 		require.NoError(t, err)
-		rows, err := tx.Query(ctx, "EXPLAIN EXECUTE "+name+"(now() - interval '90 days', '(10,0)', '(20,0)', 'k')")
+		rows, err := tx.Query(ctx, "EXPLAIN EXECUTE "+name+st.args)
 		require.NoError(t, err)
 		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		require.NoError(t, err)

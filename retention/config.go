@@ -42,6 +42,13 @@ type Config struct {
 	// dirtied, wait to flush that WAL too; short ranges keep that wait
 	// short at the same share of database time. Default 20ms.
 	PacedRangeTime time.Duration
+	// SkipPrune leaves the rows a block range deleted for the
+	// application's next query to visit them, or VACUUM, to prune. By
+	// default, while the latency probe paces the run, each range first
+	// reads the blocks of the range before it, so that the server prunes
+	// them in lethe's session: otherwise the application's reads pay for
+	// it (README, Benchmarks, R27). The benchmark's baseline sets it.
+	SkipPrune bool
 	// Pause is slept between two batches, to leave the server's I/O to the
 	// application. Default 0 (no pause).
 	Pause time.Duration

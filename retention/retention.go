@@ -38,6 +38,10 @@ const (
 	BlockRangeWalks jobs.Counter = "block_range_walks"
 	// BlocksWalked counts, per table, the blocks its block ranges read.
 	BlocksWalked jobs.Counter = "blocks_walked"
+	// BlocksPruned counts, per table, the blocks read again, while the
+	// run was paced, so that the rows deleted there are pruned in lethe's
+	// session rather than in the application's.
+	BlocksPruned jobs.Counter = "blocks_pruned"
 	// LockRetries counts the partition statements retried after lock
 	// trouble.
 	LockRetries jobs.Counter = "lock_retries"
@@ -178,6 +182,10 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 	if tr.blocks > 0 {
 		r.Add(tableCounter(name, BlocksWalked), tr.blocks)
 		r.Add(BlocksWalked, tr.blocks)
+	}
+	if tr.pruned > 0 {
+		r.Add(tableCounter(name, BlocksPruned), tr.pruned)
+		r.Add(BlocksPruned, tr.pruned)
 	}
 	r.Add(tableCounter(name, PartitionsDropped), tr.dropped)
 	r.Add(PartitionsDropped, tr.dropped)

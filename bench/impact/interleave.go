@@ -108,6 +108,14 @@ func scenarios(o options) ([]scenario, error) {
 	if len(o.cNices) > 0 {
 		out[1].arms = niceArms(o.cNices, on)
 	}
+	if o.cPrune {
+		out[1].arms = retentionArms([]bool{true, false}, on, func(skip bool) string {
+			if skip {
+				return "c/noprune governor on, rows deleted left to the application and VACUUM to prune"
+			}
+			return "c/prune governor on, each range prunes the one before (the default)"
+		}, func(skip bool, c *retention.Config) { c.SkipPrune = skip }, nil)
+	}
 	if len(o.cWALComp) > 0 {
 		out[1].arms = walCompArms(o.cWALComp, on)
 	}

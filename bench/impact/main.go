@@ -50,6 +50,7 @@ type options struct {
 	pgSettings               []string
 	cNices                   []int
 	cWALComp                 []string
+	cPrune                   bool
 	scenarios                string
 	scale                    int
 	maxLag                   time.Duration
@@ -93,6 +94,7 @@ func main() {
 		listOf(&o.cShares, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }))
 	flag.Func("c-walcomp", "comma-separated wal_compression values (off, pglz, lz4, zstd) of lethe's sessions: scenario c gets one governor-on arm per value, interleaved",
 		listOf(&o.cWALComp, func(v string) (string, error) { return v, nil }))
+	flag.BoolVar(&o.cPrune, "c-prune", false, "scenario c gets two governor-on arms, interleaved: the default (each paced range prunes the one before), and without it (retention.Config.SkipPrune)")
 	flag.Func("c-bursts", "comma-separated durations: scenario c gets one governor-on arm per retention PacedRangeTime, interleaved",
 		listOf(&o.cBursts, time.ParseDuration))
 	flag.Func("b-arms", "comma-separated arms of scenario b, interleaved (arms.go): on (default), proc (the binary in its own process), par, w1 (one worker), capD (paced batches <= D), shareF (LETHE_MAX_DB_SHARE=F)",
