@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
@@ -115,6 +116,9 @@ func scenarios(o options) ([]scenario, error) {
 			}
 			return "c/prune governor on, each range prunes the one before (the default)"
 		}, func(skip bool, c *retention.Config) { c.SkipPrune = skip }, nil)
+	}
+	if len(o.cWWFlush) > 0 {
+		out[1].arms = walWriterArms(o.cWWFlush, on)
 	}
 	if len(o.cWALComp) > 0 {
 		out[1].arms = walCompArms(o.cWALComp, on)
@@ -314,6 +318,34 @@ func niceArms(nices []int, on jobs.Limits) []arm {
 			defer func() { niceLethe = 0 }()
 			return work()
 		})
+}
+
+// walWriterArms: one arm per server wal_writer_flush_after, set (ALTER
+// SYSTEM, reload) for the arm's work window only and reset after it, so
+// the alone windows run with the server's default.
+func walWriterArms(sizes []string, on jobs.Limits) []arm {
+	var out []arm
+	for _, a := range retentionArms(sizes, on, func(v string) string {
+		return fmt.Sprintf("c/wwflush-%s governor on, server wal_writer_flush_after %s", v, v)
+	}, nil, nil) {
+		fn, v := a.fn, strings.TrimPrefix(strings.Fields(a.label)[0], "c/wwflush-")
+		a.fn = func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
+			set := func(sql string) error {
+				if _, err := p.Exec(ctx, sql); err != nil {
+					return err
+				}
+				_, err := p.Exec(ctx, "SELECT pg_reload_conf()")
+				return err
+			}
+			if err := set(fmt.Sprintf("ALTER SYSTEM SET wal_writer_flush_after = '%s'", v)); err != nil {
+				return err
+			}
+			defer func() { _ = set("ALTER SYSTEM RESET wal_writer_flush_after") }()
+			return fn(ctx, p, pol, budget, r)
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // walCompArms: one arm per wal_compression of lethe's sessions.

@@ -27,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/lethe-project/lethe/internal/pgtest"
 )
+
+// sizeRe is a PostgreSQL size setting: a number and kB or MB.
+var sizeRe = regexp.MustCompile(`^[0-9]+(kB|MB)?$`)
 
 type options struct {
 	users, eligible, oldRows int
@@ -50,6 +54,7 @@ type options struct {
 	pgSettings               []string
 	cNices                   []int
 	cWALComp                 []string
+	cWWFlush                 []string
 	cPrune                   bool
 	scenarios                string
 	scale                    int
@@ -92,6 +97,13 @@ func main() {
 	flag.DurationVar(&o.probeMinLatency, "probe-min-latency", 0, "LETHE_PROBE_MIN_LATENCY of the governor-on runs (0: lethe's default)")
 	flag.Func("c-shares", "comma-separated LETHE_MAX_DB_SHARE values: scenario c gets one governor-on arm per value, interleaved (unset: one arm, -max-db-share)",
 		listOf(&o.cShares, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }))
+	flag.Func("c-wwflush", "comma-separated server wal_writer_flush_after values (1MB is the default): scenario c gets one governor-on arm per value, set for its work windows only, interleaved",
+		listOf(&o.cWWFlush, func(v string) (string, error) {
+			if !sizeRe.MatchString(v) {
+				return "", fmt.Errorf("%q: want a size such as 64kB or 1MB (ALTER SYSTEM takes no parameters)", v)
+			}
+			return v, nil
+		}))
 	flag.Func("c-walcomp", "comma-separated wal_compression values (off, pglz, lz4, zstd) of lethe's sessions: scenario c gets one governor-on arm per value, interleaved",
 		listOf(&o.cWALComp, func(v string) (string, error) { return v, nil }))
 	flag.BoolVar(&o.cPrune, "c-prune", false, "scenario c gets two governor-on arms, interleaved: the default (each paced range prunes the one before), and without it (retention.Config.SkipPrune)")
