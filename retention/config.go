@@ -47,7 +47,8 @@ type Config struct {
 	// default, while the latency probe paces the run, each range first
 	// reads the blocks of the range before it, so that the server prunes
 	// them in lethe's session: otherwise the application's reads pay for
-	// it (README, Benchmarks, R27). The benchmark's baseline sets it.
+	// it (README, Benchmarks, R30: a modest part of their tail). The
+	// benchmark's baseline sets it.
 	SkipPrune bool
 	// Pause is slept between two batches, to leave the server's I/O to the
 	// application. Default 0 (no pause).

@@ -153,6 +153,12 @@ func interleave(ctx context.Context, s *server, sc scenario, users []string, o o
 	if sc.arms[0].once {
 		rounds = 1
 	}
+	if n := len(sc.arms); n > 1 && rounds%n != 0 {
+		// Each round starts with the next arm, on a table fresh from a
+		// CHECKPOINT: with 3 rounds of 2 arms the first starts two.
+		fmt.Printf("# note: %s: %d rounds over %d arms, so the first arms start more rounds than the others;"+
+			" use a multiple of %d rounds to compare arms\n", sc.name, rounds, n, n)
+	}
 	for range rounds {
 		if err := run.round(ctx, s, users, o, pol); err != nil {
 			return run, err
