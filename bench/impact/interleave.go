@@ -281,6 +281,9 @@ func shareArms(shares []float64, on jobs.Limits) []arm {
 func shareArm(name, job string, v float64, on jobs.Limits) arm {
 	l := on
 	l.Governor.MaxShare = v
+	// A cap below the default floor lowers the floor too (as setting
+	// LETHE_MIN_DB_SHARE with it would); otherwise the floor raises it.
+	l.Governor.MinShare = min(v, jobs.DefaultMinShare)
 	return arm{label: fmt.Sprintf("%s governor on, share cap %.2f", name, v), fn: lethe(job, l)}
 }
 
