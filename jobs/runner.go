@@ -62,11 +62,35 @@ func (rn *Runner) Execute(ctx context.Context, job Job, limits Limits) (*Report,
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	limits.Governor = pacedShareOf(job, limits.Governor)
 	s := NewSession(rn.Pool, limits, r, logger.With("job", job.Name()))
 	s.KeyFingerprint = rn.KeyFingerprint
 	err := job.Run(ctx, s)
 	r.Duration = time.Since(r.Started)
 	return r, s.finish(ctx, err)
+}
+
+// PacedShareCapper is a job with a default cap of its own on its share of
+// database time while the application works (Governor.MaxShare), below
+// the run's default: one whose work costs the application more per second
+// of it.
+type PacedShareCapper interface {
+	PacedShareCap() float64
+}
+
+// pacedShareOf gives g job's own cap when g sets none (LETHE_MAX_DB_SHARE
+// unset), and lowers the floor to it when g sets no floor either; a cap
+// or floor the operator set stays.
+func pacedShareOf(job Job, g Governor) Governor {
+	c, ok := job.(PacedShareCapper)
+	if !ok || g.MaxShare != 0 {
+		return g
+	}
+	g.MaxShare = c.PacedShareCap()
+	if g.MinShare == 0 {
+		g.MinShare = min(DefaultMinShare, g.MaxShare)
+	}
+	return g
 }
 
 func (rn *Runner) summary(r *Report, err error, code int) {
