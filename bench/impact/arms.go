@@ -51,9 +51,7 @@ func purgeArms(names []string, on jobs.Limits) ([]arm, error) {
 				fn := lethe("purge", on)
 				out = append(out, arm{label: "b/" + n + " governor on, lethe's wal_compression " + m,
 					fn: func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
-						letheWALCompression = m
-						defer func() { letheWALCompression = "" }()
-						return fn(ctx, p, pol, budget, r)
+						return withWALCompression(m, func() error { return fn(ctx, p, pol, budget, r) })
 					}})
 				continue
 			}

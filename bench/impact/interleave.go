@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"syscall"
 	"time"
 
@@ -333,12 +332,12 @@ func niceArms(nices []int, on jobs.Limits) []arm {
 // SYSTEM, reload) for the arm's work window only and reset after it, so
 // the alone windows run with the server's default.
 func walWriterArms(sizes []string, on jobs.Limits) []arm {
-	var out []arm
-	for _, a := range retentionArms(sizes, on, func(v string) string {
+	out := retentionArms(sizes, on, func(v string) string {
 		return fmt.Sprintf("c/wwflush-%s governor on, server wal_writer_flush_after %s", v, v)
-	}, nil, nil) {
-		fn, v := a.fn, strings.TrimPrefix(strings.Fields(a.label)[0], "c/wwflush-")
-		a.fn = func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
+	}, nil, nil)
+	for i := range out {
+		fn, v := out[i].fn, sizes[i]
+		out[i].fn = func(ctx context.Context, p *pgxpool.Pool, pol string, budget time.Duration, r *variantResult) error {
 			set := func(sql string) error {
 				if _, err := p.Exec(ctx, sql); err != nil {
 					return err
@@ -352,7 +351,6 @@ func walWriterArms(sizes []string, on jobs.Limits) []arm {
 			defer func() { _ = set("ALTER SYSTEM RESET wal_writer_flush_after") }()
 			return fn(ctx, p, pol, budget, r)
 		}
-		out = append(out, a)
 	}
 	return out
 }
@@ -361,10 +359,5 @@ func walWriterArms(sizes []string, on jobs.Limits) []arm {
 func walCompArms(methods []string, on jobs.Limits) []arm {
 	return retentionArms(methods, on, func(m string) string {
 		return fmt.Sprintf("c/walcomp-%s governor on, lethe's wal_compression %s", m, m)
-	},
-		nil, func(m string, work func() error) error {
-			letheWALCompression = m
-			defer func() { letheWALCompression = "" }()
-			return work()
-		})
+	}, nil, withWALCompression)
 }

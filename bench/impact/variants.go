@@ -140,6 +140,13 @@ func newPool(ctx context.Context, url, app string, conns int32) (*pgxpool.Pool, 
 // wal_compression of lethe's sessions (the bench connects as a superuser).
 var letheWALCompression string
 
+// withWALCompression runs work with lethe's sessions at wal_compression m.
+func withWALCompression(m string, work func() error) error {
+	letheWALCompression = m
+	defer func() { letheWALCompression = "" }()
+	return work()
+}
+
 // niceLethe, when not 0 (an arm of -c-nices), is the CPU niceness given to
 // lethe's server backends: a diagnostic of how much of the load's tail is
 // waiting for a CPU that lethe's backend holds (the cluster runs on the
