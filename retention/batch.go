@@ -132,6 +132,9 @@ type tableRun struct {
 	// owner is true when this shard owns the table (jobs.Shard): it
 	// detaches and drops its old partitions.
 	owner bool
+	// detachedLeft are the partitions detached and not dropped when the
+	// run stopped (budget, stop): the next run drops them first.
+	detachedLeft []partition
 }
 
 // errLeft says that the run stopped before a table was done: budget spent

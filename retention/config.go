@@ -83,12 +83,24 @@ type testHooks struct {
 	// parentBusy is called after a NOWAIT request for a parent's lock
 	// was refused, before the next.
 	parentBusy func()
+	// beforeDDL is called before each partition transaction that marks,
+	// detaches (grouped) or drops, and ddlDone after each, with how long
+	// it took (as the governor is told).
+	beforeDDL func()
+	ddlDone   func(time.Duration)
 }
 
 // beforeBatch runs the test hook, if any, before a batch or block range.
 func (c *Config) beforeBatch() {
 	if c.hooks.beforeBatch != nil {
 		c.hooks.beforeBatch()
+	}
+}
+
+// beforeDDL runs the test hook, if any, before a partition transaction.
+func (c *Config) beforeDDL() {
+	if c.hooks.beforeDDL != nil {
+		c.hooks.beforeDDL()
 	}
 }
 

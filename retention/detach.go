@@ -24,7 +24,9 @@ import (
 // transaction each (plain DETACH: one invalidation per group; the
 // parent's lock asked for with NOWAIT first, as every query of the table
 // queues behind a waiting DETACH: lockParent), and then dropped one by one, no
-// longer part of the parent, each followed by a pause as long as it took.
+// longer part of the parent. Each of these transactions is one of the
+// run's batches to the governor (afterDDL): while the application works,
+// the next waits until lethe is back within its share of database time.
 // Where the plain DETACH cannot get its lock within its attempts and the
 // server allows it (PostgreSQL 14 and later, no default partition), the
 // job falls back to DETACH ... CONCURRENTLY, which never blocks the
@@ -32,7 +34,9 @@ import (
 //
 // A run killed half way leaves either a partition in "detach pending"
 // state, which the next run finalizes, or a detached table that carries the
-// marker comment, which the next run drops (dropLeftovers).
+// marker comment, which the next run drops (dropLeftovers); so does a run
+// whose budget runs out, or that is asked to stop, between two drops
+// (counted in partitions_left and rows_left).
 func (j *Job) dropPartitions(ctx context.Context, r *jobs.Report, tr *tableRun, old []partition, hasDefault bool) error {
 	if len(old) == 0 {
 		return nil
@@ -72,9 +76,9 @@ func (j *Job) dropPartitions(ctx context.Context, r *jobs.Report, tr *tableRun, 
 // loaded two-core machine: 15-26 ms for 32, 7-12 ms for 15).
 const detachGroup = 64
 
-// detachGrouped marks parts, detaches them detachGroup at a time with a
-// pause as long as each transaction between two, and drops them. When a
-// group cannot get its lock and concurrentOK, the rest go by
+// detachGrouped marks parts, detaches them detachGroup at a time, each
+// transaction paced as a batch (afterDDL), and drops them. When a group
+// cannot get its lock and concurrentOK, the rest go by
 // detachConcurrently.
 func (j *Job) detachGrouped(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition, concurrentOK bool) (err error) {
 	if len(parts) == 0 {
@@ -90,6 +94,7 @@ func (j *Job) detachGrouped(ctx context.Context, r *jobs.Report, tr *tableRun, p
 			return err
 		}
 		group := parts[:min(len(parts), detachGroup)]
+		j.cfg.beforeDDL()
 		el, err := j.detachTx(ctx, tr, group)
 		var locked *lockedOutError
 		if errors.As(err, &locked) && concurrentOK {
@@ -102,29 +107,51 @@ func (j *Job) detachGrouped(ctx context.Context, r *jobs.Report, tr *tableRun, p
 		}
 		detached = append(detached, group...)
 		parts = parts[len(group):]
-		// As long again for the application: the queries that queued
-		// behind the lock drain, and its sessions replan, before the next.
-		if len(parts) > 0 {
-			if err := j.s.Limits.Sleep(ctx, el); err != nil {
-				return err
-			}
+		// The queries that queued behind the lock drain, and the
+		// application's sessions replan, before the next group or drop.
+		if err := j.afterDDL(ctx, el, len(parts) > 0); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// afterDDL hands a partition transaction (a mark, a grouped detach, a
+// drop) that took el to the governor as one of the run's batches. While
+// the application works (the latency probe paces the run), the next
+// step's mustStop then waits until lethe is back within its share of
+// database time: at the retention's default cap of 0.02, 49 times el
+// (bench/impact P3: dropped back to back, the drops held half of the
+// database's time for half a second, and the application's commits that
+// met their WAL flushes made its p99). Unpaced, when more follows, it
+// pauses as long as el.
+func (j *Job) afterDDL(ctx context.Context, el time.Duration, more bool) error {
+	j.s.ObserveBatch(el)
+	if j.cfg.hooks.ddlDone != nil {
+		j.cfg.hooks.ddlDone(el)
+	}
+	if !more || j.s.Paced() {
+		return nil
+	}
+	return j.s.Limits.Sleep(ctx, el)
+}
+
 // dropAfter drops what a detach loop detached once it returned err: after
-// a failure too (a later partition's), without its cancellation, and then
-// err is what is returned; after a success, the drop's error is.
+// a failure too (a later partition's), and then err is what is returned;
+// after a success, the drop's error is. Once ctx is done they stay,
+// marked, for the next run.
 func (j *Job) dropAfter(ctx context.Context, r *jobs.Report, tr *tableRun, detached []partition, err error) error {
 	if len(detached) == 0 {
 		return err
 	}
-	if err != nil {
-		_ = j.dropDetached(context.WithoutCancel(ctx), r, tr, detached)
+	if ctx.Err() != nil {
+		tr.detachedLeft = append(tr.detachedLeft, detached...)
 		return err
 	}
-	return j.dropDetached(ctx, r, tr, detached)
+	if derr := j.dropDetached(ctx, r, tr, detached); err == nil {
+		return derr
+	}
+	return err
 }
 
 // mark gives parts the marker comment, in one transaction, so that a run
@@ -135,7 +162,12 @@ func (j *Job) mark(ctx context.Context, tr *tableRun, parts []partition) error {
 	for i, p := range parts {
 		comment[i] = fmt.Sprintf("COMMENT ON TABLE %s IS '%s'", p.ident, marker(tr.t.table.OID))
 	}
-	return j.retryLocks(ctx, tr, func() error { return j.inTx(ctx, tr, comment...) })
+	j.cfg.beforeDDL()
+	started := time.Now()
+	if err := j.retryLocks(ctx, tr, func() error { return j.inTx(ctx, tr, comment...) }); err != nil {
+		return err
+	}
+	return j.afterDDL(ctx, time.Since(started), false)
 }
 
 // dropped records one dropped partition.
@@ -182,33 +214,41 @@ func (j *Job) detachConcurrently(ctx context.Context, r *jobs.Report, tr *tableR
 	return nil
 }
 
-// dropDetached drops detached partitions, one per transaction, each
-// followed by a pause as long as it took: they are no longer part of the
+// dropDetached drops detached partitions, one per transaction, each a
+// batch to the governor (afterDDL): they are no longer part of the
 // parent, so this locks only them, and each DROP's catalog invalidations,
 // WAL flush and file removal reach the application's sessions one at a
 // time (32 tables in one DROP sent more invalidation messages than the
-// shared queue holds: sessions lost their whole catalog cache).
+// shared queue holds: sessions lost their whole catalog cache). Once the
+// budget is spent or a stop is asked for, the rest stay, marked, for the
+// next run (tr.detachedLeft).
 func (j *Job) dropDetached(ctx context.Context, r *jobs.Report, tr *tableRun, parts []partition) error {
+	done := 0
+	defer func() { tr.detachedLeft = append(tr.detachedLeft, parts[done:]...) }()
 	for i, p := range parts {
+		if err := j.mustStop(ctx); err != nil {
+			return err
+		}
+		j.cfg.beforeDDL()
 		started := time.Now()
 		if err := j.dropTable(ctx, tr, p.ident); err != nil {
 			return err
 		}
 		el := time.Since(started)
+		done++
 		j.dropped(r, tr, p)
 		r.Max(tableCounter(tr.t.name(), LongestPartitionDropMS), el.Milliseconds())
 		j.cfg.Logger.Debug("partition dropped", slog.String("table", tr.t.name()), slog.Duration("duration", el))
-		if i < len(parts)-1 {
-			if err := j.s.Limits.Sleep(ctx, el); err != nil {
-				return err
-			}
+		if err := j.afterDDL(ctx, el, i < len(parts)-1); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// dropLeftovers drops the tables that a killed run detached from tr's table
-// and did not drop.
+// dropLeftovers drops the tables that an earlier run detached from tr's
+// table and did not drop (killed, or stopped between two drops), paced as
+// the drops of a detach are.
 func (j *Job) dropLeftovers(ctx context.Context, tr *tableRun) error {
 	rows, err := j.cfg.Pool.Query(ctx, leftoverSQL, marker(tr.t.table.OID))
 	if err != nil {
@@ -223,15 +263,16 @@ func (j *Job) dropLeftovers(ctx context.Context, tr *tableRun) error {
 	if err != nil {
 		return fmt.Errorf("retention %s: find detached partitions: %w", tr.t.name(), err)
 	}
-	for _, l := range found {
-		if err := j.dropTable(ctx, tr, l.Ident); err != nil {
-			return err
-		}
-		tr.dropped++
-		j.s.Report.AddRows(tr.t.name(), "drop_partition_estimated", l.EstRows)
-		j.cfg.Logger.Info("detached partition of an earlier run dropped", slog.String("table", tr.t.name()), slog.String("partition", l.Name))
+	if len(found) == 0 {
+		return nil
 	}
-	return nil
+	parts := make([]partition, len(found))
+	for i, l := range found {
+		parts[i] = partition{oid: l.OID, ident: l.Ident, name: l.Name, estRows: l.EstRows}
+	}
+	j.cfg.Logger.Info("dropping the partitions an earlier run detached", slog.String("table", tr.t.name()),
+		slog.Int("partitions", len(parts)))
+	return j.dropDetached(ctx, j.s.Report, tr, parts)
 }
 
 func (j *Job) dropTable(ctx context.Context, tr *tableRun, ident string) error {

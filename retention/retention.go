@@ -33,6 +33,12 @@ const (
 	SkippedBusy jobs.Counter = "skipped_busy"
 	// PartitionsDropped counts the partitions detached and dropped.
 	PartitionsDropped jobs.Counter = "partitions_dropped"
+	// PartitionsLeft counts, per table, the partitions a run detached and
+	// did not drop before its budget ran out or a stop came: no longer
+	// part of the table, they keep their rows until the next run drops
+	// them first. Their estimated rows (at least one each) are in
+	// rows_left.
+	PartitionsLeft jobs.Counter = "partitions_left"
 	// BlockRangeWalks counts, per table, the relations walked in block
 	// ranges rather than keyset batches.
 	BlockRangeWalks jobs.Counter = "block_range_walks"
@@ -220,12 +226,22 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 	} else if j.s.DryRun() {
 		left = 0
 	}
+	if n := int64(len(tr.detachedLeft)); n > 0 {
+		r.Set(tableCounter(name, PartitionsLeft), n)
+		r.Add(PartitionsLeft, n)
+		if left >= 0 {
+			for _, p := range tr.detachedLeft {
+				left += max(p.estRows, 1)
+			}
+		}
+	}
 	r.Set(tableCounter(name, jobs.RowsLeft), left)
 	if left > 0 {
 		r.Add(jobs.RowsLeft, left)
 	}
 	attrs := []any{slog.String("table", name), slog.Time("cutoff", tr.cutoff), slog.Int64("rows", tr.deleted),
 		slog.Int64("partitions", tr.dropped), slog.Int64("batches", tr.batches), slog.Int64("rows_left", left),
+		slog.Int("partitions_left", len(tr.detachedLeft)),
 		slog.Int64("longest_transaction_ms", tr.longest.Milliseconds())}
 	if err != nil && !errors.Is(err, errLeft) {
 		j.cfg.Logger.Warn("table not done", append(attrs, slog.String("error", pgerr.Redact(err).Error()))...)
