@@ -69,6 +69,23 @@ const (
 	// NameSkippedRuns counts the runs `lethe schedule` skipped because the
 	// previous run of the same job was still going.
 	NameSkippedRuns = "lethe_schedule_skipped_runs_total"
+	// NameRetentionRowsLeft is, by table, the rows older than their
+	// cutoff that the last retention run left (budget spent, stop, a table
+	// it could not finish): 0 for a table it finished, -1 when they could
+	// not be counted.
+	NameRetentionRowsLeft = "lethe_retention_rows_left"
+	// NameRetentionOldestOverdue is, by table, how far past its cutoff, in
+	// seconds, the oldest row the last retention run left is: how much
+	// longer than the policy promises that table keeps its rows. 0 for a
+	// table it finished.
+	NameRetentionOldestOverdue = "lethe_retention_oldest_overdue_seconds"
+)
+
+// Suffixes of the retention job's per-table counters read into
+// NameRetentionRowsLeft and NameRetentionOldestOverdue.
+const (
+	rowsLeftSuffix = "." + string(jobs.RowsLeft)
+	overdueSuffix  = ".oldest_overdue_seconds"
 )
 
 // purgeGauges maps the report's gauges to the metrics they become.
@@ -112,7 +129,13 @@ type run struct {
 	// adaptive size, -1 when the report has none.
 	throttled map[string]float64
 	batchSize float64
+	// tables is, for a retention run, each table's rows left and how far
+	// past its cutoff the oldest of them is; nil for other jobs.
+	tables map[string]*tableLeft
 }
+
+// tableLeft is what a retention run left of one table.
+type tableLeft struct{ rows, overdueSeconds int64 }
 
 // readRun reads a finished run's report. The hooks run after the job has
 // returned, so nothing writes to the report any more.
@@ -152,7 +175,34 @@ func readRun(r *jobs.Report, err error) run {
 			s.gauges[c.metric] = float64(v)
 		}
 	}
+	if r.Job == "retention" {
+		s.tables = retentionTables(r.Counters)
+	}
 	return s
+}
+
+// retentionTables reads the per-table counters TABLE.rows_left and
+// TABLE.oldest_overdue_seconds of a retention report.
+func retentionTables(counters map[string]int64) map[string]*tableLeft {
+	out := map[string]*tableLeft{}
+	at := func(table string) *tableLeft {
+		if out[table] == nil {
+			out[table] = &tableLeft{}
+		}
+		return out[table]
+	}
+	for k, v := range counters {
+		if table, ok := strings.CutSuffix(k, rowsLeftSuffix); ok && table != "" {
+			at(table).rows = v
+		}
+		if table, ok := strings.CutSuffix(k, overdueSuffix); ok && table != "" {
+			at(table).overdueSeconds = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // gauges are the run metrics, with extra leading labels (none on a
@@ -163,6 +213,7 @@ type gauges struct {
 	rows, subjects, batchSize                       *prometheus.GaugeVec
 	purge                                           map[string]*prometheus.GaugeVec
 	throttled                                       *prometheus.CounterVec
+	rowsLeft, overdue                               *prometheus.GaugeVec
 }
 
 func newGauges(labels ...string) *gauges {
@@ -177,6 +228,8 @@ func newGauges(labels ...string) *gauges {
 		rows:           vec(NameRows, "Rows changed by the last run of the lethe job that changed rows, by table and action.", "table", "action"),
 		subjects:       vec(NameSubjects, "Subjects the last run of the lethe job finished (done) and left for a later run (left).", "state"),
 		batchSize:      vec(NameBatchSize, "Batch size the adaptive sizing of the last run of the lethe job ended at."),
+		rowsLeft:       vec(NameRetentionRowsLeft, "Rows older than their cutoff that the last retention run left, by table: 0 when it finished the table, -1 when not counted.", "table"),
+		overdue:        vec(NameRetentionOldestOverdue, "Seconds past its cutoff of the oldest row the last retention run left, by table: 0 when it finished the table.", "table"),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameThrottled,
 			Help: "Seconds the lethe job waited for the database's health before its batches, by reason."},
 			append(append([]string{}, labels...), "reason")),
@@ -196,7 +249,8 @@ func newGauges(labels ...string) *gauges {
 }
 
 func (g *gauges) collectors() []prometheus.Collector {
-	cs := []prometheus.Collector{g.lastSuccess, g.lastCompletion, g.duration, g.exitCode, g.rows, g.subjects, g.batchSize, g.throttled}
+	cs := []prometheus.Collector{g.lastSuccess, g.lastCompletion, g.duration, g.exitCode, g.rows, g.subjects, g.batchSize, g.throttled,
+		g.rowsLeft, g.overdue}
 	for _, pg := range purgeGauges {
 		cs = append(cs, g.purge[pg.metric])
 	}
@@ -234,6 +288,16 @@ func (g *gauges) set(lv []string, s run) {
 	}
 	for reason, secs := range s.throttled {
 		g.throttled.WithLabelValues(with(reason)...).Add(secs)
+	}
+	if s.tables != nil {
+		// The tables of this run replace the last one's: a table no
+		// longer in the policy goes.
+		deleteAll(g.rowsLeft, lv)
+		deleteAll(g.overdue, lv)
+		for table, tl := range s.tables {
+			g.rowsLeft.WithLabelValues(with(table)...).Set(float64(tl.rows))
+			g.overdue.WithLabelValues(with(table)...).Set(float64(tl.overdueSeconds))
+		}
 	}
 }
 

@@ -86,3 +86,53 @@ func TestExportMetrics(t *testing.T) {
 	require.Equal(t, 10.0, value(t, mfs, metrics.NameExportArchivesWritten, export))
 	require.Equal(t, 2.0, value(t, mfs, metrics.NameExportFailures, export))
 }
+
+// TestRetentionBacklogMetrics: a retention run's rows left and how far past
+// its cutoff the oldest is become metrics by table (the bare totals are
+// not a table), and the next run's tables replace them.
+func TestRetentionBacklogMetrics(t *testing.T) {
+	t.Parallel()
+	reg := metrics.NewRegistry()
+	srv := httptest.NewServer(reg.Handler())
+	t.Cleanup(srv.Close)
+	hook := reg.Hook()
+	at := time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
+
+	r := jobs.NewReport("retention", false)
+	r.Started, r.Duration = at, time.Minute
+	r.Set("public.events.rows_left", 120)
+	r.Set("public.events.oldest_overdue_seconds", 86400)
+	r.Set("audit.rows_left", 0)
+	r.Set("audit.oldest_overdue_seconds", 0)
+	r.Set(jobs.RowsLeft, 120)
+	r.Set("oldest_overdue_seconds", 86400)
+	hook(context.Background(), r, nil)
+
+	mfs := scrape(t, srv.URL)
+	events := labels("lethe_job", "retention", "table", "public.events")
+	require.Equal(t, 120.0, value(t, mfs, metrics.NameRetentionRowsLeft, events))
+	require.Equal(t, 86400.0, value(t, mfs, metrics.NameRetentionOldestOverdue, events))
+	audit := labels("lethe_job", "retention", "table", "audit")
+	require.Equal(t, 0.0, value(t, mfs, metrics.NameRetentionRowsLeft, audit))
+	require.Equal(t, 0.0, value(t, mfs, metrics.NameRetentionOldestOverdue, audit))
+	require.Len(t, mfs[metrics.NameRetentionRowsLeft].GetMetric(), 2, "the totals are not a table")
+
+	next := jobs.NewReport("retention", false)
+	next.Started, next.Duration = at.Add(24*time.Hour), time.Minute
+	next.Set("audit.rows_left", 7)
+	next.Set("audit.oldest_overdue_seconds", 60)
+	hook(context.Background(), next, nil)
+	mfs = scrape(t, srv.URL)
+	require.Equal(t, 7.0, value(t, mfs, metrics.NameRetentionRowsLeft, audit))
+	require.Equal(t, 60.0, value(t, mfs, metrics.NameRetentionOldestOverdue, audit))
+	_, ok := series(t, mfs, metrics.NameRetentionRowsLeft, events)
+	require.False(t, ok, "a run's tables replace the last run's")
+
+	purge := jobs.NewReport("purge", false)
+	purge.Started, purge.Duration = at, time.Second
+	purge.Set("sessions.rows_left", 3) // not retention's: no series
+	hook(context.Background(), purge, nil)
+	mfs = scrape(t, srv.URL)
+	_, ok = series(t, mfs, metrics.NameRetentionRowsLeft, labels("lethe_job", "purge"))
+	require.False(t, ok)
+}

@@ -81,11 +81,13 @@ func (t *target) conditions(first int) (string, int) {
 	return strings.Join(conds, " AND "), n
 }
 
-// buildCount counts the rows of rel older than the cutoff: $1 the cutoff,
-// then the filter values.
-func (t *target) buildCount(rel string) string {
+// buildLeft counts the rows of rel older than the cutoff and says how far
+// past it, in whole seconds, the oldest of them is (0 when none is): $1
+// the cutoff, then the filter values.
+func (t *target) buildLeft(rel string) string {
 	conds, _ := t.conditions(2)
-	return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", rel, conds)
+	return fmt.Sprintf("SELECT count(*), COALESCE(floor(EXTRACT(EPOCH FROM %s - min(%s)))::bigint, 0) FROM %s WHERE %s",
+		t.cutoffExpr(), t.col.Ident(), rel, conds)
 }
 
 // filterArgs returns the filter values in parameter order.

@@ -106,6 +106,7 @@ func TestBudgetBetweenDropsLeavesPartitionsForTheNextRun(t *testing.T) {
 	require.EqualValues(t, 4, r.Counter("ev.partitions_left"))
 	require.EqualValues(t, 4, r.Counter("partitions_left"))
 	require.EqualValues(t, 400, r.Counter("ev.rows_left"), "the planner's 100 rows of each partition left")
+	require.Positive(t, r.Counter("ev.oldest_overdue_seconds"), "rows past their cutoff are left")
 	require.Equal(t, []string{"ev_default"}, partitionsOf(t, b, "ev"), "all six were detached")
 	left := b.db.Int(t, "SELECT count(*) FROM pg_class c JOIN pg_description d ON d.objoid = c.oid WHERE c.relname LIKE 'ev\\_%' AND d.description LIKE 'lethe retention:%'")
 	require.Equal(t, 4, left, "the four left carry the marker")
@@ -117,6 +118,7 @@ func TestBudgetBetweenDropsLeavesPartitionsForTheNextRun(t *testing.T) {
 	require.EqualValues(t, 4, r.Counter("ev.partitions_dropped"))
 	require.Zero(t, r.Counter("ev.partitions_left"))
 	require.Zero(t, r.Counter("ev.rows_left"))
+	require.Zero(t, r.Counter("ev.oldest_overdue_seconds"))
 	for i := range 6 {
 		require.False(t, tableExists(t, b, "ev_"+string(rune('0'+i))))
 	}

@@ -39,6 +39,13 @@ const (
 	// them first. Their estimated rows (at least one each) are in
 	// rows_left.
 	PartitionsLeft jobs.Counter = "partitions_left"
+	// OldestOverdueSeconds is, per table, how far past its cutoff (in
+	// seconds) the oldest row the run left is: 0 when the run finished the
+	// table, at least 1 when it left detached partitions. The bare name
+	// holds the largest. The metric lethe_retention_oldest_overdue_seconds
+	// and the alert LetheRetentionOverdue read it: logs kept longer than
+	// the policy promises. Not set by a dry run.
+	OldestOverdueSeconds jobs.Counter = "oldest_overdue_seconds"
 	// BlockRangeWalks counts, per table, the relations walked in block
 	// ranges rather than keyset batches.
 	BlockRangeWalks jobs.Counter = "block_range_walks"
@@ -215,16 +222,14 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 	if tr.skipped {
 		return // the run that holds the table reports it
 	}
-	left := int64(0)
+	left, overdue := int64(0), int64(0)
 	if err != nil {
 		var cerr error
-		left, cerr = j.rowsLeft(context.WithoutCancel(ctx), tr)
+		left, overdue, cerr = j.rowsLeft(context.WithoutCancel(ctx), tr)
 		if cerr != nil {
 			j.cfg.Logger.Warn("rows left not counted", slog.String("table", name), slog.String("error", pgerr.Redact(cerr).Error()))
 			left = -1
 		}
-	} else if j.s.DryRun() {
-		left = 0
 	}
 	if n := int64(len(tr.detachedLeft)); n > 0 {
 		r.Set(tableCounter(name, PartitionsLeft), n)
@@ -234,10 +239,16 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 				left += max(p.estRows, 1)
 			}
 		}
+		// Their rows are all past the cutoff; how far is not read.
+		overdue = max(overdue, 1)
 	}
 	r.Set(tableCounter(name, jobs.RowsLeft), left)
 	if left > 0 {
 		r.Add(jobs.RowsLeft, left)
+	}
+	if !j.s.DryRun() {
+		r.Set(tableCounter(name, OldestOverdueSeconds), overdue)
+		r.Max(OldestOverdueSeconds, overdue)
 	}
 	attrs := []any{slog.String("table", name), slog.Time("cutoff", tr.cutoff), slog.Int64("rows", tr.deleted),
 		slog.Int64("partitions", tr.dropped), slog.Int64("batches", tr.batches), slog.Int64("rows_left", left),
@@ -250,18 +261,18 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 	j.cfg.Logger.Info("table done", attrs...)
 }
 
-// rowsLeft counts the rows of a table still older than the cutoff.
-func (j *Job) rowsLeft(ctx context.Context, tr *tableRun) (int64, error) {
-	q := tr.t.buildCount(tr.t.table.Ident())
+// rowsLeft counts the rows of a table still older than the cutoff, and
+// says how far past it, in seconds, the oldest of them is.
+func (j *Job) rowsLeft(ctx context.Context, tr *tableRun) (n, overdue int64, err error) {
+	q := tr.t.buildLeft(tr.t.table.Ident())
 	args := append([]any{tr.cutoff}, tr.t.filterArgs()...)
 	tx, err := j.s.Begin(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	var n int64
-	err = tx.QueryRow(ctx, q, args...).Scan(&n)
-	return n, err
+	err = tx.QueryRow(ctx, q, args...).Scan(&n, &overdue)
+	return n, overdue, err
 }
 
 // Check implements jobs.Checker: the retention rules against the catalog.

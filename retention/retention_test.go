@@ -136,11 +136,19 @@ func TestBudgetStopsCleanlyAndReportsRowsLeft(t *testing.T) {
 	require.EqualValues(t, left, r.Counter("rows_left"))
 	require.EqualValues(t, 1, r.Counter("budget_exhausted"))
 	require.EqualValues(t, 5, r.Counter("activity_log.batches"), "no batch starts once the budget is spent")
+	// The rows left are a year old and kept 90 days: 275 days past
+	// their cutoff, and the seconds between the insert and the run.
+	overdue := time.Duration(r.Counter("activity_log.oldest_overdue_seconds")) * time.Second
+	require.GreaterOrEqual(t, overdue, 275*24*time.Hour)
+	require.Less(t, overdue, 275*24*time.Hour+time.Hour)
+	require.Equal(t, r.Counter("activity_log.oldest_overdue_seconds"), r.Counter("oldest_overdue_seconds"))
 
 	retention.SetTestHooks(&b.cfg, nil, nil)
-	_, err = runJob(t, b.cfg, b.limits)
+	r, err = runJob(t, b.cfg, b.limits)
 	require.NoError(t, err)
 	require.Equal(t, 0, b.db.Int(t, "SELECT count(*) FROM activity_log"))
+	require.Zero(t, r.Counter("activity_log.rows_left"))
+	require.Zero(t, r.Counter("activity_log.oldest_overdue_seconds"), "nothing left past the cutoff")
 }
 
 func TestInvalidRulesChangeNothing(t *testing.T) {

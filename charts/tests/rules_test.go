@@ -102,6 +102,9 @@ func TestPrometheusRuleFromChart(t *testing.T) {
 	if !strings.Contains(exprOf(alerts["LethePurgeOverdue"]), "vector(86400)") {
 		t.Errorf("LethePurgeOverdue lacks the threshold from the values:\n%s", exprOf(alerts["LethePurgeOverdue"]))
 	}
+	if !strings.Contains(exprOf(alerts["LetheRetentionOverdue"]), "vector(43200)") {
+		t.Errorf("LetheRetentionOverdue lacks the threshold from the values:\n%s", exprOf(alerts["LetheRetentionOverdue"]))
+	}
 	// monthLimitSeconds less purge's window: 2000000 - 7200.
 	if !strings.Contains(exprOf(alerts["LethePurgeMonthAtRisk"]), "vector(1992800)") {
 		t.Errorf("LethePurgeMonthAtRisk lacks the month less purge's window from the values:\n%s", exprOf(alerts["LethePurgeMonthAtRisk"]))
