@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lethe-project/lethe/internal/fixtures"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/stretchr/testify/require"
 )
@@ -102,10 +103,9 @@ func TestCheckFormatMustBeTextOrJSON(t *testing.T) {
 // check --strict passes on the draft as written.
 func TestInitWritesADraftThatPassesCheck(t *testing.T) {
 	t.Parallel()
-	osm, err := os.ReadFile("../shared/fixtures/osm/structure.sql")
-	require.NoError(t, err, "the OSM schema is in ../shared/fixtures/osm (see its README)")
+	osm := fixtures.OSMSchema(t, "")
 	example, env := exampleDB(t, 100)
-	for i, db := range []*pgtest.DB{example, pgtest.NewDB(t, string(osm))} {
+	for i, db := range []*pgtest.DB{example, pgtest.NewDB(t, osm)} {
 		env := []string{"LETHE_DATABASE_URL=" + db.URL}
 		out := filepath.Join(t.TempDir(), "draft.yaml")
 		r := lethe(t, env, "init", "--out", out)

@@ -1,29 +1,18 @@
 package export
 
 import (
-	"errors"
-	"os"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
+	"github.com/lethe-project/lethe/internal/fixtures"
 	"github.com/lethe-project/lethe/jobs"
+	"github.com/stretchr/testify/require"
 )
 
-// osmSchema is the OpenStreetMap website's schema from ../shared/fixtures,
-// plus the columns an application adds to use lethe (as purge's OSM test).
+// osmSchema is the OpenStreetMap website's schema (fixtures.OSMSchema),
+// plus the two columns an application adds to use lethe: when the person
+// asked for deletion, and when the tombstone was made.
 func osmSchema(t *testing.T) string {
-	b, err := os.ReadFile("../../shared/fixtures/osm/structure.sql")
-	if errors.Is(err, os.ErrNotExist) {
-		if os.Getenv("CI") != "" {
-			t.Fatal("../shared/fixtures/osm/structure.sql is missing beside the repository")
-		}
-		t.Skip("../shared/fixtures/osm/structure.sql is not beside the repository (../shared)")
-	}
-	require.NoError(t, err)
-	return string(b) + `
-		SET search_path = public;
-		ALTER TABLE public.users ADD COLUMN deletion_requested_at timestamp, ADD COLUMN purged_at timestamp;`
+	return fixtures.OSMSchema(t, "ALTER TABLE public.users ADD COLUMN deletion_requested_at timestamp, ADD COLUMN purged_at timestamp;")
 }
 
 // TestOSMExportMatchesErasure: on a real application's schema and its

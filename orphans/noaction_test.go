@@ -1,10 +1,9 @@
 package orphans_test
 
 import (
-	"errors"
-	"os"
 	"testing"
 
+	"github.com/lethe-project/lethe/internal/fixtures"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/stretchr/testify/require"
 )
@@ -36,15 +35,7 @@ func TestNoActionMembersKeyStillRemovesOrphans(t *testing.T) {
 // comments, removed as organizations with reports as members.
 func TestOSMIssuesWithoutReportsGo(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("../../shared/fixtures/osm/structure.sql")
-	if errors.Is(err, os.ErrNotExist) {
-		if os.Getenv("CI") != "" {
-			t.Fatal("shared/fixtures/osm/structure.sql is missing beside the repository")
-		}
-		t.Skip("needs ../shared/fixtures/osm/structure.sql beside the repository (as in CI)")
-	}
-	require.NoError(t, err)
-	b := &bundle{t: t, db: pgtest.NewDB(t, string(src)+"\nSET search_path = public;\n")}
+	b := &bundle{t: t, db: pgtest.NewDB(t, fixtures.OSMSchema(t, ""))}
 	b.setPolicy(`subject: {table: users, key: id, requested_at: creation_time, grace: 1d}
 orphans:
   organizations:

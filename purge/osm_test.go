@@ -3,11 +3,10 @@ package purge_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/lethe-project/lethe/internal/fixtures"
 	"github.com/lethe-project/lethe/internal/pgtest"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/plan"
@@ -15,24 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// osmSchema is the OpenStreetMap website's schema from shared/fixtures,
+// osmSchema is the OpenStreetMap website's schema (fixtures.OSMSchema),
 // plus the two columns an application adds to use lethe: when the person
 // asked for deletion, and when the tombstone was made.
 func osmSchema(t *testing.T) string {
-	const fixture = "../../shared/fixtures/osm/structure.sql"
-	b, err := os.ReadFile(fixture)
-	if errors.Is(err, os.ErrNotExist) {
-		abs, _ := filepath.Abs(fixture)
-		msg := fmt.Sprintf("this test needs ../shared beside the repository (%s is missing): check the repository out next to shared/, as CI does", abs)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	require.NoError(t, err)
-	return string(b) + `
-		SET search_path = public;
-		ALTER TABLE public.users ADD COLUMN deletion_requested_at timestamp, ADD COLUMN purged_at timestamp;`
+	return fixtures.OSMSchema(t, "ALTER TABLE public.users ADD COLUMN deletion_requested_at timestamp, ADD COLUMN purged_at timestamp;")
 }
 
 // TestOSMCoverage: on a real application's schema, a policy that names only

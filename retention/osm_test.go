@@ -1,36 +1,19 @@
 package retention_test
 
 import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/lethe-project/lethe/internal/fixtures"
 	"github.com/lethe-project/lethe/jobs"
 	"github.com/lethe-project/lethe/retention"
 	"github.com/stretchr/testify/require"
 )
 
-// osmSchema is the OpenStreetMap website's schema from shared/fixtures,
-// plus the column an application adds to use lethe's purge (the subject:
-// section every policy needs).
+// osmSchema is the OpenStreetMap website's schema (fixtures.OSMSchema),
+// plus the column the subject: section every policy has needs.
 func osmSchema(t *testing.T) string {
-	const fixture = "../../shared/fixtures/osm/structure.sql"
-	b, err := os.ReadFile(fixture)
-	if errors.Is(err, os.ErrNotExist) {
-		abs, _ := filepath.Abs(fixture)
-		msg := fmt.Sprintf("this test needs ../shared beside the repository (%s is missing): check the repository out next to shared/, as CI does", abs)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	require.NoError(t, err)
-	return string(b) + `
-		SET search_path = public;
-		ALTER TABLE public.users ADD COLUMN deletion_requested_at timestamp;`
+	return fixtures.OSMSchema(t, "ALTER TABLE public.users ADD COLUMN deletion_requested_at timestamp;")
 }
 
 // On a real application's schema (OpenStreetMap's OAuth tables: timestamps
