@@ -75,6 +75,10 @@ type Config struct {
 	Shard           string `env:"LETHE_SHARD"`
 	Shards          int    `env:"LETHE_SHARDS"`
 	CompletionIndex string `env:"JOB_COMPLETION_INDEX"`
+	// Pods is how many processes run this job at once (the chart sets it
+	// from parallelism): the share caps are the job's, each pacing at its
+	// part of them.
+	Pods int `env:"LETHE_PODS"`
 	shard           jobs.Shard
 
 	// DryRunExecute is --dry-run=execute: the dry run executes every
@@ -139,6 +143,7 @@ var envVars = [][2]string{
 	{"LETHE_MAX_BATCH_SIZE", "largest adaptive batch (default the batch size; retention 20000)"},
 	{"LETHE_SHARD", "i/N: this process's share of retention and orphans when N run at once (or --shard)"},
 	{"LETHE_SHARDS", "N, with JOB_COMPLETION_INDEX as i (a Kubernetes Indexed Job)"},
+	{"LETHE_PODS", "how many processes run this job at once (the chart: parallelism; default LETHE_SHARDS, else 1): each paces at 1/N of the share caps"},
 }
 
 // parseConfig reads the environment, then the flags of the command in args.
@@ -257,6 +262,9 @@ func (c *Config) validate(cmd string) error {
 	}
 	if err := c.readShard(); err != nil {
 		errs = append(errs, err.Error())
+	}
+	if c.Pods < 0 {
+		errs = append(errs, fmt.Sprintf("LETHE_PODS=%d: want a count", c.Pods))
 	}
 	switch c.LogFormat {
 	case "", "json", "text":

@@ -203,6 +203,7 @@ func limitsOf(cfg *Config, stop context.Context) jobs.Limits {
 			MaxActive: cfg.MaxActive, MaxLockWaiters: cfg.MaxLockWaiters, MaxThrottle: cfg.MaxThrottle,
 			LatencyProbe: cfg.LatencyProbe, ProbeFactor: cfg.ProbeFactor, MinProbeLatency: cfg.MinProbeLatency,
 			MinShare: cfg.MinShare, MaxShare: cfg.MaxDBShare, ShareRamp: cfg.ShareRamp,
+			Processes: cfg.Pods,
 		},
 	}
 }

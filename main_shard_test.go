@@ -38,3 +38,18 @@ func TestShardFromFlagOrIndexedJob(t *testing.T) {
 	_, err = parse(map[string]string{"LETHE_MAX_THROTTLE": "-1s"})
 	require.ErrorContains(t, err, "must not be negative")
 }
+
+// LETHE_PODS reaches the governor as the number of processes the share
+// caps are divided among; a negative count is refused, naming the variable.
+func TestPodsDivideTheShareCaps(t *testing.T) {
+	t.Parallel()
+	parse := func(env map[string]string) (*Config, error) {
+		env["LETHE_DATABASE_URL"] = "postgres://x@127.0.0.1:1/x"
+		return parseConfig(context.Background(), "run", []string{"--job", "purge"}, envconfig.MapLookuper(env), io.Discard)
+	}
+	c, err := parse(map[string]string{"LETHE_PODS": "3"})
+	require.NoError(t, err)
+	require.Equal(t, 3, limitsOf(c, context.Background()).Governor.Processes)
+	_, err = parse(map[string]string{"LETHE_PODS": "-2"})
+	require.ErrorContains(t, err, "LETHE_PODS=-2")
+}

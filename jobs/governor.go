@@ -113,6 +113,12 @@ type Governor struct {
 	// ShareRamp is how much each fast probe raises the share, as a
 	// fraction of it. Default 0.05 (5%).
 	ShareRamp float64
+	// Processes is how many processes run the job at once (LETHE_PODS,
+	// the chart's parallelism; a Runner takes the shard count when it is
+	// more). MinShare and MaxShare are the job's: each process paces at
+	// its 1/Processes of them, so that N pods beside the application take
+	// the share one would, not N times it. 0 or 1: this one alone.
+	Processes int
 }
 
 func (g *Governor) setDefaults() {

@@ -50,3 +50,30 @@ func TestJobsOwnPacedShareCap(t *testing.T) {
 }
 
 func (j *governorJob) governor() Governor { return j.got }
+
+// The share caps are the job's, however many processes run it: each of N
+// pods (LETHE_PODS, or the shard count of an Indexed Job) paces at 1/N of
+// them, so that N pods beside the application take what one would.
+func TestShareCapsAreTheJobsAcrossProcesses(t *testing.T) {
+	run := func(j interface {
+		Job
+		governor() Governor
+	}, l Limits) Governor {
+		_, err := (&Runner{}).Execute(context.Background(), j, l)
+		require.NoError(t, err)
+		return j.governor()
+	}
+	pods := run(&cappedJob{}, Limits{Governor: Governor{Processes: 4}})
+	require.InDelta(t, 0.005, pods.MaxShare, 1e-12)
+	require.InDelta(t, 0.005, pods.MinShare, 1e-12)
+
+	shards := run(&governorJob{}, Limits{Shard: Shard{Index: 1, Count: 2}})
+	require.InDelta(t, DefaultMaxShare/2, shards.MaxShare, 1e-12)
+	require.InDelta(t, DefaultMinShare/2, shards.MinShare, 1e-12)
+
+	set := run(&cappedJob{}, Limits{Governor: Governor{MaxShare: 0.3, Processes: 3}})
+	require.InDelta(t, 0.1, set.MaxShare, 1e-12, "LETHE_MAX_DB_SHARE is the job's too")
+
+	one := run(&cappedJob{}, Limits{Governor: Governor{Processes: 1}})
+	require.Equal(t, 0.02, one.MaxShare)
+}

@@ -62,7 +62,7 @@ func (rn *Runner) Execute(ctx context.Context, job Job, limits Limits) (*Report,
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	limits.Governor = pacedShareOf(job, limits.Governor)
+	limits.Governor = perProcess(pacedShareOf(job, limits.Governor), max(limits.Governor.Processes, limits.Shard.Count))
 	s := NewSession(rn.Pool, limits, r, logger.With("job", job.Name()))
 	s.KeyFingerprint = rn.KeyFingerprint
 	err := job.Run(ctx, s)
@@ -90,6 +90,19 @@ func pacedShareOf(job Job, g Governor) Governor {
 	if g.MinShare == 0 {
 		g.MinShare = min(DefaultMinShare, g.MaxShare)
 	}
+	return g
+}
+
+// perProcess gives one of n processes that run a job at once its part of
+// g's share caps (their defaults when unset): the caps bound what the job
+// takes beside the application, however many pods run it.
+func perProcess(g Governor, n int) Governor {
+	if n <= 1 {
+		return g
+	}
+	d := g
+	d.setDefaults()
+	g.MinShare, g.MaxShare = d.MinShare/float64(n), d.MaxShare/float64(n)
 	return g
 }
 

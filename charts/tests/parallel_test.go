@@ -30,8 +30,20 @@ func TestParallelJobs(t *testing.T) {
 		t.Errorf("purge: parallelism %v completions %v completionMode %v, want 3 pods sharing one queue",
 			purge.Parallelism, purge.Completions, purge.CompletionMode)
 	}
-	if _, ok := envMap(purge.Template.Spec.Containers[0].Env)["LETHE_SHARDS"]; ok {
+	purgeEnv := envMap(purge.Template.Spec.Containers[0].Env)
+	if _, ok := purgeEnv["LETHE_SHARDS"]; ok {
 		t.Error("purge has LETHE_SHARDS: it shares work through SKIP LOCKED, not shards")
+	}
+	// Each pod paces at its part of the job's share of database time.
+	if got := purgeEnv["LETHE_PODS"].Value; got != "3" {
+		t.Errorf("purge: LETHE_PODS %q, want 3", got)
+	}
+	if got := envMap(ret.Template.Spec.Containers[0].Env)["LETHE_PODS"].Value; got != "4" {
+		t.Errorf("retention: LETHE_PODS %q, want 4", got)
+	}
+	one := render(t, "lethe", "--set-file", "policy="+examplePolicy)
+	if _, ok := envMap(one.CronJobs["lethe-purge"].Spec.JobTemplate.Spec.Template.Spec.Containers[0].Env)["LETHE_PODS"]; ok {
+		t.Error("one pod: LETHE_PODS set")
 	}
 }
 
