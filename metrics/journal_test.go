@@ -25,3 +25,35 @@ func TestPushesTheJournalBacklog(t *testing.T) {
 	require.Equal(t, 42.0, value(t, mfs, metrics.NameUnjournaled, purge))
 	require.Equal(t, 600.0, value(t, mfs, metrics.NameOldestUnjournaled, purge))
 }
+
+// TestPushesTheRetentionBacklog: a retention run's rows left and their
+// lateness reach the Pushgateway by table, where LetheRetentionOverdue
+// reads them; the next run's push replaces the tables (Add replaces a
+// whole family), so a table the policy no longer names, or that the next
+// run finished, does not keep the alert firing.
+func TestPushesTheRetentionBacklog(t *testing.T) {
+	t.Parallel()
+	url := startPushgateway(t)
+	at := time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
+	first := jobs.NewReport("retention", false)
+	first.Started, first.Duration = at, time.Minute
+	first.Set("events.rows_left", 1200)
+	first.Set("events.oldest_overdue_seconds", 7200)
+	first.Set("audit.rows_left", 0)
+	first.Set("audit.oldest_overdue_seconds", 0)
+	metrics.PushHook(url, jobtest.Logger(t))(context.Background(), first, nil)
+	mfs := scrape(t, url)
+	events := labels("job", "lethe", "lethe_job", "retention", "table", "events")
+	require.Equal(t, 1200.0, value(t, mfs, metrics.NameRetentionRowsLeft, events))
+	require.Equal(t, 7200.0, value(t, mfs, metrics.NameRetentionOldestOverdue, events))
+
+	next := jobs.NewReport("retention", false)
+	next.Started, next.Duration = at.Add(24*time.Hour), time.Minute
+	next.Set("audit.rows_left", 0)
+	next.Set("audit.oldest_overdue_seconds", 0)
+	metrics.PushHook(url, jobtest.Logger(t))(context.Background(), next, nil)
+	mfs = scrape(t, url)
+	_, ok := series(t, mfs, metrics.NameRetentionOldestOverdue, events)
+	require.False(t, ok, "the next push replaced the tables")
+	require.Equal(t, 0.0, value(t, mfs, metrics.NameRetentionOldestOverdue, labels("job", "lethe", "lethe_job", "retention", "table", "audit")))
+}
