@@ -131,7 +131,7 @@ func run(ctx, stop context.Context, args []string, stdout, stderr io.Writer, loo
 		runner.KeyFingerprint = deps.Hasher.Fingerprint()
 	}
 	if cfg.PushgatewayURL != "" {
-		runner.Hooks = append(runner.Hooks, metrics.PushHook(cfg.PushgatewayURL, logger))
+		runner.Hooks = append(runner.Hooks, metrics.PushHook(cfg.PushgatewayURL, logger, metrics.WithShard(cfg.shard)))
 	}
 	var job jobs.Job
 	switch cmd {

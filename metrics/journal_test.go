@@ -57,3 +57,27 @@ func TestPushesTheRetentionBacklog(t *testing.T) {
 	require.False(t, ok, "the next push replaced the tables")
 	require.Equal(t, 0.0, value(t, mfs, metrics.NameRetentionOldestOverdue, labels("job", "lethe", "lethe_job", "retention", "table", "audit")))
 }
+
+// TestShardsPushToGroupsOfTheirOwn: the pods of a sharded retention each
+// push to their own group (shard=i/N), so one pod's push does not replace
+// the tables another pod reported late.
+func TestShardsPushToGroupsOfTheirOwn(t *testing.T) {
+	t.Parallel()
+	url := startPushgateway(t)
+	at := time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
+	push := func(shard jobs.Shard, table string, overdue int64) {
+		r := jobs.NewReport("retention", false)
+		r.Started, r.Duration = at, time.Minute
+		r.Set(jobs.Counter(table+".rows_left"), overdue)
+		r.Set(jobs.Counter(table+".oldest_overdue_seconds"), overdue)
+		metrics.PushHook(url, jobtest.Logger(t), metrics.WithShard(shard))(context.Background(), r, nil)
+	}
+	push(jobs.Shard{Index: 0, Count: 2}, "events", 7200)
+	push(jobs.Shard{Index: 1, Count: 2}, "audit", 0)
+	mfs := scrape(t, url)
+	require.Equal(t, 7200.0, value(t, mfs, metrics.NameRetentionOldestOverdue,
+		labels("job", "lethe", "lethe_job", "retention", "shard", "0/2", "table", "events")), "shard 1's push left shard 0's tables")
+	require.Equal(t, 0.0, value(t, mfs, metrics.NameRetentionOldestOverdue,
+		labels("job", "lethe", "lethe_job", "retention", "shard", "1/2", "table", "audit")))
+	require.Equal(t, 2, len(mfs["push_time_seconds"].GetMetric()), "one group per shard")
+}

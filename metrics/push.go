@@ -17,6 +17,9 @@ const (
 	// jobLabel names the lethe job: the Pushgateway's grouping key, and a
 	// label of every series in a Registry.
 	jobLabel = "lethe_job"
+	// shardLabel names the shard (i/N) of a sharded run in its grouping
+	// key.
+	shardLabel = "shard"
 	// DefaultPushTimeout bounds one push.
 	DefaultPushTimeout = 10 * time.Second
 )
@@ -26,6 +29,7 @@ type PushOption func(*pushConfig)
 
 type pushConfig struct {
 	timeout time.Duration
+	shard   jobs.Shard
 }
 
 // WithTimeout bounds each push to d instead of [DefaultPushTimeout].
@@ -37,9 +41,18 @@ func WithTimeout(d time.Duration) PushOption {
 	}
 }
 
+// WithShard adds shard=i/N to the grouping key when s is one of several
+// shards (an Indexed Job's pod): each pod's push then replaces only its
+// own group, not the metrics of the pods that pushed before it (their
+// tables, for retention). A whole job is pushed as before.
+func WithShard(s jobs.Shard) PushOption {
+	return func(c *pushConfig) { c.shard = s }
+}
+
 // PushHook returns a hook that pushes a run's metrics to the Pushgateway at
 // url (for example http://pushgateway:9091) when the run ends, whatever its
-// outcome, with job "lethe" and grouping key lethe_job=<job name>.
+// outcome, with job "lethe" and grouping key lethe_job=<job name> (and
+// shard=i/N with [WithShard]).
 //
 // It pushes with Add (HTTP POST), which replaces only the metric families it
 // sends: a failed run sends no [NameLastSuccess], so the Pushgateway keeps
@@ -68,6 +81,9 @@ func PushHook(url string, logger *slog.Logger, opts ...PushOption) jobs.Hook {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.timeout)
 		defer cancel()
 		p := newPusher(target, readRun(r, err))
+		if cfg.shard.Sharded() {
+			p = p.Grouping(shardLabel, cfg.shard.String())
+		}
 		if hasUser {
 			p = p.BasicAuth(user, pass)
 		}
