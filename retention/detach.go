@@ -163,11 +163,11 @@ func (j *Job) mark(ctx context.Context, tr *tableRun, parts []partition) error {
 		comment[i] = fmt.Sprintf("COMMENT ON TABLE %s IS '%s'", p.ident, marker(tr.t.table.OID))
 	}
 	j.cfg.beforeDDL()
-	started := time.Now()
-	if err := j.retryLocks(ctx, tr, func() error { return j.inTx(ctx, tr, comment...) }); err != nil {
+	el, err := j.retriedTx(ctx, tr, comment...)
+	if err != nil {
 		return err
 	}
-	return j.afterDDL(ctx, time.Since(started), false)
+	return j.afterDDL(ctx, el, false)
 }
 
 // dropped records one dropped partition.
@@ -230,11 +230,10 @@ func (j *Job) dropDetached(ctx context.Context, r *jobs.Report, tr *tableRun, pa
 			return err
 		}
 		j.cfg.beforeDDL()
-		started := time.Now()
-		if err := j.dropTable(ctx, tr, p.ident); err != nil {
+		el, err := j.dropTable(ctx, tr, p.ident)
+		if err != nil {
 			return err
 		}
-		el := time.Since(started)
 		done++
 		j.dropped(r, tr, p)
 		r.Max(tableCounter(tr.t.name(), LongestPartitionDropMS), el.Milliseconds())
@@ -275,8 +274,22 @@ func (j *Job) dropLeftovers(ctx context.Context, tr *tableRun) error {
 	return j.dropDetached(ctx, j.s.Report, tr, parts)
 }
 
-func (j *Job) dropTable(ctx context.Context, tr *tableRun, ident string) error {
-	return j.retryLocks(ctx, tr, func() error { return j.inTx(ctx, tr, "DROP TABLE IF EXISTS "+ident) })
+// dropTable drops a table and returns how long its transaction took.
+func (j *Job) dropTable(ctx context.Context, tr *tableRun, ident string) (time.Duration, error) {
+	return j.retriedTx(ctx, tr, "DROP TABLE IF EXISTS "+ident)
+}
+
+// retriedTx runs stmts in one transaction (inTx), retried after lock
+// trouble (retryLocks), and returns how long the transaction that
+// committed took: the governor paces by the work, not by the backoff
+// between attempts.
+func (j *Job) retriedTx(ctx context.Context, tr *tableRun, stmts ...string) (time.Duration, error) {
+	var el time.Duration
+	err := j.retryLocks(ctx, tr, func() (err error) {
+		el, err = j.inTx(ctx, tr, stmts...)
+		return err
+	})
+	return el, err
 }
 
 // retryLocks runs fn again after lock trouble (jobs.Retryable),
@@ -309,25 +322,26 @@ func (j *Job) retryLocksN(ctx context.Context, tr *tableRun, retries int, fn fun
 	}
 }
 
-// inTx runs statements in one transaction with the job's timeouts and
-// counts its duration as a transaction of tr.
-func (j *Job) inTx(ctx context.Context, tr *tableRun, stmts ...string) error {
+// inTx runs statements in one transaction with the job's timeouts, counts
+// its duration as a transaction of tr and returns it.
+func (j *Job) inTx(ctx context.Context, tr *tableRun, stmts ...string) (time.Duration, error) {
 	started := time.Now()
 	tx, err := j.s.Begin(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	for _, s := range stmts {
 		if _, err := tx.Exec(ctx, s); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return err
+		return 0, err
 	}
-	tr.longest = max(tr.longest, time.Since(started))
-	return nil
+	el := time.Since(started)
+	tr.longest = max(tr.longest, el)
+	return el, nil
 }
 
 // autocommit runs one statement that cannot run in a transaction block
