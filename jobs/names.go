@@ -26,6 +26,14 @@ const (
 	SubjectsLeft Counter = "subjects_left"
 	// RowsLeft is how many due rows remain for a later run (retention).
 	RowsLeft Counter = "rows_left"
+	// RowsOverdueSeconds is how far past its cutoff, in seconds, the
+	// oldest due row a run left is (retention; per table, and the largest
+	// under the bare name): 0 when the run finished the table, at least 1
+	// when it left detached partitions. Not set by a dry run. The metric
+	// lethe_retention_oldest_overdue_seconds and the alert
+	// LetheRetentionOverdue read it: rows kept longer than the policy
+	// promises.
+	RowsOverdueSeconds Counter = "oldest_overdue_seconds"
 	// ObjectsRemoved is how many object versions were removed.
 	ObjectsRemoved Counter = "objects_removed"
 	// BytesRemoved is how many bytes those object versions held.

@@ -85,7 +85,7 @@ const (
 // NameRetentionRowsLeft and NameRetentionOldestOverdue.
 const (
 	rowsLeftSuffix = "." + string(jobs.RowsLeft)
-	overdueSuffix  = ".oldest_overdue_seconds"
+	overdueSuffix  = "." + string(jobs.RowsOverdueSeconds)
 )
 
 // purgeGauges maps the report's gauges to the metrics they become.

@@ -35,22 +35,14 @@ func TestPushesTheRetentionBacklog(t *testing.T) {
 	t.Parallel()
 	url := startPushgateway(t)
 	at := time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
-	first := jobs.NewReport("retention", false)
-	first.Started, first.Duration = at, time.Minute
-	first.Set("events.rows_left", 1200)
-	first.Set("events.oldest_overdue_seconds", 7200)
-	first.Set("audit.rows_left", 0)
-	first.Set("audit.oldest_overdue_seconds", 0)
+	first := retentionReport(at, map[string]left{"events": {1200, 7200}, "audit": {0, 0}})
 	metrics.PushHook(url, jobtest.Logger(t))(context.Background(), first, nil)
 	mfs := scrape(t, url)
 	events := labels("job", "lethe", "lethe_job", "retention", "table", "events")
 	require.Equal(t, 1200.0, value(t, mfs, metrics.NameRetentionRowsLeft, events))
 	require.Equal(t, 7200.0, value(t, mfs, metrics.NameRetentionOldestOverdue, events))
 
-	next := jobs.NewReport("retention", false)
-	next.Started, next.Duration = at.Add(24*time.Hour), time.Minute
-	next.Set("audit.rows_left", 0)
-	next.Set("audit.oldest_overdue_seconds", 0)
+	next := retentionReport(at.Add(24*time.Hour), map[string]left{"audit": {0, 0}})
 	metrics.PushHook(url, jobtest.Logger(t))(context.Background(), next, nil)
 	mfs = scrape(t, url)
 	_, ok := series(t, mfs, metrics.NameRetentionOldestOverdue, events)
@@ -66,10 +58,7 @@ func TestShardsPushToGroupsOfTheirOwn(t *testing.T) {
 	url := startPushgateway(t)
 	at := time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
 	push := func(shard jobs.Shard, table string, overdue int64) {
-		r := jobs.NewReport("retention", false)
-		r.Started, r.Duration = at, time.Minute
-		r.Set(jobs.Counter(table+".rows_left"), overdue)
-		r.Set(jobs.Counter(table+".oldest_overdue_seconds"), overdue)
+		r := retentionReport(at, map[string]left{table: {overdue, overdue}})
 		metrics.PushHook(url, jobtest.Logger(t), metrics.WithShard(shard))(context.Background(), r, nil)
 	}
 	push(jobs.Shard{Index: 0, Count: 2}, "events", 7200)

@@ -98,14 +98,9 @@ func TestRetentionBacklogMetrics(t *testing.T) {
 	hook := reg.Hook()
 	at := time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
 
-	r := jobs.NewReport("retention", false)
-	r.Started, r.Duration = at, time.Minute
-	r.Set("public.events.rows_left", 120)
-	r.Set("public.events.oldest_overdue_seconds", 86400)
-	r.Set("audit.rows_left", 0)
-	r.Set("audit.oldest_overdue_seconds", 0)
+	r := retentionReport(at, map[string]left{"public.events": {120, 86400}, "audit": {0, 0}})
 	r.Set(jobs.RowsLeft, 120)
-	r.Set("oldest_overdue_seconds", 86400)
+	r.Set(jobs.RowsOverdueSeconds, 86400)
 	hook(context.Background(), r, nil)
 
 	mfs := scrape(t, srv.URL)
@@ -117,11 +112,7 @@ func TestRetentionBacklogMetrics(t *testing.T) {
 	require.Equal(t, 0.0, value(t, mfs, metrics.NameRetentionOldestOverdue, audit))
 	require.Len(t, mfs[metrics.NameRetentionRowsLeft].GetMetric(), 2, "the totals are not a table")
 
-	next := jobs.NewReport("retention", false)
-	next.Started, next.Duration = at.Add(24*time.Hour), time.Minute
-	next.Set("audit.rows_left", 7)
-	next.Set("audit.oldest_overdue_seconds", 60)
-	hook(context.Background(), next, nil)
+	hook(context.Background(), retentionReport(at.Add(24*time.Hour), map[string]left{"audit": {7, 60}}), nil)
 	mfs = scrape(t, srv.URL)
 	require.Equal(t, 7.0, value(t, mfs, metrics.NameRetentionRowsLeft, audit))
 	require.Equal(t, 60.0, value(t, mfs, metrics.NameRetentionOldestOverdue, audit))
@@ -135,4 +126,20 @@ func TestRetentionBacklogMetrics(t *testing.T) {
 	mfs = scrape(t, srv.URL)
 	_, ok = series(t, mfs, metrics.NameRetentionRowsLeft, labels("lethe_job", "purge"))
 	require.False(t, ok)
+}
+
+// left is what a retention run left of a table: rows, and how far past its
+// cutoff the oldest is (seconds).
+type left struct{ rows, overdue int64 }
+
+// retentionReport is a retention run that started at started, took a
+// minute and left tables as the report's per-table counters say it.
+func retentionReport(started time.Time, tables map[string]left) *jobs.Report {
+	r := jobs.NewReport("retention", false)
+	r.Started, r.Duration = started, time.Minute
+	for table, l := range tables {
+		r.Set(jobs.Counter(table+"."+string(jobs.RowsLeft)), l.rows)
+		r.Set(jobs.Counter(table+"."+string(jobs.RowsOverdueSeconds)), l.overdue)
+	}
+	return r
 }

@@ -39,13 +39,6 @@ const (
 	// them first. Their estimated rows (at least one each) are in
 	// rows_left.
 	PartitionsLeft jobs.Counter = "partitions_left"
-	// OldestOverdueSeconds is, per table, how far past its cutoff (in
-	// seconds) the oldest row the run left is: 0 when the run finished the
-	// table, at least 1 when it left detached partitions. The bare name
-	// holds the largest. The metric lethe_retention_oldest_overdue_seconds
-	// and the alert LetheRetentionOverdue read it: logs kept longer than
-	// the policy promises. Not set by a dry run.
-	OldestOverdueSeconds jobs.Counter = "oldest_overdue_seconds"
 	// BlockRangeWalks counts, per table, the relations walked in block
 	// ranges rather than keyset batches.
 	BlockRangeWalks jobs.Counter = "block_range_walks"
@@ -247,8 +240,8 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 		r.Add(jobs.RowsLeft, left)
 	}
 	if !j.s.DryRun() {
-		r.Set(tableCounter(name, OldestOverdueSeconds), overdue)
-		r.Max(OldestOverdueSeconds, overdue)
+		r.Set(tableCounter(name, jobs.RowsOverdueSeconds), overdue)
+		r.Max(jobs.RowsOverdueSeconds, overdue)
 	}
 	attrs := []any{slog.String("table", name), slog.Time("cutoff", tr.cutoff), slog.Int64("rows", tr.deleted),
 		slog.Int64("partitions", tr.dropped), slog.Int64("batches", tr.batches), slog.Int64("rows_left", left),
