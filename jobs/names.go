@@ -29,7 +29,8 @@ const (
 	// RowsOverdueSeconds is how far past its cutoff, in seconds, the
 	// oldest due row a run left is (retention; per table, and the largest
 	// under the bare name): 0 when the run finished the table, at least 1
-	// when it left detached partitions. Not set by a dry run. The metric
+	// when it left detached partitions, -1 when the rows left could not be
+	// counted. Not set by a dry run. The metric
 	// lethe_retention_oldest_overdue_seconds and the alert
 	// LetheRetentionOverdue read it: rows kept longer than the policy
 	// promises.

@@ -77,7 +77,7 @@ const (
 	// NameRetentionOldestOverdue is, by table, how far past its cutoff, in
 	// seconds, the oldest row the last retention run left is: how much
 	// longer than the policy promises that table keeps its rows. 0 for a
-	// table it finished.
+	// table it finished, -1 when not counted.
 	NameRetentionOldestOverdue = "lethe_retention_oldest_overdue_seconds"
 )
 
@@ -229,7 +229,7 @@ func newGauges(labels ...string) *gauges {
 		subjects:       vec(NameSubjects, "Subjects the last run of the lethe job finished (done) and left for a later run (left).", "state"),
 		batchSize:      vec(NameBatchSize, "Batch size the adaptive sizing of the last run of the lethe job ended at."),
 		rowsLeft:       vec(NameRetentionRowsLeft, "Rows older than their cutoff that the last retention run left, by table: 0 when it finished the table, -1 when not counted.", "table"),
-		overdue:        vec(NameRetentionOldestOverdue, "Seconds past its cutoff of the oldest row the last retention run left, by table: 0 when it finished the table.", "table"),
+		overdue:        vec(NameRetentionOldestOverdue, "Seconds past its cutoff of the oldest row the last retention run left, by table: 0 when it finished the table, -1 when not counted.", "table"),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameThrottled,
 			Help: "Seconds the lethe job waited for the database's health before its batches, by reason."},
 			append(append([]string{}, labels...), "reason")),

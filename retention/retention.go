@@ -221,7 +221,7 @@ func (j *Job) reportTable(ctx context.Context, r *jobs.Report, tr *tableRun, err
 		left, overdue, cerr = j.rowsLeft(context.WithoutCancel(ctx), tr)
 		if cerr != nil {
 			j.cfg.Logger.Warn("rows left not counted", slog.String("table", name), slog.String("error", pgerr.Redact(cerr).Error()))
-			left = -1
+			left, overdue = -1, -1
 		}
 	}
 	if n := int64(len(tr.detachedLeft)); n > 0 {
